@@ -1,0 +1,69 @@
+"""Named conventions shared by every module of the spec.
+
+Each choice that changes numbers is an enum, never a boolean whose meaning must be remembered.
+The values are the strings used in config files.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class CoordinateConvention(str, Enum):
+    """How input-patch, low-resolution and high-resolution heat-map grids align.
+
+    LEGACY: what the HRNet / SimpleBaseline code the paper used does (``x_hm = x_in / stride``,
+        Gaussian centred on the integer pixel ``int(x_hm + 0.5)``, decoded back by ``x_in = x_hm * stride``).
+    UNBIASED: pixel-centre aligned (UDP-style), sub-pixel Gaussian centres; encode then decode is the identity.
+    See :mod:`enhancenet_core.coordinates` for the exact formulas.
+    """
+
+    LEGACY = "legacy"
+    UNBIASED = "unbiased"
+
+
+class ShuffleOrder(str, Enum):
+    """Channel order of the tensor that the periodic shuffle (PS) rearranges.
+
+    PAPER: Eq. 5 of the paper, channel ``K*r*mod(y, r) + K*mod(x, r) + k``.
+    FRAMEWORK: ``torch.nn.functional.pixel_shuffle`` (also Paddle, MindSpore, ONNX DepthToSpace CRD),
+        channel ``k*r*r + i*r + j`` for output row ``h*r + i`` and column ``w*r + j``.
+    See :mod:`enhancenet_core.pixel_shuffle`.
+    """
+
+    PAPER = "paper"
+    FRAMEWORK = "framework"
+
+
+class HeadInput(str, Enum):
+    """What EnhanceNet takes as input (Table 5a): F^LR, M^LR or their concatenation [F^LR, M^LR] (Eq. 1)."""
+
+    FEATURES = "features"
+    HEATMAPS = "heatmaps"
+    BOTH = "both"
+
+
+class Upsampler(str, Enum):
+    """The last (L-th) layer of EnhanceNet (Table 5c)."""
+
+    SUBPIXEL = "subpixel"  # conv C -> K*r^2 (kernel k) then periodic shuffle
+    DECONV = "deconv"  # transposed conv C -> K, kernel k, stride r
+    BILINEAR_CONV = "bilinear_conv"  # bilinear upsampling by r, then conv C -> K (kernel k)
+
+
+class BaseModelName(str, Enum):
+    """Base pose models that EnhanceNet is attached to."""
+
+    SIMPLE_BASELINE = "simple_baseline"
+    HRNET = "hrnet"
+    HOURGLASS = "hourglass"
+    CPN = "cpn"
+
+
+class Decoder(str, Enum):
+    """Heat map -> coordinate decoders (see :mod:`enhancenet_core.decoders`)."""
+
+    ARGMAX = "argmax"
+    ARGMAX_QUARTER = "argmax_quarter"  # HRNet get_final_preds: quarter-pixel step toward the larger neighbour
+    DARK = "dark"  # DarkPose: blur, log, second-order Taylor step
+    UNBIASED = "unbiased"  # the decoder matching the unbiased encoder (DARK step, pixel-centre aligned)
