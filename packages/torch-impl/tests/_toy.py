@@ -1,0 +1,75 @@
+"""A tiny model and data set following the enhancenet-torch contracts, for fast trainer tests.
+
+The model returns ``{"lr": (N, K, h, w), "hr": (N, K, r*h, r*w), "features": ...}`` like ``PoseModel``; it has
+no batch norm, so a DDP run and a single-process run over the same global batch compute the same gradients.
+Samples are deterministic functions of their index; the target is a smoothed, downsampled copy of the image,
+so there is something to learn.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset
+
+from enhancenet_core.config import Config, EnhanceNetConfig, ModelConfig, TrainConfig
+
+K, STRIDE, R, SIZE = 3, 4, 2, 16  # keypoints, LR stride, upscale, input side
+
+
+class ToyPoseModel(nn.Module):
+    def __init__(self, k: int = K, r: int = R) -> None:
+        super().__init__()
+        self.r = r
+        self.stem = nn.Conv2d(3, 8, 3, stride=STRIDE, padding=1)
+        self.final = nn.Conv2d(8, k, 1)
+        self.head = nn.Conv2d(8 + k, k * r * r, 3, padding=1)
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        features = F.relu(self.stem(images))
+        lr = self.final(features)
+        hr = F.pixel_shuffle(self.head(torch.cat([features, lr], 1)), self.r)
+        return {"lr": lr, "hr": hr, "features": features}
+
+
+class ToyDataset(Dataset):
+    """``n`` samples; sample ``i`` depends only on ``i`` (and the epoch, through a flip, like augmentation)."""
+
+    def __init__(self, n: int = 12, seed: int = 0) -> None:
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        gen = torch.Generator().manual_seed(self.seed * 1000 + index)
+        image = torch.rand(3, SIZE, SIZE, generator=gen)
+        if (index + self.epoch) % 2:
+            image = image.flip(-1)
+        base = image[:K].unsqueeze(0)
+        target = F.avg_pool2d(base, STRIDE)[0]
+        target_hr = F.avg_pool2d(base, STRIDE // R)[0]
+        weight = torch.ones(K, 1)
+        weight[index % K] = 0.0
+        return {"image": image, "target": target, "target_weight": weight, "target_hr": target_hr,
+                "target_weight_hr": weight, "index": torch.tensor(index)}
+
+
+def toy_config(epochs: int = 3, batch_size: int = 4, **train_kw: object) -> Config:
+    model = ModelConfig(
+        head=EnhanceNetConfig(upscale=R), num_keypoints=K, input_size=(SIZE, SIZE), heatmap_stride=STRIDE
+    )
+    train = dataclasses.replace(
+        TrainConfig(), epochs=epochs, batch_size=batch_size, lr=1e-2, lr_steps=(1,), workers=0, **train_kw
+    )
+    return Config(model=model, train=train)
+
+
+def toy_model(cfg: Config) -> nn.Module:
+    return ToyPoseModel(cfg.model.num_keypoints, cfg.model.head.upscale)
