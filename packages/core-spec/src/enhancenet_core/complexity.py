@@ -1,0 +1,253 @@
+"""Parameter and FLOP accounting of the EnhanceNet head, counted the way the paper counts (Table 5).
+
+Counting rules (Sec. 3.3 and Table 5 of the paper):
+
+* FLOPs are **multiply-adds** (one multiply-accumulate = one FLOP); "GFLOPs" = FLOPs / 1e9.
+* Biases and ReLUs are not counted, neither in ``params`` nor in ``flops`` (``bias`` is reported apart).
+* A convolution with output ``H_out x W_out`` costs ``H_out * W_out * C_in * C_out * k_h * k_w / groups``.
+* A deconvolution (transposed convolution, stride ``r``) with weight ``P = C_in * C_out * k_h * k_w`` costs
+  ``(r*H) * (r*W) * P`` as the paper states in Sec. 3.3. (An implementation that scatters each *input*
+  pixel only performs ``H * W * P`` multiply-adds; we follow the paper, whose Table 5c uses ``r^2 H W P``.)
+* Bilinear interpolation and the periodic shuffle cost nothing and have no parameters.
+
+Sizes are ``(width, height)`` like the config; the table printers show ``H x W`` like the paper.
+
+Also here: :func:`deconv_padding` (the padding that makes a stride-``r`` deconvolution output exactly
+``r*H x r*W``) and :func:`feature_channels` (the width of ``F^LR`` for each base model).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from enhancenet_core.conventions import BaseModelName, HeadInput, Upsampler
+
+if TYPE_CHECKING:  # config.py imports this module (deconv_padding); keep the import one-way at run time
+    from enhancenet_core.config import BaseModelConfig, ModelConfig
+
+__all__ = [
+    "HeadComplexity",
+    "LayerComplexity",
+    "deconv_padding",
+    "feature_channels",
+    "format_complexity_table",
+    "head_complexity",
+    "head_input_channels",
+]
+
+
+def deconv_padding(kernel: int, stride: int) -> tuple[int, int]:
+    """Padding and output padding that make a transposed convolution output exactly ``stride`` times larger.
+
+    A transposed convolution with kernel ``k``, stride ``r``, padding ``p`` and output padding ``op`` maps an
+    input of size ``H`` to ``(H - 1) * r - 2p + k + op``. Setting this equal to ``r * H`` gives
+    ``op = 2p - (k - r)``. We take the smallest non-negative ``p`` that makes ``op`` non-negative::
+
+        p  = max(0, ceil((k - r) / 2))
+        op = 2p - (k - r)                    # 0 or 1 when k >= r - 1; r - k when k < r
+
+    Frameworks (PyTorch, Paddle, MindSpore, ONNX) require ``0 <= op < r``; that fails only for
+    ``r = 1`` with an even kernel (there ``op`` would have to be 1).
+
+    Examples: ``(k=4, r=2) -> (1, 0)`` (SimpleBaseline), ``(k=3, r=4) -> (0, 1)``, ``(k=12, r=4) -> (4, 0)``.
+
+    Args:
+        kernel: kernel size ``k`` (>= 1).
+        stride: upscaling ratio ``r`` (>= 1).
+
+    Returns:
+        ``(padding, output_padding)``.
+
+    Raises:
+        ValueError: when ``kernel`` or ``stride`` is below 1 or no valid output padding exists.
+    """
+    for name, value in (("kernel", kernel), ("stride", stride)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"deconv_padding: {name} must be an integer >= 1, got {value!r}")
+    padding = max(0, math.ceil((kernel - stride) / 2))
+    output_padding = 2 * padding - (kernel - stride)
+    if not 0 <= output_padding < stride:
+        raise ValueError(
+            f"deconv_padding: no padding makes a deconvolution with kernel {kernel} and stride {stride} output "
+            f"exactly {stride}x the input (it would need output_padding={output_padding}, but frameworks "
+            f"require 0 <= output_padding < stride); use an odd kernel when the stride is 1"
+        )
+    return padding, output_padding
+
+
+def feature_channels(base: BaseModelConfig) -> int:
+    """Number of channels of ``F^LR``, the last feature map of the base model before the heat-map layer.
+
+    SimpleBaseline: ``deconv_channels`` (256); HRNet: ``width`` (32 / 48, the highest-resolution branch);
+    stacked hourglass: ``hourglass_channels`` (256); CPN: 256 (the GlobalNet / RefineNet width).
+    """
+    name = BaseModelName(base.name)
+    if name is BaseModelName.SIMPLE_BASELINE:
+        return base.deconv_channels
+    if name is BaseModelName.HRNET:
+        return base.width
+    if name is BaseModelName.HOURGLASS:
+        return base.hourglass_channels
+    if name is BaseModelName.CPN:
+        return 256
+    raise ValueError(f"feature_channels: unknown base model {base.name!r}")  # pragma: no cover - enum exhausted
+
+
+def head_input_channels(inputs: HeadInput, feature_channels: int, num_keypoints: int) -> int:
+    """Channels of the EnhanceNet input x (Eq. 1): ``F^LR`` (features), ``M^LR`` (K heat maps) or both."""
+    inputs = HeadInput(inputs)
+    if inputs is HeadInput.FEATURES:
+        return feature_channels
+    if inputs is HeadInput.HEATMAPS:
+        return num_keypoints
+    return feature_channels + num_keypoints
+
+
+@dataclass(frozen=True)
+class LayerComplexity:
+    """One layer of the head. ``output_size`` is ``(width, height)``; ``params`` excludes the bias."""
+
+    name: str
+    kind: str  # conv | deconv | bilinear | pixel_shuffle
+    in_channels: int
+    out_channels: int
+    kernel: int  # square kernel size; 0 for parameter-free layers
+    stride: int  # 1 for convs; r for deconv / bilinear / pixel_shuffle
+    output_size: tuple[int, int]  # (width, height)
+    params: int  # weights only (the paper's #Params)
+    bias: int  # bias parameters (not counted by the paper)
+    flops: int  # multiply-adds
+
+
+@dataclass(frozen=True)
+class HeadComplexity:
+    """Per-layer and total parameters / FLOPs of one EnhanceNet head.
+
+    ``rows`` is empty when the head is disabled (it then adds nothing to the base model).
+    """
+
+    rows: tuple[LayerComplexity, ...]
+    feature_channels: int  # width of F^LR used for the count
+    input_channels: int  # channels of x = [F^LR, M^LR] (or one of them)
+    lr_size: tuple[int, int]  # (width, height) of M^LR
+    hr_size: tuple[int, int]  # (width, height) of M^HR
+
+    @property
+    def params(self) -> int:
+        """Total weights (no biases), the paper's #Params."""
+        return sum(row.params for row in self.rows)
+
+    @property
+    def params_with_bias(self) -> int:
+        return sum(row.params + row.bias for row in self.rows)
+
+    @property
+    def flops(self) -> int:
+        """Total multiply-adds."""
+        return sum(row.flops for row in self.rows)
+
+    @property
+    def params_m(self) -> float:
+        """#Params in millions (the paper's "M")."""
+        return self.params / 1e6
+
+    @property
+    def gflops(self) -> float:
+        """Multiply-adds in units of 1e9 (the paper's "GFLOPs")."""
+        return self.flops / 1e9
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly dict: the rows, the sizes and the totals."""
+        return {
+            "feature_channels": self.feature_channels,
+            "input_channels": self.input_channels,
+            "lr_size": list(self.lr_size),
+            "hr_size": list(self.hr_size),
+            "rows": [{**asdict(row), "output_size": list(row.output_size)} for row in self.rows],
+            "total": {
+                "params": self.params,
+                "params_with_bias": self.params_with_bias,
+                "flops": self.flops,
+                "params_m": self.params_m,
+                "gflops": self.gflops,
+            },
+        }
+
+
+def _conv(name: str, cin: int, cout: int, k: int, size: tuple[int, int]) -> LayerComplexity:
+    params = cin * cout * k * k
+    return LayerComplexity(name, "conv", cin, cout, k, 1, size, params, cout, size[0] * size[1] * params)
+
+
+def head_complexity(cfg: ModelConfig, feature_channels: int) -> HeadComplexity:
+    """Parameters and multiply-adds of the EnhanceNet head configured by ``cfg.head``.
+
+    Layers (Sec. 3.1): ``conv1`` (``first_kernel``, input -> C), ``conv2 .. conv{L-1}`` (``kernel``, C -> C),
+    then the upsampler (the L-th layer):
+
+    * ``subpixel``: ``conv{L}`` C -> K*r^2 at LR size, then ``pixel_shuffle`` (free);
+    * ``deconv``: ``deconv`` C -> K, stride r, output r*H x r*W, costing (rH*rW)*P;
+    * ``bilinear_conv``: ``bilinear`` x r (free), then ``conv{L}`` C -> K at HR size.
+
+    Args:
+        cfg: the model config (``head``, ``num_keypoints``, ``heatmap_size`` are read).
+        feature_channels: channels of ``F^LR`` (see :func:`feature_channels`).
+
+    Returns:
+        A :class:`HeadComplexity`; its ``rows`` are empty when ``cfg.head.enabled`` is false.
+    """
+    if isinstance(feature_channels, bool) or not isinstance(feature_channels, int) or feature_channels < 1:
+        raise ValueError(f"head_complexity: feature_channels must be an integer >= 1, got {feature_channels!r}")
+    head = cfg.head
+    k_out = cfg.num_keypoints
+    r = head.upscale
+    lr = cfg.heatmap_size
+    hr = (lr[0] * r, lr[1] * r)
+    cin = head_input_channels(head.inputs, feature_channels, k_out)
+    if not head.enabled:
+        return HeadComplexity((), feature_channels, cin, lr, hr)
+
+    rows: list[LayerComplexity] = []
+    c = head.channels
+    rows.append(_conv("conv1", cin, c, head.first_kernel, lr))
+    for layer in range(2, head.num_layers):
+        rows.append(_conv(f"conv{layer}", c, c, head.kernel, lr))
+    last = head.num_layers
+    kk = head.upsampler_kernel
+    upsampler = Upsampler(head.upsampler)
+    if upsampler is Upsampler.SUBPIXEL:
+        rows.append(_conv(f"conv{last}", c, k_out * r * r, kk, lr))
+        rows.append(LayerComplexity("pixel_shuffle", "pixel_shuffle", k_out * r * r, k_out, 0, r, hr, 0, 0, 0))
+    elif upsampler is Upsampler.DECONV:
+        deconv_padding(kk, r)  # raises for impossible kernel / stride combinations
+        params = c * k_out * kk * kk
+        rows.append(LayerComplexity("deconv", "deconv", c, k_out, kk, r, hr, params, k_out, hr[0] * hr[1] * params))
+    else:
+        rows.append(LayerComplexity("bilinear", "bilinear", c, c, 0, r, hr, 0, 0, 0))
+        rows.append(_conv(f"conv{last}", c, k_out, kk, hr))
+    return HeadComplexity(tuple(rows), feature_channels, cin, lr, hr)
+
+
+def format_complexity_table(hc: HeadComplexity, title: str = "") -> str:
+    """A readable table like the paper's Table 5: one row per layer, then the total (#Params in M, GFLOPs)."""
+    header = (
+        f"{'layer':<14}{'kind':<15}{'Cin':>6}{'Cout':>6}{'kernel':>8}{'stride':>8}"
+        f"{'output HxW':>12}{'#Params':>11}{'GFLOPs':>9}"
+    )
+    lines = [title] if title else []
+    lines += [header, "-" * len(header)]
+    for row in hc.rows:
+        kernel = f"{row.kernel}x{row.kernel}" if row.kernel else "-"
+        out = f"{row.output_size[1]}x{row.output_size[0]}"
+        lines.append(
+            f"{row.name:<14}{row.kind:<15}{row.in_channels:>6}{row.out_channels:>6}{kernel:>8}{row.stride:>8}"
+            f"{out:>12}{row.params / 1e6:>10.4f}M{row.flops / 1e9:>9.4f}"
+        )
+    lines.append("-" * len(header))
+    lines.append(f"{'total':<14}{'':<15}{'':>6}{'':>6}{'':>8}{'':>8}{'':>12}{hc.params_m:>10.2f}M{hc.gflops:>9.2f}")
+    lines.append(
+        f"(weights only, biases not counted: {hc.params_with_bias - hc.params} more; FLOPs are multiply-adds)"
+    )
+    return "\n".join(lines)
