@@ -19,8 +19,6 @@ target, so a kill at any moment leaves either the old or the new checkpoint, nev
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import os
 import random
 import tempfile
@@ -38,7 +36,6 @@ __all__ = [
     "CheckpointError",
     "atomic_save",
     "capture_rng_state",
-    "config_to_dict",
     "describe_architecture",
     "latest_checkpoint",
     "load_checkpoint",
@@ -54,24 +51,6 @@ BEST_NAME = "model_best.pt"
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be used for the requested model (names the file and the reason)."""
-
-
-def _plain(value: Any) -> Any:
-    """Enums -> their values, tuples -> lists, recursively (for JSON/YAML-safe config dicts)."""
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def config_to_dict(cfg: Any) -> dict[str, Any]:
-    """A (frozen dataclass) config as a plain nested dict with enum values as strings."""
-    if not dataclasses.is_dataclass(cfg):
-        raise TypeError(f"config_to_dict: expected a config dataclass, got {type(cfg).__name__}")
-    return _plain(dataclasses.asdict(cfg))
 
 
 def describe_architecture(model_cfg: ModelConfig) -> str:

@@ -31,7 +31,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from enhancenet_core.config import Config, TrainConfig
+from enhancenet_core.config import Config, TrainConfig, config_to_dict
 from enhancenet_torch.checkpoint import (
     BEST_NAME,
     CHECKPOINT_FORMAT,
@@ -39,7 +39,6 @@ from enhancenet_torch.checkpoint import (
     LAST_NAME,
     atomic_save,
     capture_rng_state,
-    config_to_dict,
     describe_architecture,
     latest_checkpoint,
     load_checkpoint,
