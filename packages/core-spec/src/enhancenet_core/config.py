@@ -723,7 +723,8 @@ def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> 
         data = load_config_dict(path)
         return config_from_dict(_apply_overrides(data, overrides))
     except ConfigError as exc:
-        raise exc.with_source(path) from None
+        source = f"{path} with overrides {list(overrides)}" if overrides and not exc.source else path
+        raise exc.with_source(source) from None
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
