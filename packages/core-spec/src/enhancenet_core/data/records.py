@@ -86,3 +86,10 @@ class PoseRecord:
     def joints_vis(self) -> np.ndarray:
         """(K,) visibility in {0, 1}."""
         return self.joints[:, 2]
+
+
+def check_image_files(paths: set[Path] | list[Path], source: str | Path) -> None:
+    """Raise :class:`FileNotFoundError` naming the first missing image of ``paths`` (listed in ``source``)."""
+    for p in sorted(paths):
+        if not Path(p).is_file():
+            raise FileNotFoundError(f"image file {p} (listed in {source}) not found")
