@@ -100,7 +100,7 @@ class Matches:
     Attributes:
         dt_source_index: ``(N,)`` index of each kept detection in the checked result list.
         dt_group: ``(N,)`` its (category, image) group; ``dt_image_id``: ``(N,)`` its image id.
-        dt_scores: ``(N,)``.
+        dt_scores: ``(N,)``; dt_keypoints: ``(N, K, 3)``.
         gt_index: ``(A, T, N)`` index (into :attr:`CocoKeypointEvaluator.gt_annotations`) of the matched
             ground truth, -1 when unmatched.
         dt_ignore: ``(A, T, N)`` pycocotools' ``dtIgnore``.
@@ -112,6 +112,7 @@ class Matches:
     dt_group: np.ndarray
     dt_image_id: np.ndarray
     dt_scores: np.ndarray
+    dt_keypoints: np.ndarray
     gt_index: np.ndarray
     dt_ignore: np.ndarray
     gt_ignore: np.ndarray
@@ -167,6 +168,21 @@ class CocoKeypointEvaluator:
         )
         self._gt_id_nonzero = np.asarray([a["id"] != 0 for a in a_sorted], dtype=bool)
         self._gt_cat = self._gt_group // n_img
+
+    @property
+    def gt_groups(self) -> np.ndarray:
+        """``(G,)`` (category index · n_images + image index) of each of :attr:`gt_annotations` (sorted)."""
+        return self._gt_group
+
+    @property
+    def gt_keypoints(self) -> np.ndarray:
+        """``(G, K, 3)`` keypoints of :attr:`gt_annotations`."""
+        return self._gt_kpts
+
+    @property
+    def gt_areas(self) -> np.ndarray:
+        """``(G,)`` areas of :attr:`gt_annotations` (box area where ``area`` was absent)."""
+        return self._gt_area
 
     # ------------------------------------------------------------------ detections
     def _detections(self, results: Sequence[Mapping[str, Any]]) -> _Detections:
@@ -271,6 +287,7 @@ class CocoKeypointEvaluator:
             dt_group=dets.group,
             dt_image_id=self.image_ids[dets.group % self.image_ids.size],
             dt_scores=dets.scores,
+            dt_keypoints=dets.keypoints,
             gt_index=gt_index,
             dt_ignore=dt_ignore,
             gt_ignore=gt_ignore,
