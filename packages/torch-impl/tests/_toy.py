@@ -55,10 +55,10 @@ class ToyDataset(Dataset):
         base = image[:K].unsqueeze(0)
         target = F.avg_pool2d(base, STRIDE)[0]
         target_hr = F.avg_pool2d(base, STRIDE // R)[0]
-        weight = torch.ones(K, 1)
+        weight = torch.ones(K)
         weight[index % K] = 0.0
-        return {"image": image, "target": target, "target_weight": weight, "target_hr": target_hr,
-                "target_weight_hr": weight, "index": torch.tensor(index)}
+        return {"image": image, "target_lr": target, "target_weight_lr": weight, "target_hr": target_hr,
+                "target_weight_hr": weight, "meta": {"index": torch.tensor(index)}}
 
 
 def toy_config(epochs: int = 3, batch_size: int = 4, **train_kw: object) -> Config:

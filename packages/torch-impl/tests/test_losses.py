@@ -89,7 +89,7 @@ def test_enhancenet_total_eq8_with_intermediate() -> None:
     cfg = LossConfig(lr_weight=2.0, hr_weight=0.25)
     loss = EnhanceNetLoss(cfg, head_enabled=True)
     outputs = {"lr": pred, "hr": hr_pred, "intermediate": [torch.zeros_like(pred)]}
-    batch = {"target": gt, "target_weight": ones, "target_hr": hr_gt, "target_weight_hr": ones}
+    batch = {"target_lr": gt, "target_weight_lr": ones, "target_hr": hr_gt, "target_weight_hr": ones}
     res = loss(outputs, batch)
     # intermediate zeros vs gt: only instance 1 joint 0 is off (0.5) -> (0.5/2 + 0) / 2 = 0.125
     lr_total = mse_lr + 0.125
@@ -106,12 +106,12 @@ def test_ohkm_is_placed_after_enhancenet() -> None:
     cfg = LossConfig(ohkm=True, ohkm_topk=1)
     # head on: LR maps get plain MSE, the HR maps (here: the same numbers upsampled 1x) get OHKM
     with_head = EnhanceNetLoss(cfg, head_enabled=True)(
-        {"lr": pred, "hr": pred}, {"target": gt, "target_weight": ones, "target_hr": gt}
+        {"lr": pred, "hr": pred}, {"target_lr": gt, "target_weight_lr": ones, "target_hr": gt, "target_weight_hr": ones}
     )
     assert with_head["loss_lr"].item() == pytest.approx(mse_lr)
     assert with_head["loss_hr"].item() == pytest.approx(ohkm_lr)
     # head off: the final LR maps get OHKM (CPN's RefineNet)
-    without = EnhanceNetLoss(cfg, head_enabled=False)({"lr": pred}, {"target": gt, "target_weight": ones})
+    without = EnhanceNetLoss(cfg, head_enabled=False)({"lr": pred}, {"target_lr": gt, "target_weight_lr": ones})
     assert without["loss"].item() == pytest.approx(ohkm_lr)
     assert "loss_hr" not in without
 
@@ -120,9 +120,9 @@ def test_missing_outputs_are_named() -> None:
     pred, gt = _maps()
     loss = EnhanceNetLoss(LossConfig(), head_enabled=True)
     with pytest.raises(ValueError, match="'hr'"):
-        loss({"lr": pred}, {"target": gt, "target_weight": torch.ones(2, 2), "target_hr": gt})
+        loss({"lr": pred}, {"target_lr": gt, "target_weight_lr": torch.ones(2, 2), "target_hr": gt, "target_weight_hr": torch.ones(2, 2)})
     with pytest.raises(ValueError, match="target_hr"):
-        loss({"lr": pred, "hr": pred}, {"target": gt, "target_weight": torch.ones(2, 2)})
+        loss({"lr": pred, "hr": pred}, {"target_lr": gt, "target_weight_lr": torch.ones(2, 2)})
 
 
 def test_gradient_flows_only_through_weighted_joints() -> None:

@@ -49,9 +49,9 @@ def to_tensors(sample: Mapping[str, Any]) -> dict[str, Any]:
 class TorchPoseDataset(Dataset):
     """A torch :class:`~torch.utils.data.Dataset` over an enhancenet-core ``PoseDataset``.
 
-    Each item is the core sample dict with arrays as tensors: ``image`` (3, H, W) float32, ``target``
-    (K, h, w), ``target_weight`` (K, 1), ``target_hr`` (K, rh, rw), ``target_weight_hr`` (K, 1) and the
-    metadata of the record (``center``, ``scale``, ``index``, ...).
+    Each item is the core sample dict (:mod:`enhancenet_core.data.pipeline`) with arrays as tensors: ``image``
+    (3, H, W) float32, ``target_lr`` (K, h, w), ``target_weight_lr`` (K,), with the head ``target_hr``
+    (K, rh, rw) and ``target_weight_hr`` (K,), and ``meta`` (``center``, ``scale``, ``index``, ...).
 
     Args:
         core: any object with ``__len__``, ``__getitem__(index) -> dict`` and optionally ``set_epoch(epoch)``.
@@ -164,6 +164,6 @@ def build_loader(
 
 def build_pose_dataset(cfg: Any, train: bool) -> TorchPoseDataset:
     """The core ``PoseDataset`` of ``cfg`` (training or test split), wrapped for torch."""
-    from enhancenet_core.data import PoseDataset
+    from enhancenet_core.data import PoseDataset, load_records
 
-    return TorchPoseDataset(PoseDataset.from_config(cfg, train=train))
+    return TorchPoseDataset(PoseDataset(load_records(cfg, train), cfg, train))

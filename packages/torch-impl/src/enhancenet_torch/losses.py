@@ -138,9 +138,9 @@ class EnhanceNetLoss(nn.Module):
         Args:
             outputs: the model's dict: ``"lr"`` (N, K, h, w), ``"hr"`` (N, K, rh, rw) when the head is on,
                 optional ``"intermediate"``: list of (N, K, h, w) maps of earlier stages.
-            batch: ``"target"`` (N, K, h, w), ``"target_weight"`` (N, K[, 1]), and with the head
-                ``"target_hr"`` (N, K, rh, rw), ``"target_weight_hr"`` (N, K[, 1]) (falls back to
-                ``"target_weight"`` when absent).
+            batch: the collated samples of :mod:`enhancenet_core.data.pipeline`: ``"target_lr"`` (N, K, h, w),
+                ``"target_weight_lr"`` (N, K[, 1]), and with the head ``"target_hr"`` (N, K, rh, rw),
+                ``"target_weight_hr"`` (N, K[, 1]).
 
         Returns:
             dict with ``"loss"`` (the total, a scalar to back-propagate), ``"loss_lr"`` (all LR terms,
@@ -148,9 +148,9 @@ class EnhanceNetLoss(nn.Module):
         """
         if "lr" not in outputs:
             raise ValueError("EnhanceNetLoss: model outputs have no 'lr' heat maps")
-        if "target" not in batch or "target_weight" not in batch:
-            raise ValueError("EnhanceNetLoss: batch needs 'target' and 'target_weight'")
-        target, weight = batch["target"], batch["target_weight"]
+        if "target_lr" not in batch or "target_weight_lr" not in batch:
+            raise ValueError("EnhanceNetLoss: batch needs 'target_lr' and 'target_weight_lr'")
+        target, weight = batch["target_lr"], batch["target_weight_lr"]
         final_lr_ohkm = self.ohkm is not None and not self.head_enabled
         lr_loss = (self.ohkm if final_lr_ohkm else self.mse)(outputs["lr"], target, weight)
         for stage in outputs.get("intermediate", None) or ():
@@ -160,10 +160,11 @@ class EnhanceNetLoss(nn.Module):
         if self.head_enabled:
             if outputs.get("hr") is None:
                 raise ValueError("EnhanceNetLoss: the head is enabled but model outputs have no 'hr' maps")
-            if "target_hr" not in batch:
-                raise ValueError("EnhanceNetLoss: the head is enabled but the batch has no 'target_hr'")
-            weight_hr = batch.get("target_weight_hr", weight)
-            hr_loss = (self.ohkm or self.mse)(outputs["hr"], batch["target_hr"], weight_hr)
+            if "target_hr" not in batch or "target_weight_hr" not in batch:
+                raise ValueError(
+                    "EnhanceNetLoss: the head is enabled but the batch has no 'target_hr'/'target_weight_hr'"
+                )
+            hr_loss = (self.ohkm or self.mse)(outputs["hr"], batch["target_hr"], batch["target_weight_hr"])
             total = total + self.cfg.hr_weight * hr_loss
             result["loss_hr"] = hr_loss.detach()
         result["loss"] = total
