@@ -28,26 +28,18 @@ from torch import Tensor, nn
 from enhancenet_core.complexity import deconv_padding, head_input_channels
 from enhancenet_core.config import EnhanceNetConfig
 from enhancenet_core.conventions import HeadInput, ShuffleOrder, Upsampler
+from enhancenet_core.pixel_shuffle import channel_permutation
 
 
 def paper_to_framework_index(num_keypoints: int, upscale: int) -> Tensor:
     """Index ``idx`` (K*r^2,) with ``framework_channels = paper_channels[idx]``.
 
     Framework order (``pixel_shuffle``): channel ``k*r*r + i*r + j`` goes to output row ``h*r + i``, column
-    ``w*r + j``. Paper order (Eq. 5, x the column and y the row): that pixel reads channel ``K*r*i + K*j + k``.
-    Delegates to :mod:`enhancenet_core.pixel_shuffle` when it provides the permutation.
+    ``w*r + j``; the paper's order (Eq. 5) puts channel ``K*r*j + K*i + k`` there (x the row, y the column, as
+    :mod:`enhancenet_core.pixel_shuffle` defines it; the permutation comes from there).
     """
-    try:  # the spec's single definition of the mapping
-        from enhancenet_core import pixel_shuffle as ps
-    except ImportError:  # pragma: no cover - older core without the module
-        ps = None
-    fn = getattr(ps, "paper_to_framework_permutation", None) if ps is not None else None
-    if fn is not None:
-        return torch.as_tensor(fn(num_keypoints, upscale), dtype=torch.long)
-    k, i, j = torch.meshgrid(
-        torch.arange(num_keypoints), torch.arange(upscale), torch.arange(upscale), indexing="ij"
-    )
-    return (num_keypoints * upscale * i + num_keypoints * j + k).reshape(-1)
+    perm = channel_permutation(num_keypoints, upscale, ShuffleOrder.PAPER, ShuffleOrder.FRAMEWORK)
+    return torch.as_tensor(perm, dtype=torch.long)
 
 
 class EnhanceNet(nn.Module):
