@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import copy
 import difflib
+import functools
 import inspect
 import io
 import json
@@ -563,6 +564,8 @@ def validate_config(cfg: Config) -> None:
         )
     seen: dict[int, int] = {}
     for i, (a, b) in enumerate(cfg.data.flip_pairs):
+        if a == b:
+            raise ConfigError(f"data.flip_pairs[{i}]", f"expected two different keypoints, got ({a}, {b})")
         for j, idx in enumerate((a, b)):
             if idx >= k:
                 raise ConfigError(
@@ -574,8 +577,6 @@ def validate_config(cfg: Config) -> None:
                     f"data.flip_pairs[{i}][{j}]", f"keypoint {idx} already appears in data.flip_pairs[{seen[idx]}]"
                 )
             seen[idx] = i
-        if a == b:
-            raise ConfigError(f"data.flip_pairs[{i}]", f"expected two different keypoints, got ({a}, {b})")
 
     if cfg.loss.ohkm_topk > k:
         raise ConfigError(
@@ -792,25 +793,34 @@ def shipped_config_path(name: str) -> Path:
 _SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"
 
 
-def _field_comments(cls: type) -> dict[str, str]:
-    """Trailing ``# comment`` of each field line in the class source (empty when the source is unavailable)."""
+@functools.cache
+def _module_field_comments() -> dict[str, dict[str, str]]:
+    """``{class name: {field: trailing comment}}`` for the dataclasses of this module (read once)."""
     try:
-        source = inspect.getsource(cls)
-    except (OSError, TypeError):  # pragma: no cover - e.g. frozen application without sources
+        source = inspect.getsource(inspect.getmodule(_module_field_comments))
+    except (OSError, TypeError):  # pragma: no cover - e.g. a frozen application without sources
         return {}
-    source = inspect.cleandoc("\n" + source) if source.startswith(" ") else source
     comments = {
         tok.start[0]: tok.string.lstrip("#").strip()
         for tok in tokenize.generate_tokens(io.StringIO(source).readline)
         if tok.type == tokenize.COMMENT
     }
-    out = {}
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            text = comments.get(node.end_lineno or node.lineno)
-            if text:
-                out[node.target.id] = text
+    out: dict[str, dict[str, str]] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ClassDef):
+            out[node.name] = {
+                item.target.id: comments[item.end_lineno or item.lineno]
+                for item in node.body
+                if isinstance(item, ast.AnnAssign)
+                and isinstance(item.target, ast.Name)
+                and (item.end_lineno or item.lineno) in comments
+            }
     return out
+
+
+def _field_comments(cls: type) -> dict[str, str]:
+    """Trailing ``# comment`` of each field line of ``cls`` (empty when the source is unavailable)."""
+    return _module_field_comments().get(cls.__name__, {})
 
 
 def _type_schema(tp: Any, path: str, defs: dict[str, Any]) -> dict[str, Any]:
