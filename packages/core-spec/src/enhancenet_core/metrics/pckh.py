@@ -317,7 +317,10 @@ def load_array(path: PathLike, what: str, key: str | None = None) -> np.ndarray:
             if key is None or key not in data:
                 raise ValueError(f"{what} file {p}: a JSON object must hold the array under '{key}'")
             data = data[key]
-        return np.asarray(data, dtype=np.float64)
+        try:
+            return np.asarray(data, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{what} file {p}: expected a rectangular array of numbers ({exc})") from exc
     if suffix == ".mat":
         from scipy.io import loadmat
 
@@ -347,11 +350,6 @@ def evaluate_mpii_files(
     ``pred.mat`` with ``preds``).
     """
     gt = load_mpii_gt(gt_path)
-    p = (
-        load_array(preds, "predictions", key="preds")
-        if isinstance(preds, str | os.PathLike)
-        else np.asarray(preds)
-    )
     if head_sizes is not None and head_boxes is not None:
         raise ValueError("pass head_sizes or head_boxes, not both")
     hs = hb = None
@@ -378,6 +376,11 @@ def evaluate_mpii_files(
             f"MPII ground truth {gt_path} has no head boxes (the HRNet-style JSON never does): pass head sizes "
             "(--head-sizes, (N,) pixels) or head boxes (--head-boxes, (N, 2, 2)), or evaluate against gt_valid.mat"
         )
+    p = (
+        load_array(preds, "predictions", key="preds")
+        if isinstance(preds, str | os.PathLike)
+        else np.asarray(preds)
+    )
     if p.ndim != 3 or p.shape[0] != gt.joints.shape[0]:
         raise ValueError(
             f"predictions: expected shape ({gt.joints.shape[0]}, 16, 2|3) to match the ground truth, got {p.shape}"
