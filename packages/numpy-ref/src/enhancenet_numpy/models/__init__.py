@@ -1,0 +1,42 @@
+"""Base pose models and the full model (base + EnhanceNet head), all reading canonical tensor names.
+
+Each base model file has ``forward(params, x, cfg) -> (F_LR, M_LR)`` (the hourglass also returns every
+stack's score); :func:`full_forward` adds the head: ``(M_LR, M_HR or None)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from enhancenet_core.config import ModelConfig
+from enhancenet_core.conventions import BaseModelName
+from enhancenet_numpy.head import head_forward
+from enhancenet_numpy.models import hourglass, hrnet, simple_baseline
+
+
+def base_forward(params: dict[str, np.ndarray], x: np.ndarray, model_cfg: ModelConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(F^LR, M^LR) of the configured base model for x (N, 3, H, W)."""
+    name = model_cfg.base.name
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(f"input: expected an (N, 3, H, W) image batch, got shape {x.shape}")
+    if name == BaseModelName.SIMPLE_BASELINE:
+        return simple_baseline.forward(params, x, model_cfg.base)
+    if name == BaseModelName.HRNET:
+        return hrnet.forward(params, x, model_cfg.base)
+    if name == BaseModelName.HOURGLASS:
+        f_lr, m_lr, _ = hourglass.forward(params, x, model_cfg.base)
+        return f_lr, m_lr
+    raise ValueError(f"model.base.name: numpy-ref has no base model {name.value!r} (simple_baseline, hrnet, hourglass)")
+
+
+def full_forward(
+    params: dict[str, np.ndarray], x: np.ndarray, model_cfg: ModelConfig
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(M^LR (N, K, H/4, W/4), M^HR (N, K, r·H/4, r·W/4) or None when the head is disabled)."""
+    f_lr, m_lr = base_forward(params, x, model_cfg)
+    if not model_cfg.head.enabled:
+        return m_lr, None
+    return m_lr, head_forward(params, f_lr, m_lr, model_cfg.head)
+
+
+__all__ = ["base_forward", "full_forward", "hourglass", "hrnet", "simple_baseline"]
