@@ -245,7 +245,8 @@ def _draw_image(
     occlusion_prob: float,
     unlabeled_prob: float,
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """One image and its people: returns (H, W, 3) BGR uint8 and per person keypoints (17, 3) + box + area."""
+    """One image and its people: (H, W, 3) BGR uint8, and per person: keypoints (17, 3), bbox, area and the
+    figure's (H, W) uint8 mask (before any occlusion)."""
     img = _background(rng, width, height)
     n_people = int(rng.integers(people_range[0], people_range[1] + 1))
     people: list[dict[str, Any]] = []
@@ -298,7 +299,7 @@ def _draw_image(
         x1, y1 = float(cols.min()), float(rows.min())
         box = [x1, y1, float(cols.max()) - x1 + 1.0, float(rows.max()) - y1 + 1.0]
         out.append({"keypoints": np.concatenate([xy, vis[:, None]], axis=1), "bbox": box,
-                    "area": float(rows.size)})  # fmt: skip
+                    "area": float(rows.size), "mask": person["mask"]})  # fmt: skip
     return img, out
 
 
