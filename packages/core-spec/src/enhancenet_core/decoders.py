@@ -1,0 +1,342 @@
+"""Heat map -> keypoint coordinates, and back to the image (HRNet's ``get_final_preds``).
+
+Dimensions: instance number N, keypoint number K, heat map ``H x W`` (M^LR or M^HR of any r). Coordinates
+are heat-map pixels ``(N, K, 2)``, last axis (x, y) = (column, row); scores ``(N, K, 1)``.
+
+Decoders (:class:`enhancenet_core.conventions.Decoder`):
+
+ARGMAX
+    HRNet ``get_max_preds``: integer argmax; where the map's max is ``<= 0`` the coordinates are 0 (mmpose
+    uses -1). An all-zero map therefore decodes to ``(0, 0)`` with score 0 (documented, as HRNet).
+ARGMAX_QUARTER
+    HRNet ``get_final_preds`` post-processing: from the argmax ``(px, py)``, step 0.25 px toward the larger
+    neighbour on each axis (``sign`` of the central difference, so no step on a tie), only when
+    ``1 < px < W - 1`` **and** ``1 < py < H - 1``.
+DARK
+    DarkPose: score from the unblurred map; blur each map with the ``cv2.GaussianBlur(k, sigma=0)`` kernel and
+    zero padding, rescale to the original max, ``log(max(hm, 1e-10))``, then one Newton (second-order Taylor)
+    step with first differences over +-1 pixel and second differences over +-2 pixels
+    (``dxx = (f(x+2) - 2 f(x) + f(x-2)) / 4``), applied only where ``1 < px < W - 2`` and ``1 < py < H - 2`` and
+    the Hessian determinant is non-zero. No clipping. The input is never modified.
+UNBIASED
+    The decoder of the unbiased encoder: the same blur and log, then a Newton step with +-1 differences
+    (``dxx = f(x+1) - 2 f(x) + f(x-1)``, exact for a log-quadratic peak), applied where ``1 <= px <= W - 2`` and
+    ``1 <= py <= H - 2`` and the Hessian is negative definite (a real maximum); the result is clipped to
+    ``[0, W - 1] x [0, H - 1]``. On noise-free unbiased targets it recovers the sub-pixel keypoint to
+    < 0.01 px when the keypoint is at least 2.5σ from the border; closer, the zero-padded blur (as in DARK)
+    pulls the estimate inward (measured worst case: 0.05 px at 3 px and 0.56 px at 1 px from the edge of an
+    LR map with σ = 2; 0.06 px at 16 px and 4.6 px at 1 px on an HR map with σ = 8). Both refiners are independent of the convention on the map grid; the
+    convention enters when mapping back (:func:`get_final_preds`).
+
+Blur kernel: ``k`` odd, from the σ of the maps by the OpenCV rule σ = 0.3·((k − 1)·0.5 − 1) + 0.8 solved for
+``k`` (:func:`kernel_size_from_sigma`: k = 11 for σ = 2, k = 51 for σ = 8); its weights are those of
+``cv2.getGaussianKernel(k, 0)`` (:func:`gaussian_kernel_1d`, including OpenCV's fixed tables for k <= 7;
+OpenCV 5 also tabulates k = 9, we follow OpenCV 4, which DarkPose and mmpose ran on).
+
+Speed without changing the result: the Newton step reads the blurred map only in the 5 x 5 neighbourhood of the
+argmax, so only those 25 values are blurred (a ``(2R + 5)^2`` patch per keypoint). The rescale to the original
+max is a constant factor ``c >= 1`` (the kernel sums to 1 and the pad is zero, so the blurred max never exceeds
+a positive original max); it cancels in every difference of the log unless the ``1e-10`` floor is hit, which
+needs a blurred value below 1e-10. Maps where that happens are blurred in full and computed exactly as
+DarkPose. Values are computed in float64 (DarkPose rounds the blurred map to float32; offsets differ by
+~1e-5 px).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import ArrayLike, NDArray
+
+from enhancenet_core.conventions import CoordinateConvention, Decoder
+from enhancenet_core.coordinates import heatmap_to_input
+from enhancenet_core.transforms import PIXEL_STD, transform_preds
+
+__all__ = [
+    "blur_heatmaps",
+    "decode_heatmaps",
+    "gaussian_kernel_1d",
+    "get_final_preds",
+    "get_max_preds",
+    "kernel_size_from_sigma",
+]
+
+_LOG_FLOOR = 1e-10
+_NEIGH = 2  # the 5 x 5 neighbourhood read by the refiners
+
+# cv2.getGaussianKernel(ksize, sigma <= 0) uses these fixed tables for ksize 1, 3, 5, 7 (OpenCV <= 4.x).
+_SMALL_KERNELS: dict[int, tuple[float, ...]] = {
+    1: (1.0,),
+    3: (0.25, 0.5, 0.25),
+    5: (0.0625, 0.25, 0.375, 0.25, 0.0625),
+    7: (0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125),
+}
+
+
+def kernel_size_from_sigma(sigma: float) -> int:
+    """Odd blur kernel size for maps of Gaussian σ: solve σ = 0.3·((k − 1)·0.5 − 1) + 0.8 for k, round to odd.
+
+    ``k = 2·round((σ − 0.8)/0.3 + 1) + 1``, at least 3: 11 for σ = 2, 51 for σ = 8 (HR maps at r = 4).
+    """
+    if not (np.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma must be positive and finite, got {sigma!r}")
+    half = math.floor((sigma - 0.8) / 0.3 + 1 + 0.5)
+    return max(3, 2 * half + 1)
+
+
+def gaussian_kernel_1d(ksize: int) -> NDArray[np.float64]:
+    """``cv2.getGaussianKernel(ksize, 0)`` in NumPy: ``(ksize,)`` float64 weights summing to 1."""
+    if isinstance(ksize, bool) or int(ksize) != ksize or ksize < 1 or ksize % 2 == 0:
+        raise ValueError(f"blur kernel size must be a positive odd integer, got {ksize!r}")
+    ksize = int(ksize)
+    if ksize in _SMALL_KERNELS:
+        return np.array(_SMALL_KERNELS[ksize], dtype=np.float64)
+    sigma = 0.3 * ((ksize - 1) * 0.5 - 1) + 0.8
+    x = np.arange(ksize, dtype=np.float64) - (ksize - 1) * 0.5
+    k = np.exp(-(x * x) / (2.0 * sigma * sigma))
+    return k / k.sum()
+
+
+def _check_heatmaps(heatmaps: ArrayLike) -> NDArray:
+    hm = np.asarray(heatmaps)
+    if hm.ndim != 4:
+        raise ValueError(f"heatmaps must have shape (N, K, H, W), got ndim {hm.ndim} shape {hm.shape}")
+    if not np.issubdtype(hm.dtype, np.floating):
+        hm = hm.astype(np.float32)
+    if hm.shape[2] < 1 or hm.shape[3] < 1:
+        raise ValueError(f"heatmaps must have a non-empty H x W grid, got shape {hm.shape}")
+    if hm.size == 0:
+        return hm
+    total = hm.sum(dtype=np.float64)
+    if not np.isfinite(total) and not np.isfinite(hm).all():
+        bad = np.argwhere(~np.isfinite(hm))[0]
+        raise ValueError(
+            f"heatmaps contain NaN or infinite values (first at index (n, k, y, x) = {tuple(bad.tolist())})"
+        )
+    return hm
+
+
+def get_max_preds(heatmaps: ArrayLike) -> tuple[NDArray[np.float64], NDArray]:
+    """HRNet ``get_max_preds``: integer argmax per map.
+
+    Args:
+        heatmaps: ``(N, K, H, W)``.
+
+    Returns:
+        ``coords`` ``(N, K, 2)`` float64 heat-map pixels (x, y), 0 where the map's max is ``<= 0``;
+        ``maxvals`` ``(N, K, 1)`` in the maps' dtype.
+    """
+    hm = _check_heatmaps(heatmaps)
+    n, k, h, w = hm.shape
+    flat = hm.reshape(n, k, h * w)
+    idx = flat.argmax(axis=2)
+    maxvals = np.take_along_axis(flat, idx[..., None], axis=2)
+    coords = np.stack([idx % w, idx // w], axis=-1).astype(np.float64)
+    coords *= (maxvals > 0).astype(np.float64)
+    return coords, maxvals
+
+
+def blur_heatmaps(heatmaps: ArrayLike, ksize: int) -> NDArray[np.float64]:
+    """Full DarkPose blur: zero padding, ``cv2.GaussianBlur(k, 0)`` kernel, rescaled to each map's max.
+
+    Args:
+        heatmaps: ``(N, K, H, W)``.
+        ksize: odd kernel size.
+
+    Returns:
+        ``(N, K, H, W)`` float64 blurred maps (a new array). Maps whose blurred max is ``<= 0`` are not
+        rescaled. Used for the rare maps that touch DarkPose's log floor, and as a readable reference.
+    """
+    hm = np.asarray(heatmaps, dtype=np.float64)
+    if hm.ndim != 4:
+        raise ValueError(f"heatmaps must have shape (N, K, H, W), got {hm.shape}")
+    kern = gaussian_kernel_1d(ksize)
+    rad = (ksize - 1) // 2
+    _, _, h, w = hm.shape
+
+    def band(size: int) -> NDArray[np.float64]:
+        d = np.arange(size)[None, :] - np.arange(size)[:, None] + rad  # kernel index of (out, in)
+        return np.where((d >= 0) & (d < ksize), kern[np.clip(d, 0, ksize - 1)], 0.0)
+
+    out = band(h) @ hm @ band(w).T
+    orig_max = hm.max(axis=(2, 3), keepdims=True)
+    new_max = out.max(axis=(2, 3), keepdims=True)
+    factor = np.where(new_max > 0, orig_max / np.where(new_max > 0, new_max, 1.0), 1.0)
+    return out * factor
+
+
+def _local_blurred(hm: NDArray, px: NDArray[np.int64], py: NDArray[np.int64], ksize: int) -> NDArray[np.float64]:
+    """Zero-padded blurred (unscaled) values in the 5 x 5 neighbourhood of ``(px, py)``: ``(N, K, 5, 5)`` [dy, dx]."""
+    n, k, h, w = hm.shape
+    kern = gaussian_kernel_1d(ksize)
+    rad = (ksize - 1) // 2
+    m = _NEIGH
+    span = np.arange(-(m + rad), m + rad + 1)
+    rows = py[..., None] + span  # (N, K, P)
+    cols = px[..., None] + span
+    row_ok = (rows >= 0) & (rows < h)
+    col_ok = (cols >= 0) & (cols < w)
+    ni = np.arange(n)[:, None, None, None]
+    ki = np.arange(k)[None, :, None, None]
+    patch = hm[ni, ki, np.clip(rows, 0, h - 1)[..., :, None], np.clip(cols, 0, w - 1)[..., None, :]]
+    patch = np.where(row_ok[..., :, None] & col_ok[..., None, :], patch.astype(np.float64), 0.0)
+    xb = sliding_window_view(patch, ksize, axis=3) @ kern  # (N, K, P, 2m+1)
+    yb = np.einsum("nkjrt,t->nkjr", sliding_window_view(xb, ksize, axis=2), kern)  # (N, K, 2m+1, 2m+1)
+    return yb
+
+
+def _log_neighbourhood(
+    hm: NDArray,
+    px: NDArray[np.int64],
+    py: NDArray[np.int64],
+    refine: NDArray[np.bool_],
+    ksize: int,
+    used: NDArray[np.bool_],
+) -> NDArray[np.float64]:
+    """``log(max(c · blur, 1e-10))`` on the 5 x 5 neighbourhood, up to a per-map constant (see module doc).
+
+    ``used``: ``(5, 5)`` the neighbours the refiner reads; only they decide whether the floor is hit.
+    """
+    local = _local_blurred(hm, px, py, ksize)
+    floor_hit = refine & np.any((local < _LOG_FLOOR) & used, axis=(2, 3))
+    logs = np.log(np.maximum(local, _LOG_FLOOR))
+    if np.any(floor_hit):
+        ni, ki = np.nonzero(floor_hit)
+        full = blur_heatmaps(hm[ni, ki][:, None], ksize)[:, 0]  # (M, H, W), rescaled exactly as DarkPose
+        h, w = hm.shape[2:]
+        span = np.arange(-_NEIGH, _NEIGH + 1)
+        rr = np.clip(py[ni, ki][:, None] + span, 0, h - 1)
+        cc = np.clip(px[ni, ki][:, None] + span, 0, w - 1)
+        vals = full[np.arange(ni.size)[:, None, None], rr[:, :, None], cc[:, None, :]]
+        logs[ni, ki] = np.log(np.maximum(vals, _LOG_FLOOR))
+    return logs
+
+
+def _newton_step(
+    f: NDArray[np.float64], wide_second: bool
+) -> tuple[
+    NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]
+]:
+    """Gradient and Hessian at the centre of ``f`` ``(..., 5, 5)`` [dy, dx]; returns ``(ox, oy, dxx, dyy, det)``."""
+    c = _NEIGH
+    f0 = f[..., c, c]
+    dx = 0.5 * (f[..., c, c + 1] - f[..., c, c - 1])
+    dy = 0.5 * (f[..., c + 1, c] - f[..., c - 1, c])
+    if wide_second:
+        dxx = 0.25 * (f[..., c, c + 2] - 2 * f0 + f[..., c, c - 2])
+        dyy = 0.25 * (f[..., c + 2, c] - 2 * f0 + f[..., c - 2, c])
+    else:
+        dxx = f[..., c, c + 1] - 2 * f0 + f[..., c, c - 1]
+        dyy = f[..., c + 1, c] - 2 * f0 + f[..., c - 1, c]
+    dxy = 0.25 * (f[..., c + 1, c + 1] - f[..., c - 1, c + 1] - f[..., c + 1, c - 1] + f[..., c - 1, c - 1])
+    det = dxx * dyy - dxy * dxy
+    safe = np.where(det != 0, det, 1.0)
+    # offset = -H^{-1} g with H^{-1} = [[dyy, -dxy], [-dxy, dxx]] / det
+    ox = -(dyy * dx - dxy * dy) / safe
+    oy = -(-dxy * dx + dxx * dy) / safe
+    return ox, oy, dxx, dyy, det
+
+
+def decode_heatmaps(
+    heatmaps: ArrayLike,
+    decoder: Decoder,
+    convention: CoordinateConvention = CoordinateConvention.LEGACY,
+    sigma: float | None = None,
+    dark_kernel: int | None = None,
+) -> tuple[NDArray[np.float64], NDArray]:
+    """Decode ``(N, K, H, W)`` heat maps to heat-map pixel coordinates.
+
+    Args:
+        heatmaps: ``(N, K, H, W)`` float maps (LR or HR). Never modified. NaN/inf raise ``ValueError``.
+        decoder: :class:`Decoder` (see the module docstring).
+        convention: the grid convention of the maps. The returned coordinates are on the map's own pixel grid
+            in either convention; :func:`get_final_preds` applies the convention when mapping back.
+        sigma: Gaussian σ of *these* maps (σ for M^LR, r·σ for M^HR); sets the DARK / UNBIASED blur kernel.
+        dark_kernel: explicit odd blur kernel size (overrides ``sigma``), e.g. DarkPose's 11.
+
+    Returns:
+        ``coords`` ``(N, K, 2)`` float64 (x, y) heat-map pixels and ``maxvals`` ``(N, K, 1)`` (unblurred max).
+    """
+    decoder = Decoder(decoder)
+    CoordinateConvention(convention)
+    hm = _check_heatmaps(heatmaps)
+    coords, maxvals = get_max_preds(hm)
+    if decoder is Decoder.ARGMAX or hm.size == 0:
+        return coords, maxvals
+    h, w = hm.shape[2:]
+    px = coords[..., 0].astype(np.int64)
+    py = coords[..., 1].astype(np.int64)
+    if decoder is Decoder.ARGMAX_QUARTER:
+        ok = (px > 1) & (px < w - 1) & (py > 1) & (py < h - 1)
+        ni, ki = np.nonzero(ok)
+        x, y = px[ok], py[ok]
+        diff_x = hm[ni, ki, y, x + 1].astype(np.float64) - hm[ni, ki, y, x - 1]
+        diff_y = hm[ni, ki, y + 1, x].astype(np.float64) - hm[ni, ki, y - 1, x]
+        coords[ok, 0] += np.sign(diff_x) * 0.25
+        coords[ok, 1] += np.sign(diff_y) * 0.25
+        return coords, maxvals
+
+    if dark_kernel is None:
+        if sigma is None:
+            raise ValueError(f"decoder {decoder.value!r} needs sigma (of these maps) or dark_kernel")
+        dark_kernel = kernel_size_from_sigma(sigma)
+    gaussian_kernel_1d(dark_kernel)  # validate
+    if decoder is Decoder.DARK:
+        refine = (px > 1) & (px < w - 2) & (py > 1) & (py < h - 2)
+    else:
+        refine = (px >= 1) & (px <= w - 2) & (py >= 1) & (py <= h - 2)
+    if not np.any(refine):
+        return coords, maxvals
+    used = np.zeros((2 * _NEIGH + 1, 2 * _NEIGH + 1), dtype=bool)
+    if decoder is Decoder.DARK:
+        used[_NEIGH, :] = used[:, _NEIGH] = True  # the +-2 cross
+    used[_NEIGH - 1 : _NEIGH + 2, _NEIGH - 1 : _NEIGH + 2] = True  # the 3 x 3 block
+    logs = _log_neighbourhood(hm, px, py, refine, int(dark_kernel), used)
+    ox, oy, dxx, _, det = _newton_step(logs, wide_second=decoder is Decoder.DARK)
+    if decoder is Decoder.DARK:
+        apply = refine & (det != 0)
+        coords[..., 0] += np.where(apply, ox, 0.0)
+        coords[..., 1] += np.where(apply, oy, 0.0)
+    else:
+        apply = refine & (det > 0) & (dxx < 0)
+        coords[..., 0] = np.clip(coords[..., 0] + np.where(apply, ox, 0.0), 0, w - 1)
+        coords[..., 1] = np.clip(coords[..., 1] + np.where(apply, oy, 0.0), 0, h - 1)
+    return coords, maxvals
+
+
+def get_final_preds(
+    heatmaps: ArrayLike,
+    center: ArrayLike,
+    scale: ArrayLike,
+    decoder: Decoder,
+    convention: CoordinateConvention,
+    input_size: Sequence[int],
+    sigma: float | None = None,
+    dark_kernel: int | None = None,
+    pixel_std: float = PIXEL_STD,
+) -> tuple[NDArray[np.float64], NDArray]:
+    """Decode heat maps of any size (M^LR, or M^HR of any r) and map them to image coordinates.
+
+    heat map -> input patch by the convention (:func:`enhancenet_core.coordinates.heatmap_to_input`, stride from
+    the maps' own size), then input patch -> image by the inverse crop affine (``center``, ``scale``,
+    ``input_size``). For LEGACY maps with the input's aspect ratio this equals HRNet's
+    ``transform_preds(coords, center, scale, heatmap_size)``.
+
+    Args:
+        heatmaps: ``(N, K, H, W)``.
+        center: ``(N, 2)`` crop centres; scale: ``(N, 2)`` crop scales (units of ``pixel_std``).
+        decoder, convention, sigma, dark_kernel: see :func:`decode_heatmaps`.
+        input_size: ``(W_in, H_in)`` of the input patch.
+
+    Returns:
+        ``preds`` ``(N, K, 2)`` float64 image (x, y) and ``maxvals`` ``(N, K, 1)``.
+    """
+    hm = _check_heatmaps(heatmaps)
+    coords, maxvals = decode_heatmaps(hm, decoder, convention, sigma, dark_kernel)
+    heatmap_size = (hm.shape[3], hm.shape[2])
+    patch = heatmap_to_input(coords, input_size, heatmap_size, convention)
+    preds = transform_preds(patch, center, scale, input_size, pixel_std=pixel_std)
+    return preds, maxvals
