@@ -1,0 +1,103 @@
+"""A base pose model with the EnhanceNet head attached, and :func:`build_model`.
+
+Any layer whose forward returns ``(F^LR, M^LR)`` or ``(F^LR, M^LR, intermediates)`` and that has the attributes
+``feature_channels`` and ``num_keypoints`` is a base model; :class:`PoseModel` is the one generic wrapper that
+attaches the head to it (the same contract as :class:`enhancenet_torch.models.PoseModel`).
+
+Paddle's ``state_dict()`` keeps Paddle's structured names (``base.conv1.weight``, ``base.bn1._mean``,
+``enhance.upsample.weight``): that is the native ``.pdparams`` format. The canonical names of
+:mod:`enhancenet_core.namemap` (``conv1.weight``, ``bn1.running_mean``, ...) are produced by the one mapping
+table of :mod:`enhancenet_paddle.weights`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paddle import Tensor, nn
+
+from enhancenet_core.config import ModelConfig
+from enhancenet_core.conventions import BaseModelName
+from enhancenet_paddle.models.cpn import CPN
+from enhancenet_paddle.models.head import EnhanceNet
+from enhancenet_paddle.models.hourglass import StackedHourglass
+from enhancenet_paddle.models.hrnet import HRNet
+from enhancenet_paddle.models.simple_baseline import SimpleBaseline
+
+HEAD_ATTRIBUTE = "enhance"
+
+#: Base model name -> constructor ``(BaseModelConfig, num_keypoints) -> nn.Layer``.
+BASE_MODELS: dict[BaseModelName, Any] = {
+    BaseModelName.SIMPLE_BASELINE: SimpleBaseline,
+    BaseModelName.HRNET: HRNet,
+    BaseModelName.HOURGLASS: StackedHourglass,
+    BaseModelName.CPN: CPN,
+}
+
+
+class PoseModel(nn.Layer):
+    """Base model + optional EnhanceNet head.
+
+    ``forward(images (N, 3, H, W))`` returns a dict:
+
+    - ``"lr"``: M^LR (N, K, h, w) of the final stage;
+    - ``"features"``: F^LR (N, C_F, h, w);
+    - ``"hr"``: M^HR (N, K, r*h, r*w), only when the head is attached;
+    - ``"intermediate"``: list of earlier-stage M^LR (N, K, h, w), only for multi-stage models (hourglass
+      stacks before the last, CPN GlobalNet levels).
+    """
+
+    def __init__(self, base: nn.Layer, enhance: EnhanceNet | None = None) -> None:
+        super().__init__()
+        for attr in ("feature_channels", "num_keypoints"):
+            if not hasattr(base, attr):
+                raise TypeError(f"PoseModel: the base model {type(base).__name__} has no attribute {attr!r}")
+        self.base = base
+        if enhance is not None:
+            self.enhance = enhance
+
+    @property
+    def has_head(self) -> bool:
+        """Whether the EnhanceNet head is attached."""
+        return HEAD_ATTRIBUTE in self._sub_layers
+
+    def forward(self, images: Tensor) -> dict[str, Tensor | list[Tensor]]:
+        """Images (N, 3, H, W) -> {"lr", "features"[, "hr"][, "intermediate"]} (see the class docstring)."""
+        out = self.base(images)
+        features, heatmaps = out[0], out[1]
+        result: dict[str, Tensor | list[Tensor]] = {"lr": heatmaps, "features": features}
+        if self.has_head:
+            result["hr"] = self.enhance(features, heatmaps)
+        if len(out) > 2:
+            result["intermediate"] = list(out[2])
+        return result
+
+
+def attach_enhancenet(base: nn.Layer, model_cfg: ModelConfig) -> PoseModel:
+    """Wrap ``base`` (returns (F^LR, M^LR[, intermediates])) with the head of ``model_cfg`` if enabled."""
+    head = None
+    if model_cfg.head.enabled:
+        head = EnhanceNet(model_cfg.head, base.feature_channels, base.num_keypoints)
+    return PoseModel(base, head)
+
+
+def build_base(model_cfg: ModelConfig) -> nn.Layer:
+    """The base model named by ``model_cfg.base.name`` with ``model_cfg.num_keypoints`` outputs."""
+    name = BaseModelName(model_cfg.base.name)
+    if model_cfg.num_keypoints < 1:
+        raise ValueError(f"model.num_keypoints: expected >= 1, got {model_cfg.num_keypoints}")
+    return BASE_MODELS[name](model_cfg.base, model_cfg.num_keypoints)
+
+
+def build_model(model_cfg: ModelConfig) -> PoseModel:
+    """Build the full model of ``model_cfg``: base model, EnhanceNet head (when enabled), pretrained backbone.
+
+    ``model_cfg.base.pretrained`` is a local path to ImageNet weights of the backbone (a ``.safetensors`` or
+    ``.pdparams`` file with torchvision ResNet or HRNet ImageNet names); it is never downloaded.
+    """
+    model = attach_enhancenet(build_base(model_cfg), model_cfg)
+    if model_cfg.base.pretrained:
+        from enhancenet_paddle.weights import load_pretrained_backbone  # avoids an import cycle
+
+        load_pretrained_backbone(model, model_cfg.base.pretrained, model_cfg)
+    return model
