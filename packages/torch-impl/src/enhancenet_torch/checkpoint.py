@@ -177,7 +177,7 @@ def load_model_weights(
         from enhancenet_torch import weights  # the models package's canonical weight I/O
 
         try:
-            weights.load_canonical(model, path)
+            weights.load_canonical(model, path, model_cfg)
         except (KeyError, ValueError, RuntimeError) as exc:
             raise CheckpointError(
                 f"weights {path} do not fit the model {describe_architecture(model_cfg)!r}: {exc}"

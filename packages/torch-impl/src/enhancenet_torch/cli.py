@@ -98,8 +98,6 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    import torch
-
     from enhancenet_torch.checkpoint import load_model_weights
     from enhancenet_torch.export import export_onnx
     from enhancenet_torch.models import build_model
@@ -107,10 +105,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     cfg = resolve_config(args.config, args.set)
     model = build_model(cfg.model)
     load_model_weights(model, args.checkpoint, cfg.model)
-    model.eval()
-    with torch.no_grad():
-        path = export_onnx(model, cfg.model, args.out)
-    print(path)
+    report = export_onnx(model, args.out, cfg.model.input_size)
+    print(report)
     return 0
 
 

@@ -33,6 +33,7 @@ from torch import nn
 
 from enhancenet_core.config import Config, config_to_dict
 from enhancenet_core.conventions import Decoder
+from enhancenet_core.coordinates import FlipShiftRule, flip_shift_pixels
 
 __all__ = [
     "decode_heatmaps_to_image",
@@ -81,31 +82,39 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot write {type(obj).__name__} to JSON")
 
 
-def _flip_back(maps: np.ndarray, cfg: Config) -> np.ndarray:
-    """Flip the maps of a flipped patch back (swap ``flip_pairs``), shifted per the convention and stride."""
-    from enhancenet_core import flip
+def _flip_back(maps: np.ndarray, cfg: Config, rule: FlipShiftRule = FlipShiftRule.HRNET) -> np.ndarray:
+    """Flip the (N, K, H, W) maps of a flipped patch back (swap ``flip_pairs``) and, with
+    ``test.shift_heatmap``, shift them right by :func:`enhancenet_core.coordinates.flip_shift_pixels` for this
+    map's own size: LEGACY with the HRNET rule gives HRNet's 1 px on a stride-4 M^LR and 0 px on a stride-1
+    M^HR (r = 4); UNBIASED gives 0."""
+    from enhancenet_core.flip import flip_back, flip_shift
 
-    back = flip.flip_back(maps, cfg.data.flip_pairs)
+    back = flip_back(maps, cfg.data.flip_pairs)
     if cfg.test.shift_heatmap:
-        back = flip.flip_shift(back, cfg.target.convention, cfg.model.input_size)
+        pixels = flip_shift_pixels(cfg.target.convention, cfg.model.input_size, (maps.shape[3], maps.shape[2]), rule)
+        if pixels:
+            back = flip_shift(back, pixels)
     return back
 
 
 @torch.no_grad()
-def infer_heatmaps(model: nn.Module, images: torch.Tensor, cfg: Config) -> dict[str, np.ndarray]:
+def infer_heatmaps(
+    model: nn.Module, images: torch.Tensor, cfg: Config, flip_rule: FlipShiftRule = FlipShiftRule.HRNET
+) -> dict[str, np.ndarray]:
     """Run the model on (N, 3, H, W) patches, with flip test when ``cfg.test.flip_test``.
 
     Returns:
         ``{"lr": (N, K, h, w)}`` and, when the model has the head, ``"hr": (N, K, rh, rw)``, float32 NumPy:
         the average of the maps of the patch and of its horizontally flipped copy flipped back (with the
-        shift of :func:`enhancenet_core.flip.flip_shift` for each map's own stride).
+        shift of :func:`enhancenet_core.flip.flip_shift` for each map's own stride, rounded as HRNet by
+        default; ``flip_rule=FlipShiftRule.EXACT`` interpolates the exact fractional shift).
     """
     out = model(images)
     maps = {k: out[k].float().cpu().numpy() for k in ("lr", "hr") if out.get(k) is not None}
     if cfg.test.flip_test:
         flipped = model(torch.flip(images, dims=[3]))
         for key in list(maps):
-            back = _flip_back(flipped[key].float().cpu().numpy(), cfg)
+            back = _flip_back(flipped[key].float().cpu().numpy(), cfg, flip_rule)
             maps[key] = (maps[key] + back) * np.float32(0.5)
     return maps
 
