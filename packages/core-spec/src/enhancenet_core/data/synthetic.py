@@ -214,10 +214,11 @@ def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray
     c0 = rng.uniform(0, 255, size=3)
     c1 = rng.uniform(0, 255, size=3)
     direction = _unit(rng.uniform(0, 2 * np.pi))
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    t = xx * direction[0] + yy * direction[1]
+    tx = np.arange(width, dtype=np.float32) * np.float32(direction[0])
+    ty = np.arange(height, dtype=np.float32) * np.float32(direction[1])
+    t = ty[:, None] + tx[None, :]
     t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
-    img = (c0[None, None, :] + t[..., None] * (c1 - c0)[None, None, :]).astype(np.uint8)
+    img = (c0.astype(np.float32) + t[..., None] * (c1 - c0).astype(np.float32)).astype(np.uint8)
     for _ in range(int(rng.integers(4, 14))):
         kind = int(rng.integers(0, 4))
         color = _random_color(rng)
@@ -275,8 +276,10 @@ def _draw_image(
             layers.append((occ, -1))
 
     # Pixel noise over everything.
-    noise = rng.normal(0.0, rng.uniform(2.0, 10.0), size=img.shape).astype(np.float32)
-    img = np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    noise = rng.standard_normal(size=img.shape, dtype=np.float32)
+    noise *= np.float32(rng.uniform(2.0, 10.0))
+    noise += img
+    img = np.clip(noise, 0, 255, out=noise).astype(np.uint8)
 
     out = []
     for person in people:
