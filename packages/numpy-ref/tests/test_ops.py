@@ -14,7 +14,7 @@ RNG = np.random.default_rng(1234)
 
 
 def naive_conv2d(x, w, b, stride, padding, dilation, groups):
-    n, c_in, h, wd = x.shape
+    n, _, h, wd = x.shape
     c_out, cg, kh, kw = w.shape
     og = c_out // groups
     ho = (h + 2 * padding - dilation * (kh - 1) - 1) // stride + 1
