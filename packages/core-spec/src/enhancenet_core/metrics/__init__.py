@@ -18,6 +18,12 @@ from enhancenet_core.metrics.coco import (
     write_keypoint_results,
 )
 from enhancenet_core.metrics.coco_eval import CocoEvalResult, CocoKeypointEvaluator, evaluate_coco
+from enhancenet_core.metrics.errors import (
+    KeypointErrorType,
+    analyze_keypoint_errors,
+    compare_error_frequencies,
+)
+from enhancenet_core.metrics.nms import oks_nms, rescore_and_nms
 from enhancenet_core.metrics.oks import (
     COCO_FLIP_INDEX,
     COCO_SIGMAS,
@@ -25,6 +31,7 @@ from enhancenet_core.metrics.oks import (
     keypoint_similarity,
     oks_matrix,
 )
+from enhancenet_core.metrics.pckh import CoordinateBase, TieRule, compute_pckh, evaluate_mpii_files
 
 __all__ = [
     "COCO_FLIP_INDEX",
@@ -33,12 +40,21 @@ __all__ = [
     "STAT_NAMES",
     "CocoEvalResult",
     "CocoKeypointEvaluator",
+    "CoordinateBase",
+    "KeypointErrorType",
+    "TieRule",
+    "analyze_keypoint_errors",
+    "compare_error_frequencies",
+    "compute_pckh",
     "evaluate_coco",
+    "evaluate_mpii_files",
     "evaluate_with_pycocotools",
     "format_stats",
     "keypoint_results",
     "keypoint_similarity",
     "load_keypoint_results",
     "oks_matrix",
+    "oks_nms",
+    "rescore_and_nms",
     "write_keypoint_results",
 ]
