@@ -72,7 +72,8 @@ def ref_dark(hm, kernel):
             dr[border:-border, border:-border] = hm[i, j].copy()
             dr = cv2.GaussianBlur(dr, (kernel, kernel), 0)
             hm[i, j] = dr[border:-border, border:-border].copy()
-            hm[i, j] *= origin_max / np.max(hm[i, j])
+            with np.errstate(invalid="ignore", divide="ignore"):  # all-zero maps: DarkPose divides 0/0
+                hm[i, j] *= origin_max / np.max(hm[i, j])
     hm = np.log(np.maximum(hm, 1e-10))
     for i in range(n):
         for j in range(k):
