@@ -143,6 +143,14 @@ def test_skips_are_counted(tmp_path: Path) -> None:
     np.testing.assert_allclose(res.records[1].box, [0, 70, 19, 9])
 
 
+def test_missing_area_falls_back_to_box(tmp_path: Path) -> None:
+    ann = _ann(1, [10, 10, 20, 30])
+    del ann["area"]
+    res = load_coco_gt_records(_one_image(tmp_path, [ann]), tmp_path, INPUT, check_images=False)
+    assert res.records[0].area == 600.0  # the annotated box w * h
+    assert res.notes == {"area_from_box": 1}
+
+
 def test_missing_annotation_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"nope\.json"):
         load_coco_gt_records(tmp_path / "nope.json", tmp_path, INPUT)

@@ -11,6 +11,7 @@ Training (and testing with ``use_gt_bbox``) reads ground-truth boxes:
 * ``center``/``scale`` come from :func:`enhancenet_core.transforms.box_to_center_scale` with the input patch's
   aspect ratio, ``pixel_std`` (200) and the ×1.25 enlargement (HRNet's ``_box2cs``). HRNet stores them in
   float32; ours are float64 (differences ≤ ~1e-5 px);
+* an annotation without an ``area`` field gets the box area ``w * h`` (counted in :attr:`LoadResult.notes`);
 * joints are ``(x, y, min(v, 1))``: COCO's v=1 (labelled, occluded) and v=2 (visible) both count as visible.
 
 Testing reads a detector result file (SimpleBaseline/HRNet format: a JSON list of
@@ -63,12 +64,15 @@ class LoadResult:
         skipped: reason -> number of annotations/detections left out (only reasons that occurred).
         clipped: number of kept ground-truth boxes that reached outside the image and were clipped.
         source: the file the records came from.
+        notes: other counted fix-ups, e.g. ``area_from_box``: annotations without an ``area`` field whose
+            area was taken from the box ``w * h`` (some non-COCO files have none).
     """
 
     records: tuple[PoseRecord, ...]
     skipped: Mapping[str, int] = field(default_factory=dict)
     clipped: int = 0
     source: Path = Path()
+    notes: Mapping[str, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -126,8 +130,9 @@ def _image_path(image_dir: Path, img: Mapping[str, Any], path: Path) -> Path:
 
 def _log(result: LoadResult, what: str) -> None:
     logger.info(
-        "%s %s: %d records; skipped %s; clipped boxes %d",
+        "%s %s: %d records; skipped %s; clipped boxes %d%s",
         what, result.source, len(result.records), dict(result.skipped) or "none", result.clipped,
+        f"; {dict(result.notes)}" if result.notes else "",
     )  # fmt: skip
 
 
@@ -167,6 +172,7 @@ def load_coco_gt_records(
     person = _person_category(coco, path)
     aspect = float(input_size[0]) / float(input_size[1])
     skipped: Counter[str] = Counter()
+    notes: Counter[str] = Counter()
     clipped = 0
     records: list[PoseRecord] = []
     n_person_anns = 0
@@ -192,7 +198,12 @@ def load_coco_gt_records(
             x1, y1 = max(0.0, x), max(0.0, y)
             x2 = min(width - 1.0, x1 + max(0.0, w - 1.0))
             y2 = min(height - 1.0, y1 + max(0.0, h - 1.0))
-            if not ann.get("area", 0) > 0:
+            if "area" in ann:
+                area = float(ann["area"])
+            else:
+                area = float(w * h)
+                notes["area_from_box"] += 1
+            if not area > 0:
                 skipped["zero_area"] += 1
                 continue
             if x2 < x1 or y2 < y1:
@@ -226,7 +237,7 @@ def load_coco_gt_records(
                     joints=joints,
                     box=clean,
                     score=1.0,
-                    area=float(ann["area"]),
+                    area=area,
                     extras={
                         "annotation_id": aid,
                         "num_keypoints": int(ann.get("num_keypoints", np.count_nonzero(joints[:, 2]))),
@@ -243,7 +254,7 @@ def load_coco_gt_records(
         )
     if check_images:
         check_image_files({r.image for r in records}, path)
-    result = LoadResult(tuple(records), dict(skipped), clipped, path)
+    result = LoadResult(tuple(records), dict(skipped), clipped, path, dict(notes))
     _log(result, "COCO ground truth")
     return result
 

@@ -17,6 +17,10 @@ Layout written under ``out_dir`` (HRNet's COCO layout, so the COCO reader reads 
     images/{train,val}/000000000001.png ...
     person_detection_results/det_{train,val}.json   # GT boxes jittered + false positives, with scores
 
+Each annotation's ``bbox`` is the tight box of the figure's drawn pixels (clipped to the image), ``area`` the
+number of those pixels (before occlusion; amodal), ``segmentation`` the box as a polygon (no masks are
+claimed), ``iscrowd`` 0.
+
 Determinism: image ``i`` is drawn from ``numpy.random.default_rng([seed, i])`` alone, so the same seed gives
 byte-identical JSON and images, independent of the split sizes. The whole tree is written into a temporary
 directory next to ``out_dir`` and renamed into place at the end (nothing half-written on failure).
