@@ -53,7 +53,7 @@ def tests(session: nox.Session, package: str) -> None:
         session.skip(NOT_YET[package])
     directory, requirements = PACKAGES[package]
     _install(session, requirements)
-    session.run("pytest", f"{directory}/tests", "-q", *session.posargs)
+    session.run("pytest", "-c", "pyproject.toml", "--rootdir", ".", f"{directory}/tests", "-q", *session.posargs)
 
 
 @nox.session
