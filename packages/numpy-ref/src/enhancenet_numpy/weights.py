@@ -88,6 +88,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -222,8 +225,8 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------------- initialisation
-def _uniform(seed: int, name: str, shape: tuple[int, ...], low: float, high: float) -> np.ndarray:
-    """U[low, high) from the tensor's own PCG64 stream (seeded by (seed, crc32(name))).
+def uniform_tensor(seed: int, name: str, shape: tuple[int, ...], low: float, high: float) -> np.ndarray:
+    """U[low, high) float64 of ``shape`` from the tensor's own PCG64 stream (seeded by (seed, crc32(name))).
 
     Built from the raw 64-bit outputs with exact IEEE arithmetic only (53-bit mantissa, one multiply-add),
     so the values are bit-identical on every machine and NumPy version.
@@ -264,7 +267,7 @@ def init_weights(
             low, high = -bound, bound
         else:
             low, high = _BN_INIT[spec.kind]
-        out[name] = _uniform(seed, name, spec.shape, low, high).astype(dtype)
+        out[name] = uniform_tensor(seed, name, spec.shape, low, high).astype(dtype)
     return out
 
 
