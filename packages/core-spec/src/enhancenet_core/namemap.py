@@ -23,7 +23,7 @@ HRNet-W32/W48           ``conv1``, ``bn1``, ``conv2``, ``bn2`` (3x3/2 each), ``l
                         upsampling), ``stage{s}.{m}.fuse_layers.{i}.{j}.{k}.{0,1}`` (j<i: 3x3/2 conv+BN),
                         ``final_layer``. F^LR = branch 0 of stage4 (width channels); M^LR = final_layer(F).
 Stacked hourglass       ``conv1`` (7x7/2, bias), ``bn1``, ``layer{1,2,3}.0.{bn1,conv1,bn2,conv2,bn3,conv3}``
-(2/4/8 stacks)          (pre-activation Bottleneck, expansion 2, conv bias), ``layer{1,3}.0.downsample.0``,
+(2/4/8 stacks)          (pre-activation Bottleneck, expansion 2, conv bias), ``layer{1,2}.0.downsample.0``,
                         ``hg.{i}.hg.{d}.{j}.{blk}.…`` (d = 0 innermost .. 3 outermost; j = 0 skip,
                         1 down, 2 after the inner level, 3 innermost only), ``res.{i}.{blk}.…``,
                         ``fc.{i}.0`` (1x1 conv), ``fc.{i}.1`` (BN), ``score.{i}``, ``fc_.{i}``, ``score_.{i}``
@@ -73,7 +73,7 @@ HOURGLASS_EXPANSION: int = 2
 """Channel expansion of the pre-activation Bottleneck of bearpaw/pytorch-pose."""
 
 
-class TensorKind(str, Enum):  # noqa: UP042 - same style as enhancenet_core.conventions
+class TensorKind(str, Enum):
     """What a canonical tensor is; decides its layout and how it is initialised."""
 
     CONV_WEIGHT = "conv_weight"  # (C_out, C_in/groups, kh, kw)
