@@ -20,7 +20,7 @@ Every layer here was checked against enhancenet-numpy (``packages/mindspore-impl
   ``scale_factor`` for 4-D bilinear / nearest). Bilinear with ``align_corners=False`` is the half-pixel rule of
   PyTorch; MindSpore computes the source coordinate with ``in / out`` in float32, which differs from PyTorch's
   ``1 / scale_factor`` by ~1e-7 relative for r = 3, 5 (exact for powers of two). Nearest is ``in[y // s]``.
-- :func:`max_pool2d_same`: ``nn.MaxPool2d`` with ``pad_mode="pad"`` (padding acts as -inf, as PyTorch).
+- :class:`MaxPool2d`: padding then a ``"valid"`` ``nn.MaxPool2d`` (PyTorch's padding semantics; see there).
 - :class:`Identity`-like placeholders (``nn.Identity``) stand where PyTorch holds ``None`` in a ``ModuleList``
   so that list indices (and thus canonical names) are unchanged; they own no parameters.
 
@@ -94,7 +94,12 @@ class ConvTranspose2d(nn.Conv2dTranspose):
         w_out = (w - 1) * self.step + self.kernel - self.crop_w
         y = self.conv2d_transpose(x, self.weight, (n, self.out_channels, h_out, w_out))
         if self.extra > 0:
-            y = ops.pad(y, (0, self.extra, 0, self.extra))
+            # zero rows / columns by concatenation: MindSpore 2.8 exports an asymmetric Pad wrongly to ONNX
+            y = ops.concat((y, ops.zeros_like(y[:, :, : self.extra, :])), 2)
+            y = ops.concat((y, ops.zeros_like(y[:, :, :, : self.extra])), 3)
+            if self.has_bias:  # BiasAdd after a Concat exports as a (C,)-shaped Add: broadcast explicitly
+                y = y + self.bias.reshape(1, -1, 1, 1)
+            return y
         if self.has_bias:
             y = self.bias_add(y, self.bias)
         return y
@@ -126,11 +131,39 @@ def resize_bilinear_aligned(x, size):
     return ops.interpolate(x, size=size, mode="bilinear", align_corners=True)
 
 
-def max_pool(kernel: int, stride: int, padding: int = 0) -> nn.MaxPool2d:
-    """``nn.MaxPool2d`` with PyTorch's explicit padding (padded cells never win)."""
-    if padding:
-        return nn.MaxPool2d(kernel, stride, pad_mode="pad", padding=padding)
-    return nn.MaxPool2d(kernel, stride)
+class MaxPool2d(nn.Cell):
+    """Max pooling with PyTorch's explicit padding (padded cells never win), ``ceil_mode=False``.
+
+    ``nn.MaxPool2d(pad_mode="pad")`` computes the same values but lowers to ``MaxPool3DWithArgmax``, and
+    ``ops.pad`` to ``PadV3``; the ONNX exporter of MindSpore 2.8 converts neither. With ``nonnegative_input``
+    (the pool follows a ReLU, as ResNet's stem) zero padding is exactly PyTorch's -inf padding (every window
+    holds at least one real value >= 0), and ``ops.Pad`` + a ``"valid"`` pool export as ONNX ``Pad`` +
+    ``MaxPool``. Otherwise the padding is -inf through ``ops.pad`` (correct, not ONNX-exportable).
+    """
+
+    def __init__(self, kernel: int, stride: int, padding: int = 0, nonnegative_input: bool = False) -> None:
+        super().__init__()
+        if padding < 0 or padding > kernel // 2:
+            raise ValueError(f"MaxPool2d: padding must be in [0, kernel // 2], got {padding} for kernel {kernel}")
+        self.padding = padding
+        self.nonnegative_input = nonnegative_input
+        self.zero_pad = ops.Pad(((0, 0), (0, 0), (padding, padding), (padding, padding)))
+        self.pool = nn.MaxPool2d(kernel, stride)
+
+    def construct(self, x):
+        """(N, C, H, W) -> (N, C, floor((H + 2p - k) / s) + 1, ...)."""
+        if self.padding > 0:
+            if self.nonnegative_input:
+                x = self.zero_pad(x)
+            else:
+                p = self.padding
+                x = ops.pad(x, (p, p, p, p), value=float("-inf"))
+        return self.pool(x)
+
+
+def max_pool(kernel: int, stride: int, padding: int = 0, nonnegative_input: bool = False) -> MaxPool2d:
+    """:class:`MaxPool2d` (PyTorch semantics)."""
+    return MaxPool2d(kernel, stride, padding, nonnegative_input)
 
 
 def _set(param: ms.Parameter, init) -> None:
@@ -173,6 +206,7 @@ __all__ = [
     "BN_EPS",
     "BN_MOMENTUM",
     "ConvTranspose2d",
+    "MaxPool2d",
     "Upsample",
     "batch_norm",
     "conv2d",

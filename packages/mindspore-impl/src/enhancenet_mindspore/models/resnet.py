@@ -111,7 +111,7 @@ class ResNet(nn.Cell):
         self.conv1 = conv2d(3, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = batch_norm(64)
         self.relu = nn.ReLU()
-        self.maxpool = max_pool(3, 2, padding=1)
+        self.maxpool = max_pool(3, 2, padding=1, nonnegative_input=True)  # follows a ReLU
         e = block.expansion
         self.layer1 = make_res_layer(block, 64, 64, layers[0])
         self.layer2 = make_res_layer(block, 64 * e, 128, layers[1], stride=2)
