@@ -60,3 +60,62 @@ def tests(session: nox.Session, package: str) -> None:
 def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", ".")
+
+
+# ------------------------------------------------------------------------------------------- conformance
+# `nox -s conformance` queues (session.notify, in this order) one `conformance_impl` session per
+# implementation, each in its own virtualenv, then `conformance_report`, which runs the cross-framework steps
+# (training-step pairs, the torch -> paddle -> torch conversion round trip with each framework's interpreter
+# found by path in .nox/) and writes conformance/report.json and report.md; it exits non-zero on any failure.
+CONFORMANCE_IMPLS: dict[str, tuple[str, ...]] = {
+    "numpy": PACKAGES["numpy"][1],
+    "torch": PACKAGES["torch"][1],
+    "paddle": (
+        "paddlepaddle==3.3.1",
+        "-e", "packages/core-spec[test]",
+        "-e", "packages/numpy-ref[test]",
+        "-e", "packages/paddle-impl[test]",
+    ),
+}
+CONFORMANCE_NOT_YET = {"mindspore": "enhancenet-mindspore and its adapter are not written yet (issue 8)"}
+ARTIFACTS = ROOT / "conformance" / ".artifacts"
+SPEC_TESTS = ("test_decoders.py", "test_coco_eval.py", "test_pckh.py", "test_flip.py", "test_targets.py")
+
+
+@nox.session
+def conformance(session: nox.Session) -> None:
+    """Every implementation against numpy-ref and each other; writes conformance/report.{json,md}."""
+    import shutil
+
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    for impl in [*CONFORMANCE_IMPLS, *CONFORMANCE_NOT_YET]:
+        session.notify(f"conformance_impl(impl='{impl}')", posargs=session.posargs)
+    session.notify("conformance_report")
+
+
+@nox.session
+@nox.parametrize("impl", [*CONFORMANCE_IMPLS, *CONFORMANCE_NOT_YET])
+def conformance_impl(session: nox.Session, impl: str) -> None:
+    """The conformance suite for one implementation in its own virtualenv (results in conformance/.artifacts)."""
+    if impl in CONFORMANCE_NOT_YET:
+        session.skip(CONFORMANCE_NOT_YET[impl])
+    _install(session, CONFORMANCE_IMPLS[impl])
+    env = {"OMP_NUM_THREADS": "2", "GLOG_minloglevel": "2"}
+    common = ("-c", "pyproject.toml", "--rootdir", ".", "-q", "-p", "no:cacheprovider")
+    # failures are recorded in the results and fail `conformance_report`; keep going so the report is complete
+    session.run("pytest", *common, "conformance", "--impl", impl, *session.posargs, env=env, success_codes=[0, 1])
+    if impl == "numpy":  # (e) framework-free spec checks, once
+        session.run("pytest", *common, *(f"packages/core-spec/tests/{t}" for t in SPEC_TESTS),
+                    f"--junitxml={ARTIFACTS / 'spec-junit.xml'}", env=env, success_codes=[0, 1])
+
+
+@nox.session
+def conformance_report(session: nox.Session) -> None:
+    """Cross-framework checks and the report (run after the conformance_impl sessions)."""
+    _install(session, CONFORMANCE_IMPLS["numpy"])
+    pythons = []
+    for impl in ("torch", "paddle", "mindspore"):
+        found = sorted((ROOT / ".nox").glob(f"conformance_impl-impl-{impl}/bin/python"))
+        if found:
+            pythons += ["--python", f"{impl}={found[0]}"]
+    session.run("python", "-m", "conformance.report", *pythons, env={"OMP_NUM_THREADS": "2"})

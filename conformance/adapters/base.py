@@ -1,0 +1,93 @@
+"""The adapter interface every implementation provides to the conformance suite.
+
+All arrays crossing the interface are NumPy, NCHW, named by :mod:`enhancenet_core.namemap` ("canonical").
+An adapter never imports another implementation; the suite compares their outputs.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from enhancenet_core.config import LossConfig, ModelConfig
+from enhancenet_core.conventions import ShuffleOrder
+
+Params = dict[str, np.ndarray]
+
+
+class NotSupportedError(NotImplementedError):
+    """The implementation has no such capability (e.g. numpy-ref has no backward); the check is 'not run'."""
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """One implementation, seen by the conformance suite."""
+
+    #: short key: "numpy", "torch", "paddle", "mindspore"
+    name: str
+
+    def versions(self) -> dict[str, str]:
+        """Distribution -> version of everything that decides the numbers (framework, numpy, python)."""
+        ...
+
+    def head_forward(
+        self, params: Params, model_cfg: ModelConfig, f_lr: np.ndarray, m_lr: np.ndarray, dtype: type
+    ) -> np.ndarray:
+        """The head alone: canonical ``enhance.*`` params, F^LR (N, C_F, h, w), M^LR (N, K, h, w) -> M^HR
+        (N, K, r·h, r·w), computed in ``dtype`` (np.float32 or np.float64)."""
+        ...
+
+    def model_forward(
+        self, params: Params, model_cfg: ModelConfig, images: np.ndarray, dtype: type
+    ) -> dict[str, np.ndarray]:
+        """The full model in eval mode: images (N, 3, H, W) -> {"lr": M^LR, "hr": M^HR, "features": F^LR}."""
+        ...
+
+    def pixel_shuffle(self, x: np.ndarray, r: int, order: ShuffleOrder) -> np.ndarray:
+        """The implementation's own shuffle path for ``order`` (the one its head uses): (N, K·r², H, W) ->
+        (N, K, r·H, r·W)."""
+        ...
+
+    def train_step(
+        self,
+        params: Params,
+        model_cfg: ModelConfig,
+        loss_cfg: LossConfig,
+        batch: dict[str, np.ndarray],
+        lr: float,
+        feature_channels: int | None = None,
+    ) -> tuple[float, Params, Params]:
+        """One training step in float32, train mode (BN batch statistics), Adam(lr, betas (0.9, 0.999),
+        eps 1e-8), from ``params``.
+
+        ``feature_channels=None``: the full model; ``batch`` has ``images`` (N, 3, H, W), ``target_lr``,
+        ``target_weight_lr`` (N, K, 1), ``target_hr``, ``target_weight_hr`` and the loss is Eq. 8.
+        ``feature_channels`` given: the head alone; ``batch`` has ``features``, ``heatmaps``, ``target_hr``,
+        ``target_weight_hr`` and the loss is ``hr_weight · L^HR``.
+
+        Returns (loss, gradient of every parameter by canonical name, every canonical tensor after one Adam
+        step, BN running statistics included).
+        """
+        ...
+
+    def to_native(self, canonical: str | os.PathLike[str], model_cfg: ModelConfig, native: str | os.PathLike[str]) -> None:
+        """Canonical safetensors -> the implementation's native checkpoint (through its weights module)."""
+        ...
+
+    def from_native(self, native: str | os.PathLike[str], model_cfg: ModelConfig, canonical: str | os.PathLike[str]) -> None:
+        """The implementation's native checkpoint -> canonical safetensors."""
+        ...
+
+
+def strip_prefix(params: Params, prefix: str) -> Params:
+    """``{prefix}name -> name`` for the names that start with ``prefix`` (head-alone modules)."""
+    return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+
+
+def check_same_names(own: set[str], given: set[str], where: str) -> None:
+    """ValueError naming every missing / unexpected tensor (the suite must feed complete canonical sets)."""
+    missing, extra = sorted(own - given), sorted(given - own)
+    if missing or extra:
+        raise ValueError(f"{where}: canonical tensors missing {missing[:5]}..., unexpected {extra[:5]}...")

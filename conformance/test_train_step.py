@@ -1,0 +1,110 @@
+"""(c) Training-step parity, per implementation: one float32 step (train-mode BN, Adam) of the head alone and
+of SimpleBaseline-R18 + head at small input. Each framework writes its loss, every gradient and every tensor
+after the step to ``<artifacts>/<impl>/train_<case>.npz``; ``conformance/report.py`` compares every pair of
+implementations. Independently, the head's gradient is checked here against float64 finite differences of
+numpy-ref's forward (numpy-ref has no backward)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conformance.adapters import NotSupportedError
+from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, LossConfig, ModelConfig
+from enhancenet_core.conventions import BaseModelName
+from enhancenet_numpy.head import head_forward
+from enhancenet_numpy.weights import init_weights
+
+LR = 1e-3
+LOSS = LossConfig(hr_weight=1.0, lr_weight=1.0, use_target_weight=True)
+HEAD_CFG = ModelConfig(head=EnhanceNetConfig(channels=8, upscale=2), num_keypoints=3)
+HEAD_FC = 5
+R18_CFG = ModelConfig(base=BaseModelConfig(name=BaseModelName.SIMPLE_BASELINE, depth=18, deconv_channels=32),
+                      head=EnhanceNetConfig(channels=16, upscale=2), num_keypoints=3, input_size=(32, 64))
+#: finite differences vs float32 autograd: |g - g_fd| <= FD_RTOL * max |g_fd| (central differences, h=1e-6)
+FD_RTOL = 1e-3
+
+
+def _head_batch() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(5)
+    n, h, w, k, r = 2, 4, 3, 3, 2
+    return {
+        "features": rng.standard_normal((n, HEAD_FC, h, w)),
+        "heatmaps": rng.random((n, k, h, w)),
+        "target_hr": rng.random((n, k, r * h, r * w)),
+        "target_weight_hr": np.array([[[1.0], [0.0], [1.0]], [[1.0], [1.0], [1.0]]]),
+    }
+
+
+def _r18_batch() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(6)
+    n, k = 2, 3
+    (w, h), (hw, hh) = R18_CFG.heatmap_size, R18_CFG.hr_heatmap_size
+    return {
+        "images": rng.standard_normal((n, 3, R18_CFG.input_size[1], R18_CFG.input_size[0])),
+        "target_lr": rng.random((n, k, h, w)),
+        "target_weight_lr": np.array([[[1.0], [1.0], [0.0]], [[1.0], [1.0], [1.0]]]),
+        "target_hr": rng.random((n, k, hh, hw)),
+        "target_weight_hr": np.array([[[1.0], [1.0], [0.0]], [[1.0], [1.0], [1.0]]]),
+    }
+
+
+def _save(artifacts_dir, impl_name: str, case: str, loss: float, grads: dict, new: dict) -> None:
+    d = artifacts_dir / impl_name
+    d.mkdir(parents=True, exist_ok=True)
+    arrays = {"loss": np.array(loss)}
+    arrays.update({f"grad/{k}": v for k, v in grads.items()})
+    arrays.update({f"new/{k}": v for k, v in new.items()})
+    np.savez(d / f"train_{case}.npz", **arrays)
+
+
+def _numpy_head_loss(params: dict[str, np.ndarray], batch: dict[str, np.ndarray]) -> float:
+    out = head_forward(params, batch["features"], batch["heatmaps"], HEAD_CFG.head)
+    w = batch["target_weight_hr"].reshape(out.shape[0], out.shape[1], 1, 1)
+    per_joint = 0.5 * ((out * w - batch["target_hr"] * w) ** 2).mean(axis=(2, 3))  # HRNet JointsMSELoss
+    return float(LOSS.hr_weight * per_joint.mean())
+
+
+def test_head_step(impl, record, artifacts_dir) -> None:
+    params = init_weights(HEAD_CFG, 3, np.float64, HEAD_FC)
+    batch = _head_batch()
+    try:
+        loss, grads, new = impl.train_step({k: v.astype(np.float32) for k, v in params.items()}, HEAD_CFG, LOSS,
+                                           batch, LR, feature_channels=HEAD_FC)
+    except NotSupportedError as exc:
+        pytest.skip(str(exc))
+    _save(artifacts_dir, impl.name, "head", loss, grads, new)
+    assert set(grads) == set(params) and set(new) == set(params)
+    ref_loss = _numpy_head_loss(params, batch)
+    ok = record("train_step.head.loss_vs_numpy_float64", abs(loss - ref_loss), 1e-5 * max(1.0, abs(ref_loss)))
+    # finite differences on a few entries of every tensor
+    rng = np.random.default_rng(0)
+    worst, scale = 0.0, 0.0
+    for name, value in params.items():
+        for flat in rng.choice(value.size, size=min(3, value.size), replace=False):
+            idx = np.unravel_index(flat, value.shape)
+            plus, minus = dict(params), dict(params)
+            plus[name] = value.copy()
+            minus[name] = value.copy()
+            plus[name][idx] += 1e-6
+            minus[name][idx] -= 1e-6
+            g_fd = (_numpy_head_loss(plus, batch) - _numpy_head_loss(minus, batch)) / 2e-6
+            worst = max(worst, abs(float(grads[name][idx]) - g_fd))
+            scale = max(scale, abs(g_fd))
+    ok &= record("train_step.head.grad_vs_finite_differences", worst, FD_RTOL * scale,
+                 f"float64 central differences, {scale:.3g} max |g|")
+    assert ok
+
+
+def test_simple_baseline_r18_step(impl, record, artifacts_dir) -> None:
+    params = init_weights(R18_CFG, 4, np.float32)
+    try:
+        loss, grads, new = impl.train_step(params, R18_CFG, LOSS, _r18_batch(), LR)
+    except NotSupportedError as exc:
+        pytest.skip(str(exc))
+    _save(artifacts_dir, impl.name, "r18", loss, grads, new)
+    learnable = {k for k in params if not k.endswith(("running_mean", "running_var"))}
+    assert set(grads) == learnable and set(new) == set(params)
+    moved = max(float(np.max(np.abs(new[k] - params[k]))) for k in learnable)
+    assert record("train_step.r18.written", None, None, f"loss {loss:.6g}, max |Δw| {moved:.3g}")
+    assert np.isfinite(loss) and 0 < moved <= 1.01 * LR * 1.0 + 1e-7  # Adam's first step moves <= lr
