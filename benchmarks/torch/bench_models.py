@@ -71,18 +71,23 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_it(fn: Callable[[], None], device: torch.device, warmup: int, repeats: int) -> float:
-    """Median seconds per call."""
-    for _ in range(warmup):
-        fn()
+def time_interleaved(
+    fns: dict[str, Callable[[], None]], device: torch.device, warmup: int, repeats: int
+) -> dict[str, float]:
+    """Median seconds per call of each function, timed round-robin (one call of each per round) so that
+    load changes on a shared machine hit every case alike and the ratios stay meaningful."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
     _sync(device)
-    times = []
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def _loss(out: dict | torch.Tensor, targets: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -98,6 +103,9 @@ def bench(args: argparse.Namespace) -> dict:
     device = torch.device(args.device)
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
+        # Untrained HRNet-style weights (N(0, 0.001)) with unit BN running statistics shrink activations into
+        # float32 denormals in eval mode, which are ~100x slower on x86; trained weights do not do that.
+        torch.set_flush_denormal(True)
     amp = args.amp and device.type == "cuda"
     torch.manual_seed(0)
     cfg = ModelConfig()  # SimpleBaseline-R50 + EnhanceNet(L=3, C=128, r=4), 256 x 192
@@ -121,9 +129,11 @@ def bench(args: argparse.Namespace) -> dict:
     results: dict = {"device": str(device), "amp": amp, "batch": n, "threads": torch.get_num_threads(),
                      "torch": torch.__version__, "input_hw": [height, width], "cases": {}}
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    forwards: dict[str, Callable[[], None]] = {}
+    steps: dict[str, Callable[[], None]] = {}
+    flops: dict[str, tuple[int, int]] = {}
     for name, (model, inputs) in cases.items():
-        flops = count_flops(model.eval(), *inputs)
-        flops_paper = count_flops(model, *inputs, deconv_as_paper=True)
+        flops[name] = (count_flops(model.eval(), *inputs), count_flops(model, *inputs, deconv_as_paper=True))
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
         def forward(model: nn.Module = model, inputs: tuple = inputs) -> None:
@@ -140,15 +150,17 @@ def bench(args: argparse.Namespace) -> dict:
             scaler.step(optimizer)
             scaler.update()
 
-        t_fwd = time_it(forward, device, args.warmup, args.repeats)
-        t_train = time_it(train_step, device, args.warmup, args.repeats)
+        forwards[name], steps[name] = forward, train_step
+    t_fwd = time_interleaved(forwards, device, args.warmup, args.repeats)
+    t_train = time_interleaved(steps, device, args.warmup, args.repeats)
+    for name in cases:
         results["cases"][name] = {
-            "gflops_per_image": flops / 1e9,
-            "gflops_per_image_deconv_as_paper": flops_paper / 1e9,
-            "forward_ms": 1e3 * t_fwd,
-            "forward_images_per_s": n / t_fwd,
-            "train_step_ms": 1e3 * t_train,
-            "train_images_per_s": n / t_train,
+            "gflops_per_image": flops[name][0] / 1e9,
+            "gflops_per_image_deconv_as_paper": flops[name][1] / 1e9,
+            "forward_ms": 1e3 * t_fwd[name],
+            "forward_images_per_s": n / t_fwd[name],
+            "train_step_ms": 1e3 * t_train[name],
+            "train_images_per_s": n / t_train[name],
         }
     c = results["cases"]
     results["head_overhead"] = {
