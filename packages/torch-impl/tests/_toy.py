@@ -9,6 +9,7 @@ so there is something to learn.
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import torch
 import torch.nn.functional as F
@@ -38,8 +39,8 @@ class ToyPoseModel(nn.Module):
 class ToyDataset(Dataset):
     """``n`` samples; sample ``i`` depends only on ``i`` (and the epoch, through a flip, like augmentation)."""
 
-    def __init__(self, n: int = 12, seed: int = 0) -> None:
-        self.n, self.seed, self.epoch = n, seed, 0
+    def __init__(self, n: int = 12, seed: int = 0, delay: float = 0.0) -> None:
+        self.n, self.seed, self.epoch, self.delay = n, seed, 0, delay
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -48,6 +49,8 @@ class ToyDataset(Dataset):
         return self.n
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        if self.delay:
+            time.sleep(self.delay)  # slow enough to be killed mid-run
         gen = torch.Generator().manual_seed(self.seed * 1000 + index)
         image = torch.rand(3, SIZE, SIZE, generator=gen)
         if (index + self.epoch) % 2:

@@ -82,3 +82,51 @@ def test_checkpoint_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         _run(cfg, tmp_path, max_steps=2)
     assert (tmp_path / "checkpoint_last.pt").read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+KILL_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from _toy import ToyDataset, toy_config, toy_model
+from enhancenet_torch.train import train
+train(toy_config(epochs=30, batch_size=4), sys.argv[1], device="cpu", validate=False, progress=False,
+      model_fn=toy_model, train_dataset=ToyDataset(10, delay=0.02), tensorboard=False, checkpoint_every=1)
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume(tmp_path: Path) -> None:
+    """A real SIGKILL at an arbitrary moment (checkpoints every step), then a fresh resume to the end."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "run.py"
+    script.write_text(KILL_SCRIPT.format(tests=str(Path(__file__).resolve().parent)))
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(script), str(out)], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            log = out / "train_log.csv"
+            if log.is_file() and len(log.read_text().splitlines()) > 6:
+                break
+            assert proc.poll() is None, "training ended before it could be killed"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    stopped_at = load_checkpoint(out / "checkpoint_last.pt")["step"]
+    assert 0 < stopped_at < 60
+    cfg = toy_config(epochs=30, batch_size=4)
+    resumed = _run(cfg, out, max_steps=None)
+    full = _run(cfg, tmp_path / "full", max_steps=None)
+    assert resumed.step == full.step == 60
+    a, b = _state(tmp_path / "full"), _state(out)
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    rows = list(csv.DictReader((out / "train_log.csv").open()))
+    assert [int(r["step"]) for r in rows] == list(range(1, 61))
