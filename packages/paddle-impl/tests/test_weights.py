@@ -108,20 +108,21 @@ def test_other_architecture_and_bad_files(tmp_path: Path) -> None:
     hg_cfg = ModelConfig(base=BaseModelConfig(name=BaseModelName.HOURGLASS, stages=1, hourglass_channels=32),
                          head=CFG.head, num_keypoints=4)
     save_weights(tmp_path / "hg.safetensors", init_weights(hg_cfg, 0, np.float32), hg_cfg)
+    model = build_model(CFG)
     with pytest.raises(ValueError, match="holds a 'hourglass' model, the config builds 'simple_baseline'"):
-        W.load_canonical(build_model(CFG), tmp_path / "hg.safetensors", CFG)
+        W.load_canonical(model, tmp_path / "hg.safetensors", CFG)
     with pytest.raises(FileNotFoundError, match=r"missing\.safetensors"):
-        W.load_canonical(build_model(CFG), tmp_path / "missing.safetensors")
+        W.load_canonical(model, tmp_path / "missing.safetensors")
     (tmp_path / "junk.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(ValueError, match="not a readable safetensors file"):
-        W.load_canonical(build_model(CFG), tmp_path / "junk.safetensors")
+        W.load_canonical(model, tmp_path / "junk.safetensors")
     save_file({"a": np.zeros(1, np.float32)}, str(tmp_path / "plain.safetensors"))
     with pytest.raises(ValueError, match="metadata 'format'"):
-        W.load_canonical(build_model(CFG), tmp_path / "plain.safetensors")
+        W.load_canonical(model, tmp_path / "plain.safetensors")
     with pytest.raises(ValueError, match="does not match its config"):  # a model that is not the config's
-        W.save_canonical(build_model(CFG), tmp_path / "x.safetensors", replace(CFG, num_keypoints=5))
+        W.save_canonical(model, tmp_path / "x.safetensors", replace(CFG, num_keypoints=5))
     with pytest.raises(ValueError, match="reserved"):
-        W.save_canonical(build_model(CFG), tmp_path / "x.safetensors", CFG, metadata={"format": "x"})
+        W.save_canonical(model, tmp_path / "x.safetensors", CFG, metadata={"format": "x"})
 
 
 def test_paper_order_file_loads_into_framework_model(tmp_path: Path) -> None:
