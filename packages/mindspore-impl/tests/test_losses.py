@@ -1,0 +1,87 @@
+"""Losses vs hand-computed values (HRNet's 0.5 x MSE with target weights, OHKM top-k, Eq. 8), both modes."""
+
+from __future__ import annotations
+
+import mindspore as ms
+import numpy as np
+import pytest
+from mindspore import nn
+
+from enhancenet_core.config import LossConfig
+from enhancenet_mindspore.losses import EnhanceNetLoss, JointsMSELoss, JointsOHKMLoss, per_joint_mse
+
+T = ms.Tensor
+
+
+def _maps() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    pred = np.zeros((2, 3, 2, 2), np.float32)
+    gt = np.zeros((2, 3, 2, 2), np.float32)
+    pred[0, 0] = 1.0  # per-pixel error 1 -> joint loss 0.5 * 1 = 0.5
+    pred[0, 1, 0, 0] = 2.0  # one pixel of error 2 -> 0.5 * 4 / 4 = 0.5
+    pred[1, 2] = 3.0  # 0.5 * 9 = 4.5
+    weight = np.array([[1, 0, 1], [1, 1, 1]], np.float32)
+    return pred, gt, weight
+
+
+def test_per_joint_mse_by_hand() -> None:
+    pred, gt, weight = _maps()
+    got = per_joint_mse(T(pred), T(gt), T(weight)).asnumpy()
+    np.testing.assert_allclose(got, [[0.5, 0.0, 0.0], [0.0, 0.0, 4.5]])
+    got = per_joint_mse(T(pred), T(gt), T(weight[..., None])).asnumpy()  # (N, K, 1) weights
+    np.testing.assert_allclose(got, [[0.5, 0.0, 0.0], [0.0, 0.0, 4.5]])
+
+
+def test_mse_and_ohkm_by_hand() -> None:
+    pred, gt, weight = _maps()
+    assert float(JointsMSELoss(True)(T(pred), T(gt), T(weight)).asnumpy()) == pytest.approx(5.0 / 6)
+    assert float(JointsMSELoss(False)(T(pred), T(gt), T(weight)).asnumpy()) == pytest.approx(5.5 / 6)
+    # top-1 per instance: 0.5 and 4.5 -> mean 2.5; top-2: (0.5 + 0) / 2, (4.5 + 0) / 2 -> 1.25
+    assert float(JointsOHKMLoss(True, 1)(T(pred), T(gt), T(weight)).asnumpy()) == pytest.approx(2.5)
+    assert float(JointsOHKMLoss(True, 2)(T(pred), T(gt), T(weight)).asnumpy()) == pytest.approx(1.25)
+    assert float(JointsOHKMLoss(False, 1)(T(pred), T(gt), T(weight)).asnumpy()) == pytest.approx((0.5 + 4.5) / 2)
+    with pytest.raises(ValueError, match="ohkm_topk"):
+        JointsOHKMLoss(True, 0)
+    with pytest.raises(ValueError, match="at most K"):
+        JointsOHKMLoss(True, 4)(T(pred), T(gt), T(weight))
+    with pytest.raises(ValueError, match="same shape"):
+        JointsMSELoss()(T(pred), T(gt[:, :2]), T(weight))
+
+
+class _Total(nn.Cell):
+    """Builds the dicts inside construct (as a training step does) so GRAPH_MODE compiles the whole loss."""
+
+    def __init__(self, cfg: LossConfig, head: bool) -> None:
+        super().__init__()
+        self.loss = EnhanceNetLoss(cfg, head)
+
+    def construct(self, lr, hr, inter, t_lr, w_lr, t_hr, w_hr):
+        out = self.loss({"lr": lr, "hr": hr, "intermediate": [inter]},
+                        {"target_lr": t_lr, "target_weight_lr": w_lr, "target_hr": t_hr, "target_weight_hr": w_hr})
+        return out["loss"], out["loss_lr"], out["loss_hr"]
+
+
+@pytest.mark.parametrize("mode", ["pynative", "graph"])
+def test_total_loss_eq8(mode: str) -> None:
+    ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
+    pred, gt, weight = _maps()
+    inter = np.full_like(pred, 0.5)  # intermediate stage: 0.5 * 0.25 = 0.125 per weighted joint
+    hr = np.repeat(np.repeat(pred, 2, axis=2), 2, axis=3)
+    t_hr = np.zeros_like(hr)
+    cfg = LossConfig(hr_weight=2.0, lr_weight=0.5, ohkm=True, ohkm_topk=1)
+    total, lr, hrl = _Total(cfg, True)(T(pred), T(hr), T(inter), T(gt), T(weight), T(t_hr), T(weight))
+    want_lr = 5.0 / 6 + 0.125 * 5 / 6  # plain MSE on the LR maps (OHKM goes to M^HR), plus the intermediate
+    want_hr = 2.5  # OHKM top-1 on M^HR (same per-joint losses as the LR maps)
+    assert float(lr.asnumpy()) == pytest.approx(want_lr, rel=1e-6)
+    assert float(hrl.asnumpy()) == pytest.approx(want_hr, rel=1e-6)
+    assert float(total.asnumpy()) == pytest.approx(0.5 * want_lr + 2.0 * want_hr, rel=1e-6)
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+
+
+def test_ohkm_on_final_lr_without_head() -> None:
+    pred, gt, weight = _maps()
+    loss = EnhanceNetLoss(LossConfig(ohkm=True, ohkm_topk=1), head_enabled=False)
+    out = loss({"lr": T(pred)}, {"target_lr": T(gt), "target_weight_lr": T(weight)})
+    assert float(out["loss"].asnumpy()) == pytest.approx(2.5) and "loss_hr" not in out
+    with pytest.raises(ValueError, match="'hr'"):
+        EnhanceNetLoss(LossConfig(), head_enabled=True)({"lr": T(pred)},
+                                                         {"target_lr": T(gt), "target_weight_lr": T(weight)})
