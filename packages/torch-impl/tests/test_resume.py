@@ -86,6 +86,8 @@ def test_checkpoint_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 KILL_SCRIPT = """
 import sys
+import torch
+torch.set_num_threads(int(sys.argv[2]))  # the parent's: the float summation order depends on it
 sys.path.insert(0, {tests!r})
 from _toy import ToyDataset, toy_config, toy_model
 from enhancenet_torch.train import train
@@ -106,7 +108,8 @@ def test_sigkill_then_resume(tmp_path: Path) -> None:
     script = tmp_path / "run.py"
     script.write_text(KILL_SCRIPT.format(tests=str(Path(__file__).resolve().parent)))
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, str(script), str(out)], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    threads = str(torch.get_num_threads())
+    proc = subprocess.Popen([sys.executable, str(script), str(out), threads], env={**os.environ, "OMP_NUM_THREADS": threads})
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
