@@ -58,17 +58,10 @@ def git_commit(cwd: str | os.PathLike[str] | None = None) -> str | None:
 
 
 def _write_json_atomic(path: Path, obj: Any) -> Path:
+    from enhancenet_torch.weights import atomic_write_bytes
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2, default=_json_default)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, json.dumps(obj, indent=2, default=_json_default).encode("utf-8"))
     return path
 
 

@@ -8,6 +8,7 @@ image are enhancenet-core's; drawing uses matplotlib (the ``plot`` extra).
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -141,6 +142,7 @@ def predict_image(
     from enhancenet_torch.checkpoint import load_model_weights
     from enhancenet_torch.models import build_model
     from enhancenet_torch.train import resolve_device
+    from enhancenet_torch.weights import atomic_write_bytes
 
     k = cfg.model.num_keypoints
     if joint is not None and not 0 <= joint < k:
@@ -179,10 +181,10 @@ def predict_image(
     fig.tight_layout()
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
-    fig.savefig(tmp, dpi=100)
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=100, format=out.suffix.lstrip(".").lower() or "png")
     plt.close(fig)
-    os.replace(tmp, out)
+    atomic_write_bytes(out, buf.getvalue())
     keypoints = {
         "image": str(image),
         "boxes": arr.tolist(),
@@ -190,7 +192,5 @@ def predict_image(
         "keypoints_hr": res["preds_hr"].tolist() if has_hr else None,
     }
     js = out.with_suffix(".json")
-    js_tmp = js.with_name(f".{js.name}.tmp")
-    js_tmp.write_text(json.dumps(keypoints))
-    os.replace(js_tmp, js)
+    atomic_write_bytes(js, json.dumps(keypoints).encode("utf-8"))
     return [out, js]
