@@ -32,13 +32,28 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
             "-e", "packages/torch-impl[test]",
         ),
     ),
+    "paddle": (
+        "packages/paddle-impl",
+        (
+            "paddlepaddle==3.3.1",
+            "-e", "packages/core-spec[test]",
+            "-e", "packages/numpy-ref[test]",
+            "-e", "packages/paddle-impl[test]",
+        ),
+    ),
+    "mindspore": (
+        "packages/mindspore-impl",
+        (
+            "mindspore==2.8.0",
+            "-e", "packages/core-spec[test]",
+            "-e", "packages/numpy-ref[test]",
+            "-e", "packages/mindspore-impl[test]",
+        ),
+    ),
 }
 
 # Implementations that are planned but not written yet: their test sessions skip and say why.
-NOT_YET = {
-    "paddle": "enhancenet-paddle is not implemented yet (issue 5)",
-    "mindspore": "enhancenet-mindspore is not implemented yet (issue 8)",
-}
+NOT_YET: dict[str, str] = {}
 
 
 def _install(session: nox.Session, requirements: tuple[str, ...]) -> None:
