@@ -120,7 +120,8 @@ class RefineNet(nn.Layer):
 
     def forward(self, features: list[Tensor], out_size: Sequence[int]) -> tuple[Tensor, Tensor]:
         """GlobalNet features -> (F^LR (N, 256, *out_size), M^LR (N, K, *out_size))."""
-        refined = [_resize(cascade(f), out_size) for cascade, f in zip(self.cascade, features, strict=True)]
+        # indexing, not zip(..., strict=True): paddle.jit.to_static's zip conversion takes no ``strict``
+        refined = [_resize(self.cascade[i](f), out_size) for i, f in enumerate(features)]
         f_lr = self.final_predict[0](paddle.concat(refined, axis=1))
         return f_lr, self.final_predict[2](self.final_predict[1](f_lr))
 

@@ -93,7 +93,8 @@ class HighResolutionModule(nn.Layer):
 
     def forward(self, xs: list[Tensor]) -> list[Tensor]:
         """Branch inputs [(N, c_i, H/2^i, W/2^i)] -> fused outputs (all branches, or only branch 0)."""
-        ys = [branch(x) for branch, x in zip(self.branches, xs, strict=True)]
+        # indexing, not zip(..., strict=True): paddle.jit.to_static's zip conversion takes no ``strict``
+        ys = [self.branches[b](xs[b]) for b in range(self.num_branches)]
         if self.fuse_layers is None:
             return ys
         fused = []
