@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import nox
@@ -131,6 +132,8 @@ def conformance_report(session: nox.Session) -> None:
     pythons = []
     for impl in ("torch", "paddle", "mindspore"):
         found = sorted((ROOT / ".nox").glob(f"conformance_impl-impl-{impl}/bin/python"))
-        if found:
+        # a skipped session still leaves a bare virtualenv: pass only interpreters that have the back end
+        probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec('enhancenet_{impl}') is None)"
+        if found and subprocess.run([str(found[0]), "-c", probe], check=False).returncode == 0:
             pythons += ["--python", f"{impl}={found[0]}"]
     session.run("python", "-m", "conformance.report", *pythons, env={"OMP_NUM_THREADS": "2"})
