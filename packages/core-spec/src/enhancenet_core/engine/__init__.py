@@ -1,0 +1,11 @@
+"""Framework-free machinery shared by every implementation's training, evaluation and CLI.
+
+Each framework package only runs its network; everything around it lives here once:
+
+* :mod:`.io`: atomic writes (bytes, JSON), the git commit of a result;
+* :mod:`.evaluation`: flip-test merging, decoding LR/HR maps to image coordinates, collecting predictions,
+  COCO AP / MPII PCKh from them, ``results.json``;
+* :mod:`.logs`: the resumable CSV training log and the progress bar;
+* :mod:`.cli`: the verbs and flags every ``enhancenet-<framework>`` command shares;
+* :mod:`.visualize`: the Fig. 1-style picture (skeletons from M^LR and M^HR, heat maps side by side).
+"""

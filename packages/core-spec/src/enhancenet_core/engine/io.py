@@ -1,0 +1,78 @@
+"""Atomic file writes and provenance (git commit) for results and checkpoints.
+
+Nothing is overwritten on failure: data goes to a temporary file in the target directory, is flushed and
+fsynced, and then replaces the target with :func:`os.replace` (atomic on POSIX and Windows).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "git_commit", "json_default"]
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, make_parents: bool = False) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same directory and ``os.replace``.
+
+    Raises:
+        FileNotFoundError: the directory does not exist (and ``make_parents`` is false).
+    """
+    path = Path(path)
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"directory {path.parent} does not exist (writing {path.name})")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, make_parents: bool = False) -> Path:
+    """:func:`atomic_write_bytes` of UTF-8 ``text``."""
+    return atomic_write_bytes(path, text.encode("utf-8"), make_parents=make_parents)
+
+
+def json_default(obj: Any) -> Any:
+    """JSON encoder fallback for NumPy scalars/arrays, paths and enums."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    value = getattr(obj, "value", None)
+    if isinstance(value, str | int | float):
+        return value
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any, make_parents: bool = True) -> Path:
+    """Write ``obj`` as indented JSON, atomically (NumPy values, paths and enums converted)."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, default=json_default) + "\n", make_parents=make_parents)
+
+
+def git_commit(cwd: str | os.PathLike[str] | None = None) -> str | None:
+    """``git rev-parse HEAD`` of the repository holding ``cwd`` (default: this file), ``None`` when unavailable."""
+    where = Path(cwd) if cwd is not None else Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
