@@ -11,7 +11,7 @@ import paddle
 import pytest
 
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
-from enhancenet_core.conventions import BaseModelName, ShuffleOrder
+from enhancenet_core.conventions import BaseModelName, ShuffleOrder, Upsampler
 from enhancenet_paddle.export import INPUT_NAME, export_inference, export_onnx
 from enhancenet_paddle.models import build_model
 
@@ -60,13 +60,18 @@ def test_inference_format_round_trip(tmp_path: Path) -> None:
         np.testing.assert_allclose(g, w.numpy(), rtol=0, atol=1e-5 * float(np.abs(w.numpy()).max()))
 
 
-def test_onnx_round_trip_depth_to_space_crd(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("upsampler", "kernel"), [(Upsampler.SUBPIXEL, 3), (Upsampler.BILINEAR_CONV, 3), (Upsampler.DECONV, 12)]
+)
+def test_onnx_round_trip(upsampler: Upsampler, kernel: int, tmp_path: Path) -> None:
+    """ONNX through paddle2onnx, checked with onnxruntime; sub-pixel as DepthToSpace CRD."""
     pytest.importorskip("paddle2onnx", reason="paddle2onnx is not installed (pip install paddle2onnx)")
     import onnx
 
-    model = _model(CFG)
-    report = export_onnx(model, tmp_path / "pose.onnx", CFG.input_size, batch_size=2)
-    assert report.depth_to_space_modes == ["CRD"]
+    cfg = replace(CFG, head=replace(CFG.head, upsampler=upsampler, upsampler_kernel=kernel))
+    model = _model(cfg)
+    report = export_onnx(model, tmp_path / "pose.onnx", cfg.input_size, batch_size=2)
+    assert report.depth_to_space_modes == (["CRD"] if upsampler is Upsampler.SUBPIXEL else [])
     graph = onnx.load(str(tmp_path / "pose.onnx")).graph
     assert [i.name for i in graph.input] == [INPUT_NAME]
     assert [o.name for o in graph.output] == ["heatmaps_lr", "heatmaps_hr"]

@@ -209,10 +209,13 @@ def export_onnx(
         prefix = os.path.join(tmp, "model")
         _save_inference(wrapper, prefix, input_size)
         onnx_tmp = os.path.join(tmp, "model.onnx")
-        paddle2onnx.export(
-            prefix + ".json", prefix + ".pdiparams", save_file=onnx_tmp, opset_version=opset,
-            auto_upgrade_opset=False, enable_onnx_checker=True, optimize_tool="None",
-        )
+        try:
+            paddle2onnx.export(
+                prefix + ".json", prefix + ".pdiparams", save_file=onnx_tmp, opset_version=opset,
+                auto_upgrade_opset=False, enable_onnx_checker=True, optimize_tool="None",
+            )
+        except SystemExit as exc:  # paddle2onnx logs the error and calls sys.exit(-1)
+            raise RuntimeError(f"paddle2onnx could not convert the model for {path} (see its log above)") from exc
         if not os.path.isfile(onnx_tmp):
             raise RuntimeError(f"paddle2onnx wrote no ONNX file for {path}")
         _rename_outputs(onnx_tmp, names)

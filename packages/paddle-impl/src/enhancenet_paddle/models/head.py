@@ -141,9 +141,10 @@ class EnhanceNet(nn.Layer):
                 x = paper_to_framework_channels(x, self.num_keypoints, self.upscale)
             return self.shuffle(x)
         if self.upsampler is Upsampler.BILINEAR_CONV:
-            x = F.interpolate(
-                x, scale_factor=self.upscale, mode="bilinear", align_corners=False, align_mode=BILINEAR_ALIGN_MODE
-            )
+            # the output size, not scale_factor: paddle2onnx 2.1 cannot convert a scale attribute; the kernel
+            # uses in/out = 1/r as its ratio either way, so the values are the same
+            size = [x.shape[2] * self.upscale, x.shape[3] * self.upscale]
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, align_mode=BILINEAR_ALIGN_MODE)
         return self.upsample(x)
 
     @paddle.no_grad()
