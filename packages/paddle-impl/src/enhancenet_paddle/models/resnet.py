@@ -5,13 +5,17 @@ Sublayer names follow HRNet's ``lib/models/pose_resnet.py`` (torchvision's ResNe
 structure as :mod:`enhancenet_torch.models.resnet`.
 
 Batch norm: epsilon 1e-5 and momentum 0.9 in Paddle's convention (``running = m * running + (1 - m) * batch``),
-which is PyTorch's (and HRNet's ``BN_MOMENTUM``) 0.1 (``running = (1 - m) * running + m * batch``).
+which is PyTorch's (and HRNet's ``BN_MOMENTUM``) 0.1 (``running = (1 - m) * running + m * batch``). Paddle updates
+the running variance with the *biased* batch variance, PyTorch and MindSpore with the unbiased one (n / (n - 1),
+n = N·H·W); :class:`BatchNorm2D` adds the difference so one training step moves the running statistics exactly as
+in the other frameworks (found by the conformance training-step check).
 """
 
 from __future__ import annotations
 
 import math
 
+import paddle
 from paddle import Tensor, nn
 
 from enhancenet_core.namemap import BN_EPS
@@ -22,9 +26,31 @@ BN_MOMENTUM = 1.0 - TORCH_BN_MOMENTUM
 """The same momentum in Paddle's convention (weight of the running statistic): 0.9."""
 
 
-def batch_norm(channels: int) -> nn.BatchNorm2D:
-    """``BatchNorm2D`` with the epsilon (1e-5) and momentum (Paddle 0.9 == PyTorch 0.1) of every base model."""
-    return nn.BatchNorm2D(channels, momentum=BN_MOMENTUM, epsilon=BN_EPS)
+class BatchNorm2D(nn.BatchNorm2D):
+    """``nn.BatchNorm2D`` whose running variance follows the unbiased batch variance in training, as PyTorch's.
+
+    Paddle's kernel sets ``running_var = m * running_var + (1 - m) * var_biased``; PyTorch uses
+    ``var_biased * n / (n - 1)``. The difference, ``(1 - m) * var_biased / (n - 1)``, is added after the kernel
+    ran. Normalisation itself (biased variance) and evaluation mode are unchanged.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training:
+            return super().forward(x)
+        n = x.shape[0] * x.shape[2] * x.shape[3]
+        out = super().forward(x)
+        if n > 1:
+            with paddle.no_grad():
+                xd = x.detach().astype(self._variance.dtype)
+                # (Tensor.var warns about type promotion on every call; the explicit form does not)
+                batch_var = ((xd - xd.mean(axis=[0, 2, 3], keepdim=True)) ** 2).mean(axis=[0, 2, 3])
+                self._variance.set_value(self._variance + batch_var * float((1.0 - self._momentum) / (n - 1)))
+        return out
+
+
+def batch_norm(channels: int) -> BatchNorm2D:
+    """:class:`BatchNorm2D` with the epsilon (1e-5) and momentum (Paddle 0.9 == PyTorch 0.1) of every base model."""
+    return BatchNorm2D(channels, momentum=BN_MOMENTUM, epsilon=BN_EPS)
 
 
 def conv2d(
