@@ -167,3 +167,81 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert len(list((tmp_path / "cli" / "images" / "train").glob("*.jpg"))) == 3
     with pytest.raises(SystemExit):
         main([str(tmp_path / "cli"), "--num-images", "4"])  # exists
+
+
+# --- area: OKS behaves as on COCO ------------------------------------------------------------------------
+
+
+def _labelled_people(path: Path) -> list[dict]:
+    return [a for a in json.loads(path.read_text())["annotations"] if a["num_keypoints"] > 0 and not a["iscrowd"]]
+
+
+def _area_box_ratio(anns: list[dict]) -> np.ndarray:
+    return np.array([a["area"] / (a["bbox"][2] * a["bbox"][3]) for a in anns])
+
+
+def test_area_to_box_ratio_is_coco_like(synth, coco_sample_dir: Path) -> None:
+    # COCO's area is the segmentation area of a real body; measured on the real sample, not assumed.
+    coco_ratio = _area_box_ratio(_labelled_people(coco_sample_dir / "test_coco.json"))
+    assert coco_ratio.size >= 10 and 0.3 < coco_ratio.mean() < 0.6  # the sample is what we think it is
+    anns = [a for s in ("train", "val") for a in _labelled_people(synth.annotation_files[s])]
+    ratio = _area_box_ratio(anns)
+    assert ratio.size >= 30
+    assert np.all((ratio > 0.15) & (ratio <= 1.0))  # area counts pixels inside the box only
+    assert 0.35 <= ratio.mean() <= 0.7  # the drawn stick figure alone gives ~0.31
+    assert abs(ratio.mean() / coco_ratio.mean() - 1.0) < 0.2
+
+
+def test_area_covers_the_drawn_figure() -> None:
+    # The body silhouette contains the drawing (it only adds thickness) and stays inside the box.
+    from enhancenet_core.data.synthetic import _draw_image
+
+    gain = []
+    for i in range(6):
+        _, people = _draw_image(np.random.default_rng([5, i]), 160, 128, (1, 3), 0.3, 0.0)
+        for p in people:
+            drawn = np.count_nonzero(p["mask"])
+            w, h = p["bbox"][2:]
+            assert drawn <= p["area"] <= w * h
+            gain.append(p["area"] / drawn)
+    assert np.mean(gain) > 1.1
+
+
+def test_ground_truth_as_predictions_gives_ap_1(synth) -> None:
+    from enhancenet_core.metrics import evaluate_coco, evaluate_with_pycocotools
+
+    gt_file = synth.annotation_files["train"]
+    results = [{"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"], "score": 1.0}
+               for a in _labelled_people(gt_file)]  # fmt: skip
+    for stats in (evaluate_with_pycocotools(gt_file, results), evaluate_coco(gt_file, results)):
+        assert stats["AP"] == pytest.approx(1.0, abs=1e-12)
+        assert stats["AR"] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_small_pixel_error_gives_coco_like_oks(synth, coco_sample_dir: Path) -> None:
+    # 2 px on every labelled keypoint of a ~100 px tall person, in a different direction per keypoint.
+    from enhancenet_core.metrics import COCO_SIGMAS, oks_matrix
+
+    coco_ratio = _area_box_ratio(_labelled_people(coco_sample_dir / "test_coco.json")).mean()
+    anns = [a for s in ("train", "val") for a in _labelled_people(synth.annotation_files[s])
+            if 80 <= a["bbox"][3] <= 125]  # fmt: skip
+    assert len(anns) >= 5
+    angle = np.arange(17) * 2.399963  # golden angle: spread directions
+    shift = 2.0 * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    got, expect, coco_like = [], [], []
+    for a in anns:
+        gt = np.asarray(a["keypoints"], dtype=float).reshape(17, 3)
+        lab = gt[:, 2] > 0
+        pred = gt[:, :2] + shift
+        oks = oks_matrix(pred[None], gt[None], np.array([a["area"]]), np.array([a["bbox"]]))[0, 0]
+        # OKS = mean over labelled k of exp(-d² / (2 s² (2σ_k)²)), s² = area, d = 2 px
+        var = (2 * COCO_SIGMAS[lab]) ** 2
+        expect.append(np.mean(np.exp(-4.0 / (2 * a["area"] * var))))
+        coco_area = coco_ratio * a["bbox"][2] * a["bbox"][3]  # a COCO person with the same box
+        coco_like.append(np.mean(np.exp(-4.0 / (2 * coco_area * var))))
+        got.append(oks)
+    got = np.array(got)
+    np.testing.assert_allclose(got, expect, rtol=1e-12)
+    # A 2-px error on a ~100 px person is a small error on COCO (OKS ~0.85-0.9); the synthetic area agrees.
+    assert np.all(got > 0.7) and got.mean() > 0.8
+    assert abs(got.mean() - np.mean(coco_like)) < 0.02
