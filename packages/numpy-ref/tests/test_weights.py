@@ -87,12 +87,29 @@ def test_save_refuses_bad_params_and_keeps_the_old_file(tmp_path, head_params):
     assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]  # no temporary file left
 
 
-def test_shuffle_order_mismatch_is_refused(tmp_path, head_params):
+def test_shuffle_order_is_converted_at_load(tmp_path, head_params):
+    """A framework-order file read for a paper-order config comes back permuted exactly as reorder_subpixel
+    permutes it, and the head computes the same M^HR from either."""
+    from enhancenet_numpy.head import head_forward
+    from enhancenet_numpy.weights import reorder_subpixel
+
     path = tmp_path / "w.safetensors"
     save_weights(path, head_params, HEAD_CFG, feature_channels=FC)
     paper = ModelConfig(head=EnhanceNetConfig(channels=8, upscale=2, shuffle_order=ShuffleOrder.PAPER), num_keypoints=3)
-    with pytest.raises(ValueError, match="shuffle_order 'framework' but the config expects 'paper'"):
-        load_weights(path, paper, feature_channels=FC)
+    loaded = load_weights(path, paper, feature_channels=FC)
+    want, _ = reorder_subpixel(head_params, HEAD_CFG, ShuffleOrder.PAPER)
+    assert not np.array_equal(loaded["enhance.upsample.weight"], head_params["enhance.upsample.weight"])
+    for name in want:
+        np.testing.assert_array_equal(loaded[name], want[name], err_msg=name)
+    rng = np.random.default_rng(0)
+    f_lr, m_lr = rng.standard_normal((1, FC, 5, 4)), rng.standard_normal((1, 3, 5, 4))
+    np.testing.assert_allclose(head_forward(loaded, f_lr, m_lr, paper.head), head_forward(head_params, f_lr, m_lr, HEAD_CFG.head),
+                               rtol=0, atol=1e-12)
+    bad = tmp_path / "bad.safetensors"
+    save_safetensors(bad, head_params, {"format": "enhancenet-canonical", "format_version": FORMAT_VERSION,
+                                        "shuffle_order": "sideways"})
+    with pytest.raises(ValueError, match="shuffle_order 'sideways' is not one of"):
+        load_weights(bad, paper, feature_channels=FC)
 
 
 def test_missing_file_foreign_file_and_reserved_metadata(tmp_path, head_params):

@@ -21,6 +21,10 @@ __all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "git_
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, make_parents: bool = False) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same directory and ``os.replace``.
 
+    A reader sees the old file or the new one, never a partial one; on any error the old file is left as it
+    was and the temporary file is removed. The new file gets the usual permissions (``0o666 & ~umask``, as
+    ``open`` would give it), not the 0600 of the temporary file.
+
     Raises:
         FileNotFoundError: the directory does not exist (and ``make_parents`` is false).
     """
@@ -35,11 +39,19 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, make_parents: 
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _usual_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _usual_mode() -> int:
+    """``0o666 & ~umask``: the mode ``open(path, "w")`` gives a new file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, make_parents: bool = False) -> Path:

@@ -1,0 +1,545 @@
+"""The canonical weight file: one safetensors format every implementation writes and reads.
+
+A framework converts between its own parameters and the canonical arrays (names of
+:mod:`enhancenet_core.namemap`, layouts below, NumPy arrays); everything about the file itself is here once:
+
+File layout (format version :data:`FORMAT_VERSION`):
+
+- tensors: every name of ``parameter_specs(model_cfg, feature_channels)``, in that order, no others (a base
+  model the name map does not cover, CPN, keeps the framework's order); conv weights OIHW, transposed-conv
+  weights ``(C_in, C_out/groups, kh, kw)``, BN ``weight``, ``bias``, ``running_mean``, ``running_var``
+  (epsilon :data:`~enhancenet_core.namemap.BN_EPS`); floating point (float16/32/64), little-endian.
+- ``__metadata__`` (string -> string, keys sorted): ``format`` = :data:`FORMAT_NAME`, ``format_version``,
+  ``model_config`` (the :class:`~enhancenet_core.config.ModelConfig` as compact JSON, sorted keys, enums as
+  their config strings), ``shuffle_order`` (the PS channel order ``enhance.upsample`` is stored in; see
+  :class:`~enhancenet_core.conventions.ShuffleOrder`), ``bn_eps``, ``layouts``, ``feature_channels`` (only in
+  a head-alone file), plus the caller's entries (non-string values stored as sorted-key JSON).
+
+Writing is deterministic (the same arrays and metadata give the same bytes, whatever the dict order; the
+``safetensors`` library orders its metadata by hash) and atomic (:func:`enhancenet_core.engine.io.atomic_write_bytes`).
+Reading is pure NumPy and validates the header (dtypes, shapes, offsets inside the file and not overlapping)
+before any tensor is returned. Loading checks every tensor against the name map and raises one ``ValueError``
+that lists each missing, unexpected, mis-shaped or non-floating tensor with the expected and the found shape,
+and converts a sub-pixel head stored in the other shuffle order (the output channels of ``enhance.upsample``
+are permuted with :func:`enhancenet_core.pixel_shuffle.convert_subpixel_weights`), so a file written in the
+paper's order (Eq. 5) gives the same M^HR in a model configured with the framework order, and vice versa.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import math
+import os
+import struct
+from collections.abc import Iterable, Mapping
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from enhancenet_core.config import ModelConfig
+from enhancenet_core.conventions import BaseModelName, ShuffleOrder, Upsampler
+from enhancenet_core.namemap import BN_EPS, HEAD_PREFIX, TensorSpec, parameter_specs
+from enhancenet_core.pixel_shuffle import convert_subpixel_weights
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "LAYOUTS",
+    "RESERVED_KEYS",
+    "canonical_header",
+    "check_tensors",
+    "convert_shuffle_order",
+    "expected_shapes",
+    "load_canonical_arrays",
+    "model_config_json",
+    "read_canonical_metadata",
+    "read_safetensors",
+    "reorder_subpixel",
+    "safetensors_bytes",
+    "save_canonical_arrays",
+    "save_safetensors",
+    "tensor_problems",
+]
+
+FORMAT_NAME = "enhancenet-canonical"
+FORMAT_VERSION = "1"
+LAYOUTS = "conv OIHW; transposed conv (C_in, C_out/groups, kh, kw); bn weight,bias,running_mean,running_var"
+RESERVED_KEYS: tuple[str, ...] = (
+    "format", "format_version", "model_config", "shuffle_order", "bn_eps", "layouts", "feature_channels",
+)
+
+#: NumPy dtype name -> safetensors dtype code (the types NumPy can hold; BF16 and FP8 have no NumPy type).
+_CODES: dict[str, str] = {
+    "float16": "F16",
+    "float32": "F32",
+    "float64": "F64",
+    "int8": "I8",
+    "int16": "I16",
+    "int32": "I32",
+    "int64": "I64",
+    "uint8": "U8",
+    "uint16": "U16",
+    "uint32": "U32",
+    "uint64": "U64",
+    "bool": "BOOL",
+}
+_DTYPES: dict[str, np.dtype] = {code: np.dtype(name).newbyteorder("<") for name, code in _CODES.items()}
+_MAX_HEADER = 100_000_000  # the safetensors library's own limit on the JSON header
+
+
+# ------------------------------------------------------------------------------ safetensors, byte-exact
+def safetensors_bytes(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None = None) -> bytes:
+    """Serialize to the safetensors format deterministically.
+
+    Tensors are stored in the given order, the metadata keys sorted, the JSON header compact (ASCII) and
+    padded with spaces to a multiple of 8 bytes; data little-endian and C-contiguous.
+
+    Raises:
+        ValueError: a metadata key or value that is not a string, or a dtype safetensors cannot store.
+    """
+    header: dict[str, Any] = {}
+    if metadata:
+        bad = [k for k, v in metadata.items() if not isinstance(k, str) or not isinstance(v, str)]
+        if bad:
+            raise ValueError(f"safetensors metadata must map str to str; offending keys: {bad}")
+        header["__metadata__"] = {k: metadata[k] for k in sorted(metadata)}
+    chunks: list[bytes] = []
+    offset = 0
+    for name, array in tensors.items():
+        a = np.asarray(array)
+        if a.dtype.name not in _CODES:
+            raise ValueError(f"tensor {name!r}: dtype {a.dtype} cannot be stored (supported: {sorted(_CODES)})")
+        data = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes()
+        header[name] = {"dtype": _CODES[a.dtype.name], "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=True).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + b"".join(chunks)
+
+
+def save_safetensors(
+    path: str | os.PathLike[str], tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None = None
+) -> Path:
+    """Deterministic (:func:`safetensors_bytes`), atomic write; the directory must exist."""
+    from enhancenet_core.engine.io import atomic_write_bytes
+
+    return atomic_write_bytes(path, safetensors_bytes(tensors, metadata))
+
+
+def _read_header(fh: Any, path: Path) -> tuple[dict[str, Any], int]:
+    raw = fh.read(8)
+    if len(raw) != 8:
+        raise ValueError(f"{path}: not a readable safetensors file (shorter than its 8-byte header length)")
+    (n,) = struct.unpack("<Q", raw)
+    if n > _MAX_HEADER:
+        raise ValueError(f"{path}: not a readable safetensors file (header length {n})")
+    text = fh.read(n)
+    if len(text) != n:
+        raise ValueError(f"{path}: not a readable safetensors file (header of {n} bytes is cut short)")
+    try:
+        header = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable safetensors file (header is not JSON: {exc})") from exc
+    if not isinstance(header, dict):
+        raise ValueError(f"{path}: not a readable safetensors file (header is not a JSON object)")
+    return header, 8 + n
+
+
+def read_canonical_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors file (only the header is read).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a safetensors file (naming it).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"weights file {p} not found")
+    with p.open("rb") as fh:
+        header, _ = _read_header(fh, p)
+    meta = header.get("__metadata__") or {}
+    if not isinstance(meta, dict):
+        raise ValueError(f"{p}: not a readable safetensors file (__metadata__ is not an object)")
+    return {str(k): str(v) for k, v in meta.items()}
+
+
+def read_safetensors(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """(tensors in file order, metadata) of a safetensors file, read with NumPy alone.
+
+    Every header entry is checked (known dtype, non-negative integer shape, ``data_offsets`` inside the file,
+    of the size the shape and dtype need, not overlapping) before any tensor is read. The arrays are
+    writable, native-endian copies.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a readable safetensors file, or a tensor of a type NumPy cannot hold (BF16), naming
+            the file and the tensor.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"weights file {p} not found")
+    size = p.stat().st_size
+    with p.open("rb") as fh:
+        header, start = _read_header(fh, p)
+        meta = header.pop("__metadata__", None) or {}
+        if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+            raise ValueError(f"{p}: not a readable safetensors file (__metadata__ must map str to str)")
+        entries: list[tuple[str, np.dtype, tuple[int, ...], int, int]] = []
+        for name, info in header.items():
+            try:
+                code, shape, (lo, hi) = info["dtype"], tuple(info["shape"]), info["data_offsets"]
+            except (TypeError, KeyError, ValueError) as exc:
+                raise ValueError(f"{p}: not a readable safetensors file (tensor {name!r}: bad entry {info!r})") from exc
+            if code not in _DTYPES:
+                raise ValueError(f"{p}: tensor {name!r} has dtype {code!r}, which NumPy cannot read "
+                                 f"(supported: {sorted(_DTYPES)})")
+            if not all(isinstance(d, int) and d >= 0 for d in shape) or not all(isinstance(o, int) for o in (lo, hi)):
+                raise ValueError(f"{p}: not a readable safetensors file (tensor {name!r}: bad shape or offsets)")
+            dtype = _DTYPES[code]
+            if hi - lo != math.prod(shape) * dtype.itemsize or lo < 0 or start + hi > size:
+                raise ValueError(f"{p}: not a readable safetensors file (tensor {name!r}: data_offsets {[lo, hi]} "
+                                 f"do not fit shape {list(shape)} of {code} in a file of {size} bytes)")
+            entries.append((name, dtype, shape, lo, hi))
+        spans = sorted((lo, hi, name) for name, _, _, lo, hi in entries)
+        for (_, hi_a, a), (lo_b, _, b) in itertools.pairwise(spans):
+            if lo_b < hi_a:
+                raise ValueError(f"{p}: not a readable safetensors file (tensors {a!r} and {b!r} overlap)")
+        tensors: dict[str, np.ndarray] = {}
+        for name, dtype, shape, lo, _hi in entries:
+            fh.seek(start + lo)
+            count = math.prod(shape)
+            arr = np.fromfile(fh, dtype=dtype, count=count) if count else np.empty(0, dtype)
+            tensors[name] = arr.astype(dtype.newbyteorder("="), copy=False).reshape(shape)
+    return tensors, dict(meta)
+
+
+# ------------------------------------------------------------------------------------ config <-> JSON
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def model_config_json(model_cfg: ModelConfig) -> str:
+    """The model configuration as compact JSON with sorted keys (enums as their config strings)."""
+    return json.dumps(_jsonable(model_cfg), sort_keys=True, separators=(",", ":"))
+
+
+def canonical_header(
+    model_cfg: ModelConfig,
+    extra_metadata: Mapping[str, Any] | None = None,
+    *,
+    shuffle_order: ShuffleOrder | str | None = None,
+    feature_channels: int | None = None,
+) -> dict[str, str]:
+    """The ``__metadata__`` of a canonical file (see the module docstring).
+
+    Args:
+        model_cfg: the model the tensors belong to.
+        extra_metadata: the caller's entries; strings are stored as they are, other values as sorted-key JSON.
+        shuffle_order: the order ``enhance.upsample`` is stored in (default ``model_cfg.head.shuffle_order``).
+        feature_channels: given for a head-alone file (F^LR channels of the base it was attached to).
+
+    Raises:
+        ValueError: an extra key that is one of :data:`RESERVED_KEYS`.
+    """
+    order = ShuffleOrder(shuffle_order if shuffle_order is not None else model_cfg.head.shuffle_order)
+    header = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "model_config": model_config_json(model_cfg),
+        "shuffle_order": order.value,
+        "bn_eps": repr(BN_EPS),
+        "layouts": LAYOUTS,
+    }
+    if feature_channels is not None:
+        header["feature_channels"] = str(int(feature_channels))
+    for key, value in (extra_metadata or {}).items():
+        if key in RESERVED_KEYS:
+            raise ValueError(f"metadata key {key!r} is reserved by the canonical format")
+        header[str(key)] = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return header
+
+
+# --------------------------------------------------------------------------------------------- checks
+def _is_floating(dtype: Any) -> bool:
+    """NumPy dtypes by kind; framework dtypes (torch) by their ``is_floating_point`` attribute."""
+    if isinstance(dtype, np.dtype):
+        return bool(np.issubdtype(dtype, np.floating))
+    flag = getattr(dtype, "is_floating_point", None)
+    if isinstance(flag, bool):
+        return flag
+    try:
+        return bool(np.issubdtype(np.dtype(dtype), np.floating))
+    except TypeError:
+        return False
+
+
+def _shape_of(expected: TensorSpec | Iterable[int]) -> tuple[int, ...]:
+    return tuple(expected.shape) if isinstance(expected, TensorSpec) else tuple(int(d) for d in expected)
+
+
+def tensor_problems(
+    tensors: Mapping[str, Any], expected: Mapping[str, TensorSpec | tuple[int, ...]], check_dtype: bool = True
+) -> list[str]:
+    """One line per missing, mis-shaped, non-floating (``check_dtype``) or unexpected tensor of ``tensors``.
+
+    ``tensors`` maps names to anything with ``.shape`` (and ``.dtype``): NumPy arrays or framework tensors.
+    ``expected`` maps names to :class:`TensorSpec` or shapes. Lines read ``missing NAME: expected shape S,
+    found nothing``, ``wrong shape NAME: expected S, found T``, ``wrong dtype NAME: ...``, ``unexpected NAME:
+    expected nothing, found shape T``.
+    """
+    problems: list[str] = []
+    for name, spec in expected.items():
+        shape = _shape_of(spec)
+        if name not in tensors:
+            problems.append(f"missing {name}: expected shape {shape}, found nothing")
+            continue
+        found = tuple(int(d) for d in tensors[name].shape)
+        if found != shape:
+            problems.append(f"wrong shape {name}: expected {shape}, found {found}")
+        elif check_dtype and not _is_floating(tensors[name].dtype):
+            problems.append(f"wrong dtype {name}: expected a floating-point tensor, found {tensors[name].dtype}")
+    problems += [
+        f"unexpected {name}: expected nothing, found shape {tuple(int(d) for d in t.shape)}"
+        for name, t in tensors.items() if name not in expected
+    ]
+    return problems
+
+
+def check_tensors(
+    tensors: Mapping[str, Any],
+    expected: Mapping[str, TensorSpec | tuple[int, ...]],
+    source: str,
+    preamble: str = "",
+    check_dtype: bool = True,
+) -> None:
+    """Raise one ValueError listing every problem of :func:`tensor_problems` (nothing when all fit).
+
+    The message reads ``SOURCE: [PREAMBLE]N tensor(s) do not fit the model:`` followed by one line a tensor.
+    """
+    problems = tensor_problems(tensors, expected, check_dtype)
+    if problems:
+        raise ValueError(f"{source}: {preamble}{len(problems)} tensor(s) do not fit the model:\n  " + "\n  ".join(problems))
+
+
+def expected_shapes(
+    model_cfg: ModelConfig,
+    feature_channels: int | None = None,
+    model_shapes: Mapping[str, tuple[int, ...]] | None = None,
+) -> dict[str, tuple[int, ...]]:
+    """Canonical name -> shape a file of ``model_cfg`` holds, in file order.
+
+    The name map's :func:`~enhancenet_core.namemap.parameter_specs` when it covers the config
+    (``feature_channels`` given: the head alone). ``model_shapes`` (a framework model's own canonical names
+    and shapes) are checked against the name map (ValueError listing each difference: a model not built
+    from its config); for a base model the name map does not cover (CPN) they are the expectation, and only
+    their ``enhance.`` part is checked against the head's specs (``feature_channels`` required then).
+    """
+    try:
+        specs = parameter_specs(model_cfg, feature_channels)
+    except ValueError:
+        if model_shapes is None or feature_channels is not None:
+            raise
+        own_part = {k: v for k, v in model_shapes.items() if k.startswith(HEAD_PREFIX)}
+        if model_cfg.head.enabled:
+            fc = _feature_channels_of(model_shapes, model_cfg)
+            want = {k: s.shape for k, s in parameter_specs(model_cfg, fc).items()}
+        else:
+            want = {}
+        _check_model(own_part, want)
+        return {k: tuple(v) for k, v in model_shapes.items()}
+    want = {k: s.shape for k, s in specs.items()}
+    if model_shapes is not None:
+        _check_model(model_shapes, want)
+    return want
+
+
+def _feature_channels_of(model_shapes: Mapping[str, tuple[int, ...]], model_cfg: ModelConfig) -> int:
+    """F^LR channels a model's head was built for, from its first head layer's input channels."""
+    from enhancenet_core.conventions import HeadInput
+
+    inputs = HeadInput(model_cfg.head.inputs)
+    if inputs == HeadInput.HEATMAPS:
+        return 1  # the head never sees F^LR: its specs do not depend on the channels
+    first = next((v for k, v in model_shapes.items() if k.startswith(HEAD_PREFIX) and k.endswith(".weight")), None)
+    if first is None or len(first) != 4:
+        raise ValueError("the model has no EnhanceNet head tensors, but model.head.enabled is true")
+    deconv_first = model_cfg.head.upsampler == Upsampler.DECONV and model_cfg.head.num_layers == 1
+    c_in = int(first[0] if deconv_first else first[1])  # transposed conv: (C_in, C_out, kh, kw)
+    return c_in - model_cfg.num_keypoints if inputs == HeadInput.BOTH else c_in
+
+
+class _Shape:
+    """A bare ``.shape`` holder, so shapes alone can go through :func:`tensor_problems`."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: Iterable[int]) -> None:
+        self.shape = tuple(shape)
+
+
+def _check_model(own: Mapping[str, tuple[int, ...]], want: Mapping[str, tuple[int, ...]]) -> None:
+    problems = tensor_problems({k: _Shape(v) for k, v in own.items()}, want, check_dtype=False)
+    if problems:
+        raise ValueError("the model does not match its config's canonical name map (build it with "
+                         "build_model(model_cfg)):\n  " + "\n  ".join(problems))
+
+
+# ------------------------------------------------------------------------------------- shuffle order
+def _uses_shuffle(model_cfg: ModelConfig) -> bool:
+    return bool(model_cfg.head.enabled and model_cfg.head.upsampler == Upsampler.SUBPIXEL)
+
+
+def convert_shuffle_order(
+    arrays: Mapping[str, np.ndarray],
+    model_cfg: ModelConfig,
+    stored: ShuffleOrder | str,
+    target: ShuffleOrder | str,
+    source: str = "weights",
+) -> dict[str, np.ndarray]:
+    """Permute ``enhance.upsample`` (weight and bias, output channels first) from ``stored`` to ``target`` order.
+
+    A no-op without a sub-pixel head, when the orders agree, or when a tensor is missing or of another size
+    (the shape check reports it). Raises ValueError naming ``source`` for an unknown order.
+    """
+    out = dict(arrays)
+    if not _uses_shuffle(model_cfg):
+        return out
+    try:
+        src, dst = ShuffleOrder(stored), ShuffleOrder(target)
+    except ValueError as exc:
+        raise ValueError(f"{source}: shuffle_order {stored!r} / {target!r} is not one of "
+                         f"{[o.value for o in ShuffleOrder]}") from exc
+    if src is dst:
+        return out
+    head, k = model_cfg.head, model_cfg.num_keypoints
+    c = k * head.upscale * head.upscale
+    w, b = out.get(f"{HEAD_PREFIX}upsample.weight"), out.get(f"{HEAD_PREFIX}upsample.bias")
+    if w is None or np.ndim(w) < 1 or np.shape(w)[0] != c:
+        return out
+    use_b = b is not None and np.shape(b) == (c,)
+    new_w, new_b = convert_subpixel_weights(w, b if use_b else None, k, head.upscale, src, dst)
+    out[f"{HEAD_PREFIX}upsample.weight"] = new_w
+    if use_b:
+        out[f"{HEAD_PREFIX}upsample.bias"] = new_b
+    return out
+
+
+def reorder_subpixel(
+    arrays: Mapping[str, np.ndarray], model_cfg: ModelConfig, target: ShuffleOrder | str
+) -> tuple[dict[str, np.ndarray], ModelConfig]:
+    """Permute ``enhance.upsample`` from ``model_cfg.head.shuffle_order`` to ``target``.
+
+    Returns new arrays and the config with ``shuffle_order = target``; the model computes the same M^HR.
+    """
+    if not _uses_shuffle(model_cfg):
+        raise ValueError("reorder_subpixel: the model has no sub-pixel EnhanceNet head")
+    for name in (f"{HEAD_PREFIX}upsample.weight", f"{HEAD_PREFIX}upsample.bias"):
+        if name not in arrays:
+            raise ValueError(f"reorder_subpixel: tensor {name} is missing")
+    target = ShuffleOrder(target)
+    out = convert_shuffle_order(arrays, model_cfg, model_cfg.head.shuffle_order, target, "reorder_subpixel")
+    head = dataclasses.replace(model_cfg.head, shuffle_order=target)
+    return out, dataclasses.replace(model_cfg, head=head)
+
+
+# ------------------------------------------------------------------------------------------ save/load
+def save_canonical_arrays(
+    path: str | os.PathLike[str],
+    arrays: Mapping[str, np.ndarray],
+    model_cfg: ModelConfig,
+    extra_metadata: Mapping[str, Any] | None = None,
+    *,
+    feature_channels: int | None = None,
+    shuffle_order: ShuffleOrder | str | None = None,
+    model_shapes: Mapping[str, tuple[int, ...]] | None = None,
+) -> Path:
+    """Check ``arrays`` against the name map and write them as a canonical file, atomically.
+
+    Args:
+        path: the ``.safetensors`` file; its directory must exist. On any error it is left as it was.
+        arrays: canonical name -> array (any dict order; written in the name map's order).
+        model_cfg: the model's configuration, recorded in the header.
+        extra_metadata: the caller's header entries (not :data:`RESERVED_KEYS`).
+        feature_channels: a head-alone file (see :func:`expected_shapes`).
+        shuffle_order: the order ``enhance.upsample`` is in (default ``model_cfg.head.shuffle_order``).
+        model_shapes: a framework model's own shapes, for a base model the name map does not cover.
+
+    Raises:
+        ValueError: a missing, unexpected, mis-shaped or non-floating tensor (all listed), a reserved key.
+    """
+    header = canonical_header(model_cfg, extra_metadata, shuffle_order=shuffle_order,
+                              feature_channels=feature_channels)
+    want = expected_shapes(model_cfg, feature_channels, model_shapes)
+    arrs = {k: np.asarray(v) for k, v in arrays.items()}
+    check_tensors(arrs, want, f"save_canonical_arrays({os.fspath(path)})")
+    return save_safetensors(path, {name: arrs[name] for name in want}, header)
+
+
+def load_canonical_arrays(
+    path: str | os.PathLike[str],
+    model_cfg: ModelConfig,
+    target_order: ShuffleOrder | str | None = None,
+    *,
+    feature_channels: int | None = None,
+    model_shapes: Mapping[str, tuple[int, ...]] | None = None,
+) -> dict[str, np.ndarray]:
+    """Read a canonical file for ``model_cfg``: every check first, then the arrays in the name map's order.
+
+    Args:
+        path: the ``.safetensors`` file.
+        model_cfg: the model to load into.
+        target_order: the shuffle order the caller wants ``enhance.upsample`` in (default
+            ``model_cfg.head.shuffle_order``); a file stored in the other order is converted.
+        feature_channels: a head-alone file.
+        model_shapes: a framework model's own shapes (see :func:`expected_shapes`).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a canonical file of a supported version, an unknown shuffle order, a file written for
+            another base model (said first), or any missing, unexpected, mis-shaped or non-floating tensor
+            (all of them in one message with expected and found shapes).
+    """
+    source = os.fspath(path)
+    tensors, metadata = read_safetensors(path)
+    if metadata.get("format") != FORMAT_NAME:
+        raise ValueError(f"{source}: metadata 'format' is {metadata.get('format')!r}, expected {FORMAT_NAME!r}")
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{source}: format_version {metadata.get('format_version')!r} is not supported "
+                         f"(expected {FORMAT_VERSION!r})")
+    want = expected_shapes(model_cfg, feature_channels, model_shapes)
+    target = ShuffleOrder(target_order if target_order is not None else model_cfg.head.shuffle_order)
+    stored = metadata.get("shuffle_order")
+    if _uses_shuffle(model_cfg) and stored is not None:
+        if stored not in {o.value for o in ShuffleOrder}:
+            raise ValueError(f"{source}: metadata shuffle_order {stored!r} is not one of "
+                             f"{[o.value for o in ShuffleOrder]}")
+        tensors = convert_shuffle_order(tensors, model_cfg, stored, target, source)
+    preamble = _base_mismatch(metadata, model_cfg)
+    problems = tensor_problems(tensors, want)
+    if preamble and not problems:
+        raise ValueError(f"{source}: {preamble.rstrip('; ')}")
+    check_tensors(tensors, want, source, preamble)
+    return {name: tensors[name] for name in want}
+
+
+def _base_mismatch(metadata: Mapping[str, str], model_cfg: ModelConfig) -> str:
+    """``"the file holds a 'X' model, the config builds 'Y'; "`` when the header names another base model."""
+    try:
+        stored_base = json.loads(metadata["model_config"])["base"]["name"]
+    except (KeyError, ValueError, TypeError):
+        return ""
+    want_base = BaseModelName(model_cfg.base.name).value
+    if stored_base != want_base:
+        return f"the file holds a {stored_base!r} model, the config builds {want_base!r}; "
+    return ""
