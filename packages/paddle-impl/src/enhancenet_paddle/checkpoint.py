@@ -1,0 +1,233 @@
+"""Training checkpoints for Paddle: what :func:`enhancenet_paddle.train.train` writes and what exact resume needs.
+
+A checkpoint (``.pdckpt``, :func:`paddle.save` of a dict) holds::
+
+    format        "enhancenet-paddle-checkpoint"
+    version       1
+    architecture  str, :func:`describe_architecture` of the model config (checked on load)
+    config        the experiment config as a plain dict (enums as their string values)
+    model         state_dict of the bare model (never the DataParallel wrapper), Paddle names
+    optimizer     the optimizer state with accumulators keyed by *structured* parameter names
+                  (``base.conv1.weight_moment1_0``), not by Paddle's process-global unique names
+                  (``conv2d_0.w_0_moment1_0``), so a model built in another order or process can take it back
+    scheduler, scaler   their state dicts (scaler: None when AMP is off)
+    epoch         the epoch in progress (0-based); ``batch_in_epoch`` batches of it are done
+    step          global optimizer steps done
+    world_size, rng   per-rank RNG states (python, NumPy, Paddle), a list indexed by rank
+    best_metric, best_epoch, metric_name, history   best-model tracking
+
+The bytes are produced in memory and written with :func:`enhancenet_core.engine.io.atomic_write_bytes`
+(temporary file in the target directory, fsync, ``os.replace``): a kill at any moment leaves the old or the new
+checkpoint, never a truncated one.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import paddle
+from paddle import nn
+
+from enhancenet_core.config import ModelConfig
+from enhancenet_core.conventions import BaseModelName
+from enhancenet_core.engine.io import atomic_write_bytes
+
+__all__ = [
+    "BEST_NAME",
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_VERSION",
+    "LAST_NAME",
+    "CheckpointError",
+    "atomic_save",
+    "capture_rng_state",
+    "describe_architecture",
+    "latest_checkpoint",
+    "load_checkpoint",
+    "load_model_weights",
+    "optimizer_state_by_structure",
+    "restore_optimizer_state",
+    "restore_rng_state",
+]
+
+CHECKPOINT_FORMAT = "enhancenet-paddle-checkpoint"
+CHECKPOINT_VERSION = 1
+LAST_NAME = "checkpoint_last.pdckpt"
+BEST_NAME = "model_best.pdckpt"
+
+#: The base-model field that sets its size, per base model (the others are fixed by the config's defaults).
+_SIZE_FIELD = {
+    BaseModelName.SIMPLE_BASELINE: "depth",
+    BaseModelName.CPN: "depth",
+    BaseModelName.HRNET: "width",
+    BaseModelName.HOURGLASS: "stages",
+}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used for the requested model (names the file and the reason)."""
+
+
+def describe_architecture(model_cfg: ModelConfig) -> str:
+    """What a set of weights fits, e.g. ``simple_baseline(depth=50,K=17)+enhancenet(L=3,C=128,r=4,subpixel,both)``
+    (the same text enhancenet-torch records, so an error message reads the same in both frameworks)."""
+    name = BaseModelName(model_cfg.base.name)
+    size_field = _SIZE_FIELD.get(name)
+    size = f"{size_field}={getattr(model_cfg.base, size_field)}" if size_field else "?"
+    text = f"{name.value}({size},K={model_cfg.num_keypoints})"
+    h = model_cfg.head
+    if h.enabled:
+        parts = [f"L={h.num_layers}", f"C={h.channels}", f"r={h.upscale}", str(getattr(h.upsampler, "value", h.upsampler)),
+                 str(getattr(h.inputs, "value", h.inputs))]
+        text += "+enhancenet(" + ",".join(parts) + ")"
+    return text
+
+
+def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
+    """:func:`paddle.save` ``obj`` to ``path`` atomically (serialised in memory, then an atomic write)."""
+    buf = io.BytesIO()
+    paddle.save(obj, buf)
+    return atomic_write_bytes(path, buf.getvalue(), make_parents=True)
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """The RNG states of python, NumPy's global generator and Paddle (CPU, and CUDA when compiled with it)."""
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),  # noqa: NPY002 - the global state other libraries may draw from
+        "paddle": paddle.get_rng_state(),
+    }
+    if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
+        state["cuda"] = paddle.get_cuda_rng_state()
+    return state
+
+
+def restore_rng_state(state: Mapping[str, Any]) -> None:
+    """Inverse of :func:`capture_rng_state`."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])  # noqa: NPY002 - restores the global state saved above
+    paddle.set_rng_state(state["paddle"])
+    if "cuda" in state and paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
+        paddle.set_cuda_rng_state(state["cuda"])
+
+
+def _param_names(model: nn.Layer) -> dict[str, str]:
+    """Paddle unique parameter name (``conv2d_0.w_0``) -> structured name (``base.conv1.weight``)."""
+    return {p.name: n for n, p in model.named_parameters()}
+
+
+def _rename_keys(state: Mapping[str, Any], mapping: Mapping[str, str], what: str) -> dict[str, Any]:
+    """Replace the parameter-name prefix of every accumulator key (``<param>_<accumulator>``) via ``mapping``."""
+    by_length = sorted(mapping, key=len, reverse=True)
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        if isinstance(value, Mapping):  # LR_Scheduler, master_weights
+            out[key] = dict(value) if key == "LR_Scheduler" else _rename_master(value, mapping)
+            continue
+        prefix = next((p for p in by_length if key.startswith(p + "_")), None)
+        if prefix is None:
+            raise CheckpointError(f"optimizer state {key!r}: belongs to no parameter of the {what} model")
+        out[mapping[prefix] + key[len(prefix):]] = value
+    return out
+
+
+def _rename_master(value: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
+    return {mapping.get(k, k): v for k, v in value.items()}
+
+
+def optimizer_state_by_structure(optimizer: paddle.optimizer.Optimizer, model: nn.Layer) -> dict[str, Any]:
+    """``optimizer.state_dict()`` with accumulators keyed by the structured parameter names of ``model``."""
+    return _rename_keys(optimizer.state_dict(), _param_names(model), "saved")
+
+
+def restore_optimizer_state(optimizer: paddle.optimizer.Optimizer, model: nn.Layer, state: Mapping[str, Any]) -> None:
+    """Inverse of :func:`optimizer_state_by_structure` for the parameters of ``model`` (built anew)."""
+    structured_to_unique = {n: p.name for n, p in model.named_parameters()}
+    optimizer.set_state_dict(_rename_keys(state, structured_to_unique, "resumed"))
+
+
+def latest_checkpoint(out_dir: str | os.PathLike[str]) -> Path | None:
+    """``out_dir / checkpoint_last.pdckpt`` if it exists, else ``None``."""
+    path = Path(out_dir) / LAST_NAME
+    return path if path.is_file() else None
+
+
+def _read(path: Path) -> Any:
+    try:
+        return paddle.load(os.fspath(path))
+    except Exception as exc:  # paddle raises several types for a corrupt or foreign file
+        raise CheckpointError(f"checkpoint {path}: cannot be read as a Paddle checkpoint ({exc})") from exc
+
+
+def load_checkpoint(path: str | os.PathLike[str], model_cfg: ModelConfig | None = None) -> dict[str, Any]:
+    """Read a training checkpoint written by :func:`enhancenet_paddle.train.train`.
+
+    Args:
+        path: the ``.pdckpt`` file.
+        model_cfg: when given, the checkpoint's architecture must equal :func:`describe_architecture` of it.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: not an enhancenet-paddle checkpoint, or one of another architecture.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} not found")
+    ckpt = _read(path)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"checkpoint {path}: not an enhancenet-paddle training checkpoint (expected a dict with "
+            f"format={CHECKPOINT_FORMAT!r}); canonical .safetensors and .pdparams weights are read by "
+            "load_model_weights"
+        )
+    if model_cfg is not None:
+        want, have = describe_architecture(model_cfg), ckpt.get("architecture")
+        if have != want:
+            raise CheckpointError(f"checkpoint {path} was saved for architecture {have!r}, but the config builds {want!r}")
+    return ckpt
+
+
+def _check_state(model: nn.Layer, state: Mapping[str, Any], path: Path, model_cfg: ModelConfig) -> None:
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    bad = sorted(k for k in set(own) & set(state) if list(own[k].shape) != list(np.shape(state[k])))
+    if missing or unexpected or bad:
+        raise CheckpointError(
+            f"checkpoint {path}: tensors do not fit {describe_architecture(model_cfg)!r} "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {bad[:3]})"
+        )
+
+
+def load_model_weights(model: nn.Layer, path: str | os.PathLike[str], model_cfg: ModelConfig) -> dict[str, Any]:
+    """Load model weights from a training checkpoint (``.pdckpt``), canonical weights (``.safetensors``) or a
+    native state dict (``.pdparams``, :func:`enhancenet_paddle.weights.save_pdparams`).
+
+    The architecture is checked before any tensor is copied: another model raises :class:`CheckpointError`
+    naming both architectures (training checkpoints) or the first mismatching tensors.
+
+    Returns:
+        The checkpoint dict (for weight files: ``{"architecture": ..., "epoch": None}``).
+    """
+    from enhancenet_paddle import weights
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} not found")
+    plain = {"architecture": describe_architecture(model_cfg), "epoch": None}
+    if path.suffix in (".safetensors", ".pdparams"):
+        loader = weights.load_canonical if path.suffix == ".safetensors" else weights.load_pdparams
+        try:
+            loader(model, path, model_cfg)
+        except (KeyError, ValueError) as exc:
+            raise CheckpointError(f"weights {path} do not fit the model {plain['architecture']!r}: {exc}") from exc
+        return plain
+    ckpt = load_checkpoint(path, model_cfg)
+    _check_state(model, ckpt["model"], path, model_cfg)
+    model.set_state_dict(ckpt["model"])
+    return ckpt

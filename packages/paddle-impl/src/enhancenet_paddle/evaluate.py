@@ -1,0 +1,163 @@
+"""Top-down evaluation in Paddle: run the network (and the flipped pass), then hand NumPy maps to enhancenet-core.
+
+This module only runs the network. Flip-test merging (pairs swapped, the shift derived from the convention and
+each map's own stride), decoding (LR or HR maps), COCO AP (rescoring, OKS-NMS, pycocotools and ours), MPII PCKh
+and ``results.json`` are :mod:`enhancenet_core.engine.evaluation`'s, so every framework reports the same numbers
+from the same maps.
+
+Outputs in ``out_dir``: ``keypoints_<test_set>_results.json`` (COCO), ``predictions.npz`` (``preds`` (N, K, 3)
+image (x, y, score) before NMS, ``preds_lr``, and the instance metadata) and ``results.json`` (metrics, config,
+checkpoint, git commit, ``framework: "paddle"`` and the versions), written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import paddle
+from paddle import nn
+
+from enhancenet_core.config import Config
+from enhancenet_core.coordinates import FlipShiftRule
+from enhancenet_core.engine.evaluation import (
+    PredictionCollector,
+    compute_metrics,
+    merge_flip_test,
+    write_evaluation,
+)
+from enhancenet_core.engine.logs import progress_bar
+
+__all__ = ["evaluate", "evaluate_checkpoint", "infer_heatmaps", "run_inference", "versions"]
+
+
+def versions() -> dict[str, str]:
+    """The versions recorded in ``results.json``: enhancenet-paddle, enhancenet-core and paddlepaddle."""
+    import enhancenet_core
+    import enhancenet_paddle
+
+    return {
+        "enhancenet_paddle": enhancenet_paddle.__version__,
+        "enhancenet_core": getattr(enhancenet_core, "__version__", "unknown"),
+        "paddlepaddle": paddle.__version__,
+    }
+
+
+def _maps(out: Any) -> dict[str, np.ndarray]:
+    return {k: out[k].astype("float32").numpy() for k in ("lr", "hr") if out.get(k) is not None}
+
+
+@paddle.no_grad()
+def infer_heatmaps(
+    model: nn.Layer, images: paddle.Tensor, cfg: Config, flip_rule: FlipShiftRule = FlipShiftRule.HRNET
+) -> dict[str, np.ndarray]:
+    """Run ``model`` on (N, 3, H, W) patches, with flip test when ``cfg.test.flip_test``.
+
+    Returns:
+        ``{"lr": (N, K, h, w)}`` and, with the head, ``"hr": (N, K, rh, rw)``: float32 NumPy maps, averaged with
+        the maps of the mirrored patch flipped back (:func:`enhancenet_core.engine.evaluation.merge_flip_test`).
+    """
+    maps = _maps(model(images))
+    flipped = _maps(model(paddle.flip(images, axis=[3]))) if cfg.test.flip_test else None
+    return merge_flip_test(maps, flipped, cfg, flip_rule)
+
+
+def run_inference(
+    model: nn.Layer, dataset: Any, cfg: Config, progress: bool = True, max_batches: int | None = None
+) -> dict[str, np.ndarray]:
+    """Predict every instance of a test ``dataset`` (a :class:`~enhancenet_paddle.data.PaddlePoseDataset`).
+
+    Returns:
+        :meth:`enhancenet_core.engine.evaluation.PredictionCollector.result`: ``preds`` (N, K, 3), ``preds_lr``
+        (N, K, 3), ``index``, ``image_id``, ``center``, ``scale``, ``score``, ``area``.
+    """
+    from enhancenet_paddle.data import build_loader, to_numpy
+
+    loader = build_loader(dataset, cfg.test.batch_size, train=False, workers=min(cfg.train.workers, 2))
+    if len(loader.batch_sampler) == 0:
+        raise ValueError("test set: no instances to evaluate (check data.test_set and test.bbox_file)")
+    model.eval()
+    collector = PredictionCollector(cfg)
+    for i, batch in enumerate(progress_bar(loader, total=len(loader.batch_sampler), desc="eval", enabled=progress)):
+        if max_batches is not None and i >= max_batches:
+            break
+        images = batch["image"]
+        if not paddle.get_device().startswith("cpu"):
+            images = images.cuda()
+        maps = infer_heatmaps(model, images, cfg)
+        collector.add(maps, {k: to_numpy(v) for k, v in batch["meta"].items()})
+    return collector.result()
+
+
+def evaluate(
+    cfg: Config,
+    model: nn.Layer,
+    device: str | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    dataset: Any | None = None,
+    max_batches: int | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Evaluate ``model`` on the test split of ``cfg`` (COCO/synthetic: AP; MPII: PCKh@0.5).
+
+    Args:
+        cfg: the experiment config (``data``, ``test``).
+        model: the network (``forward`` returns ``{"lr"[, "hr"]}``); it is put in eval mode.
+        device: ``"cpu"``/``"gpu[:N]"`` to run on (default: Paddle's current device).
+        out_dir: where results are written (a temporary directory when ``None``; nothing is kept then).
+        progress: a progress bar.
+        dataset: the test set (default: the core ``PoseDataset`` of ``cfg``'s test split).
+        max_batches: stop after this many batches (smoke tests).
+        checkpoint: recorded in ``results.json``.
+
+    Returns:
+        dict with ``metric`` and ``metric_name``, ``coco``/``coco_ours`` or ``pckh``, ``num_instances``,
+        ``heatmaps`` ("hr" or "lr"), ``seconds``, ``results_json``.
+    """
+    from enhancenet_paddle.data import build_pose_dataset
+
+    if device is not None:
+        from enhancenet_paddle.train import resolve_device
+
+        paddle.set_device(resolve_device(device))
+    if dataset is None:
+        dataset = build_pose_dataset(cfg, train=False)
+    t0 = time.perf_counter()
+    pred = run_inference(model, dataset, cfg, progress=progress, max_batches=max_batches)
+    seconds = time.perf_counter() - t0
+    records = getattr(getattr(dataset, "core", dataset), "records", ())
+    tmp = tempfile.TemporaryDirectory(prefix="enhancenet-eval-") if out_dir is None else None
+    out = Path(tmp.name if tmp is not None else out_dir)
+    try:
+        metrics = compute_metrics(pred, cfg, records, out)
+        write_evaluation(out, pred, metrics, cfg, framework="paddle", versions=versions(), checkpoint=checkpoint,
+                         seconds=seconds)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return metrics
+
+
+def evaluate_checkpoint(
+    cfg: Config,
+    checkpoint: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str] | None = None,
+    device: str | None = None,
+    progress: bool = True,
+    max_batches: int | None = None,
+) -> dict[str, Any]:
+    """Build the model of ``cfg``, load ``checkpoint`` (``.pdckpt``, ``.pdparams`` or ``.safetensors``; its
+    architecture is checked first) and :func:`evaluate` it."""
+    from enhancenet_paddle.checkpoint import load_model_weights
+    from enhancenet_paddle.models import build_model
+    from enhancenet_paddle.train import resolve_device
+
+    paddle.set_device(resolve_device(device))
+    model = build_model(cfg.model)
+    load_model_weights(model, checkpoint, cfg.model)
+    return evaluate(cfg, model, out_dir=out_dir, progress=progress, max_batches=max_batches, checkpoint=checkpoint)
