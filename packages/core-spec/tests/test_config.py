@@ -13,6 +13,7 @@ import yaml
 from enhancenet_core.config import (
     COCO_FLIP_PAIRS,
     MPII_FLIP_PAIRS,
+    BaseModelConfig,
     Config,
     ConfigError,
     config_from_dict,
@@ -22,6 +23,7 @@ from enhancenet_core.config import (
     load_config,
     load_config_dict,
     override,
+    required_input_multiple,
     save_config,
     shipped_config_path,
 )
@@ -232,6 +234,77 @@ def test_deconv_upsampler_kernel_rules() -> None:
     assert ok.model.head.upsampler_kernel == 12  # even kernels are fine for a stride-4 deconv
     with pytest.raises(ConfigError, match=r"^model\.head\.upsampler_kernel: deconv_padding"):
         config_from_dict({"model": {"head": {"upsampler": "deconv", "upsampler_kernel": 4, "upscale": 1}}})
+
+
+# --- input size the base model can use ------------------------------------------------------------------
+
+
+def test_required_input_multiple_per_architecture() -> None:
+    # Products of the stride-2 stages: ResNet 2^5; HRNet stem 4 * branches to 32; hourglass 4 * 2^4.
+    expected = {"simple_baseline": 32, "cpn": 32, "hrnet": 32, "hourglass": 64}
+    assert {m.value: required_input_multiple(m) for m in BaseModelName} == expected
+    assert required_input_multiple(BaseModelConfig(name=BaseModelName.HOURGLASS)) == 64
+    assert required_input_multiple("cpn") == 32
+    for name, multiple in expected.items():  # the multiple holds the heat-map stride of the base model
+        cfg = config_from_dict({"model": {"base": {"name": name}}})
+        assert multiple % cfg.model.heatmap_stride == 0
+
+
+def _model(name: str, width: int, height: int, **base: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"model": {"base": {"name": name, **base}, "input_size": [width, height]}}
+    if name == "hourglass":
+        data["data"] = {"dataset": "mpii", "flip_pairs": [list(p) for p in MPII_FLIP_PAIRS]}
+        data["model"]["num_keypoints"] = 16
+    return data
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [
+        ("simple_baseline", (96, 128)),
+        ("simple_baseline", (192, 256)),
+        ("simple_baseline", (288, 384)),
+        ("cpn", (192, 256)),
+        ("hrnet", (192, 256)),
+        ("hrnet", (32, 64)),
+        ("hourglass", (256, 256)),
+        ("hourglass", (192, 256)),  # 192 = 3 * 64
+        ("hourglass", (64, 64)),
+    ],
+)
+def test_usable_input_sizes_accepted(name: str, size: tuple[int, int]) -> None:
+    assert config_from_dict(_model(name, *size)).model.input_size == size
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "axis", "multiple"),
+    [
+        ("simple_baseline", (48, 64), 0, 32),  # 48 is divisible by the stride 4, not by 32
+        ("simple_baseline", (192, 240), 1, 32),
+        ("cpn", (208, 256), 0, 32),
+        ("hrnet", (192, 272), 1, 32),
+        ("hourglass", (96, 96), 0, 64),
+        ("hourglass", (256, 160), 1, 64),  # fine for a ResNet (5 * 32), not for an hourglass
+    ],
+)
+def test_unusable_input_sizes_rejected(name: str, size: tuple[int, int], axis: int, multiple: int) -> None:
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(_model(name, *size))
+    assert info.value.path == f"model.input_size[{axis}]"
+    assert str(info.value).startswith(f"model.input_size[{axis}]: ")
+    assert f"multiple of {multiple}" in str(info.value) and f"'{name}'" in str(info.value)
+    assert str(size[axis]) in str(info.value)
+
+
+def test_input_multiple_checked_for_files_and_overrides(tmp_path: Path) -> None:
+    quick = shipped_config_path("synthetic_quick")
+    assert load_config(quick).model.input_size == (96, 128)  # 96 = 3 * 32
+    with pytest.raises(ConfigError, match=r"^model\.input_size\[0\]: .*multiple of 32") as info:
+        load_config(quick, overrides=["model.input_size=[80, 128]"])
+    assert "synthetic_quick.yaml" in str(info.value)
+    mpii = shipped_config_path("mpii_hourglass_2stage_256x256_base")
+    with pytest.raises(ConfigError, match=r"^model\.input_size\[1\]: .*multiple of 64"):
+        load_config(mpii, overrides=["model.input_size=[256, 224]"])
 
 
 def test_simple_baseline_stride_follows_deconv_layers() -> None:

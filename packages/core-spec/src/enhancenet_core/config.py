@@ -71,6 +71,7 @@ __all__ = [
     "list_shipped_configs",
     "load_config",
     "override",
+    "required_input_multiple",
     "save_config",
     "shipped_config_path",
     "validate_config",
@@ -497,6 +498,49 @@ def base_model_stride(base: BaseModelConfig) -> int:
     return 4
 
 
+#: Stride-2 stages of the ResNet trunk (SimpleBaseline, CPN): conv1, max-pool, layer2, layer3, layer4.
+RESNET_DOWNSAMPLINGS = 5
+#: HRNet: two stride-2 stem convs (stride 4), then branches at strides 8, 16, 32 whose fuse layers
+#: upsample by exact powers of two.
+HRNET_DOWNSAMPLINGS = 2 + 3
+#: Stacked hourglass: stride-2 conv + max-pool (stride 4), then 2x poolings inside each hourglass whose
+#: nearest-neighbour 2x upsampling must give back the exact size.
+HOURGLASS_DEPTH = 4
+HOURGLASS_DOWNSAMPLINGS = 2 + HOURGLASS_DEPTH
+
+
+def required_input_multiple(base: BaseModelConfig | BaseModelName | str) -> int:
+    """The number the input width and height must be multiples of for the base model to work exactly.
+
+    Every stride-2 stage halves the map and a later stage puts maps of two resolutions together (deconv
+    output vs. heat-map size, FPN / fuse / hourglass skip additions), so the input must survive all
+    halvings without rounding: 2 ** (number of stride-2 stages).
+
+    - SimpleBaseline, CPN: 32 (ResNet trunk, :data:`RESNET_DOWNSAMPLINGS` = 5 stride-2 stages).
+    - HRNet: 32 (stem at stride 4, branches to stride 32).
+    - Stacked hourglass: 64 (stem at stride 4, then :data:`HOURGLASS_DEPTH` = 4 poolings per hourglass).
+
+    Args:
+        base: a :class:`BaseModelConfig`, a :class:`BaseModelName` or its string value.
+    """
+    name = BaseModelName(base.name if isinstance(base, BaseModelConfig) else base)
+    downsamplings = {
+        BaseModelName.SIMPLE_BASELINE: RESNET_DOWNSAMPLINGS,
+        BaseModelName.CPN: RESNET_DOWNSAMPLINGS,
+        BaseModelName.HRNET: HRNET_DOWNSAMPLINGS,
+        BaseModelName.HOURGLASS: HOURGLASS_DOWNSAMPLINGS,
+    }[name]
+    return 2**downsamplings
+
+
+_INPUT_MULTIPLE_REASON = {
+    BaseModelName.SIMPLE_BASELINE: f"its ResNet trunk has {RESNET_DOWNSAMPLINGS} stride-2 stages",
+    BaseModelName.CPN: f"its ResNet trunk has {RESNET_DOWNSAMPLINGS} stride-2 stages",
+    BaseModelName.HRNET: "its 4 branches run at strides 4, 8, 16 and 32",
+    BaseModelName.HOURGLASS: f"stride 4, then {HOURGLASS_DEPTH} poolings in each hourglass",
+}
+
+
 def _check_rules(value: Any, path: str) -> None:
     if is_dataclass(value):
         for f in fields(value):
@@ -542,6 +586,15 @@ def validate_config(cfg: Config) -> None:
             raise ConfigError(
                 f"model.input_size[{axis}]",
                 f"expected the input {name} to be divisible by model.heatmap_stride={s}, "
+                f"got {model.input_size[axis]}",
+            )
+    multiple = required_input_multiple(model.base)
+    for axis, name in enumerate(("width", "height")):
+        if model.input_size[axis] % multiple:
+            raise ConfigError(
+                f"model.input_size[{axis}]",
+                f"expected the input {name} to be a multiple of {multiple} for base model "
+                f"'{model.base.name.value}' ({_INPUT_MULTIPLE_REASON[model.base.name]}), "
                 f"got {model.input_size[axis]}",
             )
     expected_stride = base_model_stride(model.base)
@@ -881,8 +934,8 @@ def config_json_schema() -> dict[str, Any]:
 
     Types, enum values, defaults, per-field ranges and ``additionalProperties: false`` at every level;
     descriptions come from the field comments. The top level also allows ``_base_``. Cross-field rules (input
-    size divisible by the stride, flip pairs within K, ...) are not expressible here: :func:`load_config`
-    checks them.
+    size divisible by the stride and by the base model's :func:`required_input_multiple`, flip pairs within K,
+    ...) are not expressible here: :func:`load_config` checks them.
     """
     defs: dict[str, Any] = {}
     root = _dataclass_schema(Config, "", defs)
