@@ -64,7 +64,7 @@ __all__ = [
 ]
 
 
-class FlipShiftRule(str, Enum):  # noqa: UP042 (same base as conventions.py; Python 3.10 has no StrEnum)
+class FlipShiftRule(str, Enum):  # same base as conventions.py (Python 3.10 has no StrEnum)
     """How many heat-map pixels the flipped-back map is shifted right in the flip test (LEGACY only).
 
     EXACT: ``(s_x - 1) / s_x``, the derived misalignment (fractional; flip.flip_shift interpolates).
