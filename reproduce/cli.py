@@ -1,0 +1,300 @@
+"""``python -m reproduce [--quick]``: the paper's experiments at CPU scale, in every framework, behind the gate.
+
+Order: probe each framework's interpreter (version, CLI) -> the conformance gate (refuses, naming the failing
+check, before anything is trained or written) -> generate the synthetic data -> train and evaluate every
+unique run through the framework CLIs (skipping finished ones) -> PCK, error types, complexity -> the gate
+again -> ``results/<commit>/`` (results.json, tables.md, fig1/fig5/fig7 PNGs) and
+``benchmarks/reproduce/<scale>.json`` (wall time per experiment per framework).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from enhancenet_core.engine.io import atomic_write_json, atomic_write_text
+from enhancenet_core.engine.logs import progress_bar
+from enhancenet_core.gate import ConformanceGateError, current_commit
+from reproduce.experiments import FRAMEWORKS, SCALES, EvalRun, Grid, Scale, TrainRun, build_grid
+from reproduce.gatecheck import check_gate
+from reproduce.pck import COCO_GROUPS, ground_truth_for, load_predictions, pck_curve
+from reproduce.runner import DISTRIBUTION, ROOT, FrameworkInfo, RunFailed, Runner, default_python, ensure_data
+
+__all__ = ["collect", "main"]
+
+PCK_THRESHOLDS = np.round(np.arange(0.0, 0.3001, 0.01), 4)
+FIG1_JOINT = 15  # left ankle, as in the paper's Fig. 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="reproduce", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="smoke test: tiny models, 2 steps, every code path")
+    p.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS), choices=FRAMEWORKS)
+    for fw in FRAMEWORKS:
+        p.add_argument(f"--{fw}-python", default=None,
+                       help=f"interpreter with enhancenet_{fw} (default: $ENHANCENET_{fw.upper()}_PYTHON, the nox "
+                            f"tests-package-{fw} venv, or this interpreter)")
+    p.add_argument("--report", type=Path, default=None,
+                   help="conformance report (default conformance/report.json); a non-default report may only "
+                        "publish outside the repository's results/")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="development: accept uncommitted changes (never into the repository's results/)")
+    p.add_argument("--results-root", type=Path, default=ROOT / "results")
+    p.add_argument("--work-dir", type=Path, default=None, help="runs and data (default runs/reproduce/<scale>)")
+    p.add_argument("--bench-dir", type=Path, default=ROOT / "benchmarks" / "reproduce")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--plan", action="store_true", help="check the gate, print the runs, run nothing")
+    return p
+
+
+def _complexity(run: TrainRun, paper_scale: bool) -> dict[str, int] | None:
+    from enhancenet_core.complexity import feature_channels, head_complexity
+    from enhancenet_core.config import load_config, shipped_config_path
+
+    if not run.variant.has_head:
+        return None
+    if paper_scale:
+        cfg = load_config(shipped_config_path("coco_simplebaseline_r50_256x192_enhancenet"), [
+            f"{k}={v}" for k, v in run.variant.overrides])
+    else:
+        cfg = load_config(shipped_config_path(run.config), [f"{k}={v}" for k, v in run.overrides])
+    hc = head_complexity(cfg.model, feature_channels(cfg.model.base))
+    return {"params": hc.params, "flops": hc.flops}
+
+
+def _pck(eval_dir: Path, ann_file: Path) -> tuple[dict[str, float], dict[str, list[float]]]:
+    pred = load_predictions(eval_dir)
+    gt, vis, size = ground_truth_for(ann_file, pred["image_id"], pred["center"])
+    table = pck_curve(pred["preds"], gt, vis, size, PCK_THRESHOLDS)
+    point = {"PCK@0.05": table.at(0.05), "PCK@0.1": table.at(0.1)}
+    curves = {"mean": table.mean().tolist(), **{g: table.mean(j).tolist() for g, j in COCO_GROUPS.items()}}
+    return point, curves
+
+
+def collect(grid: Grid, runner: Runner, data_root: Path, frameworks: dict[str, FrameworkInfo],
+            failures: dict[str, str]) -> dict[str, Any]:
+    """Every number of every evaluation that ran (and the reason for those that did not)."""
+    ann = data_root / "annotations" / "person_keypoints_val.json"
+    evals: dict[str, Any] = {}
+    for ev in grid.evals:
+        base = {"name": ev.name, "framework": ev.train.framework, "version": frameworks[ev.train.framework].version,
+                "variant": ev.train.variant.name, "seed": ev.train.seed, "decoder": ev.decoder, "maps": ev.maps,
+                "overrides": [list(o) for o in (*ev.train.overrides, *ev.overrides)], "train_key": ev.train.key,
+                "complexity": _complexity(ev.train, False), "complexity_paper_scale": _complexity(ev.train, True)}
+        if ev.key in failures or ev.train.key in failures:
+            evals[ev.key] = {**base, "status": "not run: " + failures.get(ev.key, failures.get(ev.train.key, ""))}
+            continue
+        rec = json.loads((runner.eval_dir(ev) / "results.json").read_text())
+        coco = rec["metrics"]["coco"]
+        point, curves = _pck(runner.eval_dir(ev), ann)
+        train_rec = json.loads((runner.train_dir(ev.train) / "run.json").read_text())
+        wall = runner.eval_dir(ev) / "wall.json"
+        evals[ev.key] = {
+            **base, "status": "ok",
+            "metrics": {"AP": coco["AP"], "AP50": coco["AP50"], "AP75": coco["AP75"], "AR": coco["AR"], **point},
+            "coco": coco, "pck_thresholds": PCK_THRESHOLDS.tolist(), "pck_curves": curves,
+            "train_seconds": train_rec["seconds"],
+            "eval_seconds": json.loads(wall.read_text())["seconds"] if wall.is_file() else None,
+            "results_file": rec["metrics"].get("results_file"), "eval_dir": str(runner.eval_dir(ev)),
+        }
+    return evals
+
+
+def _error_types(grid: Grid, results: dict[str, Any], ann_file: Path) -> dict[str, Any]:
+    from enhancenet_core.metrics.errors import ERROR_TYPES, analyze_keypoint_errors, compare_error_frequencies
+
+    ref = grid.reference_framework
+    pairs = {e["variant"]: e["evals"] for e in results["experiments"]
+             if e["table"] == "table4" and e["framework"] == ref}
+    changes, freqs = [], {"base": [], "enhancenet": []}
+    for kb, ke in zip(pairs.get("base", []), pairs.get("enhancenet", []), strict=False):
+        rb, re_ = results["evals"][kb], results["evals"][ke]
+        if rb["status"] != "ok" or re_["status"] != "ok":
+            continue
+        before = analyze_keypoint_errors(ann_file, rb["results_file"])
+        after = analyze_keypoint_errors(ann_file, re_["results_file"])
+        changes.append(compare_error_frequencies(before, after))
+        freqs["base"].append(before.frequencies)
+        freqs["enhancenet"].append(after.frequencies)
+    if not changes:
+        return {"status": "not run: no finished base/+EnhanceNet pair"}
+    names = [t.value for t in ERROR_TYPES]
+    arr = np.asarray([[c[n] for n in names] for c in changes])
+    return {"status": "ok", "framework": ref, "seeds": len(changes), "types": names,
+            "change_mean": dict(zip(names, arr.mean(0).tolist(), strict=True)),
+            "change_std": dict(zip(names, (arr.std(0, ddof=1) if len(arr) > 1 else 0 * arr[0]).tolist(),
+                                   strict=True)),
+            "frequencies": freqs}
+
+
+def _figures(grid: Grid, results: dict[str, Any], out: Path, runner: Runner, data_root: Path) -> list[str]:
+    from reproduce.figures import plot_error_change, plot_pck_curves
+
+    written: list[str] = []
+    ref = grid.reference_framework
+    curves: dict[str, dict[str, np.ndarray]] = {}
+    for e in results["experiments"]:
+        if e["table"] != "table4" or e["framework"] != ref:
+            continue
+        ok = [results["evals"][k] for k in e["evals"] if results["evals"][k]["status"] == "ok"]
+        if ok:
+            curves[f"{e['label']} ({len(ok)} seeds)"] = {
+                g: np.mean([r["pck_curves"][g] for r in ok], axis=0) for g in ("head", "ankle", "mean")}
+    if curves:
+        plot_pck_curves(PCK_THRESHOLDS, curves, out / "fig5_pck_curves.png",
+                        title=f"Fig. 5 in small ({ref}, synthetic val): PCK vs threshold")
+        written.append("fig5_pck_curves.png")
+    et = results["error_types"]
+    if et["status"] == "ok":
+        plot_error_change(et["change_mean"], out / "fig7_error_types.png", spread=et["change_std"],
+                          title=f"Fig. 7 in small ({ref}, {et['seeds']} seeds): +EnhanceNet minus base")
+        written.append("fig7_error_types.png")
+    fig1 = results.get("fig1_source")
+    if fig1 and Path(fig1).is_file():
+        shutil.copyfile(fig1, out / "fig1_lr_hr.png")
+        written.append("fig1_lr_hr.png")
+    return written
+
+
+def _fig1(grid: Grid, runner: Runner, data_root: Path, failures: dict[str, str]) -> str | None:
+    ref = next((ev.train for ev in grid.evals if ev.train.framework == grid.reference_framework
+                and ev.train.variant.name == "enhancenet"), None)
+    if ref is None or ref.key in failures:
+        return None
+    ann = json.loads((data_root / "annotations" / "person_keypoints_val.json").read_text())
+    a = max(ann["annotations"], key=lambda x: (x["keypoints"][3 * FIG1_JOINT + 2] > 0, x["area"]))
+    img = next(i for i in ann["images"] if i["id"] == a["image_id"])
+    out = runner.work_dir / "fig1" / f"{ref.key}.png"
+    if not out.is_file():
+        try:
+            runner.predict(ref, data_root, data_root / "images" / "val" / img["file_name"], a["bbox"], FIG1_JOINT, out)
+        except RunFailed as exc:
+            failures["fig1"] = str(exc)
+            return None
+    return str(out)
+
+
+def _bench(results: dict[str, Any], scale: Scale) -> dict[str, Any]:
+    rows = []
+    for rec in results["evals"].values():
+        if rec["status"] == "ok":
+            rows.append({"name": rec["name"], "framework": rec["framework"], "version": rec["version"],
+                         "train_seconds": rec["train_seconds"], "eval_seconds": rec["eval_seconds"]})
+    per_fw: dict[str, float] = {}
+    seen: set[str] = set()
+    for rec in results["evals"].values():
+        if rec["status"] == "ok" and rec["train_key"] not in seen:
+            seen.add(rec["train_key"])
+            per_fw[rec["framework"]] = per_fw.get(rec["framework"], 0.0) + rec["train_seconds"]
+    return {"scale": scale.name, "commit": results["commit"], "created": results["created"],
+            "train_seconds_per_framework": per_fw, "wall_seconds_total": results["wall_seconds"], "runs": rows}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    scale = SCALES["quick" if args.quick else "full"]
+    repo_results = (ROOT / "results").resolve()
+    if (args.report is not None or args.allow_dirty) and args.results_root.resolve() == repo_results:
+        print("reproduce: refused: --report / --allow-dirty may not publish into the repository's results/ "
+              "(give --results-root elsewhere)", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    frameworks: dict[str, FrameworkInfo] = {}
+    for fw in args.frameworks:
+        from reproduce.runner import probe_framework
+
+        frameworks[fw] = probe_framework(fw, getattr(args, f"{fw}_python") or default_python(fw))
+    usable = [fw for fw, info in frameworks.items() if info.usable]
+    versions = {DISTRIBUTION[fw]: frameworks[fw].version for fw in usable}
+    try:
+        commit = current_commit(ROOT)
+        gate = check_gate(args.report, commit, versions, usable, ROOT, allow_dirty=args.allow_dirty)
+    except ConformanceGateError as exc:
+        print(f"reproduce: refused by the conformance gate: {exc}", file=sys.stderr)
+        return 2
+    status = {fw: ("not run: " + info.reason) if not info.usable else
+              ("not run: " + gate.excluded[fw]) if fw in gate.excluded else "run"
+              for fw, info in frameworks.items()}
+    run_fws = [fw for fw in usable if fw not in gate.excluded]
+    for fw, st in status.items():
+        print(f"reproduce: {fw} ({frameworks[fw].python}): {st}")
+    if not run_fws:
+        print("reproduce: refused: no framework can run (see above)", file=sys.stderr)
+        return 2
+    grid = build_grid(scale, run_fws)
+    print(f"reproduce: {scale.name} scale: {len(grid.trains)} trainings, {len(grid.evals)} evaluations")
+    if args.plan:
+        for ev in grid.evals:
+            print(f"  {ev.key}  {ev.name}")
+        return 0
+
+    work = args.work_dir or ROOT / "runs" / "reproduce" / scale.name
+    work.mkdir(parents=True, exist_ok=True)
+    runner = Runner(work, {fw: frameworks[fw].python for fw in run_fws}, threads=args.threads,
+                    log=lambda line: None)
+    data_root = ensure_data(scale.data, work)
+    failures: dict[str, str] = {}
+    jobs: list[TrainRun | EvalRun] = [*grid.trains, *grid.evals]
+    bar = progress_bar(total=len(jobs), desc=f"reproduce ({scale.name})")
+    for job in jobs:
+        bar.set_postfix_str(job.name) if hasattr(bar, "set_postfix_str") else None
+        try:
+            if isinstance(job, TrainRun):
+                runner.train(job, data_root)
+            elif job.train.key in failures:
+                failures[job.key] = f"training failed ({job.train.name})"
+            else:
+                runner.evaluate(job, data_root)
+        except RunFailed as exc:
+            failures[job.key] = str(exc)
+            bar.write(f"FAILED {job.name}: {exc}") if hasattr(bar, "write") else print(f"FAILED {job.name}: {exc}")
+        bar.update(1)
+    bar.close()
+    fig1 = _fig1(grid, runner, data_root, failures)
+
+    results: dict[str, Any] = {
+        "format": "enhancenet-reproduce-results", "format_version": 1, "commit": gate.commit,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "conformance_report": {"path": str(gate.report.path), "created": gate.report.created,
+                               "commit": gate.report.commit},
+        "scale": {"name": scale.name, "why": scale.why, "seeds": list(scale.seeds), "data": vars(scale.data),
+                  "overrides": [list(o) for o in scale.overrides], "max_steps": scale.max_steps},
+        "frameworks": {fw: {"version": info.version, "python": info.python, "status": status[fw]}
+                       for fw, info in frameworks.items()},
+        "reference_framework": grid.reference_framework,
+        "experiments": [{"table": e.table, "label": e.label, "framework": e.framework, "variant": e.variant.name,
+                         "evals": [ev.key for ev in e.evals]} for e in grid.experiments],
+        "not_run": [f"{fw}: {st}" for fw, st in status.items() if st != "run"]
+                   + [f"{k}: {v.splitlines()[0]}" for k, v in failures.items()],
+        "fig1_source": fig1,
+    }
+    results["evals"] = collect(grid, runner, data_root, frameworks, failures)
+    results["error_types"] = _error_types(grid, results, data_root / "annotations" / "person_keypoints_val.json")
+    results["wall_seconds"] = round(time.perf_counter() - start, 1)
+    results["head_at_end"] = current_commit(ROOT)
+
+    try:  # again: nothing under results/ without a passing report for the commit the runs started from
+        check_gate(args.report, gate.commit, versions, run_fws, ROOT, allow_dirty=args.allow_dirty)
+    except ConformanceGateError as exc:
+        print(f"reproduce: refused by the conformance gate at the end: {exc}", file=sys.stderr)
+        return 2
+    from reproduce.tables import render_tables
+
+    out = args.results_root / gate.commit
+    out.mkdir(parents=True, exist_ok=True)
+    results["figures"] = _figures(grid, results, out, runner, data_root)
+    atomic_write_text(out / "tables.md", render_tables(results))
+    atomic_write_json(out / "results.json", results)
+    atomic_write_json(args.bench_dir / f"{scale.name}.json", _bench(results, scale))
+    print(f"reproduce: wrote {out}/ (results.json, tables.md, {', '.join(results['figures'])}) in "
+          f"{results['wall_seconds']:.0f} s; {len(failures)} failures")
+    return 0

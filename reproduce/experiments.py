@@ -1,0 +1,290 @@
+"""The experiment grid of ``nox -s reproduce``: plain dataclasses, content hashes, no framework.
+
+A :class:`TrainRun` is one training (framework, seed, config overrides, data set); an :class:`EvalRun` is one
+evaluation of a trained run (decoder, LR or HR maps). Experiments that coincide share runs: the default
+EnhanceNet run (F+M, C=128, sub-pixel, r=4) of the reference framework and first seed is Table 4's
+"+EnhanceNet", Table 5's default row in all four sub-tables, and the model the decoders re-decode. Each run
+is identified by :attr:`TrainRun.key`, a hash of everything that changes its result, so a second
+``reproduce`` finds it finished (``run.json`` / ``results.json`` in its directory) and skips it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+__all__ = [
+    "DECODERS",
+    "FRAMEWORKS",
+    "FULL",
+    "QUICK",
+    "REPRO_VERSION",
+    "SCALES",
+    "DataSpec",
+    "EvalRun",
+    "Experiment",
+    "Grid",
+    "Scale",
+    "TrainRun",
+    "Variant",
+    "build_grid",
+]
+
+#: Bumped when the meaning of a run changes (invalidates every cached run).
+REPRO_VERSION = 1
+FRAMEWORKS: tuple[str, ...] = ("torch", "paddle", "mindspore")
+DECODERS: tuple[str, ...] = ("argmax_quarter", "dark", "unbiased")
+BASE_CONFIG = "synthetic_quick"
+
+Override = tuple[str, str]
+
+
+def _digest(obj: object) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """The synthetic data set: ``num_images`` images of ``image_size`` (width, height), 20 % of them val."""
+
+    num_images: int
+    image_size: tuple[int, int]
+    seed: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"synthetic-{self.num_images}-{self.image_size[0]}x{self.image_size[1]}-s{self.seed}"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A model variant: a name, the paper's label and the ``--set`` overrides that make it."""
+
+    name: str
+    label: str
+    overrides: tuple[Override, ...] = ()
+
+    @property
+    def has_head(self) -> bool:
+        return ("model.head.enabled", "false") not in self.overrides
+
+
+BASE = Variant("base", "base model", (("model.head.enabled", "false"),))
+ENHANCENET = Variant("enhancenet", "+EnhanceNet")
+
+
+def _head(name: str, label: str, **sets: object) -> Variant:
+    return Variant(name, label, tuple((f"model.head.{k}", str(v)) for k, v in sets.items()))
+
+
+#: Table 5 sub-tables: (sub-table id, title, variants). The default EnhanceNet row appears in each.
+TABLE5: tuple[tuple[str, str, tuple[Variant, ...]], ...] = (
+    ("a", "Input of EnhanceNet", (
+        _head("in_F", "F^LR", inputs="features"),
+        _head("in_M", "M^LR", inputs="heatmaps"),
+        Variant("enhancenet", "M^LR + F^LR"),
+    )),
+    ("b", "Channels C", (
+        _head("c64", "C = 64", channels=64),
+        Variant("enhancenet", "C = 128"),
+        _head("c256", "C = 256", channels=256),
+    )),
+    ("c", "Upscaling layer", (
+        _head("bilinear_conv3", "bilinear + conv 3x3", upsampler="bilinear_conv", upsampler_kernel=3),
+        _head("deconv3", "deconv 3x3", upsampler="deconv", upsampler_kernel=3),
+        _head("deconv12", "deconv 12x12", upsampler="deconv", upsampler_kernel=12),
+        Variant("enhancenet", "sub-pixel 3x3"),
+    )),
+    ("d", "Upscaling ratio r", (
+        _head("r2", "r = 2", upscale=2),
+        _head("r3", "r = 3", upscale=3),
+        Variant("enhancenet", "r = 4"),
+        _head("r5", "r = 5", upscale=5),
+    )),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big the runs are. ``overrides`` apply to every run; ``max_steps`` caps training (None: all epochs).
+
+    ``table5_variants`` limits Table 5 to these variant names (``None``: all); ``seeds`` are the training seeds
+    of every framework's with/without pair (Table 5 and the decoders use the first).
+    """
+
+    name: str
+    data: DataSpec
+    seeds: tuple[int, ...]
+    overrides: tuple[Override, ...]
+    max_steps: int | None = None
+    table5_variants: tuple[str, ...] | None = None
+    why: str = ""
+
+
+FULL = Scale(
+    name="full",
+    data=DataSpec(num_images=1000, image_size=(192, 256)),
+    seeds=(0, 1, 2),
+    overrides=(
+        ("model.base.depth", "18"),
+        ("model.base.deconv_channels", "128"),
+        ("model.input_size", "[96, 128]"),
+        ("train.epochs", "2"),
+        ("train.lr_steps", "[1]"),
+        ("train.batch_size", "16"),
+        ("train.workers", "0"),
+        ("test.batch_size", "32"),
+    ),
+    why=(
+        "SimpleBaseline ResNet-18 (deconv width 128 instead of 256) at 128x96 input: M^LR is 32x24 (stride 4), "
+        "so one LR heat-map pixel is 4 input pixels and a person of ~100 px is covered by ~25 LR pixels; the "
+        "synthetic keypoints are exact to 1/16 px, so heat-map quantisation is a visible part of the error. "
+        "1000 synthetic images (800 train, 200 val, 1-3 people each), 2 epochs of batch 16 (lr 1e-3, x0.1 "
+        "after epoch 1), Adam, no pretraining: about 2-3 min of CPU per run, so the whole grid (Table 4 pair x 3 "
+        "seeds x every framework, the 10 other Table 5 rows, 7 decoder re-evaluations) fits the 90-minute "
+        "budget on 2 cores. The models are far from converged; this measures the effect of the head at equal, "
+        "small training budgets, not the paper's absolute numbers."
+    ),
+)
+
+QUICK = Scale(
+    name="quick",
+    data=DataSpec(num_images=24, image_size=(64, 96)),
+    seeds=(0, 1),
+    overrides=(
+        ("model.base.depth", "18"),
+        ("model.base.deconv_channels", "16"),
+        ("model.base.num_deconv_layers", "3"),
+        ("model.input_size", "[32, 64]"),  # SimpleBaseline needs multiples of 32
+        ("train.epochs", "1"),
+        ("train.batch_size", "4"),
+        ("train.workers", "0"),
+        ("test.batch_size", "16"),
+    ),
+    max_steps=2,
+    table5_variants=("in_F", "in_M", "c64", "bilinear_conv3", "deconv3", "r2"),
+    why="smoke test: every code path, tiny models, 2 training steps; the numbers mean nothing.",
+)
+
+SCALES: dict[str, Scale] = {"full": FULL, "quick": QUICK}
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    """One training run. ``overrides`` are the full ``--set`` list (scale, data root excluded, variant, seed)."""
+
+    framework: str
+    variant: Variant
+    seed: int
+    overrides: tuple[Override, ...]
+    data: DataSpec
+    max_steps: int | None = None
+    config: str = BASE_CONFIG
+
+    @property
+    def key(self) -> str:
+        """Content hash: framework, config, overrides, data set, step cap, harness version."""
+        return _digest({
+            "v": REPRO_VERSION, "framework": self.framework, "config": self.config,
+            "overrides": sorted(self.overrides), "data": self.data.key, "max_steps": self.max_steps,
+        })  # fmt: skip
+
+    @property
+    def name(self) -> str:
+        return f"{self.framework}-{self.variant.name}-seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    """One evaluation of a trained run, with test overrides (decoder, LR/HR); ``()`` is the config default."""
+
+    train: TrainRun
+    decoder: str = "argmax_quarter"
+    use_hr: bool = True
+
+    @property
+    def overrides(self) -> tuple[Override, ...]:
+        return (("test.decoder", self.decoder), ("test.use_hr", "true" if self.use_hr else "false"))
+
+    @property
+    def maps(self) -> str:
+        """Which map is decoded: ``"hr"`` only when the model has the head and ``use_hr``."""
+        return "hr" if (self.use_hr and self.train.variant.has_head) else "lr"
+
+    @property
+    def key(self) -> str:
+        # use_hr means nothing without the head: a base model's evaluations coincide whatever it says
+        return _digest({"train": self.train.key, "decoder": self.decoder, "maps": self.maps})
+
+    @property
+    def name(self) -> str:
+        return f"{self.train.name}-{self.decoder}-{self.maps}"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A cell of a table: which table, row label, and the evaluations whose metrics it shows."""
+
+    table: str  # "table4" | "table5a".."table5d" | "decoders"
+    label: str
+    framework: str
+    evals: tuple[EvalRun, ...]  # one per seed
+    variant: Variant = field(default=ENHANCENET)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The unique runs and the experiments that read them."""
+
+    trains: tuple[TrainRun, ...]
+    evals: tuple[EvalRun, ...]
+    experiments: tuple[Experiment, ...]
+    reference_framework: str
+
+
+def _unique(items: Iterable, key: str = "key") -> tuple:
+    seen: dict[str, object] = {}
+    for item in items:
+        seen.setdefault(getattr(item, key), item)
+    return tuple(seen.values())
+
+
+def build_grid(scale: Scale, frameworks: Sequence[str]) -> Grid:
+    """The runs for ``frameworks`` (in order; the first is the reference for Table 5 and the decoders).
+
+    Raises:
+        ValueError: no framework, or an unknown one.
+    """
+    if not frameworks:
+        raise ValueError("build_grid: no framework to run (every framework was excluded)")
+    for fw in frameworks:
+        if fw not in FRAMEWORKS:
+            raise ValueError(f"build_grid: framework must be one of {FRAMEWORKS}, got {fw!r}")
+    ref = frameworks[0]
+
+    def run(fw: str, variant: Variant, seed: int) -> TrainRun:
+        overrides = (*scale.overrides, *variant.overrides, ("train.seed", str(seed)))
+        return TrainRun(fw, variant, seed, tuple(overrides), scale.data, scale.max_steps)
+
+    exps: list[Experiment] = []
+    for fw in frameworks:
+        for variant in (BASE, ENHANCENET):
+            evals = tuple(EvalRun(run(fw, variant, s)) for s in scale.seeds)
+            exps.append(Experiment("table4", variant.label, fw, evals, variant))
+    seed0 = scale.seeds[0]
+    for sub, _title, variants in TABLE5:
+        for variant in variants:
+            if scale.table5_variants is not None and variant.name not in (*scale.table5_variants, "enhancenet"):
+                continue
+            exps.append(Experiment(f"table5{sub}", variant.label, ref, (EvalRun(run(ref, variant, seed0)),), variant))
+    for variant in (BASE, ENHANCENET):
+        for use_hr in ((False, True) if variant.has_head else (False,)):
+            for decoder in DECODERS:
+                ev = EvalRun(run(ref, variant, seed0), decoder, use_hr)
+                exps.append(Experiment("decoders", f"{variant.label} / {ev.maps.upper()} / {decoder}", ref, (ev,),
+                                       variant))
+    evals = _unique(ev for e in exps for ev in e.evals)
+    trains = _unique(ev.train for ev in evals)
+    return Grid(trains, evals, tuple(exps), ref)

@@ -1,0 +1,89 @@
+"""Grid, hashes and resume logic (no framework is run)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from reproduce.experiments import FULL, QUICK, TABLE5, EvalRun, build_grid
+from reproduce.runner import Runner
+
+
+def test_full_grid_counts_and_sharing() -> None:
+    g = build_grid(FULL, ["torch", "paddle", "mindspore"])
+    # 3 frameworks x 2 variants x 3 seeds, plus the 10 Table 5 rows that are not the default run
+    assert len(g.trains) == 3 * 2 * 3 + 10
+    # the default F+M/C=128/subpixel/r=4 run is shared by Table 4 and all four Table 5 sub-tables
+    default = [e for e in g.experiments if e.table.startswith("table5") and e.variant.name == "enhancenet"]
+    assert len(default) == 4 and len({e.evals[0].key for e in default}) == 1
+    t4 = next(e for e in g.experiments if e.table == "table4" and e.framework == "torch" and e.variant.name == "enhancenet")
+    assert default[0].evals[0].key == t4.evals[0].key
+    # decoders: base LR x 3 (one shared with Table 4) + EnhanceNet LR x 3 + HR x 3 (one shared)
+    assert len(g.evals) == len(g.trains) + 7
+    assert g.reference_framework == "torch"
+
+
+def test_table5_variants_cover_the_paper() -> None:
+    names = {v.name for _s, _t, vs in TABLE5 for v in vs}
+    assert {"in_F", "in_M", "c64", "c256", "bilinear_conv3", "deconv3", "deconv12", "r2", "r3", "r5"} < names
+
+
+def test_hash_changes_with_what_changes_the_result() -> None:
+    g = build_grid(QUICK, ["torch"])
+    run = g.trains[0]
+    assert replace(run, seed=run.seed).key == run.key
+    assert replace(run, framework="paddle").key != run.key
+    assert replace(run, overrides=(*run.overrides, ("train.lr", "0.01"))).key != run.key
+    assert replace(run, max_steps=99).key != run.key
+    # order of overrides does not matter
+    assert replace(run, overrides=tuple(reversed(run.overrides))).key == run.key
+    assert EvalRun(run, "dark").key != EvalRun(run).key
+
+
+def test_base_model_use_hr_is_irrelevant() -> None:
+    g = build_grid(QUICK, ["torch"])
+    base = next(t for t in g.trains if t.variant.name == "base")
+    assert EvalRun(base, use_hr=True).key == EvalRun(base, use_hr=False).key
+    enh = next(t for t in g.trains if t.variant.name == "enhancenet")
+    assert EvalRun(enh, use_hr=True).key != EvalRun(enh, use_hr=False).key
+
+
+def test_unknown_or_no_framework() -> None:
+    with pytest.raises(ValueError, match="framework"):
+        build_grid(QUICK, ["jax"])
+    with pytest.raises(ValueError, match="no framework"):
+        build_grid(QUICK, [])
+
+
+def test_resume_skips_finished_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = build_grid(QUICK, ["torch"])
+    runner = Runner(tmp_path, {"torch": "/nonexistent/python"})
+    calls: list[list[str]] = []
+
+    def fake_call(framework: str, args: list[str], log_file: Path) -> float:
+        calls.append(args)
+        out = Path(args[args.index("--out") + 1])
+        out.mkdir(parents=True, exist_ok=True)
+        if args[0] == "train":
+            (out / "checkpoint_last.pt").write_bytes(b"x")
+        else:
+            (out / "results.json").write_text(json.dumps({"metrics": {}}))
+        return 1.5
+
+    monkeypatch.setattr(runner, "_call", fake_call)
+    run, ev = g.trains[0], g.evals[0]
+    first = runner.train(run, tmp_path / "data")
+    assert not first["cached"] and runner.train_done(run)
+    again = runner.train(run, tmp_path / "data")
+    assert again["cached"] and again["seconds"] == 1.5
+    runner.evaluate(ev, tmp_path / "data")
+    runner.evaluate(ev, tmp_path / "data")
+    assert [c[0] for c in calls] == ["train", "eval"]
+    # a changed experiment is a different directory: it runs
+    other = replace(run, overrides=(*run.overrides, ("train.lr", "0.01")))
+    runner.train(other, tmp_path / "data")
+    assert [c[0] for c in calls] == ["train", "eval", "train"]
+    assert "--max-steps" in calls[0] and f"data.root={tmp_path / 'data'}" in calls[0]
