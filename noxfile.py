@@ -137,3 +137,17 @@ def conformance_report(session: nox.Session) -> None:
         if found and subprocess.run([str(found[0]), "-c", probe], check=False).returncode == 0:
             pythons += ["--python", f"{impl}={found[0]}"]
     session.run("python", "-m", "conformance.report", *pythons, env={"OMP_NUM_THREADS": "2"})
+
+
+# --------------------------------------------------------------------------------------------- reproduce
+@nox.session
+def reproduce(session: nox.Session) -> None:
+    """The paper's experiments at CPU scale behind the conformance gate (`-- --quick` for the smoke test).
+
+    Framework-free itself: each framework's CLI runs in that framework's own interpreter (the `tests`
+    session's virtualenv in .nox/, or --torch-python / --paddle-python / --mindspore-python). Runs its own tests
+    first. Writes results/<commit>/ and benchmarks/reproduce/<scale>.json.
+    """
+    _install(session, ("-e", "packages/core-spec[data,plot,test]"))
+    session.run("pytest", "-c", "pyproject.toml", "--rootdir", ".", "reproduce/tests", "-q")
+    session.run("python", "-m", "reproduce", *session.posargs, env={"OMP_NUM_THREADS": "2"})

@@ -1,0 +1,70 @@
+"""tables.md from a fake results set; figure files written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from reproduce.experiments import QUICK, build_grid
+from reproduce.figures import plot_error_change, plot_pck_curves
+from reproduce.tables import effect, render_tables, summarize
+
+
+def _fake_results() -> dict:
+    grid = build_grid(QUICK, ["torch", "paddle"])
+    rng = np.random.default_rng(0)
+    evals = {}
+    for ev in grid.evals:
+        bump = 0.05 if ev.train.variant.name == "enhancenet" else 0.0
+        m = {k: 0.5 + bump + rng.normal(0, 0.005) for k in ("AP", "AP50", "AP75", "AR", "PCK@0.05", "PCK@0.1")}
+        evals[ev.key] = {"status": "ok", "metrics": m, "variant": ev.train.variant.name,
+                         "complexity": {"params": 123456, "flops": 7890000} if ev.train.variant.has_head else None,
+                         "complexity_paper_scale": None}
+    paddle_keys = [e for e in grid.experiments if e.framework == "paddle" and e.variant.name == "enhancenet"]
+    for ev in paddle_keys[0].evals:
+        evals[ev.key] = {"status": "not run: training failed (paddle)", "variant": "enhancenet"}
+    return {
+        "scale": {"name": "quick", "why": "because", "seeds": list(QUICK.seeds)}, "commit": "abc", "created": "now",
+        "frameworks": {"torch": {"version": "2.13.0", "status": "run"},
+                       "paddle": {"version": "3.3.1", "status": "run"},
+                       "mindspore": {"version": None, "status": "not run: enhancenet_mindspore.cli does not exist"}},
+        "reference_framework": "torch",
+        "experiments": [{"table": e.table, "label": e.label, "framework": e.framework, "variant": e.variant.name,
+                         "evals": [ev.key for ev in e.evals]} for e in grid.experiments],
+        "evals": evals, "not_run": ["mindspore: not run: enhancenet_mindspore.cli does not exist"],
+    }
+
+
+def test_summarize_mean_std_over_seeds() -> None:
+    res = {"evals": {"a": {"status": "ok", "metrics": {"AP": 0.5}}, "b": {"status": "ok", "metrics": {"AP": 0.7}},
+                     "c": {"status": "not run: x"}}}
+    mean, std, n = summarize(res, ["a", "b", "c"], "AP")
+    assert (round(mean, 6), round(std, 6), n) == (60.0, round(np.std([50.0, 70.0], ddof=1), 6), 2)
+    assert "within seed noise" in effect(res, ["a", "b"], ["a", "b"])
+
+
+def test_tables_layout_and_paper_numbers() -> None:
+    md = render_tables(_fake_results())
+    assert "## Table 4 in small" in md and "### (a) Input of EnhanceNet" in md and "### (d) Upscaling ratio r" in md
+    assert "70.2 / 88.7 / 77.7 / 76.1" in md and "71.3 / 88.9 / 78.5 / 77.1" in md  # paper Table 4 (R-50)
+    assert "0.5 / 1.52" in md  # paper's #Params / GFLOPs of the default head
+    assert "0.123M" in md
+    assert " ± " in md  # several seeds
+    assert "EnhanceNet helps" in md  # +5 points with 0.5-point noise
+    torch_row = next(line for line in md.splitlines() if line.startswith("| torch | +EnhanceNet"))
+    assert "| 2 |" in torch_row
+    paddle_row = next(line for line in md.splitlines() if line.startswith("| paddle | +EnhanceNet"))
+    assert "not run" in paddle_row
+    assert "mindspore" in md and "not run" in md.split("## Not run")[1]
+    assert "## Decoders" in md and "dark" in md and "unbiased" in md
+
+
+def test_figures_are_png(tmp_path: Path) -> None:
+    t = np.linspace(0, 0.3, 31)
+    curves = {"base": {g: t for g in ("head", "ankle", "mean")},
+              "+EnhanceNet": {g: np.sqrt(t) for g in ("head", "ankle", "mean")}}
+    for path in (plot_pck_curves(t, curves, tmp_path / "fig5.png"),
+                 plot_error_change({"good": 0.02, "jitter": -0.01, "inversion": 0.0, "swap": 0.0, "miss": -0.01},
+                                   tmp_path / "sub" / "fig7.png")):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 1000
