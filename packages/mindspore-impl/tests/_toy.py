@@ -77,3 +77,33 @@ def toy_config(epochs: int = 3, batch_size: int = 4, **train_kw: object) -> Conf
 
 def toy_model(cfg: Config) -> nn.Cell:
     return ToyPoseModel(cfg.model.num_keypoints, cfg.model.head.upscale)
+
+
+class TinyBase(nn.Cell):
+    """A small convolutional base model, (N, 3, 64, 64) -> F^LR (N, 32, 16, 16), M^LR (N, K, 16, 16) (~0.1 M
+    parameters, batch norm included), to wrap with the real EnhanceNet head by ``attach_enhancenet``."""
+
+    feature_channels = 32
+
+    def __init__(self, num_keypoints: int) -> None:
+        super().__init__()
+        self.num_keypoints = num_keypoints
+
+        def block(cin: int, cout: int, stride: int) -> list[nn.Cell]:
+            return [nn.Conv2d(cin, cout, 3, stride, pad_mode="pad", padding=1), nn.BatchNorm2d(cout), nn.ReLU()]
+
+        self.body = nn.SequentialCell(
+            *block(3, 24, 2), *block(24, 32, 2), *block(32, 48, 2), *block(48, 48, 1),
+            nn.Conv2dTranspose(48, 32, 4, 2, pad_mode="pad", padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+        )  # fmt: skip
+        self.final = nn.Conv2d(32, num_keypoints, 1, has_bias=True)
+
+    def construct(self, images):
+        features = self.body(images)
+        return features, self.final(features)
+
+
+def tiny_model(cfg: Config) -> nn.Cell:
+    from enhancenet_mindspore.models import attach_enhancenet
+
+    return attach_enhancenet(TinyBase(cfg.model.num_keypoints), cfg.model)

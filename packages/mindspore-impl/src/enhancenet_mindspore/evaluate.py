@@ -1,0 +1,160 @@
+"""Top-down evaluation in MindSpore: run the network (and the flipped pass), hand NumPy maps to the engine.
+
+Only the network runs here. Flip merging (the shift derived from the convention and each map's own stride),
+decoding LR or HR maps to image pixels, rescoring + OKS-NMS, COCO AP / MPII PCKh and ``results.json`` are
+:mod:`enhancenet_core.engine.evaluation`'s, the same code for every framework.
+
+Outputs in ``out_dir`` (written atomically): ``keypoints_<test_set>_results.json`` (COCO), ``predictions.npz``
+(``preds`` (N, K, 3) image (x, y, score), ``preds_lr``, instance metadata), ``results.json`` (metrics,
+``framework="mindspore"``, versions, config, checkpoint, git commit).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import mindspore as ms
+import numpy as np
+from mindspore import nn
+
+from enhancenet_core.config import Config
+from enhancenet_core.coordinates import FlipShiftRule
+from enhancenet_core.engine.evaluation import (
+    PredictionCollector,
+    compute_metrics,
+    merge_flip_test,
+    write_evaluation,
+)
+from enhancenet_core.engine.logs import progress_bar
+
+__all__ = ["evaluate", "evaluate_checkpoint", "forward_maps", "infer_heatmaps", "run_inference", "versions"]
+
+
+def versions() -> dict[str, str]:
+    """Versions recorded in ``results.json``."""
+    import enhancenet_mindspore
+
+    return {"mindspore": ms.__version__, "enhancenet-mindspore": enhancenet_mindspore.__version__,
+            "numpy": np.__version__}
+
+
+def forward_maps(model: Callable[[ms.Tensor], Any], images: np.ndarray | ms.Tensor) -> dict[str, np.ndarray]:
+    """``{"lr": (N, K, h, w)[, "hr": (N, K, rh, rw)]}`` float32 NumPy maps of (N, 3, H, W) patches."""
+    x = images if isinstance(images, ms.Tensor) else ms.Tensor(np.ascontiguousarray(images, dtype=np.float32))
+    out = model(x)
+    return {k: out[k].asnumpy().astype(np.float32) for k in ("lr", "hr") if k in out}
+
+
+def infer_heatmaps(
+    model: Callable[[ms.Tensor], Any], images: np.ndarray, cfg: Config, flip_rule: FlipShiftRule = FlipShiftRule.HRNET
+) -> dict[str, np.ndarray]:
+    """Maps of (N, 3, H, W) patches, with the flip test when ``cfg.test.flip_test`` (the horizontally flipped
+    patches run through the network and are merged by :func:`enhancenet_core.engine.evaluation.merge_flip_test`)."""
+    images = np.ascontiguousarray(images, dtype=np.float32)
+    maps = forward_maps(model, images)
+    flipped = forward_maps(model, np.ascontiguousarray(images[..., ::-1])) if cfg.test.flip_test else None
+    return merge_flip_test(maps, flipped, cfg, flip_rule)
+
+
+def _network(model: nn.Cell, mode: str) -> Callable[[ms.Tensor], Any]:
+    if mode not in ("pynative", "graph"):
+        raise ValueError(f"mode: expected 'pynative' or 'graph', got {mode!r}")
+    model.set_train(False)
+    return ms.jit(model.construct) if mode == "graph" else model
+
+
+def run_inference(
+    model: nn.Cell,
+    dataset: Any,
+    cfg: Config,
+    progress: bool = True,
+    max_batches: int | None = None,
+    mode: str = "pynative",
+) -> dict[str, np.ndarray]:
+    """Predict every instance of the test ``dataset`` (core ``PoseDataset``); returns
+    :meth:`enhancenet_core.engine.evaluation.PredictionCollector.result` (``preds`` (N, K, 3), ``preds_lr``,
+    ``index``, ``image_id``, ``center``, ``scale``, ``score``, ``area``)."""
+    from enhancenet_mindspore.data import BatchLoader
+
+    loader = BatchLoader(dataset, cfg.test.batch_size, train=False, workers=min(cfg.train.workers, 2))
+    net = _network(model, mode)
+    collector = PredictionCollector(cfg)
+    bar = progress_bar(total=len(loader), desc="eval", enabled=progress)
+    try:
+        for i, batch in enumerate(loader.batches(0)):
+            if max_batches is not None and i >= max_batches:
+                break
+            collector.add(infer_heatmaps(net, batch["image"], cfg), batch["meta"])
+            bar.update(1)
+    finally:
+        bar.close()
+    return collector.result()
+
+
+def evaluate(
+    cfg: Config,
+    model: nn.Cell,
+    out_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    dataset: Any | None = None,
+    max_batches: int | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    mode: str = "pynative",
+) -> dict[str, Any]:
+    """Evaluate ``model`` on the test split of ``cfg`` (COCO/synthetic: AP; MPII: PCKh@0.5).
+
+    Args:
+        cfg: the experiment config (``data``, ``test``).
+        model: the network (``construct`` returns ``{"lr"[, "hr"], ...}``); it is put in inference mode.
+        out_dir: where results are written (a temporary directory when ``None``; nothing is kept then).
+        progress: a progress bar.
+        dataset: the test set (default: the core ``PoseDataset`` of the test split).
+        max_batches: stop after this many batches (smoke tests).
+        checkpoint: recorded in ``results.json``.
+        mode: ``"pynative"`` or ``"graph"`` (the forward compiled with ``mindspore.jit``).
+
+    Returns:
+        The metrics: ``metric``/``metric_name``, ``coco``/``coco_ours`` or ``pckh``, ``num_instances``,
+        ``heatmaps`` ("hr" or "lr"), ``seconds``, ``results_json``.
+    """
+    from enhancenet_mindspore.data import build_pose_dataset
+
+    if dataset is None:
+        dataset = build_pose_dataset(cfg, train=False)
+    t0 = time.perf_counter()
+    pred = run_inference(model, dataset, cfg, progress=progress, max_batches=max_batches, mode=mode)
+    seconds = time.perf_counter() - t0
+    records = getattr(dataset, "records", ())
+    with tempfile.TemporaryDirectory(prefix="enhancenet-eval-") as tmp:
+        out = Path(out_dir) if out_dir is not None else Path(tmp)
+        metrics = compute_metrics(pred, cfg, records, out)
+        write_evaluation(out, pred, metrics, cfg, framework="mindspore", versions=versions(), checkpoint=checkpoint,
+                         seconds=seconds)
+    return metrics
+
+
+def evaluate_checkpoint(
+    cfg: Config,
+    checkpoint: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str] | None = None,
+    device: str | None = None,
+    progress: bool = True,
+    max_batches: int | None = None,
+    mode: str = "pynative",
+) -> dict[str, Any]:
+    """Build the model of ``cfg``, load ``checkpoint`` (training ``.ckpt``, plain ``.ckpt`` weights or canonical
+    ``.safetensors``; the architecture is checked first) and :func:`evaluate` it."""
+    from enhancenet_mindspore.checkpoint import load_model_weights
+    from enhancenet_mindspore.models import build_model
+    from enhancenet_mindspore.train import resolve_device
+
+    resolve_device(device)
+    model = build_model(cfg.model)
+    load_model_weights(model, checkpoint, cfg.model)
+    return evaluate(cfg, model, out_dir=out_dir, progress=progress, max_batches=max_batches, checkpoint=checkpoint,
+                    mode=mode)
