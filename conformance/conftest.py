@@ -17,6 +17,7 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("GLOG_v", "3")  # MindSpore: errors only
 
 from conformance.adapters import ADAPTERS, load_adapter
 

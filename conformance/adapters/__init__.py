@@ -1,5 +1,8 @@
 """Adapters: one module per implementation. Adding an implementation = adding one module to ``ADAPTERS``.
 
+A module may serve several keys (MindSpore: ``mindspore`` in PYNATIVE_MODE, ``mindspore-graph`` in GRAPH_MODE);
+it then lists them in ``ADAPTER_KEYS`` and its ``make_adapter(key)`` takes the key.
+
 :func:`load_adapters` imports the ones whose framework is importable in the running interpreter and gives
 the reason for each one that is not (the report lists it as "not run: <reason>").
 """
@@ -16,6 +19,7 @@ ADAPTERS: dict[str, tuple[str, str]] = {
     "torch": ("conformance.adapters.torch_impl", "enhancenet_torch"),
     "paddle": ("conformance.adapters.paddle_impl", "enhancenet_paddle"),
     "mindspore": ("conformance.adapters.mindspore_impl", "enhancenet_mindspore"),
+    "mindspore-graph": ("conformance.adapters.mindspore_impl", "enhancenet_mindspore"),
 }
 
 
@@ -29,6 +33,8 @@ def load_adapter(name: str) -> Adapter:
         if missing == module_name:
             raise ImportError(f"no conformance adapter {module_name} yet") from exc
         raise ImportError(f"{missing} is not importable in this interpreter (needs {package})") from exc
+    if name in getattr(module, "ADAPTER_KEYS", ()):
+        return module.make_adapter(name)
     return module.make_adapter()
 
 

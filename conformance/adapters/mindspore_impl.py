@@ -1,0 +1,204 @@
+"""enhancenet-mindspore through its public modules: models.build_model / EnhanceNet, losses, weights, convert.
+
+Two adapter keys, one per execution mode (MindSpore's mode is a process-wide context, so every call sets it):
+
+- ``mindspore``: PYNATIVE_MODE (eager);
+- ``mindspore-graph``: GRAPH_MODE: every forward, the shuffle and the whole training step (forward, backward
+  and the Adam update) run as compiled graphs. Compilation is slow, so a compiled cell is kept per
+  configuration and input shape and only its parameters are replaced (``set_data`` keeps the graph valid).
+
+MindSpore's CPU kernels for Conv2D / Conv2DTranspose / BatchNorm take float16/32 only: a float64 forward is
+not supported (the suite runs every implementation in float32 against numpy-ref's float64 goldens).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+import mindspore as ms
+import numpy as np
+from mindspore import nn, ops
+
+from conformance.adapters.base import NotSupportedError, Params, check_same_names
+from enhancenet_core.config import LossConfig, ModelConfig
+from enhancenet_core.conventions import ShuffleOrder
+from enhancenet_core.convert import model_config_to_json
+from enhancenet_core.namemap import HEAD_PREFIX
+from enhancenet_mindspore import convert as ms_convert
+from enhancenet_mindspore.losses import EnhanceNetLoss, JointsMSELoss
+from enhancenet_mindspore.models import EnhanceNet, build_model
+from enhancenet_mindspore.models.head import paper_to_framework_index
+from enhancenet_mindspore.weights import canonical_parameters, load_tensors
+
+ms.set_context(device_target="CPU")
+MODES = {"mindspore": ms.PYNATIVE_MODE, "mindspore-graph": ms.GRAPH_MODE}
+ADAPTER_KEYS = tuple(MODES)
+_MODE_NAMES = {ms.PYNATIVE_MODE: "PYNATIVE_MODE", ms.GRAPH_MODE: "GRAPH_MODE"}
+
+
+def _float32_only(dtype: type, what: str) -> None:
+    if np.dtype(dtype) != np.float32:
+        raise NotSupportedError(f"mindspore {what}: CPU Conv2D/BatchNorm kernels take float16/float32 only, "
+                                f"not {np.dtype(dtype).name}")
+
+
+def _load(module: nn.Cell, params: Params, where: str) -> None:
+    """Copy the canonical ``params`` into ``module`` (a PoseModel or a bare head, whose names carry ``enhance.``)."""
+    own = canonical_parameters(module)
+    check_same_names(set(own), set(params), where)
+    load_tensors(module, params, where)
+
+
+def _np(t: ms.Tensor) -> np.ndarray:
+    return np.array(t.asnumpy(), copy=True)
+
+
+class _Shuffle(nn.Cell):
+    """The head's shuffle path for one order: (paper order only) the constant channel gather, then
+    ``nn.PixelShuffle`` (as :class:`enhancenet_mindspore.models.EnhanceNet.construct`)."""
+
+    def __init__(self, num_keypoints: int, r: int, order: ShuffleOrder) -> None:
+        super().__init__()
+        self.permute = ShuffleOrder(order) is ShuffleOrder.PAPER
+        self.index = ms.Tensor(paper_to_framework_index(num_keypoints, r).astype(np.int32))
+        self.shuffle = nn.PixelShuffle(r)
+
+    def construct(self, x):
+        if self.permute:
+            x = ops.gather(x, self.index, 1)
+        return self.shuffle(x)
+
+
+class _HeadLoss(nn.Cell):
+    """The head alone: ``hr_weight · JointsMSE(head(F, M), target_hr, target_weight_hr)``."""
+
+    def __init__(self, head: EnhanceNet, loss_cfg: LossConfig) -> None:
+        super().__init__()
+        self.head = head
+        self.mse = JointsMSELoss(loss_cfg.use_target_weight)
+        self.hr_weight = float(loss_cfg.hr_weight)
+
+    def construct(self, features, heatmaps, target_hr, target_weight_hr):
+        return self.hr_weight * self.mse(self.head(features, heatmaps), target_hr, target_weight_hr)
+
+
+class _ModelLoss(nn.Cell):
+    """The full model with :class:`EnhanceNetLoss` (Eq. 8)."""
+
+    def __init__(self, model: nn.Cell, loss_cfg: LossConfig, head_enabled: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.loss = EnhanceNetLoss(loss_cfg, head_enabled)
+
+    def construct(self, images, target_lr, target_weight_lr, target_hr, target_weight_hr):
+        batch = {"target_lr": target_lr, "target_weight_lr": target_weight_lr,
+                 "target_hr": target_hr, "target_weight_hr": target_weight_hr}
+        return self.loss(self.model(images), batch)["loss"]
+
+
+class _TrainStep(nn.Cell):
+    """One step: loss and gradients of every trainable parameter (one forward, train-mode BN), then Adam."""
+
+    def __init__(self, with_loss: nn.Cell, optimizer: nn.Optimizer) -> None:
+        super().__init__()
+        self.with_loss = with_loss
+        self.optimizer = optimizer
+        self.grad_fn = ops.value_and_grad(with_loss, None, optimizer.parameters)
+
+    def construct(self, *inputs):
+        loss, grads = self.grad_fn(*inputs)
+        loss = ops.depend(loss, self.optimizer(grads))
+        return loss, grads
+
+
+class MindSporeAdapter:
+    """MindSpore in one execution mode (see the module docstring)."""
+
+    def __init__(self, name: str = "mindspore") -> None:
+        if name not in MODES:
+            raise ValueError(f"mindspore adapter: unknown key {name!r}; expected one of {sorted(MODES)}")
+        self.name = name
+        self.mode = MODES[name]
+        self._cache: dict[Any, nn.Cell] = {}
+
+    def _enter(self) -> None:
+        ms.set_context(mode=self.mode)
+
+    def versions(self) -> dict[str, str]:
+        return {"mindspore": ms.__version__, "mode": _MODE_NAMES[self.mode], "numpy": np.__version__,
+                "python": platform.python_version()}
+
+    def _cached(self, key: tuple, build) -> nn.Cell:
+        """In GRAPH_MODE a cell per key (its compiled graphs are reused); in PYNATIVE_MODE a fresh one."""
+        if self.mode != ms.GRAPH_MODE:
+            return build()
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+    def _head(self, params: Params, model_cfg: ModelConfig, f_channels: int) -> EnhanceNet:
+        key = ("head", model_config_to_json(model_cfg), f_channels)
+        head = self._cached(key, lambda: EnhanceNet(model_cfg.head, f_channels, model_cfg.num_keypoints))
+        _load(head, {k: v for k, v in params.items() if k.startswith(HEAD_PREFIX)}, f"{self.name} head")
+        return head
+
+    def head_forward(self, params: Params, model_cfg: ModelConfig, f_lr: np.ndarray, m_lr: np.ndarray, dtype: type) -> np.ndarray:
+        _float32_only(dtype, "head_forward")
+        self._enter()
+        head = self._head(params, model_cfg, f_lr.shape[1])
+        head.set_train(False)
+        out = head(ms.Tensor(np.asarray(f_lr, np.float32)), ms.Tensor(np.asarray(m_lr, np.float32)))
+        return _np(out)
+
+    def model_forward(self, params: Params, model_cfg: ModelConfig, images: np.ndarray, dtype: type) -> dict[str, np.ndarray]:
+        _float32_only(dtype, "model_forward")
+        self._enter()
+        model = self._cached(("model", model_config_to_json(model_cfg)), lambda: build_model(model_cfg))
+        _load(model, params, f"{self.name} model")
+        model.set_train(False)
+        out = model(ms.Tensor(np.asarray(images, np.float32)))
+        return {k: _np(out[k]) for k in ("lr", "hr", "features") if k in out}
+
+    def pixel_shuffle(self, x: np.ndarray, r: int, order: ShuffleOrder) -> np.ndarray:
+        self._enter()
+        k = x.shape[1] // (r * r)
+        cell = self._cached(("shuffle", k, r, ShuffleOrder(order).value), lambda: _Shuffle(k, r, order))
+        return _np(cell(ms.Tensor(np.asarray(x))))
+
+    def train_step(self, params: Params, model_cfg: ModelConfig, loss_cfg: LossConfig, batch: dict[str, np.ndarray],
+                   lr: float, feature_channels: int | None = None) -> tuple[float, Params, Params]:
+        self._enter()
+        b = {k: ms.Tensor(np.asarray(v, np.float32)) for k, v in batch.items()}
+        if feature_channels is not None:
+            module: nn.Cell = EnhanceNet(model_cfg.head, feature_channels, model_cfg.num_keypoints)
+            _load(module, params, f"{self.name} head")
+            with_loss: nn.Cell = _HeadLoss(module, loss_cfg)
+            inputs = (b["features"], b["heatmaps"], b["target_hr"], b["target_weight_hr"])
+        else:
+            module = build_model(model_cfg)
+            _load(module, {k: np.asarray(v, np.float32) for k, v in params.items()}, f"{self.name} model")
+            with_loss = _ModelLoss(module, loss_cfg, model_cfg.head.enabled)
+            inputs = (b["images"], b["target_lr"], b["target_weight_lr"], b["target_hr"], b["target_weight_hr"])
+        canonical = canonical_parameters(module)
+        by_id = {id(p): name for name, p in canonical.items()}  # wrapping cells may rename the Parameters
+        trainable = module.trainable_params()  # BN moving statistics have requires_grad=False
+        optimizer = nn.Adam(trainable, learning_rate=lr, beta1=0.9, beta2=0.999, eps=1e-8)
+        step = _TrainStep(with_loss, optimizer)
+        step.set_train(True)  # train-mode BN: batch statistics, running statistics updated once
+        loss, grads = step(*inputs)
+        grad_out = {by_id[id(p)]: _np(g) for p, g in zip(trainable, grads, strict=True)}
+        new = {name: _np(p.value()) for name, p in canonical.items()}
+        return float(loss.asnumpy()), grad_out, new
+
+    def to_native(self, canonical: str | os.PathLike[str], model_cfg: ModelConfig, native: str | os.PathLike[str]) -> None:
+        ms_convert.convert(canonical, native, model_cfg)
+
+    def from_native(self, native: str | os.PathLike[str], model_cfg: ModelConfig, canonical: str | os.PathLike[str]) -> None:
+        ms_convert.convert(native, canonical, model_cfg)
+
+
+def make_adapter(name: str = "mindspore") -> MindSporeAdapter:
+    """``mindspore`` (PYNATIVE_MODE) or ``mindspore-graph`` (GRAPH_MODE)."""
+    return MindSporeAdapter(name)
