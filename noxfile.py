@@ -81,8 +81,8 @@ def lint(session: nox.Session) -> None:
 # ------------------------------------------------------------------------------------------- conformance
 # `nox -s conformance` queues (session.notify, in this order) one `conformance_impl` session per
 # implementation, each in its own virtualenv, then `conformance_report`, which runs the cross-framework steps
-# (training-step pairs, the torch -> paddle -> torch conversion round trip with each framework's interpreter
-# found by path in .nox/) and writes conformance/report.json and report.md; it exits non-zero on any failure.
+# (training-step pairs, the torch -> paddle -> mindspore -> torch conversion round trip with each framework's
+# interpreter found by path in .nox/) and writes conformance/report.json and report.md; it exits non-zero on any failure.
 CONFORMANCE_IMPLS: dict[str, tuple[str, ...]] = {
     "numpy": PACKAGES["numpy"][1],
     "torch": PACKAGES["torch"][1],
@@ -92,8 +92,16 @@ CONFORMANCE_IMPLS: dict[str, tuple[str, ...]] = {
         "-e", "packages/numpy-ref[test]",
         "-e", "packages/paddle-impl[test]",
     ),
+    "mindspore": (
+        "mindspore==2.8.0",
+        "-e", "packages/core-spec[test]",
+        "-e", "packages/numpy-ref[test]",
+        "-e", "packages/mindspore-impl[test]",
+    ),
 }
-CONFORMANCE_NOT_YET = {"mindspore": "enhancenet-mindspore and its adapter are not written yet (issue 8)"}
+#: adapter keys (conformance --impl) checked in each implementation's session: MindSpore in both modes
+CONFORMANCE_ADAPTER_KEYS: dict[str, tuple[str, ...]] = {"mindspore": ("mindspore", "mindspore-graph")}
+CONFORMANCE_NOT_YET: dict[str, str] = {}
 ARTIFACTS = ROOT / "conformance" / ".artifacts"
 SPEC_TESTS = ("test_decoders.py", "test_coco_eval.py", "test_pckh.py", "test_flip.py", "test_targets.py")
 
@@ -116,10 +124,11 @@ def conformance_impl(session: nox.Session, impl: str) -> None:
     if impl in CONFORMANCE_NOT_YET:
         session.skip(CONFORMANCE_NOT_YET[impl])
     _install(session, CONFORMANCE_IMPLS[impl])
-    env = {"OMP_NUM_THREADS": "2", "GLOG_minloglevel": "2"}
+    env = {"OMP_NUM_THREADS": "2", "GLOG_minloglevel": "2", "GLOG_v": "3"}
     common = ("-c", "pyproject.toml", "--rootdir", ".", "-q", "-p", "no:cacheprovider")
     # failures are recorded in the results and fail `conformance_report`; keep going so the report is complete
-    session.run("pytest", *common, "conformance", "--impl", impl, *session.posargs, env=env, success_codes=[0, 1])
+    keys = [arg for key in CONFORMANCE_ADAPTER_KEYS.get(impl, (impl,)) for arg in ("--impl", key)]
+    session.run("pytest", *common, "conformance", *keys, *session.posargs, env=env, success_codes=[0, 1])
     if impl == "numpy":  # (e) framework-free spec checks, once
         session.run("pytest", *common, *(f"packages/core-spec/tests/{t}" for t in SPEC_TESTS),
                     f"--junitxml={ARTIFACTS / 'spec-junit.xml'}", env=env, success_codes=[0, 1])

@@ -49,10 +49,12 @@ def _r18_batch() -> dict[str, np.ndarray]:
     }
 
 
-def _save(artifacts_dir, impl_name: str, case: str, loss: float, grads: dict, new: dict) -> None:
-    d = artifacts_dir / impl_name
+def _save(artifacts_dir, impl, case: str, loss: float, grads: dict, new: dict) -> None:
+    d = artifacts_dir / impl.name
     d.mkdir(parents=True, exist_ok=True)
     arrays = {"loss": np.array(loss)}
+    if getattr(impl, "adam_update", ""):  # an adapter may state its optimizer's update rule (for the report)
+        arrays["adam_update"] = np.array(impl.adam_update)
     arrays.update({f"grad/{k}": v for k, v in grads.items()})
     arrays.update({f"new/{k}": v for k, v in new.items()})
     np.savez(d / f"train_{case}.npz", **arrays)
@@ -73,7 +75,7 @@ def test_head_step(impl, record, artifacts_dir) -> None:
                                            batch, LR, feature_channels=HEAD_FC)
     except NotSupportedError as exc:
         pytest.skip(str(exc))
-    _save(artifacts_dir, impl.name, "head", loss, grads, new)
+    _save(artifacts_dir, impl, "head", loss, grads, new)
     assert set(grads) == set(params) and set(new) == set(params)
     ref_loss = _numpy_head_loss(params, batch)
     ok = record("train_step.head.loss_vs_numpy_float64", abs(loss - ref_loss), 1e-5 * max(1.0, abs(ref_loss)))
@@ -102,7 +104,7 @@ def test_simple_baseline_r18_step(impl, record, artifacts_dir) -> None:
         loss, grads, new = impl.train_step(params, R18_CFG, LOSS, _r18_batch(), LR)
     except NotSupportedError as exc:
         pytest.skip(str(exc))
-    _save(artifacts_dir, impl.name, "r18", loss, grads, new)
+    _save(artifacts_dir, impl, "r18", loss, grads, new)
     learnable = {k for k in params if not k.endswith(("running_mean", "running_var"))}
     assert set(grads) == learnable and set(new) == set(params)
     moved = max(float(np.max(np.abs(new[k] - params[k]))) for k in learnable)
