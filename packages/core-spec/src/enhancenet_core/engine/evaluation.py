@@ -33,6 +33,7 @@ from enhancenet_core.engine.io import atomic_write_bytes, atomic_write_json, git
 __all__ = [
     "PredictionCollector",
     "compute_metrics",
+    "decode_pose_maps",
     "decode_to_image",
     "flip_back_maps",
     "merge_flip_test",
@@ -99,6 +100,22 @@ def decode_to_image(
         heatmaps, center, scale, decoder, cfg.target.convention, cfg.model.input_size, sigma=sigma,
         pixel_std=cfg.data.pixel_std,
     )
+
+
+def decode_pose_maps(
+    maps: Mapping[str, np.ndarray], center: np.ndarray, scale: np.ndarray, cfg: Config
+) -> dict[str, np.ndarray]:
+    """Decode every map of ``maps`` ({"lr": (N, K, h, w)[, "hr": (N, K, rh, rw)]}) to image keypoints.
+
+    Returns:
+        ``{"lr": (N, K, 3)[, "hr": (N, K, 3)]}``: image (x, y, score) decoded from each map on its own (σ and
+        the DARK kernel of that map, :func:`decode_to_image`).
+    """
+    out = {}
+    for key, value in maps.items():
+        preds, maxvals = decode_to_image(np.asarray(value), center, scale, cfg, hr=key == "hr")
+        out[key] = np.concatenate([preds, maxvals], axis=2)
+    return out
 
 
 class PredictionCollector:

@@ -15,10 +15,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "git_commit", "json_default"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "git_commit",
+    "json_default",
+    "package_versions",
+]
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, make_parents: bool = False) -> Path:
+def atomic_write_bytes(
+    path: str | os.PathLike[str], data: bytes | bytearray | memoryview, make_parents: bool = False
+) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same directory and ``os.replace``.
 
     A reader sees the old file or the new one, never a partial one; on any error the old file is left as it
@@ -88,3 +97,18 @@ def git_commit(cwd: str | os.PathLike[str] | None = None) -> str | None:
     if out.returncode != 0:
         return None
     return out.stdout.strip() or None
+
+
+def package_versions(*distributions: str) -> dict[str, str]:
+    """``{distribution: version}`` of the installed ``distributions`` (``"unknown"`` for one not installed),
+    plus Python's and NumPy's; recorded in ``results.json`` beside the git commit."""
+    import platform
+    from importlib import metadata
+
+    out = {"python": platform.python_version(), "numpy": np.__version__}
+    for name in distributions:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out

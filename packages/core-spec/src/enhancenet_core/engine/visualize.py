@@ -9,15 +9,16 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from enhancenet_core.config import Config
 from enhancenet_core.engine.io import atomic_write_bytes
 
-__all__ = ["MPII_SKELETON", "check_boxes", "draw_pose_figure", "skeleton_for"]
+__all__ = ["MPII_SKELETON", "check_boxes", "crop_person_boxes", "draw_pose_figure", "predict_picture", "skeleton_for"]
 
 MPII_SKELETON: tuple[tuple[int, int], ...] = (
     (0, 1), (1, 2), (2, 6), (3, 6), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9),
@@ -148,3 +149,72 @@ def draw_pose_figure(
     js = out.with_suffix(".json")
     atomic_write_bytes(js, json.dumps(keypoints).encode("utf-8"))
     return [out, js]
+
+
+def crop_person_boxes(image: np.ndarray, boxes: np.ndarray, cfg: Config) -> dict[str, np.ndarray]:
+    """The network inputs for person ``boxes`` in ``image``, cropped as the test pipeline crops them.
+
+    Args:
+        image: (H, W, 3) uint8 in the channel order the model was trained on (``data.color_rgb``).
+        boxes: (N, 4) person boxes (x, y, w, h) in image pixels (see :func:`check_boxes`).
+        cfg: ``model.input_size``, ``data.pixel_std``, ``data.bbox_scale``.
+
+    Returns:
+        ``patches`` (N, H_in, W_in, 3) uint8, ``inputs`` (N, 3, H_in, W_in) float32 normalised (ImageNet mean
+        and std), ``center`` and ``scale`` (N, 2) (center/scale with ``pixel_std``, box scale ×``bbox_scale``).
+    """
+    from enhancenet_core.data.image import crop_patch, normalize_image
+    from enhancenet_core.transforms import box_to_center_scale
+
+    w_in, h_in = cfg.model.input_size
+    center, scale = box_to_center_scale(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), w_in / h_in,
+                                        cfg.data.pixel_std, cfg.data.bbox_scale)
+    patches = np.stack([
+        crop_patch(image, c, s, 0.0, cfg.model.input_size, cfg.data.pixel_std) for c, s in zip(center, scale, strict=True)
+    ])  # fmt: skip
+    inputs = np.stack([normalize_image(p) for p in patches]).astype(np.float32, copy=False)
+    return {"patches": patches, "inputs": inputs, "center": center, "scale": scale}
+
+
+def predict_picture(
+    cfg: Config,
+    image: str | os.PathLike[str],
+    boxes: Sequence[Sequence[float]],
+    out_path: str | os.PathLike[str],
+    infer: Callable[[np.ndarray], Mapping[str, np.ndarray]],
+    joint: int | None = None,
+    score_threshold: float = 0.2,
+) -> list[Path]:
+    """Read ``image``, crop ``boxes``, run ``infer`` and write the Fig. 1 picture (:func:`draw_pose_figure`).
+
+    Args:
+        cfg: the experiment config (``data.color_rgb`` says the channel order the network expects).
+        image: the image file.
+        boxes: person boxes ``(x, y, w, h)`` in image pixels (checked with :func:`check_boxes`).
+        out_path: the picture; a ``.json`` of the keypoints is written beside it.
+        infer: the framework's network: (N, 3, H_in, W_in) float32 inputs -> ``{"lr"[, "hr"]}`` NumPy maps
+            after the flip test (e.g. through :func:`enhancenet_core.engine.evaluation.merge_flip_test`).
+        joint: keypoint whose heat maps are drawn (default: the maximum over all keypoints).
+        score_threshold: keypoints scoring at or below this are not drawn.
+
+    Returns:
+        The files written (picture, keypoints JSON).
+
+    Raises:
+        FileNotFoundError: no such image. ValueError: a bad box or ``joint`` (checked before ``infer`` runs).
+    """
+    from enhancenet_core.data.image import read_image
+    from enhancenet_core.engine.evaluation import decode_pose_maps
+
+    k = cfg.model.num_keypoints
+    if joint is not None and not 0 <= joint < k:
+        raise ValueError(f"--joint: expected a keypoint index in [0, {k - 1}], got {joint}")
+    img = read_image(image, color_rgb=True)
+    arr = check_boxes(boxes, img.shape[1], img.shape[0])
+    model_img = img if cfg.data.color_rgb else img[..., ::-1].copy()
+    crops = crop_person_boxes(model_img, arr, cfg)
+    maps = {key: np.asarray(v, dtype=np.float32) for key, v in infer(crops["inputs"]).items()}
+    preds = decode_pose_maps(maps, crops["center"], crops["scale"], cfg)
+    patches = crops["patches"] if cfg.data.color_rgb else crops["patches"][..., ::-1]
+    return draw_pose_figure(img, arr, patches, maps, preds, out_path, k, joint=joint,
+                            score_threshold=score_threshold, image_name=os.fspath(image))
