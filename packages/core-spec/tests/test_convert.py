@@ -97,3 +97,16 @@ def test_refuses_architecture_and_shape_mismatch(tmp_path: Path, capsys: pytest.
     assert not (tmp_path / "y.pt").exists()
     with pytest.raises(ConvertError, match="not found"):
         convert_weights(tmp_path / "missing.safetensors", tmp_path / "z.pt")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("enhancenet_mindspore") is not None,
+                    reason="enhancenet-mindspore is installed here: the missing-back-end message cannot be provoked")
+def test_ckpt_needs_an_interpreter_with_the_mindspore_back_end(tmp_path: Path) -> None:
+    """A .ckpt end runs ``python -m enhancenet_mindspore.convert`` with ``--mindspore-python`` (default: this
+    interpreter); without the back end the error says which flag to pass, and nothing is written."""
+    assert format_of("w.ckpt") == "mindspore"
+    src = tmp_path / "a.safetensors"
+    src.write_bytes(b"not read: the back end is missing")
+    with pytest.raises(ConvertError, match=r"enhancenet_mindspore is not installed for .*pass --mindspore-python"):
+        convert_weights(src, tmp_path / "m.ckpt", config=CFG)
+    assert not (tmp_path / "m.ckpt").exists()

@@ -1,13 +1,15 @@
-"""``enhancenet-convert``: weights between torch, paddle (and later mindspore) checkpoints and canonical safetensors.
+"""``enhancenet-convert``: weights between torch, paddle and mindspore checkpoints and canonical safetensors.
 
-    enhancenet-convert SRC DST [--config CONFIG] [--torch-python PY] [--paddle-python PY] [--verify]
+    enhancenet-convert SRC DST [--config CONFIG] [--torch-python PY] [--paddle-python PY] [--mindspore-python PY]
+                       [--verify]
 
 Formats by suffix: ``.safetensors`` canonical (names of :mod:`enhancenet_core.namemap`), ``.pt`` / ``.pth``
-PyTorch state dict, ``.pdparams`` Paddle state dict, ``.ckpt`` MindSpore (once enhancenet-mindspore exists).
+PyTorch state dict, ``.pdparams`` Paddle state dict, ``.ckpt`` MindSpore checkpoint (``mindspore.save_checkpoint``,
+MindSpore parameter names; back end :mod:`enhancenet_mindspore.convert`).
 
 Every conversion goes through the canonical format and each framework's own back end, run as a subprocess
-``PY -m enhancenet_<framework>.convert ...`` with that framework's interpreter (``--torch-python`` etc.,
-default ``sys.executable``). So this module never imports a framework, and no framework imports another:
+``PY -m enhancenet_<framework>.convert ...`` with that framework's interpreter (``--torch-python``,
+``--paddle-python``, ``--mindspore-python``; default ``sys.executable``). So this module never imports a framework, and no framework imports another:
 torch -> paddle is torch -> canonical (torch's interpreter) then canonical -> paddle (paddle's). The back ends
 check the architecture and every tensor's shape with their weights modules (which use the name map) and
 refuse with a message listing the offending tensors; that message is passed through in :class:`ConvertError`.
