@@ -54,6 +54,7 @@ __all__ = [
     "check_tensors",
     "convert_shuffle_order",
     "expected_shapes",
+    "file_model_config",
     "load_canonical_arrays",
     "model_config_json",
     "read_canonical_metadata",
@@ -488,7 +489,7 @@ def save_canonical_arrays(
 
 def load_canonical_arrays(
     path: str | os.PathLike[str],
-    model_cfg: ModelConfig,
+    model_cfg: ModelConfig | None,
     target_order: ShuffleOrder | str | None = None,
     *,
     feature_channels: int | None = None,
@@ -498,7 +499,7 @@ def load_canonical_arrays(
 
     Args:
         path: the ``.safetensors`` file.
-        model_cfg: the model to load into.
+        model_cfg: the model to load into; ``None``: the file's own ``model_config``.
         target_order: the shuffle order the caller wants ``enhance.upsample`` in (default
             ``model_cfg.head.shuffle_order``); a file stored in the other order is converted.
         feature_channels: a head-alone file.
@@ -517,6 +518,8 @@ def load_canonical_arrays(
     if metadata.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{source}: format_version {metadata.get('format_version')!r} is not supported "
                          f"(expected {FORMAT_VERSION!r})")
+    if model_cfg is None:
+        model_cfg = file_model_config(metadata, source)
     want = expected_shapes(model_cfg, feature_channels, model_shapes)
     target = ShuffleOrder(target_order if target_order is not None else model_cfg.head.shuffle_order)
     stored = metadata.get("shuffle_order")
@@ -531,6 +534,15 @@ def load_canonical_arrays(
         raise ValueError(f"{source}: {preamble.rstrip('; ')}")
     check_tensors(tensors, want, source, preamble)
     return {name: tensors[name] for name in want}
+
+
+def file_model_config(metadata: Mapping[str, str], source: str = "weights") -> ModelConfig:
+    """The :class:`ModelConfig` a canonical header records (``model_config``); ValueError naming ``source``."""
+    from enhancenet_core.convert import model_config_from_json
+
+    if "model_config" not in metadata:
+        raise ValueError(f"{source}: the metadata records no 'model_config'; give the model configuration")
+    return model_config_from_json(metadata["model_config"], f"{source} model_config")
 
 
 def _base_mismatch(metadata: Mapping[str, str], model_cfg: ModelConfig) -> str:

@@ -1,11 +1,9 @@
 """Canonical weight I/O for MindSpore models, and MindSpore-native ``.ckpt`` checkpoints.
 
-Canonical file format (the one ``enhancenet_numpy.weights``, ``enhancenet_torch.weights`` and
-``enhancenet_paddle.weights`` write and read, format version 1): a safetensors file whose tensors carry the names
-of :mod:`enhancenet_core.namemap`, conv weights OIHW, transposed-conv weights ``(C_in, C_out/groups, kh, kw)``, BN
-``weight``, ``bias``, ``running_mean``, ``running_var`` (epsilon 1e-5); ``__metadata__``: ``format`` =
-``enhancenet-canonical``, ``format_version`` = ``1``, ``model_config`` (compact JSON, sorted keys),
-``shuffle_order``, ``bn_eps``, ``layouts``, plus the caller's entries.
+The canonical file format (a safetensors file whose tensors carry the names of :mod:`enhancenet_core.namemap`,
+the metadata header, the checks and the shuffle-order conversion at load) is :mod:`enhancenet_core.canonical`,
+shared by every implementation; this module only converts between MindSpore parameters and the canonical
+NumPy arrays (the name table below; the layouts need no conversion).
 
 MindSpore <-> canonical: the one table
 ======================================
@@ -44,39 +42,31 @@ Everything else is identical, value for value, and needs no conversion (verified
 Loading checks everything before copying anything: a file of another architecture, a missing or unexpected
 tensor, or a tensor of the wrong shape raises one ``ValueError`` listing each offending tensor with the expected
 and the found shape. A sub-pixel head stored in the other shuffle order is converted at load. Writes are atomic
-(temporary file in the target directory, then ``os.replace``); MindSpore's ``save_checkpoint`` creates files
+(:func:`enhancenet_core.engine.io.atomic_write_bytes`); MindSpore's ``save_checkpoint`` creates files
 with mode 0400, so :func:`save_ckpt` writes a temporary file, gives it the usual permissions (0666 & ~umask) and
 renames it over the target, which therefore stays overwritable.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import tempfile
 from collections import OrderedDict
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import mindspore as ms
 import numpy as np
 from mindspore import nn
-from safetensors import safe_open
-from safetensors.numpy import save as safetensors_save
 
+from enhancenet_core import canonical
+from enhancenet_core.canonical import FORMAT_NAME, FORMAT_VERSION, model_config_json, read_safetensors
 from enhancenet_core.config import ModelConfig
-from enhancenet_core.conventions import BaseModelName, ShuffleOrder, Upsampler
-from enhancenet_core.namemap import BN_EPS, HEAD_PREFIX, parameter_specs
-from enhancenet_core.pixel_shuffle import channel_permutation
+from enhancenet_core.conventions import ShuffleOrder
+from enhancenet_core.engine.io import atomic_write_bytes
+from enhancenet_core.namemap import HEAD_PREFIX
 from enhancenet_mindspore.models.head import EnhanceNet
 from enhancenet_mindspore.models.pose_model import BASE_ATTRIBUTE, PoseModel
-
-FORMAT_NAME = "enhancenet-canonical"
-FORMAT_VERSION = "1"
-LAYOUTS = "conv OIHW; transposed conv (C_in, C_out/groups, kh, kw); bn weight,bias,running_mean,running_var"
-RESERVED_KEYS = ("format", "format_version", "model_config", "shuffle_order", "bn_eps", "layouts", "feature_channels")
 
 #: The whole MindSpore -> canonical name mapping: (MindSpore prefix, canonical prefix) and
 #: (MindSpore suffix, canonical suffix). See the module docstring.
@@ -146,58 +136,10 @@ def model_tensors(model: nn.Cell) -> OrderedDict[str, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------------------ helpers
-def model_config_json(model_cfg: ModelConfig) -> str:
-    """The model configuration as compact JSON, sorted keys, enums as their config strings (as numpy-ref)."""
-
-    def plain(value: Any) -> Any:
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        if isinstance(value, Enum):
-            return value.value
-        if isinstance(value, tuple | list):
-            return [plain(v) for v in value]
-        return value
-
-    return json.dumps(plain(model_cfg), sort_keys=True, separators=(",", ":"))
-
-
 def _usual_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` through a temporary file in the target directory and ``os.replace``."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"directory {path.parent} does not exist (writing {path.name})")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _usual_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def read_safetensors(path: str | os.PathLike[str]) -> tuple[OrderedDict[str, np.ndarray], dict[str, str]]:
-    """(tensors in file order, metadata) of a safetensors file; FileNotFoundError / ValueError naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file {path} not found")
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            metadata = dict(f.metadata() or {})
-            tensors = OrderedDict((name, f.get_tensor(name)) for name in f.keys())
-    except Exception as exc:  # the library raises its own error types for a corrupt file
-        raise ValueError(f"{path}: not a readable safetensors file ({exc})") from exc
-    return tensors, metadata
 
 
 def _head(model: nn.Cell) -> EnhanceNet | None:
@@ -206,59 +148,13 @@ def _head(model: nn.Cell) -> EnhanceNet | None:
     return model if isinstance(model, EnhanceNet) else None
 
 
-def _name_shape_problems(found: dict[str, tuple[int, ...]], expected: dict[str, tuple[int, ...]]) -> list[str]:
-    problems = []
-    for name, shape in expected.items():
-        if name not in found:
-            problems.append(f"missing {name}: expected shape {shape}, found nothing")
-        elif found[name] != shape:
-            problems.append(f"wrong shape {name}: expected {shape}, found {found[name]}")
-    problems += [f"unexpected {name}: expected nothing, found shape {shape}"
-                 for name, shape in found.items() if name not in expected]
-    return problems
+def _model_shapes(model: nn.Cell) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(p.shape) for k, p in canonical_parameters(model).items()}
 
 
-def _shape_problems(found: dict[str, np.ndarray], expected: dict[str, tuple[int, ...]]) -> list[str]:
-    """One line per missing, unexpected, mis-shaped or non-floating-point tensor of ``found``."""
-    problems = [
-        f"wrong dtype {name}: expected a floating-point tensor, found {np.asarray(t).dtype}"
-        for name, t in found.items() if name in expected and not np.issubdtype(np.asarray(t).dtype, np.floating)
-    ]
-    return _name_shape_problems({k: tuple(np.shape(v)) for k, v in found.items()}, expected) + problems
-
-
-def _raise_problems(source: str, problems: list[str], preamble: str = "") -> None:
-    if problems:
-        raise ValueError(f"{source}: {preamble}{len(problems)} tensor(s) do not fit the model:\n  "
-                         + "\n  ".join(problems))
-
-
-def _expected_shapes(model: nn.Cell, model_cfg: ModelConfig | None) -> dict[str, tuple[int, ...]]:
-    """Canonical name -> shape of ``model``; checked against the name map when ``model_cfg`` is given."""
-    own = {k: tuple(p.shape) for k, p in canonical_parameters(model).items()}
-    if model_cfg is not None and isinstance(model, PoseModel):
-        try:
-            specs = parameter_specs(model_cfg)
-        except ValueError:  # a base model the name map does not cover (CPN): check the head alone
-            specs = (parameter_specs(model_cfg, feature_channels=model.feature_channels)
-                     if model_cfg.head.enabled else {})
-            own_part = {k: v for k, v in own.items() if k.startswith(HEAD_PREFIX)}
-        else:
-            own_part = own
-        problems = _name_shape_problems(own_part, {k: s.shape for k, s in specs.items()})
-        if problems:
-            raise ValueError("the model does not match its config's canonical name map (build it with "
-                             "build_model(model_cfg)):\n  " + "\n  ".join(problems))
-    return own
-
-
-def _canonical_order(model_cfg: ModelConfig, names: list[str]) -> list[str]:
-    """``names`` in the name map's order when the config is covered by it, else as given."""
-    try:
-        order = list(parameter_specs(model_cfg))
-    except ValueError:
-        return names
-    return order if set(order) == set(names) else names
+def _order(model: nn.Cell) -> ShuffleOrder | None:
+    head = _head(model)
+    return head.shuffle_order if head is not None else None
 
 
 def load_tensors(model: nn.Cell, tensors: dict[str, np.ndarray], source: str = "tensors") -> None:
@@ -267,7 +163,8 @@ def load_tensors(model: nn.Cell, tensors: dict[str, np.ndarray], source: str = "
     Values are cast to each parameter's dtype (float32). Raises ValueError (nothing copied) on any problem.
     """
     params = canonical_parameters(model)
-    _raise_problems(source, _shape_problems(tensors, {k: tuple(p.shape) for k, p in params.items()}))
+    canonical.check_tensors({k: np.asarray(v) for k, v in tensors.items()},
+                            {k: tuple(p.shape) for k, p in params.items()}, source)
     for name, param in params.items():
         value = np.ascontiguousarray(tensors[name], dtype=ms.dtype_to_nptype(param.dtype))
         param.set_data(ms.Tensor(value))
@@ -283,53 +180,12 @@ def save_canonical(
         model: a :class:`PoseModel` built from ``model_cfg``.
         path: the ``.safetensors`` file; its directory must exist.
         model_cfg: the model's configuration, recorded as JSON in the header.
-        metadata: extra string entries for the header (may not use the reserved keys).
+        metadata: extra entries for the header (may not use the reserved keys).
     """
     if not isinstance(model, PoseModel):
         raise TypeError(f"save_canonical: expected a PoseModel (build_model(model_cfg)), got {type(model).__name__}")
-    _expected_shapes(model, model_cfg)
-    head = _head(model)
-    order = head.shuffle_order if head is not None else ShuffleOrder(model_cfg.head.shuffle_order)
-    header = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "model_config": model_config_json(model_cfg),
-        "shuffle_order": order.value,
-        "bn_eps": repr(BN_EPS),
-        "layouts": LAYOUTS,
-    }
-    for key, value in (metadata or {}).items():
-        if key in header or key in RESERVED_KEYS:
-            raise ValueError(f"metadata key {key!r} is reserved by the canonical format")
-        if not isinstance(value, str):
-            raise ValueError(f"metadata {key!r}: values must be strings, got {type(value).__name__}")
-        header[key] = value
-    tensors = model_tensors(model)
-    ordered = {k: tensors[k] for k in _canonical_order(model_cfg, list(tensors))}
-    atomic_write_bytes(path, safetensors_save(ordered, metadata=header))
-
-
-def _convert_shuffle(
-    tensors: dict[str, np.ndarray], stored: str | None, head: EnhanceNet | None, source: str
-) -> dict[str, np.ndarray]:
-    """Permute ``enhance.upsample`` from the file's shuffle order into the head's (sub-pixel heads only)."""
-    if head is None or head.upsampler is not Upsampler.SUBPIXEL or stored is None:
-        return tensors
-    try:
-        stored_order = ShuffleOrder(stored)
-    except ValueError as exc:
-        raise ValueError(f"{source}: metadata shuffle_order {stored!r} is not one of "
-                         f"{[o.value for o in ShuffleOrder]}") from exc
-    if stored_order is head.shuffle_order:
-        return tensors
-    perm = channel_permutation(head.num_keypoints, head.upscale, stored_order, head.shuffle_order)
-    out = dict(tensors)
-    for suffix in ("weight", "bias"):
-        name = f"{HEAD_PREFIX}upsample.{suffix}"
-        t = out.get(name)
-        if t is not None and t.ndim >= 1 and t.shape[0] == perm.size:
-            out[name] = t[perm]
-    return out
+    canonical.save_canonical_arrays(path, model_tensors(model), model_cfg, metadata,
+                                    shuffle_order=_order(model), model_shapes=_model_shapes(model))
 
 
 def load_canonical(
@@ -339,33 +195,12 @@ def load_canonical(
 
     Raises FileNotFoundError when the file is missing, and ValueError (nothing loaded) when the file is not a
     canonical file of a supported version, was written for another architecture, or any tensor is missing,
-    unexpected or mis-shaped (each listed with the expected and the found shape). ``model_cfg`` (optional)
-    additionally checks that ``model`` is the model the config describes.
+    unexpected or mis-shaped (each listed with the expected and the found shape). ``model_cfg`` (default: the
+    file's own) must describe ``model``; a model that does not match it is refused.
     """
-    source = os.fspath(path)
-    tensors, metadata = read_safetensors(path)
-    if metadata.get("format") != FORMAT_NAME:
-        raise ValueError(f"{source}: metadata 'format' is {metadata.get('format')!r}, expected {FORMAT_NAME!r}")
-    if metadata.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{source}: format_version {metadata.get('format_version')!r} is not supported "
-                         f"(expected {FORMAT_VERSION!r})")
-    expected = _expected_shapes(model, model_cfg)
-    tensors = _convert_shuffle(tensors, metadata.get("shuffle_order"), _head(model), source)
-    preamble = ""
-    if model_cfg is not None and "model_config" in metadata:
-        try:
-            stored_base = json.loads(metadata["model_config"])["base"]["name"]
-        except (ValueError, KeyError, TypeError):
-            stored_base = None
-        want_base = BaseModelName(model_cfg.base.name).value
-        if stored_base is not None and stored_base != want_base:
-            preamble = f"the file holds a {stored_base!r} model, the config builds {want_base!r}; "
-    problems = _shape_problems(tensors, expected)
-    if preamble and not problems:
-        raise ValueError(f"{source}: {preamble.rstrip('; ')}")
-    _raise_problems(source, problems, preamble)
-    load_tensors(model, tensors, source)
-    return metadata
+    arrays = canonical.load_canonical_arrays(path, model_cfg, _order(model), model_shapes=_model_shapes(model))
+    load_tensors(model, arrays, os.fspath(path))
+    return canonical.read_canonical_metadata(path)
 
 
 # ------------------------------------------------------------------------------------ native .ckpt
@@ -409,9 +244,8 @@ def load_ckpt(model: nn.Cell, path: str | os.PathLike[str]) -> dict[str, Any]:
     expected = {p.name: tuple(p.shape) for p in params.values()}
     tensors = {k: v for k, v in found.items() if isinstance(v, ms.Parameter) and k in expected}
     extras = {k: v for k, v in found.items() if k not in tensors}
-    unexpected = {k: tuple(v.shape) for k, v in extras.items() if isinstance(v, ms.Parameter) and v.ndim > 0}
-    problems = _name_shape_problems({**{k: tuple(v.shape) for k, v in tensors.items()}, **unexpected}, expected)
-    _raise_problems(os.fspath(path), problems)
+    unexpected = {k: v for k, v in extras.items() if isinstance(v, ms.Parameter) and v.ndim > 0}
+    canonical.check_tensors({**tensors, **unexpected}, expected, os.fspath(path), check_dtype=False)
     for p in params.values():
         p.set_data(ms.Tensor(tensors[p.name].asnumpy().astype(ms.dtype_to_nptype(p.dtype))))
     return {k: (v.asnumpy() if isinstance(v, ms.Parameter | ms.Tensor) else v) for k, v in extras.items()
