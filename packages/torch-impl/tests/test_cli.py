@@ -127,13 +127,17 @@ def test_predict_picture_and_bad_boxes(trained: Path, synth_root: Path, tmp_path
 def test_export_onnx(trained: Path, synth_root: Path, tmp_path: Path, capsys) -> None:
     pytest.importorskip("onnxruntime", reason="export check needs onnxruntime (the export extra)")
     out = tmp_path / "model.onnx"
-    assert main(["export-onnx", "synthetic_quick", str(trained), str(out), *_sets(synth_root)]) == 0
+    assert main(["export", "synthetic_quick", str(trained), str(out), "--format", "onnx", *_sets(synth_root)]) == 0
     assert out.is_file() and "DepthToSpace" in out.read_bytes().decode("latin-1")
+    with pytest.raises(SystemExit) as info:  # torch exports ONNX only: argparse refuses other formats
+        main(["export", "synthetic_quick", str(trained), str(out), "--format", "paddle"])
+    assert info.value.code == 2
+    assert "invalid choice: 'paddle'" in capsys.readouterr().err
 
 
 def test_console_script_help() -> None:
     proc = subprocess.run([sys.executable, "-m", "enhancenet_torch.cli", "--help"], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0
-    for cmd in ("train", "eval", "predict", "export-onnx", "synth"):
+    for cmd in ("train", "eval", "predict", "export", "synth"):
         assert cmd in proc.stdout

@@ -16,8 +16,9 @@ import torch
 from torch import nn
 
 from enhancenet_core.config import load_config, shipped_config_path
+from enhancenet_core.engine.io import git_commit
 from enhancenet_torch.data import build_pose_dataset
-from enhancenet_torch.evaluate import evaluate, git_commit
+from enhancenet_torch.evaluate import evaluate
 
 
 def coco_layout(tmp: Path, sample: Path) -> Path:
@@ -94,6 +95,8 @@ def test_oracle_coco_ap_and_hr_beats_lr(tmp_path: Path, coco_sample_dir: Path) -
     assert saved["metric"] == metrics["metric"] and saved["checkpoint"] == "oracle"
     assert saved["config"]["model"]["input_size"] == [96, 128]
     assert saved["git_commit"] == git_commit() and len(saved["git_commit"] or "x" * 40) == 40
+    assert saved["framework"] == "torch" and saved["versions"]["torch"] == torch.__version__
+    assert saved["versions"]["numpy"] == np.__version__
     results = json.loads(Path(metrics["results_file"]).read_text())
     assert len(results) == metrics["num_results"] > 0
 

@@ -13,15 +13,16 @@ A checkpoint (``.pt``, :func:`torch.save` of a dict) holds::
     rng           per-rank RNG states (python, numpy, torch, cuda), list indexed by rank
     best_metric, best_epoch, metric_name   best-model tracking
 
-Writes go to a temporary file in the same directory, are flushed to disk, then ``os.replace``-d over the
-target, so a kill at any moment leaves either the old or the new checkpoint, never a truncated one.
+Writes go through :func:`enhancenet_core.engine.io.atomic_write_bytes` (a temporary file in the same directory,
+flushed to disk, then ``os.replace``-d over the target), so a kill at any moment leaves either the old or the
+new checkpoint, never a truncated one.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import random
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from enhancenet_core.canonical import tensor_problems
 from enhancenet_core.config import ModelConfig
+from enhancenet_core.engine.io import atomic_write_bytes
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -79,20 +82,10 @@ def describe_architecture(model_cfg: ModelConfig) -> str:
 
 
 def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
-    """``torch.save`` ``obj`` to ``path`` atomically (temporary file in the same directory + ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """``torch.save`` ``obj`` to ``path`` atomically (serialized in memory, then an atomic write)."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return atomic_write_bytes(path, buf.getbuffer(), make_parents=True)
 
 
 def capture_rng_state() -> dict[str, Any]:
@@ -185,14 +178,11 @@ def load_model_weights(
         return {"architecture": describe_architecture(model_cfg), "epoch": None}
     ckpt = load_checkpoint(path, model_cfg, map_location)
     state = ckpt["model"]
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    bad_shape = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
-    if missing or unexpected or bad_shape:
+    problems = tensor_problems(state, {k: tuple(v.shape) for k, v in model.state_dict().items()}, check_dtype=False)
+    if problems:
         raise CheckpointError(
-            f"checkpoint {path}: tensors do not fit {describe_architecture(model_cfg)!r} "
-            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {bad_shape[:3]})"
+            f"checkpoint {path}: {len(problems)} tensor(s) do not fit {describe_architecture(model_cfg)!r}:\n  "
+            + "\n  ".join(problems)
         )
     model.load_state_dict(state)
     return ckpt

@@ -13,8 +13,6 @@ last checkpoint and resumed reaches the same weights, bit for bit on CPU, as a r
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
 import random
@@ -32,6 +30,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from enhancenet_core.config import Config, TrainConfig, config_to_dict
+from enhancenet_core.engine.io import atomic_write_json
+from enhancenet_core.engine.logs import LOG_FIELDS, CsvLog, progress_bar
 from enhancenet_torch.checkpoint import (
     BEST_NAME,
     CHECKPOINT_FORMAT,
@@ -48,6 +48,7 @@ from enhancenet_torch.data import ResumableDistributedSampler, TorchPoseDataset,
 from enhancenet_torch.losses import EnhanceNetLoss
 
 __all__ = [
+    "LOG_FIELDS",
     "DistContext",
     "TrainResult",
     "build_optimizer",
@@ -58,9 +59,6 @@ __all__ = [
     "seed_everything",
     "train",
 ]
-
-LOG_FIELDS = ("epoch", "step", "loss", "loss_lr", "loss_hr", "lr", "seconds")
-
 
 @dataclass(frozen=True)
 class DistContext:
@@ -155,34 +153,6 @@ def move_batch(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]
 
 def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DistributedDataParallel) else model
-
-
-class _CsvLog:
-    """Append-only CSV of per-step losses; on resume, rows past the checkpoint's step are dropped first."""
-
-    def __init__(self, path: Path, resume_step: int | None) -> None:
-        self.path = path
-        if resume_step is not None and path.is_file():
-            with path.open(newline="") as fh:
-                rows = [r for r in csv.DictReader(fh) if r.get("step") and int(r["step"]) <= resume_step]
-            tmp = path.with_suffix(".csv.tmp")
-            with tmp.open("w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=LOG_FIELDS)
-                writer.writeheader()
-                writer.writerows(rows)
-            os.replace(tmp, path)
-        elif resume_step is None or not path.is_file():
-            with path.open("w", newline="") as fh:
-                csv.DictWriter(fh, fieldnames=LOG_FIELDS).writeheader()
-        self.fh = path.open("a", newline="")
-        self.writer = csv.DictWriter(self.fh, fieldnames=LOG_FIELDS)
-
-    def write(self, row: Mapping[str, Any]) -> None:
-        self.writer.writerow({k: row.get(k, "") for k in LOG_FIELDS})
-        self.fh.flush()
-
-    def close(self) -> None:
-        self.fh.close()
 
 
 def _tensorboard(log_dir: Path) -> Any:
@@ -321,16 +291,14 @@ def train(
 
     csv_log = tb = bar = None
     if ctx.is_main:
-        (out / "config.json").write_text(json.dumps(config_to_dict(cfg), indent=2))
-        csv_log = _CsvLog(out / "train_log.csv", step if ckpt_path is not None else None)
+        atomic_write_json(out / "config.json", config_to_dict(cfg))
+        csv_log = CsvLog(out / "train_log.csv", step if ckpt_path is not None else None)
         tb = _tensorboard(out / "tb") if tensorboard else None
         if progress:
-            from tqdm.auto import tqdm
-
             total = tcfg.epochs * steps_per_epoch
             if max_steps is not None:
                 total = min(total, max_steps)
-            bar = tqdm(total=total, initial=min(step, total), desc="train", dynamic_ncols=True)
+            bar = progress_bar(total=total, initial=min(step, total), desc="train")
 
     last_ckpt: Path | None = None
 
