@@ -171,3 +171,25 @@ def test_mpii_needs_head_boxes(tmp_path: Path):
     rec.extras = {"head_box": [0.0, 0.0, 10.0, 10.0]}
     m = compute_metrics(pred, cfg, [rec], tmp_path)
     assert m["metric_name"] == "PCKh@0.5" and m["metric"] == pytest.approx(100.0)
+
+
+def test_open_split_and_the_empty_split_error(tmp_path: Path, coco_sample_dir: Path):
+    from enhancenet_core.engine.data import open_split
+
+    overrides = ["data.dataset=coco", "data.test_set=sample", "test.use_gt_bbox=true"]
+    root = _coco_root(tmp_path / "coco", coco_sample_dir)
+    cfg = load_config(shipped_config_path("synthetic_quick"), [f"data.root={root}", *overrides])
+    ds = open_split(cfg, train=False)
+    assert len(ds) >= 3
+    empty = tmp_path / "empty"
+    (empty / "annotations").mkdir(parents=True)
+    (empty / "images").mkdir()
+    (empty / "images" / "sample").symlink_to(coco_sample_dir)
+    coco = json.loads((coco_sample_dir / "test_coco.json").read_text())
+    for ann in coco["annotations"]:
+        ann["keypoints"] = [0] * len(ann["keypoints"])
+        ann["num_keypoints"] = 0
+    (empty / "annotations" / "person_keypoints_sample.json").write_text(json.dumps(coco))
+    cfg = load_config(shipped_config_path("synthetic_quick"), [f"data.root={empty}", *overrides])
+    with pytest.raises(ValueError, match=r"data\.test_set='sample': no usable person instance in .*skipped: .*no_keypoints"):
+        open_split(cfg, train=False)

@@ -170,14 +170,6 @@ def build_pose_dataset(cfg: Any, train: bool) -> TorchPoseDataset:
         ValueError: the split has no usable instance (e.g. no annotation with keypoints), naming the file and
             the counted reasons every annotation was skipped for.
     """
-    from enhancenet_core.data import PoseDataset, load_records
+    from enhancenet_core.engine.data import open_split
 
-    loaded = load_records(cfg, train)
-    if len(loaded.records) == 0:
-        split = cfg.data.train_set if train else cfg.data.test_set
-        reasons = ", ".join(f"{k}: {v}" for k, v in dict(loaded.skipped).items()) or "the file lists none"
-        raise ValueError(
-            f"data.{'train_set' if train else 'test_set'}={split!r}: no usable person instance in "
-            f"{loaded.source} (skipped: {reasons})"
-        )
-    return TorchPoseDataset(PoseDataset(loaded, cfg, train))
+    return TorchPoseDataset(open_split(cfg, train))

@@ -2,10 +2,14 @@
 
 Each framework package only runs its network; everything around it lives here once:
 
-* :mod:`.io`: atomic writes (bytes, JSON), the git commit of a result;
+* :mod:`.io`: atomic writes (bytes, JSON), the git commit and package versions of a result;
+* :mod:`.data`: the core data set of a split, with the error for an empty one;
 * :mod:`.evaluation`: flip-test merging, decoding LR/HR maps to image coordinates, collecting predictions,
   COCO AP / MPII PCKh from them, ``results.json``;
 * :mod:`.logs`: the resumable CSV training log and the progress bar;
 * :mod:`.cli`: the verbs and flags every ``enhancenet-<framework>`` command shares;
-* :mod:`.visualize`: the Fig. 1-style picture (skeletons from M^LR and M^HR, heat maps side by side).
+* :mod:`.visualize`: person crops and the Fig. 1-style picture (skeletons from M^LR and M^HR, heat maps side by
+  side).
+
+The canonical weight file is :mod:`enhancenet_core.canonical`.
 """
