@@ -167,24 +167,11 @@ def build_loader(
 
 
 def build_pose_dataset(cfg: Any, train: bool) -> PaddlePoseDataset:
-    """The core ``PoseDataset`` of ``cfg`` (training or test split), wrapped for Paddle.
+    """The core ``PoseDataset`` of ``cfg``'s training or test split (:func:`enhancenet_core.engine.data.open_split`:
+    missing files and empty splits raise its errors, naming the file or the split), wrapped for Paddle."""
+    from enhancenet_core.engine.data import open_split
 
-    Raises:
-        FileNotFoundError: a missing annotation, detection or image file (named by enhancenet-core).
-        ValueError: the split has no usable instance (e.g. no annotation with keypoints), naming the split, the
-            file and the counted reasons every annotation was skipped for.
-    """
-    from enhancenet_core.data import PoseDataset, load_records
-
-    loaded = load_records(cfg, train)
-    if len(loaded.records) == 0:
-        field = "train_set" if train else "test_set"
-        split = getattr(cfg.data, field)
-        reasons = ", ".join(f"{k}: {v}" for k, v in dict(loaded.skipped).items()) or "the file lists none"
-        raise ValueError(
-            f"data.{field}={split!r}: no usable person instance in {loaded.source} (skipped: {reasons})"
-        )
-    return PaddlePoseDataset(PoseDataset(loaded, cfg, train))
+    return PaddlePoseDataset(open_split(cfg, train))
 
 
 def to_numpy(value: Any) -> Any:
