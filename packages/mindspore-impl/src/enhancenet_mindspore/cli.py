@@ -2,7 +2,7 @@
 
     enhancenet-mindspore train CONFIG [--out DIR] [--set a.b=c ...] [--device cpu|gpu|ascend] [--max-steps N]
                                       [--mode pynative|graph]
-    msrun --worker_num=4 --local_worker_num=4 -m enhancenet_mindspore.cli train CONFIG ...   # data parallel
+    msrun --worker_num=4 --local_worker_num=4 $(which enhancenet-mindspore) train CONFIG ...  # data parallel
     enhancenet-mindspore eval CONFIG CHECKPOINT [--out DIR] [--set ...]
     enhancenet-mindspore predict CONFIG CHECKPOINT IMAGE --boxes x,y,w,h [x,y,w,h ...] [--out FILE] [--joint K]
     enhancenet-mindspore export CONFIG CHECKPOINT OUT [--format mindir|onnx]

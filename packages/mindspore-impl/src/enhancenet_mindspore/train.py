@@ -1,9 +1,10 @@
 """The MindSpore training loop: Adam/SGD, the multi-step schedule, PYNATIVE or GRAPH step, exact resume.
 
 One process: ``enhancenet-mindspore train CONFIG``. Several (data parallel):
-``msrun --worker_num=N --local_worker_num=N -m enhancenet_mindspore.cli train CONFIG`` (or a rank table on
-Ascend): when ``MS_WORKER_NUM`` > 1 or ``RANK_TABLE_FILE`` is set, :func:`init_distributed` calls
-``mindspore.communication.init()`` (HCCL on Ascend, NCCL on GPU), sets
+``msrun --worker_num=N --local_worker_num=N $(which enhancenet-mindspore) train CONFIG`` (msrun runs a script
+file with the ``python`` of ``PATH``; or a rank table on Ascend): when ``MS_WORKER_NUM`` > 1 or
+``RANK_TABLE_FILE`` is set, :func:`init_distributed` calls ``mindspore.communication.init()`` (CPU collectives
+here; HCCL on Ascend, NCCL on GPU), sets
 ``set_auto_parallel_context(parallel_mode=DATA_PARALLEL, gradients_mean=True)`` and the step averages the gradients
 of all ranks with ``nn.DistributedGradReducer``. ``train.batch_size`` is per process.
 
@@ -65,6 +66,7 @@ __all__ = [
     "MODES",
     "DistContext",
     "TrainResult",
+    "TrainStep",
     "build_optimizer",
     "init_distributed",
     "lr_at_epoch",
@@ -173,6 +175,63 @@ def build_optimizer(params: list[ms.Parameter], cfg: TrainConfig) -> nn.Optimize
     raise ValueError(f"train.optimizer: expected 'adam' or 'sgd', got {cfg.optimizer!r}")
 
 
+class _NetWithLoss(nn.Cell):
+    """``(image, target_lr, weight_lr, target_hr, weight_hr) -> (loss, loss_lr, loss_hr)``: model then loss."""
+
+    def __init__(self, model: nn.Cell, criterion: EnhanceNetLoss, loss_scaler: Any | None = None) -> None:
+        super().__init__(auto_prefix=False)  # keep the model's parameter names
+        self.model = model
+        self.criterion = criterion
+        self.head = bool(criterion.head_enabled)
+        self.loss_scaler = loss_scaler
+        self.scaled = loss_scaler is not None
+
+    def construct(self, image, target_lr, weight_lr, target_hr, weight_hr):
+        outputs = self.model(image)
+        batch = {"target_lr": target_lr, "target_weight_lr": weight_lr}
+        if self.head:
+            batch["target_hr"] = target_hr
+            batch["target_weight_hr"] = weight_hr
+        terms = self.criterion(outputs, batch)
+        loss = terms["loss"]
+        if self.scaled:
+            loss = self.loss_scaler.scale(loss)
+        loss_hr = terms["loss_hr"] if self.head else terms["loss_lr"] * 0.0
+        return loss, terms["loss_lr"], loss_hr
+
+
+class TrainStep(nn.Cell):
+    """One optimizer step as a Cell: ``value_and_grad`` of model → loss over the optimizer's parameters
+    (one forward pass, so batch-norm statistics move once per step), the optional data-parallel gradient mean,
+    then the optimizer. With a loss scaler (AMP) a step with non-finite gradients is skipped."""
+
+    def __init__(self, model: nn.Cell, criterion: EnhanceNetLoss, optimizer: nn.Optimizer,
+                 grad_reducer: nn.Cell | None = None, loss_scaler: Any | None = None) -> None:
+        super().__init__(auto_prefix=False)
+        self.network = _NetWithLoss(model, criterion, loss_scaler)
+        self.optimizer = optimizer
+        self.grad_fn = ms.value_and_grad(self.network, None, optimizer.parameters, has_aux=True)
+        self.reduce = grad_reducer is not None
+        self.grad_reducer = grad_reducer if grad_reducer is not None else nn.Identity()
+        self.loss_scaler = loss_scaler
+        self.scaled = loss_scaler is not None
+
+    def construct(self, image, target_lr, weight_lr, target_hr, weight_hr):
+        (loss, loss_lr, loss_hr), grads = self.grad_fn(image, target_lr, weight_lr, target_hr, weight_hr)
+        if self.reduce:
+            grads = self.grad_reducer(grads)
+        if self.scaled:
+            loss = self.loss_scaler.unscale(loss)
+            grads = self.loss_scaler.unscale(grads)
+            finite = all_finite(grads)
+            if finite:
+                self.optimizer(grads)
+            self.loss_scaler.adjust(finite)
+        else:
+            self.optimizer(grads)
+        return loss, loss_lr, loss_hr
+
+
 def make_train_step(
     model: nn.Cell,
     criterion: EnhanceNetLoss,
@@ -185,43 +244,12 @@ def make_train_step(
 
     Shapes: image (B, 3, H, W), target_lr (B, K, h, w), weight_lr (B, K), target_hr (B, K, rh, rw), weight_hr
     (B, K); without the head pass the LR target and weight again in the HR slots (they are not used) and
-    ``loss_hr`` is 0. ``mode="graph"`` compiles the step with ``mindspore.jit``.
+    ``loss_hr`` is 0. ``mode="graph"`` compiles :class:`TrainStep` with ``mindspore.jit``.
     """
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
-    head = bool(criterion.head_enabled)
-
-    def forward(image, target_lr, weight_lr, target_hr, weight_hr):
-        outputs = model(image)
-        batch = {"target_lr": target_lr, "target_weight_lr": weight_lr}
-        if head:
-            batch["target_hr"] = target_hr
-            batch["target_weight_hr"] = weight_hr
-        terms = criterion(outputs, batch)
-        loss = terms["loss"]
-        if loss_scaler is not None:
-            loss = loss_scaler.scale(loss)
-        loss_hr = terms["loss_hr"] if head else terms["loss_lr"] * 0.0
-        return loss, terms["loss_lr"], loss_hr
-
-    grad_fn = ms.value_and_grad(forward, None, optimizer.parameters, has_aux=True)
-
-    def step(image, target_lr, weight_lr, target_hr, weight_hr):
-        (loss, loss_lr, loss_hr), grads = grad_fn(image, target_lr, weight_lr, target_hr, weight_hr)
-        if grad_reducer is not None:
-            grads = grad_reducer(grads)
-        if loss_scaler is None:
-            optimizer(grads)
-            return loss, loss_lr, loss_hr
-        loss = loss_scaler.unscale(loss)
-        grads = loss_scaler.unscale(grads)
-        finite = all_finite(grads)
-        if finite:
-            optimizer(grads)
-        loss_scaler.adjust(finite)
-        return loss, loss_lr, loss_hr
-
-    return ms.jit(step) if mode == "graph" else step
+    step = TrainStep(model, criterion, optimizer, grad_reducer, loss_scaler)
+    return ms.jit(step.construct) if mode == "graph" else step
 
 
 def _default_model(cfg: Config) -> nn.Cell:
