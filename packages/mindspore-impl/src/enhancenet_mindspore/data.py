@@ -132,20 +132,9 @@ class BatchLoader:
 
 
 def build_pose_dataset(cfg: Any, train: bool) -> Any:
-    """The core ``PoseDataset`` of the training (``train=True``) or test split of ``cfg``.
+    """The core ``PoseDataset`` of the training (``train=True``) or test split of ``cfg``
+    (:func:`enhancenet_core.engine.data.open_split`: a missing file raises FileNotFoundError, a split without any
+    usable person instance a ValueError naming the field, the file and the counted skip reasons)."""
+    from enhancenet_core.engine.data import open_split
 
-    Raises:
-        FileNotFoundError: a missing annotation, detection or image file (named by enhancenet-core).
-        ValueError: the split holds no usable person instance; the message names the split, the file and the
-            counted skip reasons.
-    """
-    from enhancenet_core.data import PoseDataset, load_records
-
-    loaded = load_records(cfg, train)
-    if not loaded.records:
-        field = "train_set" if train else "test_set"
-        skipped = dict(loaded.skipped)
-        why = "; ".join(f"{count} {reason}" for reason, count in skipped.items()) if skipped else "none listed"
-        raise ValueError(f"data.{field}={getattr(cfg.data, field)!r}: {loaded.source} gives no person instance "
-                         f"to use (skipped: {why})")
-    return PoseDataset(loaded, cfg, train)
+    return open_split(cfg, train)
