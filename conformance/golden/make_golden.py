@@ -31,10 +31,17 @@ import dataclasses
 import fnmatch
 import hashlib
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+# Float64 matrix products depend (in the last bits) on how many threads the BLAS splits them over, so the
+# generator pins one thread before NumPy loads: regeneration is then bit-exact whatever the machine's
+# OMP_NUM_THREADS. (Run it as a script or in a fresh interpreter; an already-imported NumPy keeps its threads.)
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
 
 import numpy as np
 

@@ -6,6 +6,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -36,10 +37,18 @@ FULL = os.environ.get("ENHANCENET_GOLDEN_FULL") == "1"
 
 @pytest.fixture(scope="module")
 def regenerated(tmp_path_factory):
+    """Run the generator as a script in a fresh interpreter (it pins BLAS to one thread before NumPy loads,
+    which an in-process import could not do), into a temporary directory."""
     script = _load_script()
     names = [c.name for c in script.ALL_CASES if FULL or c.name not in SLOW]
     out = tmp_path_factory.mktemp("golden")
-    return out, script.generate(out, names)
+    args = [sys.executable, str(GOLDEN / "make_golden.py"), "--out", str(out)]
+    for name in names:
+        args += ["--only", name]
+    subprocess.run(args, check=True, capture_output=True, text=True, timeout=1200)
+    entries = json.loads((out / "manifest.json").read_text())["cases"]
+    assert set(entries) == set(names)
+    return out, entries
 
 
 def test_regeneration_reproduces_the_committed_files(regenerated):
