@@ -50,6 +50,7 @@ __all__ = [
     "FORMAT_VERSION",
     "LAYOUTS",
     "RESERVED_KEYS",
+    "base_mismatch",
     "canonical_header",
     "check_tensors",
     "convert_shuffle_order",
@@ -528,7 +529,7 @@ def load_canonical_arrays(
             raise ValueError(f"{source}: metadata shuffle_order {stored!r} is not one of "
                              f"{[o.value for o in ShuffleOrder]}")
         tensors = convert_shuffle_order(tensors, model_cfg, stored, target, source)
-    preamble = _base_mismatch(metadata, model_cfg)
+    preamble = base_mismatch(metadata, model_cfg)
     problems = tensor_problems(tensors, want)
     if preamble and not problems:
         raise ValueError(f"{source}: {preamble.rstrip('; ')}")
@@ -545,7 +546,7 @@ def file_model_config(metadata: Mapping[str, str], source: str = "weights") -> M
     return model_config_from_json(metadata["model_config"], f"{source} model_config")
 
 
-def _base_mismatch(metadata: Mapping[str, str], model_cfg: ModelConfig) -> str:
+def base_mismatch(metadata: Mapping[str, str], model_cfg: ModelConfig) -> str:
     """``"the file holds a 'X' model, the config builds 'Y'; "`` when the header names another base model."""
     try:
         stored_base = json.loads(metadata["model_config"])["base"]["name"]

@@ -1,11 +1,9 @@
 """Canonical weight I/O for Paddle models, and Paddle-native ``.pdparams`` checkpoints.
 
-Canonical file format (the one ``enhancenet_numpy.weights`` and ``enhancenet_torch.weights`` write and read,
-format version 1): a safetensors file whose tensors carry the names of :mod:`enhancenet_core.namemap`, conv
-weights OIHW, transposed-conv weights ``(C_in, C_out/groups, kh, kw)``, BN ``weight``, ``bias``,
-``running_mean``, ``running_var`` (epsilon 1e-5); ``__metadata__``: ``format`` = ``enhancenet-canonical``,
-``format_version`` = ``1``, ``model_config`` (compact JSON, sorted keys), ``shuffle_order``, ``bn_eps``,
-``layouts``, plus the caller's entries.
+The file format (safetensors, names of :mod:`enhancenet_core.namemap`, the metadata header, the checks and the
+shuffle-order conversion at load) is enhancenet-core's (:mod:`enhancenet_core.canonical`), shared with every
+implementation; this module keeps only what is Paddle's: the name table below and the copy between Paddle
+tensors and NumPy arrays.
 
 Paddle <-> canonical: the one table
 ===================================
@@ -40,43 +38,36 @@ Everything else is identical, value for value, and needs no conversion (all veri
 
 Loading checks everything before copying anything: a file of another architecture, a missing or unexpected
 tensor, or a tensor of the wrong shape raises one ``ValueError`` listing each offending tensor with the expected
-and the found shape. A sub-pixel head stored in the other shuffle order is converted at load (the output
-channels of ``enhance.upsample`` are permuted with :func:`enhancenet_core.pixel_shuffle.channel_permutation`).
-Writes are atomic (temporary file in the target directory + ``os.replace``). Nothing is ever downloaded.
+and the found shape. A sub-pixel head stored in the other shuffle order is converted at load into the order
+of the model's head (:func:`enhancenet_core.canonical.load_canonical_arrays`). Writes are atomic (temporary
+file in the target directory + ``os.replace``). Nothing is ever downloaded.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
+import io
 import os
-import tempfile
 from collections import OrderedDict
-from collections.abc import Callable
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import paddle
 from paddle import Tensor, nn
-from safetensors import safe_open
-from safetensors.numpy import save as safetensors_save
 
+from enhancenet_core import canonical
+from enhancenet_core.canonical import FORMAT_NAME, FORMAT_VERSION, LAYOUTS, RESERVED_KEYS, model_config_json
 from enhancenet_core.config import ModelConfig
-from enhancenet_core.conventions import BaseModelName, ShuffleOrder, Upsampler
-from enhancenet_core.namemap import BN_EPS, HEAD_PREFIX, parameter_specs
-from enhancenet_core.pixel_shuffle import channel_permutation
+from enhancenet_core.conventions import BaseModelName, ShuffleOrder
+from enhancenet_core.engine.io import atomic_write_bytes
+from enhancenet_core.namemap import HEAD_PREFIX
 from enhancenet_paddle.models.head import EnhanceNet
 from enhancenet_paddle.models.pose_model import PoseModel
 
-FORMAT_NAME = "enhancenet-canonical"
-FORMAT_VERSION = "1"
-LAYOUTS = "conv OIHW; transposed conv (C_in, C_out/groups, kh, kw); bn weight,bias,running_mean,running_var"
-RESERVED_KEYS = ("format", "format_version", "model_config", "shuffle_order", "bn_eps", "layouts", "feature_channels")
 PDPARAMS_FORMAT = "enhancenet-paddle-pdparams"
-
+#: The prefix under which :class:`PoseModel` holds its base model (not part of the canonical names).
 BASE_PREFIX = "base."
+
 #: The Paddle-specific name differences, (Paddle suffix, canonical suffix); see the module docstring.
 BN_SUFFIXES: tuple[tuple[str, str], ...] = (("._mean", ".running_mean"), ("._variance", ".running_var"))
 PADDLE_NAME_TABLE: tuple[tuple[str, str, str], ...] = (
@@ -135,61 +126,11 @@ def canonical_state_dict(model: nn.Layer) -> OrderedDict[str, Tensor]:
     return out
 
 
-# ----------------------------------------------------------------------------------------------- helpers
-def model_config_json(model_cfg: ModelConfig) -> str:
-    """The model configuration as compact JSON, sorted keys, enums as their config strings (as numpy-ref)."""
-
-    def plain(value: Any) -> Any:
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        if isinstance(value, Enum):
-            return value.value
-        if isinstance(value, tuple | list):
-            return [plain(v) for v in value]
-        return value
-
-    return json.dumps(plain(model_cfg), sort_keys=True, separators=(",", ":"))
-
-
-def _atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` for a temporary file next to ``path``, then ``os.replace`` it onto ``path``."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"directory {path.parent} does not exist (writing {path.name})")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` through a temporary file in the target directory and ``os.replace``."""
-
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            f.write(data)
-
-    _atomic_write(path, write)
-
-
+# ------------------------------------------------------------------------------ Paddle tensor <-> NumPy
 def read_safetensors(path: str | os.PathLike[str]) -> tuple[OrderedDict[str, np.ndarray], dict[str, str]]:
-    """(tensors in file order as NumPy arrays, metadata) of a safetensors file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file {path} not found")
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            metadata = dict(f.metadata() or {})
-            tensors = OrderedDict((name, f.get_tensor(name)) for name in f.keys())
-    except Exception as exc:  # the library raises its own error types for a corrupt file
-        raise ValueError(f"{path}: not a readable safetensors file ({exc})") from exc
-    return tensors, metadata
+    """(tensors in file order as NumPy arrays, metadata) of a safetensors file; FileNotFoundError / ValueError."""
+    arrays, metadata = canonical.read_safetensors(path)
+    return OrderedDict(arrays), metadata
 
 
 def _head(model: nn.Layer) -> EnhanceNet | None:
@@ -198,57 +139,18 @@ def _head(model: nn.Layer) -> EnhanceNet | None:
     return model if isinstance(model, EnhanceNet) else None
 
 
-def _name_shape_problems(found: dict[str, tuple[int, ...]], expected: dict[str, tuple[int, ...]]) -> list[str]:
-    problems = []
-    for name, shape in expected.items():
-        if name not in found:
-            problems.append(f"missing {name}: expected shape {shape}, found nothing")
-        elif found[name] != shape:
-            problems.append(f"wrong shape {name}: expected {shape}, found {found[name]}")
-    problems += [f"unexpected {name}: expected nothing, found shape {shape}"
-                 for name, shape in found.items() if name not in expected]
-    return problems
+def _order(model: nn.Layer) -> ShuffleOrder | None:
+    """The order the model's sub-pixel weights are in (the head's own)."""
+    head = _head(model)
+    return head.shuffle_order if head is not None else None
 
 
-def _shape_problems(found: dict[str, np.ndarray], expected: dict[str, tuple[int, ...]]) -> list[str]:
-    """One line per missing, unexpected, mis-shaped or non-floating-point array of ``found``."""
-    problems = _name_shape_problems({k: tuple(np.shape(v)) for k, v in found.items()}, expected)
-    problems += [
-        f"wrong dtype {name}: expected a floating-point tensor, found {np.asarray(a).dtype}"
-        for name, a in found.items()
-        if name in expected and not np.issubdtype(np.asarray(a).dtype, np.floating)
-    ]
-    return problems
+def _shapes(tensors: dict[str, Tensor]) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(int(s) for s in v.shape) for k, v in tensors.items()}
 
 
-def _raise_problems(source: str, problems: list[str], preamble: str = "") -> None:
-    if problems:
-        raise ValueError(
-            f"{source}: {preamble}{len(problems)} tensor(s) do not fit the model:\n  " + "\n  ".join(problems)
-        )
-
-
-def _expected_shapes(model: nn.Layer, model_cfg: ModelConfig | None) -> dict[str, tuple[int, ...]]:
-    """Canonical name -> shape of ``model``; checked against the name map when ``model_cfg`` is given."""
-    own = {k: tuple(int(s) for s in v.shape) for k, v in canonical_state_dict(model).items()}
-    if model_cfg is not None and isinstance(model, PoseModel):
-        try:
-            specs = parameter_specs(model_cfg)
-        except ValueError:  # a base model the name map does not cover (CPN): check the head alone
-            specs = (
-                parameter_specs(model_cfg, feature_channels=model.base.feature_channels)
-                if model_cfg.head.enabled else {}
-            )
-            own_part = {k: v for k, v in own.items() if k.startswith(HEAD_PREFIX)}
-        else:
-            own_part = own
-        problems = _name_shape_problems(own_part, {k: s.shape for k, s in specs.items()})
-        if problems:
-            raise ValueError(
-                "the model does not match its config's canonical name map (build it with build_model(model_cfg)):"
-                "\n  " + "\n  ".join(problems)
-            )
-    return own
+def _to_numpy(t: Tensor | Any) -> np.ndarray:
+    return np.ascontiguousarray(t.numpy() if isinstance(t, Tensor) else np.asarray(t))
 
 
 def _assign(targets: dict[str, Tensor], arrays: dict[str, np.ndarray]) -> None:
@@ -280,48 +182,13 @@ def save_canonical(
     """
     if not isinstance(model, PoseModel):
         raise TypeError(f"save_canonical: expected a PoseModel (build_model(model_cfg)), got {type(model).__name__}")
-    _expected_shapes(model, model_cfg)  # the model must be the config's model
-    head = _head(model)
-    order = head.shuffle_order if head is not None else ShuffleOrder(model_cfg.head.shuffle_order)
-    header = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "model_config": model_config_json(model_cfg),
-        "shuffle_order": order.value,
-        "bn_eps": repr(BN_EPS),
-        "layouts": LAYOUTS,
-    }
     for key, value in (metadata or {}).items():
-        if key in header or key in RESERVED_KEYS:
-            raise ValueError(f"metadata key {key!r} is reserved by the canonical format")
         if not isinstance(value, str):
             raise ValueError(f"metadata {key!r}: values must be strings, got {type(value).__name__}")
-        header[key] = value
-    tensors = {k: np.ascontiguousarray(v.numpy()) for k, v in canonical_state_dict(model).items()}
-    atomic_write_bytes(path, safetensors_save(tensors, metadata=header))
-
-
-def _convert_shuffle(
-    tensors: dict[str, np.ndarray], stored: str | None, head: EnhanceNet | None, source: str
-) -> dict[str, np.ndarray]:
-    """Permute ``enhance.upsample`` from the file's shuffle order into the head's (sub-pixel heads only)."""
-    if head is None or head.upsampler is not Upsampler.SUBPIXEL or stored is None:
-        return tensors
-    try:
-        stored_order = ShuffleOrder(stored)
-    except ValueError as exc:
-        raise ValueError(f"{source}: metadata shuffle_order {stored!r} is not one of "
-                         f"{[o.value for o in ShuffleOrder]}") from exc
-    if stored_order is head.shuffle_order:
-        return tensors
-    perm = channel_permutation(head.num_keypoints, head.upscale, stored_order, head.shuffle_order)
-    out = dict(tensors)
-    for suffix in ("weight", "bias"):
-        name = f"{HEAD_PREFIX}upsample.{suffix}"
-        a = out.get(name)
-        if a is not None and a.ndim >= 1 and a.shape[0] == perm.size:
-            out[name] = np.ascontiguousarray(a[perm])
-    return out
+    own = canonical_state_dict(model)
+    arrays = {k: _to_numpy(v) for k, v in own.items()}
+    canonical.save_canonical_arrays(path, arrays, model_cfg, metadata, shuffle_order=_order(model),
+                                    model_shapes=_shapes(own))
 
 
 def load_canonical(
@@ -331,33 +198,13 @@ def load_canonical(
 
     Raises FileNotFoundError when the file is missing, and ValueError (nothing loaded) when the file is not a
     canonical file of a supported version, was written for another architecture, or any tensor is missing,
-    unexpected or mis-shaped (each listed with the expected and the found shape). ``model_cfg`` (optional)
-    additionally checks that ``model`` is the model the config describes.
+    unexpected or mis-shaped (each listed with the expected and the found shape). ``model_cfg`` (default: the
+    file's own, for the checks) must describe ``model``; a model that does not match it is refused.
     """
-    source = os.fspath(path)
-    tensors, metadata = read_safetensors(path)
-    if metadata.get("format") != FORMAT_NAME:
-        raise ValueError(f"{source}: metadata 'format' is {metadata.get('format')!r}, expected {FORMAT_NAME!r}")
-    if metadata.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{source}: format_version {metadata.get('format_version')!r} is not supported "
-                         f"(expected {FORMAT_VERSION!r})")
-    expected = _expected_shapes(model, model_cfg)
-    tensors = _convert_shuffle(tensors, metadata.get("shuffle_order"), _head(model), source)
-    preamble = ""
-    if model_cfg is not None and "model_config" in metadata:
-        try:
-            stored_base = json.loads(metadata["model_config"])["base"]["name"]
-        except (ValueError, KeyError, TypeError):
-            stored_base = None
-        want_base = BaseModelName(model_cfg.base.name).value
-        if stored_base is not None and stored_base != want_base:
-            preamble = f"the file holds a {stored_base!r} model, the config builds {want_base!r}; "
-    problems = _shape_problems(tensors, expected)
-    if preamble and not problems:
-        raise ValueError(f"{source}: {preamble.rstrip('; ')}")
-    _raise_problems(source, problems, preamble)
-    _assign(canonical_state_dict(model), tensors)
-    return metadata
+    own = canonical_state_dict(model)
+    arrays = canonical.load_canonical_arrays(path, model_cfg, _order(model), model_shapes=_shapes(own))
+    _assign(own, arrays)
+    return canonical.read_canonical_metadata(path)
 
 
 # ------------------------------------------------------------------------------ Paddle-native checkpoints
@@ -369,10 +216,12 @@ def save_pdparams(
     With ``model_cfg`` the file also records the configuration (key ``__enhancenet__``: ``format``,
     ``model_config`` JSON) so :func:`load_pdparams` can refuse a checkpoint of another architecture.
     """
-    state: dict[str, Any] = {k: v for k, v in model.state_dict().items()}
+    state: dict[str, Any] = dict(model.state_dict().items())
     if model_cfg is not None:
         state["__enhancenet__"] = {"format": PDPARAMS_FORMAT, "model_config": model_config_json(model_cfg)}
-    _atomic_write(path, lambda tmp: paddle.save(state, tmp))
+    buf = io.BytesIO()
+    paddle.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def load_pdparams(model: nn.Layer, path: str | os.PathLike[str], model_cfg: ModelConfig | None = None) -> None:
@@ -392,20 +241,14 @@ def load_pdparams(model: nn.Layer, path: str | os.PathLike[str], model_cfg: Mode
         raise ValueError(f"{source}: expected a state dict, got {type(state).__name__}")
     info = state.pop("__enhancenet__", None)
     preamble = ""
-    if model_cfg is not None and isinstance(info, dict) and "model_config" in info:
-        try:
-            stored_base = json.loads(info["model_config"])["base"]["name"]
-        except (ValueError, KeyError, TypeError):
-            stored_base = None
-        want_base = BaseModelName(model_cfg.base.name).value
-        if stored_base is not None and stored_base != want_base:
-            preamble = f"the file holds a {stored_base!r} model, the config builds {want_base!r}; "
+    if model_cfg is not None and isinstance(info, dict):
+        preamble = canonical.base_mismatch(info, model_cfg)
     own = model.state_dict()
-    arrays = {k: (v.numpy() if isinstance(v, Tensor) else np.asarray(v)) for k, v in state.items()}
-    problems = _shape_problems(arrays, {k: tuple(int(s) for s in v.shape) for k, v in own.items()})
-    if preamble and not problems:
+    arrays = {k: _to_numpy(v) for k, v in state.items()}
+    expected = _shapes(own)
+    if preamble and not canonical.tensor_problems(arrays, expected):
         raise ValueError(f"{source}: {preamble.rstrip('; ')}")
-    _raise_problems(source, problems, preamble)
+    canonical.check_tensors(arrays, expected, source, preamble)
     _assign(dict(own), arrays)
 
 
@@ -436,7 +279,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> OrderedDict[str, np.ndarray
     out: OrderedDict[str, np.ndarray] = OrderedDict()
     for k, v in raw.items():
         name = k[len("module."):] if k.startswith("module.") else k
-        out[canonical_name(name, strip_base=False)] = v.numpy() if isinstance(v, Tensor) else np.asarray(v)
+        out[canonical_name(name, strip_base=False)] = _to_numpy(v)
     return out
 
 
@@ -453,9 +296,8 @@ def load_hrnet_checkpoint(model: nn.Layer, path: str | os.PathLike[str]) -> None
     """
     source = os.fspath(path)
     found = OrderedDict((k, v) for k, v in read_state_dict(path).items() if not k.endswith("num_batches_tracked"))
-    base = _base_layer(model)
-    own = canonical_state_dict(base)
-    _raise_problems(source, _shape_problems(found, {k: tuple(int(s) for s in v.shape) for k, v in own.items()}))
+    own = canonical_state_dict(_base_layer(model))
+    canonical.check_tensors(found, _shapes(own), source)
     _assign(own, found)
 
 
@@ -478,15 +320,17 @@ def load_pretrained_backbone(model: nn.Layer, path: str | os.PathLike[str], mode
     prefixes = _BACKBONE_PREFIXES[name]
     own = {k: v for k, v in canonical_state_dict(target).items() if k.startswith(prefixes)}
     chosen = OrderedDict((k, v) for k, v in found.items() if k in own)
-    expected = {k: tuple(int(s) for s in v.shape) for k, v in own.items()}
-    _raise_problems(f"{source} (ImageNet {name.value} backbone)", _shape_problems(chosen, expected))
+    canonical.check_tensors(chosen, _shapes(own), f"{source} (ImageNet {name.value} backbone)")
     _assign(own, chosen)
 
 
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "LAYOUTS",
     "PADDLE_NAME_TABLE",
+    "RESERVED_KEYS",
+    "atomic_write_bytes",
     "canonical_name",
     "canonical_state_dict",
     "load_canonical",
