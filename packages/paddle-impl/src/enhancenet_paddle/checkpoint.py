@@ -35,7 +35,7 @@ import paddle
 from paddle import nn
 
 from enhancenet_core.config import ModelConfig
-from enhancenet_core.conventions import BaseModelName
+from enhancenet_core.engine.checkpointing import CheckpointError, check_architecture, describe_architecture
 from enhancenet_core.engine.io import atomic_write_bytes
 
 __all__ = [
@@ -59,34 +59,6 @@ CHECKPOINT_FORMAT = "enhancenet-paddle-checkpoint"
 CHECKPOINT_VERSION = 1
 LAST_NAME = "checkpoint_last.pdckpt"
 BEST_NAME = "model_best.pdckpt"
-
-#: The base-model field that sets its size, per base model (the others are fixed by the config's defaults).
-_SIZE_FIELD = {
-    BaseModelName.SIMPLE_BASELINE: "depth",
-    BaseModelName.CPN: "depth",
-    BaseModelName.HRNET: "width",
-    BaseModelName.HOURGLASS: "stages",
-}
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that cannot be used for the requested model (names the file and the reason)."""
-
-
-def describe_architecture(model_cfg: ModelConfig) -> str:
-    """What a set of weights fits, e.g. ``simple_baseline(depth=50,K=17)+enhancenet(L=3,C=128,r=4,subpixel,both)``
-    (the same text enhancenet-torch records, so an error message reads the same in both frameworks)."""
-    name = BaseModelName(model_cfg.base.name)
-    size_field = _SIZE_FIELD.get(name)
-    size = f"{size_field}={getattr(model_cfg.base, size_field)}" if size_field else "?"
-    text = f"{name.value}({size},K={model_cfg.num_keypoints})"
-    h = model_cfg.head
-    if h.enabled:
-        parts = [f"L={h.num_layers}", f"C={h.channels}", f"r={h.upscale}", str(getattr(h.upsampler, "value", h.upsampler)),
-                 str(getattr(h.inputs, "value", h.inputs))]
-        text += "+enhancenet(" + ",".join(parts) + ")"
-    return text
-
 
 def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
     """:func:`paddle.save` ``obj`` to ``path`` atomically (serialised in memory, then an atomic write)."""
@@ -186,9 +158,7 @@ def load_checkpoint(path: str | os.PathLike[str], model_cfg: ModelConfig | None 
             "load_model_weights"
         )
     if model_cfg is not None:
-        want, have = describe_architecture(model_cfg), ckpt.get("architecture")
-        if have != want:
-            raise CheckpointError(f"checkpoint {path} was saved for architecture {have!r}, but the config builds {want!r}")
+        check_architecture(ckpt.get("architecture"), describe_architecture(model_cfg), path)
     return ckpt
 
 

@@ -32,6 +32,7 @@ import torch
 
 from enhancenet_core.canonical import tensor_problems
 from enhancenet_core.config import ModelConfig
+from enhancenet_core.engine.checkpointing import CheckpointError, check_architecture, describe_architecture
 from enhancenet_core.engine.io import atomic_write_bytes
 
 __all__ = [
@@ -50,35 +51,6 @@ CHECKPOINT_FORMAT = "enhancenet-torch-checkpoint"
 CHECKPOINT_VERSION = 1
 LAST_NAME = "checkpoint_last.pt"
 BEST_NAME = "model_best.pt"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that cannot be used for the requested model (names the file and the reason)."""
-
-
-def describe_architecture(model_cfg: ModelConfig) -> str:
-    """A short name of what the weights fit, e.g. ``simple_baseline(depth=50)+enhancenet(L=3,C=128,r=4,...)``.
-
-    Two configs with the same description build models with the same parameter names and shapes.
-    """
-    base = model_cfg.base
-    name = getattr(base.name, "value", base.name)
-    if name in ("simple_baseline", "cpn"):
-        size = f"depth={base.depth}"
-    elif name == "hrnet":
-        size = f"width={base.width}"
-    elif name == "hourglass":
-        size = f"stages={base.stages}"
-    else:
-        size = "?"
-    text = f"{name}({size},K={model_cfg.num_keypoints})"
-    head = model_cfg.head
-    if head.enabled:
-        text += (
-            f"+enhancenet(L={head.num_layers},C={head.channels},r={head.upscale},"
-            f"{getattr(head.upsampler, 'value', head.upsampler)},{getattr(head.inputs, 'value', head.inputs)})"
-        )
-    return text
 
 
 def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
@@ -142,12 +114,7 @@ def load_checkpoint(
             f"format={CHECKPOINT_FORMAT!r}); canonical .safetensors weights are read by load_model_weights"
         )
     if model_cfg is not None:
-        want = describe_architecture(model_cfg)
-        have = ckpt.get("architecture")
-        if have != want:
-            raise CheckpointError(
-                f"checkpoint {path} was saved for architecture {have!r}, but the config builds {want!r}"
-            )
+        check_architecture(ckpt.get("architecture"), describe_architecture(model_cfg), path)
     return ckpt
 
 

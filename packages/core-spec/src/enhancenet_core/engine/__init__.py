@@ -7,6 +7,7 @@ Each framework package only runs its network; everything around it lives here on
 * :mod:`.evaluation`: flip-test merging, decoding LR/HR maps to image coordinates, collecting predictions,
   COCO AP / MPII PCKh from them, ``results.json``;
 * :mod:`.logs`: the resumable CSV training log and the progress bar;
+* :mod:`.checkpointing`: the architecture a training checkpoint records, and the check on load;
 * :mod:`.cli`: the verbs and flags every ``enhancenet-<framework>`` command shares;
 * :mod:`.visualize`: person crops and the Fig. 1-style picture (skeletons from M^LR and M^HR, heat maps side by
   side).
