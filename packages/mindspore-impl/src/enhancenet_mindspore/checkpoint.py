@@ -4,9 +4,9 @@ A training checkpoint is one ``mindspore.save_checkpoint`` file with:
 
 * the model's parameters under their MindSpore names (``base.conv1.weight``, ``...bn1.moving_mean``), so plain
   ``mindspore.load_checkpoint`` + ``load_param_into_net`` reads the weights too;
-* the optimizer's state under ``optimizer.<name>``: Adam ``moment1.*``/``moment2.*``, ``beta1_power``,
-  ``beta2_power``; SGD ``moments.*``; ``global_step`` and ``learning_rate`` (every optimizer Parameter that is not
-  a model parameter);
+* the optimizer's state under ``optimizer.<name>``: Adam (:class:`~enhancenet_mindspore.optim.TorchAdam`)
+  ``moment1.*``/``moment2.*``; SGD ``moments.*``; ``global_step`` and ``learning_rate`` (every optimizer
+  Parameter that is not a model parameter);
 * ``state``: one JSON string with ``format`` (``enhancenet-mindspore-checkpoint``), ``version``, ``architecture``
   (the shape-relevant model config, checked on load), ``config``, ``epoch`` (in progress, 0-based),
   ``batch_in_epoch``, ``step``, ``world_size``, ``rng`` (python, NumPy and MindSpore generator states),

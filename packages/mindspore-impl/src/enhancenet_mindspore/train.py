@@ -21,7 +21,7 @@ start of every epoch.
 
 Exact resume: batch order is a function of ``(seed, epoch, rank)`` (:class:`~enhancenet_mindspore.data.BatchLoader`)
 and each sample's augmentation of ``(seed, epoch, index)`` (enhancenet-core); the checkpoint holds the model, the
-optimizer state (Adam moments, β powers, global step, lr), the RNG states and the position
+optimizer state (Adam moments, global step, lr), the RNG states and the position
 ``(epoch, batch_in_epoch, step)``. A run killed after its last checkpoint and resumed reaches the same weights, bit
 for bit on CPU (tested), as a run that was never stopped.
 """
@@ -61,6 +61,7 @@ from enhancenet_mindspore.checkpoint import (
 )
 from enhancenet_mindspore.data import BatchLoader, build_pose_dataset
 from enhancenet_mindspore.losses import EnhanceNetLoss
+from enhancenet_mindspore.optim import TorchAdam
 
 __all__ = [
     "MODES",
@@ -165,11 +166,12 @@ def lr_at_epoch(cfg: TrainConfig, epoch: int) -> float:
 
 
 def build_optimizer(params: list[ms.Parameter], cfg: TrainConfig) -> nn.Optimizer:
-    """``nn.Adam`` (HRNet's default) or ``nn.SGD`` with momentum; the learning rate is a Parameter set per epoch."""
+    """Adam (HRNet's default; :class:`~enhancenet_mindspore.optim.TorchAdam`, ``torch.optim.Adam``'s update rule,
+    not ``nn.Adam``'s) or ``nn.SGD`` with momentum; the learning rate is a Parameter set per epoch."""
     lr = ms.Parameter(ms.Tensor(float(cfg.lr), ms.float32), name="learning_rate", requires_grad=False)
     name = str(cfg.optimizer).lower()
     if name == "adam":
-        return nn.Adam(params, learning_rate=lr, weight_decay=float(cfg.weight_decay))
+        return TorchAdam(params, learning_rate=lr, weight_decay=float(cfg.weight_decay))
     if name == "sgd":
         return nn.SGD(params, learning_rate=lr, momentum=float(cfg.momentum), weight_decay=float(cfg.weight_decay))
     raise ValueError(f"train.optimizer: expected 'adam' or 'sgd', got {cfg.optimizer!r}")
