@@ -1,5 +1,8 @@
 """Back end of ``enhancenet-convert`` for Paddle (run by :mod:`enhancenet_core.convert` as a subprocess).
 
+The parser and the convert / verify flows are :mod:`enhancenet_core.engine.convert_backend`'s; this module
+supplies only what is Paddle's (:data:`PADDLE_IO`): the model, the ``.pdparams`` file and the forward pass.
+
     python -m enhancenet_paddle.convert convert SRC DST [--model-config JSON]
     python -m enhancenet_paddle.convert verify WEIGHTS --out DIR [--seed S] [--model-config JSON]
 
@@ -13,10 +16,7 @@ Exit status 2 with the error on stderr when refused.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,105 +24,71 @@ import numpy as np
 import paddle
 
 from enhancenet_core.config import ModelConfig
-from enhancenet_core.convert import model_config_from_json
+from enhancenet_core.engine import convert_backend
+from enhancenet_core.engine.convert_backend import FrameworkIO
 from enhancenet_paddle.models import PoseModel, build_model
-from enhancenet_paddle.weights import (
-    load_canonical,
-    load_pdparams,
-    read_safetensors,
-    save_canonical,
-    save_pdparams,
+from enhancenet_paddle.weights import load_canonical, load_pdparams, save_canonical, save_pdparams
+
+PDPARAMS_SUFFIX = ".pdparams"
+
+
+def _pdparams_model_config(path: Path) -> str | None:
+    """The model configuration JSON a ``.pdparams`` of :func:`save_pdparams` records (None: none)."""
+    state = paddle.load(os.fspath(path))
+    info = state.get("__enhancenet__") if isinstance(state, dict) else None
+    return info.get("model_config") if isinstance(info, dict) else None
+
+
+def _forward(model: PoseModel, x: np.ndarray) -> dict[str, np.ndarray]:
+    model.eval()
+    with paddle.no_grad():
+        out = model(paddle.to_tensor(x))
+    return {k: out[k].numpy() for k in ("lr", "hr") if k in out}
+
+
+PADDLE_IO = FrameworkIO(
+    prog="enhancenet_paddle.convert",
+    native_suffixes=(PDPARAMS_SUFFIX,),
+    build_model=build_model,
+    load_canonical=load_canonical,
+    save_canonical=save_canonical,
+    load_native=load_pdparams,
+    save_native=save_pdparams,
+    native_model_config=_pdparams_model_config,
+    forward=_forward,
+    setup=lambda: paddle.set_device("cpu"),
 )
-
-
-def _model_config_from(path: Path, given: ModelConfig | None) -> ModelConfig:
-    if given is not None:
-        return given
-    text = None
-    if path.suffix == ".safetensors":
-        text = read_safetensors(path)[1].get("model_config")
-    elif path.suffix == ".pdparams" and path.is_file():
-        info = paddle.load(os.fspath(path)).get("__enhancenet__")
-        text = info.get("model_config") if isinstance(info, dict) else None
-    if not text:
-        raise ValueError(f"{path}: records no model configuration; pass --model-config")
-    return model_config_from_json(text, f"{path} model_config")
 
 
 def build(model_cfg: ModelConfig) -> PoseModel:
     """The model of ``model_cfg`` without loading any pretrained backbone (its weights come from the file)."""
-    return build_model(dataclasses.replace(model_cfg, base=dataclasses.replace(model_cfg.base, pretrained=None)))
+    return convert_backend.build_model_for(PADDLE_IO, model_cfg)
 
 
 def load_any(model: PoseModel, path: Path, model_cfg: ModelConfig) -> None:
-    if path.suffix == ".safetensors":
-        load_canonical(model, path, model_cfg)
-    elif path.suffix == ".pdparams":
-        load_pdparams(model, path, model_cfg)
-    else:
-        raise ValueError(f"{path}: expected .safetensors or .pdparams")
+    """Load a canonical or ``.pdparams`` file into ``model``, checking every name and shape first."""
+    convert_backend.load_any(PADDLE_IO, model, Path(path), model_cfg)
 
 
 def save_any(model: PoseModel, path: Path, model_cfg: ModelConfig) -> None:
-    if path.suffix == ".safetensors":
-        save_canonical(model, path, model_cfg)
-    elif path.suffix == ".pdparams":
-        save_pdparams(model, path, model_cfg)
-    else:
-        raise ValueError(f"{path}: expected .safetensors or .pdparams")
+    """Write canonical safetensors or a ``.pdparams`` file (atomically)."""
+    convert_backend.save_any(PADDLE_IO, model, Path(path), model_cfg)
 
 
 def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], model_cfg: ModelConfig | None = None) -> None:
     """``src`` -> ``dst`` (canonical safetensors or .pdparams) through the Paddle model of the configuration."""
-    src_p, dst_p = Path(src), Path(dst)
-    cfg = _model_config_from(src_p, model_cfg)
-    model = build(cfg)
-    load_any(model, src_p, cfg)
-    save_any(model, dst_p, cfg)
+    convert_backend.convert(PADDLE_IO, src, dst, model_cfg)
 
 
 def verify_outputs(weights: str | os.PathLike[str], out_dir: str | os.PathLike[str], seed: int,
                    model_cfg: ModelConfig | None = None) -> dict[str, np.ndarray]:
     """Eval-mode outputs of the loaded model on the seeded input; saved as ``<name>.npy`` in ``out_dir``."""
-    path = Path(weights)
-    cfg = _model_config_from(path, model_cfg)
-    model = build(cfg)
-    load_any(model, path, cfg)
-    w, h = cfg.input_size
-    x = np.random.default_rng(seed).standard_normal((1, 3, h, w)).astype(np.float32)
-    model.eval()
-    with paddle.no_grad():
-        out = model(paddle.to_tensor(x))
-    result = {k: out[k].numpy() for k in ("lr", "hr") if k in out}
-    for k, v in result.items():
-        np.save(Path(out_dir) / f"{k}.npy", v)
-    return result
+    return convert_backend.verify_outputs(PADDLE_IO, weights, out_dir, seed, model_cfg)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m enhancenet_paddle.convert")
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    c = sub.add_parser("convert")
-    c.add_argument("src")
-    c.add_argument("dst")
-    v = sub.add_parser("verify")
-    v.add_argument("weights")
-    v.add_argument("--out", required=True)
-    v.add_argument("--seed", type=int, default=0)
-    for p in (c, v):
-        p.add_argument("--model-config", default=None, help="model configuration as JSON")
-    args = parser.parse_args(argv)
-    paddle.set_device("cpu")
-    try:
-        cfg = model_config_from_json(args.model_config, "--model-config") if args.model_config else None
-        if args.cmd == "convert":
-            convert(args.src, args.dst, cfg)
-        else:
-            verify_outputs(args.weights, args.out, args.seed, cfg)
-    except (ValueError, FileNotFoundError, TypeError) as exc:
-        print(f"enhancenet_paddle.convert: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    """``python -m enhancenet_paddle.convert``: 0 on success, 2 when refused (the error on stderr)."""
+    return convert_backend.run_backend(argv, PADDLE_IO)
 
 
 if __name__ == "__main__":
