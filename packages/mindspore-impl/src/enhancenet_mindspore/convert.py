@@ -1,5 +1,8 @@
 """Back end of ``enhancenet-convert`` for MindSpore (run by :mod:`enhancenet_core.convert` as a subprocess).
 
+The parser and the convert / verify flows are :mod:`enhancenet_core.engine.convert_backend`'s; this module
+supplies only what is MindSpore's (:data:`MINDSPORE_IO`): the model, the ``.ckpt`` file and the forward pass.
+
     python -m enhancenet_mindspore.convert convert SRC DST [--model-config JSON]
     python -m enhancenet_mindspore.convert verify WEIGHTS --out DIR [--seed S] [--model-config JSON]
 
@@ -21,11 +24,8 @@ Exit status 2 with the error on stderr when refused. Writes are atomic (nothing 
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,18 +33,17 @@ from typing import Any
 import mindspore as ms
 import numpy as np
 
+from enhancenet_core.canonical import base_mismatch, convert_shuffle_order
 from enhancenet_core.config import ModelConfig
-from enhancenet_core.conventions import BaseModelName, ShuffleOrder, Upsampler
 from enhancenet_core.convert import model_config_from_json
-from enhancenet_core.namemap import HEAD_PREFIX
-from enhancenet_core.pixel_shuffle import channel_permutation
+from enhancenet_core.engine import convert_backend
+from enhancenet_core.engine.convert_backend import FrameworkIO
 from enhancenet_mindspore.models import PoseModel, build_model
 from enhancenet_mindspore.weights import (
     load_canonical,
     load_tensors,
     mindspore_names,
     model_config_json,
-    read_safetensors,
     save_canonical,
     save_ckpt,
 )
@@ -54,7 +53,7 @@ CKPT_SUFFIX = ".ckpt"
 #: entries of a training checkpoint that are not model weights (enhancenet_mindspore.checkpoint)
 OPTIMIZER_PREFIX = "optimizer."
 
-__all__ = ["CKPT_FORMAT", "build", "convert", "load_any", "main", "read_ckpt", "save_any", "verify_outputs"]
+__all__ = ["CKPT_FORMAT", "MINDSPORE_IO", "build", "convert", "load_any", "main", "read_ckpt", "save_any", "verify_outputs"]
 
 
 def read_ckpt(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -94,36 +93,14 @@ def _ckpt_model_config(other: dict[str, Any]) -> str | None:
     return None
 
 
-def _model_config_from(path: Path, given: ModelConfig | None) -> ModelConfig:
-    if given is not None:
-        return given
-    text = None
-    if path.suffix == ".safetensors":
-        text = read_safetensors(path)[1].get("model_config")
-    elif path.suffix == CKPT_SUFFIX:
-        text = _ckpt_model_config(read_ckpt(path)[1])
-    if not text:
-        raise ValueError(f"{path}: records no model configuration; pass --model-config")
-    return model_config_from_json(text, f"{path} model_config")
-
-
-def build(model_cfg: ModelConfig) -> PoseModel:
-    """The model of ``model_cfg`` without loading any pretrained backbone (its weights come from the file)."""
-    return build_model(dataclasses.replace(model_cfg, base=dataclasses.replace(model_cfg.base, pretrained=None)))
-
-
 def _load_ckpt(model: PoseModel, path: Path, model_cfg: ModelConfig) -> None:
     tensors, other = read_ckpt(path)
     stored = _ckpt_model_config(other)
     stored_cfg = None
     if stored is not None:
-        try:
-            stored_base = json.loads(stored)["base"]["name"]
-        except (ValueError, KeyError, TypeError):
-            stored_base = None
-        want = BaseModelName(model_cfg.base.name).value
-        if stored_base is not None and stored_base != want:
-            raise ValueError(f"{path}: the file holds a {stored_base!r} model, the config builds {want!r}")
+        mismatch = base_mismatch({"model_config": stored}, model_cfg)
+        if mismatch:
+            raise ValueError(f"{path}: {mismatch.rstrip('; ')}")
         try:
             stored_cfg = model_config_from_json(stored, f"{path} model_config")
         except ValueError:
@@ -132,100 +109,73 @@ def _load_ckpt(model: PoseModel, path: Path, model_cfg: ModelConfig) -> None:
     own = set(names.values())
     canonical = {canon: tensors[ms_name] for canon, ms_name in names.items() if ms_name in tensors}
     if stored_cfg is not None:
-        canonical = _to_shuffle_order(canonical, stored_cfg, model_cfg)
+        # a .ckpt stores a paper-order head in the paper order, as the model holds it: into the requested one
+        canonical = convert_shuffle_order(canonical, model_cfg, stored_cfg.head.shuffle_order,
+                                          model_cfg.head.shuffle_order, os.fspath(path))
     # unexpected tensors keep their MindSpore name so that the error names what is in the file
     canonical.update({name: t for name, t in tensors.items()
                       if name not in own and not name.startswith(OPTIMIZER_PREFIX)})
     load_tensors(model, canonical, os.fspath(path))
 
 
-def _to_shuffle_order(tensors: dict[str, np.ndarray], stored: ModelConfig, want: ModelConfig) -> dict[str, np.ndarray]:
-    """A sub-pixel head's ``upsample`` weight and bias from the file's shuffle order into the requested one
-    (a ``.ckpt`` stores a paper-order head in the paper order, as the model holds it)."""
-    have_order, want_order = ShuffleOrder(stored.head.shuffle_order), ShuffleOrder(want.head.shuffle_order)
-    if (have_order is want_order or not want.head.enabled
-            or Upsampler(want.head.upsampler) is not Upsampler.SUBPIXEL):
-        return tensors
-    perm = channel_permutation(want.num_keypoints, want.head.upscale, have_order, want_order)
-    out = dict(tensors)
-    for suffix in ("weight", "bias"):
-        t = out.get(f"{HEAD_PREFIX}upsample.{suffix}")
-        if t is not None and t.ndim >= 1 and t.shape[0] == perm.size:
-            out[f"{HEAD_PREFIX}upsample.{suffix}"] = t[perm]
-    return out
+def _ckpt_file_model_config(path: Path) -> str | None:
+    return _ckpt_model_config(read_ckpt(path)[1])
+
+
+def _save_ckpt(model: PoseModel, path: Path, model_cfg: ModelConfig) -> None:
+    """A ``.ckpt`` with the format and the model configuration, atomically."""
+    save_ckpt(model, path, append_dict={"enhancenet_format": CKPT_FORMAT, "model_config": model_config_json(model_cfg)})
+
+
+def _forward(model: PoseModel, x: np.ndarray) -> dict[str, np.ndarray]:
+    model.set_train(False)
+    out = model(ms.Tensor(x))
+    return {k: out[k].asnumpy() for k in ("lr", "hr") if k in out}
+
+
+MINDSPORE_IO = FrameworkIO(
+    prog="enhancenet_mindspore.convert",
+    native_suffixes=(CKPT_SUFFIX,),
+    build_model=build_model,
+    load_canonical=load_canonical,
+    save_canonical=save_canonical,
+    load_native=_load_ckpt,
+    save_native=_save_ckpt,
+    native_model_config=_ckpt_file_model_config,
+    forward=_forward,
+    setup=lambda: ms.set_context(mode=ms.PYNATIVE_MODE, device_target="CPU"),
+)
+
+
+def build(model_cfg: ModelConfig) -> PoseModel:
+    """The model of ``model_cfg`` without loading any pretrained backbone (its weights come from the file)."""
+    return convert_backend.build_model_for(MINDSPORE_IO, model_cfg)
 
 
 def load_any(model: PoseModel, path: Path, model_cfg: ModelConfig) -> None:
     """Load a canonical or ``.ckpt`` file into ``model``, checking every name and shape first."""
-    if path.suffix == ".safetensors":
-        load_canonical(model, path, model_cfg)
-    elif path.suffix == CKPT_SUFFIX:
-        _load_ckpt(model, path, model_cfg)
-    else:
-        raise ValueError(f"{path}: expected .safetensors or .ckpt")
+    convert_backend.load_any(MINDSPORE_IO, model, Path(path), model_cfg)
 
 
 def save_any(model: PoseModel, path: Path, model_cfg: ModelConfig) -> None:
     """Write canonical safetensors or a ``.ckpt`` (with the format and model configuration), atomically."""
-    if path.suffix == ".safetensors":
-        save_canonical(model, path, model_cfg)
-    elif path.suffix == CKPT_SUFFIX:
-        save_ckpt(model, path, append_dict={"enhancenet_format": CKPT_FORMAT,
-                                            "model_config": model_config_json(model_cfg)})
-    else:
-        raise ValueError(f"{path}: expected .safetensors or .ckpt")
+    convert_backend.save_any(MINDSPORE_IO, model, Path(path), model_cfg)
 
 
 def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], model_cfg: ModelConfig | None = None) -> None:
     """``src`` -> ``dst`` (canonical safetensors or .ckpt) through the MindSpore model of the configuration."""
-    src_p, dst_p = Path(src), Path(dst)
-    cfg = _model_config_from(src_p, model_cfg)
-    model = build(cfg)
-    load_any(model, src_p, cfg)
-    save_any(model, dst_p, cfg)
+    convert_backend.convert(MINDSPORE_IO, src, dst, model_cfg)
 
 
 def verify_outputs(weights: str | os.PathLike[str], out_dir: str | os.PathLike[str], seed: int,
                    model_cfg: ModelConfig | None = None) -> dict[str, np.ndarray]:
     """Eval-mode outputs of the loaded model on the seeded input; saved as ``<name>.npy`` in ``out_dir``."""
-    path = Path(weights)
-    cfg = _model_config_from(path, model_cfg)
-    model = build(cfg)
-    load_any(model, path, cfg)
-    w, h = cfg.input_size
-    x = np.random.default_rng(seed).standard_normal((1, 3, h, w)).astype(np.float32)
-    model.set_train(False)
-    out = model(ms.Tensor(x))
-    result = {k: out[k].asnumpy() for k in ("lr", "hr") if k in out}
-    for k, v in result.items():
-        np.save(Path(out_dir) / f"{k}.npy", v)
-    return result
+    return convert_backend.verify_outputs(MINDSPORE_IO, weights, out_dir, seed, model_cfg)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m enhancenet_mindspore.convert")
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    c = sub.add_parser("convert")
-    c.add_argument("src")
-    c.add_argument("dst")
-    v = sub.add_parser("verify")
-    v.add_argument("weights")
-    v.add_argument("--out", required=True)
-    v.add_argument("--seed", type=int, default=0)
-    for p in (c, v):
-        p.add_argument("--model-config", default=None, help="model configuration as JSON")
-    args = parser.parse_args(argv)
-    ms.set_context(mode=ms.PYNATIVE_MODE, device_target="CPU")
-    try:
-        cfg = model_config_from_json(args.model_config, "--model-config") if args.model_config else None
-        if args.cmd == "convert":
-            convert(args.src, args.dst, cfg)
-        else:
-            verify_outputs(args.weights, args.out, args.seed, cfg)
-    except (ValueError, FileNotFoundError, TypeError) as exc:
-        print(f"enhancenet_mindspore.convert: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    """``python -m enhancenet_mindspore.convert``: 0 on success, 2 when refused (the error on stderr)."""
+    return convert_backend.run_backend(argv, MINDSPORE_IO)
 
 
 if __name__ == "__main__":

@@ -87,7 +87,9 @@ def model_config_from(io: FrameworkIO, path: Path, given: ModelConfig | None) ->
     text = None
     if path.suffix == CANONICAL_SUFFIX:
         text = read_canonical_metadata(path).get("model_config")
-    elif path.suffix in io.native_suffixes and path.is_file():
+    elif path.suffix in io.native_suffixes:
+        if not path.is_file():
+            raise FileNotFoundError(f"weights file {path} not found")
         text = io.native_model_config(path)
     if not text:
         raise ValueError(f"{path}: records no model configuration; pass --model-config")
