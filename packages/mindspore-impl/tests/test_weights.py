@@ -10,10 +10,12 @@ import mindspore as ms
 import numpy as np
 import pytest
 from _helpers import model_with_reference_weights
+from mindspore import nn, ops
 
-from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
+from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig, TrainConfig
 from enhancenet_core.conventions import BaseModelName, ShuffleOrder
 from enhancenet_mindspore.models import build_model
+from enhancenet_mindspore.train import build_optimizer
 from enhancenet_mindspore.weights import (
     load_canonical,
     load_ckpt,
@@ -124,3 +126,55 @@ def test_equal_outputs_after_reload(tmp_path: Path) -> None:
     again.set_train(False)
     x = ms.Tensor(np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32))
     np.testing.assert_array_equal(model(x)["hr"].asnumpy(), again(x)["hr"].asnumpy())
+
+
+# ------------------------------------------------------------------ loading after the optimizer has run (PYNATIVE)
+class _SumStep(nn.Cell):
+    """One optimizer step on loss = sum(M^LR²) + sum(M^HR²) of a PoseModel."""
+
+    def __init__(self, model: nn.Cell, optimizer: nn.Optimizer) -> None:
+        super().__init__()
+        self.model = model
+        self.optimizer = optimizer
+        self.grad_fn = ms.value_and_grad(self.loss, None, optimizer.parameters)
+
+    def loss(self, images: ms.Tensor) -> ms.Tensor:
+        out = self.model(images)
+        return (out["lr"] ** 2).sum() + (out["hr"] ** 2).sum()
+
+    def construct(self, images: ms.Tensor) -> ms.Tensor:
+        loss, grads = self.grad_fn(images)
+        return ops.depend(loss, self.optimizer(grads))
+
+
+@pytest.mark.parametrize("optimizer", ["build_optimizer", "nn.Adam"])
+@pytest.mark.parametrize("fmt", ["safetensors", "ckpt"])
+def test_loaded_weights_reach_an_optimizer_that_has_run(tmp_path: Path, optimizer: str, fmt: str) -> None:
+    """Step, load the initial weights from a file, step again: the second step starts from the loaded values.
+
+    With ``Parameter.set_data`` the kernel optimizer ``nn.Adam`` kept updating the old storage: after the second
+    step the parameters still held exactly the loaded values (the update was lost).
+    """
+    model = build_model(CFG)
+    path = tmp_path / f"w.{fmt}"
+    (save_canonical(model, path, CFG) if fmt == "safetensors" else save_ckpt(model, path))
+    trainable = model.trainable_params()
+    loaded = [p.asnumpy().copy() for p in trainable]  # by position: wrapping cells rename the Parameters
+    if optimizer == "nn.Adam":
+        opt: nn.Optimizer = nn.Adam(trainable, learning_rate=ms.Parameter(ms.Tensor(0.5, ms.float32), name="lr"))
+    else:
+        opt = build_optimizer(trainable, dataclasses.replace(TrainConfig(), optimizer="adam", lr=0.5))
+    step = _SumStep(model, opt)
+    step.set_train(True)
+    images = ms.Tensor(np.random.default_rng(0).normal(size=(2, 3, 32, 32)).astype(np.float32))
+    step(images)
+    assert max(np.abs(p.asnumpy() - w).max() for p, w in zip(trainable, loaded, strict=True)) > 0.4  # moved
+    (load_canonical(model, path) if fmt == "safetensors" else load_ckpt(model, path))
+    for p, w in zip(trainable, loaded, strict=True):
+        np.testing.assert_array_equal(p.asnumpy(), w, err_msg=p.name)
+    ops.assign(opt.learning_rate, ms.Tensor(1e-3, ms.float32))
+    step(images)
+    moved = [p.name for p, w in zip(trainable, loaded, strict=True) if not np.array_equal(p.asnumpy(), w)]
+    assert len(moved) > len(trainable) // 2, "the second step did not update the loaded parameters"
+    for p, w in zip(trainable, loaded, strict=True):  # Adam moves each weight by about lr from the loaded values
+        assert np.abs(p.asnumpy() - w).max() < 0.01, p.name

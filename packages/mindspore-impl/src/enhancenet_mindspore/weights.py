@@ -57,7 +57,7 @@ from typing import Any
 
 import mindspore as ms
 import numpy as np
-from mindspore import nn
+from mindspore import nn, ops
 
 from enhancenet_core import canonical
 from enhancenet_core.canonical import FORMAT_NAME, FORMAT_VERSION, model_config_json, read_safetensors
@@ -157,17 +157,28 @@ def _order(model: nn.Cell) -> ShuffleOrder | None:
     return head.shuffle_order if head is not None else None
 
 
+def assign_in_place(param: ms.Parameter, value: np.ndarray | ms.Tensor) -> None:
+    """Write ``value`` (same shape, cast to ``param``'s dtype) into ``param``'s existing storage (``ops.assign``).
+
+    Not ``Parameter.set_data``: in PYNATIVE mode, once an optimizer has run on ``param``, ``set_data`` (and
+    ``Parameter.assign_value``) give the Parameter new storage while a kernel optimizer such as ``nn.Adam`` keeps
+    updating the old one, so the loaded values are silently lost at the next step (tested).
+    """
+    array = value.asnumpy() if isinstance(value, ms.Tensor) else np.asarray(value)
+    ops.assign(param, ms.Tensor(np.ascontiguousarray(array, dtype=ms.dtype_to_nptype(param.dtype))))
+
+
 def load_tensors(model: nn.Cell, tensors: dict[str, np.ndarray], source: str = "tensors") -> None:
     """Copy canonical ``tensors`` into ``model`` after checking every one (names, shapes, floating dtype).
 
-    Values are cast to each parameter's dtype (float32). Raises ValueError (nothing copied) on any problem.
+    Values are cast to each parameter's dtype (float32) and written in place (:func:`assign_in_place`), so an
+    optimizer that has already run updates the loaded values. Raises ValueError (nothing copied) on any problem.
     """
     params = canonical_parameters(model)
     canonical.check_tensors({k: np.asarray(v) for k, v in tensors.items()},
                             {k: tuple(p.shape) for k, p in params.items()}, source)
     for name, param in params.items():
-        value = np.ascontiguousarray(tensors[name], dtype=ms.dtype_to_nptype(param.dtype))
-        param.set_data(ms.Tensor(value))
+        assign_in_place(param, tensors[name])
 
 
 # ------------------------------------------------------------------------------------------ save / load
@@ -205,7 +216,7 @@ def load_canonical(
 
 # ------------------------------------------------------------------------------------ native .ckpt
 def save_ckpt(model: nn.Cell, path: str | os.PathLike[str], append_dict: dict[str, Any] | None = None) -> None:
-    """MindSpore-native checkpoint (``mindspore.save_checkpoint``, MindSpore parameter names), written atomically.
+    """MindSpore-native checkpoint (``mindspore.save_checkpoint``, parameter names relative to ``model``), written atomically.
 
     ``append_dict``: extra scalars/strings stored beside the parameters (``save_checkpoint``'s ``append_dict``).
     The file gets the usual permissions (``save_checkpoint`` alone creates mode 0400), so it can be overwritten.
@@ -217,7 +228,9 @@ def save_ckpt(model: nn.Cell, path: str | os.PathLike[str], append_dict: dict[st
     os.close(fd)
     try:
         os.unlink(tmp)  # save_checkpoint creates the file itself
-        ms.save_checkpoint(model, tmp, append_dict=append_dict)
+        # names relative to ``model`` (Parameter.name gains a prefix once the model sits inside another Cell)
+        items = [{"name": name, "data": p} for name, p in model.parameters_and_names()]
+        ms.save_checkpoint(items, tmp, append_dict=append_dict)
         os.chmod(tmp, _usual_mode())
         os.replace(tmp, path)
     finally:
@@ -240,14 +253,14 @@ def load_ckpt(model: nn.Cell, path: str | os.PathLike[str]) -> dict[str, Any]:
         found = ms.load_checkpoint(os.fspath(path))
     except Exception as exc:
         raise ValueError(f"{path}: not a readable MindSpore checkpoint ({exc})") from exc
-    params = dict(model.parameters_and_names())
-    expected = {p.name: tuple(p.shape) for p in params.values()}
+    params = dict(model.parameters_and_names())  # names relative to ``model``, as save_ckpt writes them
+    expected = {name: tuple(p.shape) for name, p in params.items()}
     tensors = {k: v for k, v in found.items() if isinstance(v, ms.Parameter) and k in expected}
     extras = {k: v for k, v in found.items() if k not in tensors}
     unexpected = {k: v for k, v in extras.items() if isinstance(v, ms.Parameter) and v.ndim > 0}
     canonical.check_tensors({**tensors, **unexpected}, expected, os.fspath(path), check_dtype=False)
-    for p in params.values():
-        p.set_data(ms.Tensor(tensors[p.name].asnumpy().astype(ms.dtype_to_nptype(p.dtype))))
+    for name, p in params.items():
+        assign_in_place(p, tensors[name])
     return {k: (v.asnumpy() if isinstance(v, ms.Parameter | ms.Tensor) else v) for k, v in extras.items()
             if k not in unexpected}
 
@@ -258,6 +271,7 @@ __all__ = [
     "MINDSPORE_NAME_TABLE",
     "MINDSPORE_PREFIX_TABLE",
     "MINDSPORE_SUFFIX_TABLE",
+    "assign_in_place",
     "atomic_write_bytes",
     "canonical_name",
     "canonical_parameters",
