@@ -42,7 +42,7 @@ def test_formats_and_header(tmp_path: Path) -> None:
         format_of("x.bin")
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x05\x00")
-    with pytest.raises(ConvertError, match="not a safetensors file"):
+    with pytest.raises(ConvertError, match="not a readable safetensors file"):
         read_canonical_header(bad)
 
 

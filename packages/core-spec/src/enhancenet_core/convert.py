@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from enhancenet_core.config import ConfigError, ModelConfig, _dataclass_from_dict, config_to_dict, load_config
+from enhancenet_core.canonical import model_config_json, read_canonical_metadata
+from enhancenet_core.config import ConfigError, ModelConfig, _dataclass_from_dict, load_config
 
 __all__ = [
     "BACKENDS",
@@ -99,34 +99,22 @@ def format_of(path: str | os.PathLike[str]) -> str:
 
 
 def read_canonical_header(path: str | os.PathLike[str]) -> dict[str, str]:
-    """The ``__metadata__`` of a safetensors file (the 8-byte length and JSON header; no tensor is read)."""
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"weight file {p} not found")
-    with p.open("rb") as fh:
-        raw = fh.read(8)
-        if len(raw) != 8:
-            raise ConvertError(f"{p}: not a safetensors file (shorter than its 8-byte header length)")
-        (n,) = struct.unpack("<Q", raw)
-        if n > 100_000_000:
-            raise ConvertError(f"{p}: not a safetensors file (header length {n})")
-        try:
-            header = json.loads(fh.read(n).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ConvertError(f"{p}: not a safetensors file (unreadable header: {exc})") from exc
-    meta = header.get("__metadata__") or {}
-    return {str(k): str(v) for k, v in meta.items()}
+    """The ``__metadata__`` of a safetensors file (no tensor is read): :func:`enhancenet_core.canonical.read_canonical_metadata`.
+
+    Raises FileNotFoundError for a missing file and ConvertError naming the file when it is not safetensors.
+    """
+    try:
+        return read_canonical_metadata(path)
+    except FileNotFoundError:
+        raise
+    except ValueError as exc:
+        raise ConvertError(str(exc)) from exc
 
 
 def model_config_to_json(model_cfg: ModelConfig) -> str:
-    """The model configuration as compact JSON with sorted keys (as the canonical header stores it)."""
-    return json.dumps(config_to_dict_model(model_cfg), sort_keys=True, separators=(",", ":"))
-
-
-def config_to_dict_model(model_cfg: ModelConfig) -> dict:
-    from enhancenet_core.config import Config
-
-    return config_to_dict(Config(model=model_cfg))["model"]
+    """The model configuration as compact JSON with sorted keys (as the canonical header stores it):
+    :func:`enhancenet_core.canonical.model_config_json`."""
+    return model_config_json(model_cfg)
 
 
 def model_config_from_json(text: str, source: str = "model_config") -> ModelConfig:
