@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,6 @@ import numpy as np
 from enhancenet_core.canonical import base_mismatch, convert_shuffle_order
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.convert import model_config_from_json
-from enhancenet_core.engine import convert_backend
 from enhancenet_core.engine.convert_backend import FrameworkIO
 from enhancenet_mindspore.models import PoseModel, build_model
 from enhancenet_mindspore.weights import (
@@ -147,35 +145,13 @@ MINDSPORE_IO = FrameworkIO(
 )
 
 
-def build(model_cfg: ModelConfig) -> PoseModel:
-    """The model of ``model_cfg`` without loading any pretrained backbone (its weights come from the file)."""
-    return convert_backend.build_model_for(MINDSPORE_IO, model_cfg)
-
-
-def load_any(model: PoseModel, path: Path, model_cfg: ModelConfig) -> None:
-    """Load a canonical or ``.ckpt`` file into ``model``, checking every name and shape first."""
-    convert_backend.load_any(MINDSPORE_IO, model, Path(path), model_cfg)
-
-
-def save_any(model: PoseModel, path: Path, model_cfg: ModelConfig) -> None:
-    """Write canonical safetensors or a ``.ckpt`` (with the format and model configuration), atomically."""
-    convert_backend.save_any(MINDSPORE_IO, model, Path(path), model_cfg)
-
-
-def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], model_cfg: ModelConfig | None = None) -> None:
-    """``src`` -> ``dst`` (canonical safetensors or .ckpt) through the MindSpore model of the configuration."""
-    convert_backend.convert(MINDSPORE_IO, src, dst, model_cfg)
-
-
-def verify_outputs(weights: str | os.PathLike[str], out_dir: str | os.PathLike[str], seed: int,
-                   model_cfg: ModelConfig | None = None) -> dict[str, np.ndarray]:
-    """Eval-mode outputs of the loaded model on the seeded input; saved as ``<name>.npy`` in ``out_dir``."""
-    return convert_backend.verify_outputs(MINDSPORE_IO, weights, out_dir, seed, model_cfg)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m enhancenet_mindspore.convert``: 0 on success, 2 when refused (the error on stderr)."""
-    return convert_backend.run_backend(argv, MINDSPORE_IO)
+# the public functions of every converter back end, bound to this framework
+build = MINDSPORE_IO.build
+load_any = MINDSPORE_IO.load_any
+save_any = MINDSPORE_IO.save_any
+convert = MINDSPORE_IO.convert
+verify_outputs = MINDSPORE_IO.verify_outputs
+main = MINDSPORE_IO.main
 
 
 if __name__ == "__main__":

@@ -17,14 +17,11 @@ Exit status 2 with the error on stderr when refused.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import paddle
 
-from enhancenet_core.config import ModelConfig
-from enhancenet_core.engine import convert_backend
 from enhancenet_core.engine.convert_backend import FrameworkIO
 from enhancenet_paddle.models import PoseModel, build_model
 from enhancenet_paddle.weights import load_canonical, load_pdparams, save_canonical, save_pdparams
@@ -60,35 +57,13 @@ PADDLE_IO = FrameworkIO(
 )
 
 
-def build(model_cfg: ModelConfig) -> PoseModel:
-    """The model of ``model_cfg`` without loading any pretrained backbone (its weights come from the file)."""
-    return convert_backend.build_model_for(PADDLE_IO, model_cfg)
-
-
-def load_any(model: PoseModel, path: Path, model_cfg: ModelConfig) -> None:
-    """Load a canonical or ``.pdparams`` file into ``model``, checking every name and shape first."""
-    convert_backend.load_any(PADDLE_IO, model, Path(path), model_cfg)
-
-
-def save_any(model: PoseModel, path: Path, model_cfg: ModelConfig) -> None:
-    """Write canonical safetensors or a ``.pdparams`` file (atomically)."""
-    convert_backend.save_any(PADDLE_IO, model, Path(path), model_cfg)
-
-
-def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], model_cfg: ModelConfig | None = None) -> None:
-    """``src`` -> ``dst`` (canonical safetensors or .pdparams) through the Paddle model of the configuration."""
-    convert_backend.convert(PADDLE_IO, src, dst, model_cfg)
-
-
-def verify_outputs(weights: str | os.PathLike[str], out_dir: str | os.PathLike[str], seed: int,
-                   model_cfg: ModelConfig | None = None) -> dict[str, np.ndarray]:
-    """Eval-mode outputs of the loaded model on the seeded input; saved as ``<name>.npy`` in ``out_dir``."""
-    return convert_backend.verify_outputs(PADDLE_IO, weights, out_dir, seed, model_cfg)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m enhancenet_paddle.convert``: 0 on success, 2 when refused (the error on stderr)."""
-    return convert_backend.run_backend(argv, PADDLE_IO)
+# the public functions of every converter back end, bound to this framework
+build = PADDLE_IO.build
+load_any = PADDLE_IO.load_any
+save_any = PADDLE_IO.save_any
+convert = PADDLE_IO.convert
+verify_outputs = PADDLE_IO.verify_outputs
+main = PADDLE_IO.main
 
 
 if __name__ == "__main__":

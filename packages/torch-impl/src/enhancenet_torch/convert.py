@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,6 @@ import torch
 
 from enhancenet_core import canonical
 from enhancenet_core.config import ModelConfig
-from enhancenet_core.engine import convert_backend
 from enhancenet_core.engine.convert_backend import FrameworkIO
 from enhancenet_torch.models import PoseModel, build_model, canonical_state_dict
 from enhancenet_torch.weights import (
@@ -103,35 +101,13 @@ TORCH_IO = FrameworkIO(
 )
 
 
-def build(model_cfg: ModelConfig) -> PoseModel:
-    """The model of ``model_cfg`` without loading any pretrained backbone (its weights come from the file)."""
-    return convert_backend.build_model_for(TORCH_IO, model_cfg)
-
-
-def load_any(model: PoseModel, path: Path, model_cfg: ModelConfig) -> None:
-    """Load a canonical or ``.pt`` / ``.pth`` file into ``model``, checking every name and shape first."""
-    convert_backend.load_any(TORCH_IO, model, Path(path), model_cfg)
-
-
-def save_any(model: PoseModel, path: Path, model_cfg: ModelConfig) -> None:
-    """Write canonical safetensors or a ``.pt`` / ``.pth`` checkpoint (atomically)."""
-    convert_backend.save_any(TORCH_IO, model, Path(path), model_cfg)
-
-
-def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], model_cfg: ModelConfig | None = None) -> None:
-    """``src`` -> ``dst`` (canonical safetensors or .pt/.pth) through the torch model of the configuration."""
-    convert_backend.convert(TORCH_IO, src, dst, model_cfg)
-
-
-def verify_outputs(weights: str | os.PathLike[str], out_dir: str | os.PathLike[str], seed: int,
-                   model_cfg: ModelConfig | None = None) -> dict[str, np.ndarray]:
-    """Eval-mode outputs of the loaded model on the seeded input; saved as ``<name>.npy`` in ``out_dir``."""
-    return convert_backend.verify_outputs(TORCH_IO, weights, out_dir, seed, model_cfg)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m enhancenet_torch.convert``: 0 on success, 2 when refused (the error on stderr)."""
-    return convert_backend.run_backend(argv, TORCH_IO)
+# the public functions of every converter back end, bound to this framework
+build = TORCH_IO.build
+load_any = TORCH_IO.load_any
+save_any = TORCH_IO.save_any
+convert = TORCH_IO.convert
+verify_outputs = TORCH_IO.verify_outputs
+main = TORCH_IO.main
 
 
 if __name__ == "__main__":

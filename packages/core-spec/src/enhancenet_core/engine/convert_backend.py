@@ -75,6 +75,33 @@ class FrameworkIO:
     forward: Callable[[Any, np.ndarray], Mapping[str, np.ndarray]]
     setup: Callable[[], None] = lambda: None
 
+    # The framework module's public functions, bound to this framework (``convert = TORCH_IO.convert``, ...).
+    def build(self, model_cfg: ModelConfig) -> Any:
+        """The model of ``model_cfg`` without loading any pretrained backbone (its weights come from the file)."""
+        return build_model_for(self, model_cfg)
+
+    def load_any(self, model: Any, path: str | os.PathLike[str], model_cfg: ModelConfig) -> None:
+        """Load a canonical or native file into ``model`` (by suffix), every name and shape checked first."""
+        load_any(self, model, Path(path), model_cfg)
+
+    def save_any(self, model: Any, path: str | os.PathLike[str], model_cfg: ModelConfig) -> None:
+        """Write ``model`` as a canonical or native file (by suffix), atomically."""
+        save_any(self, model, Path(path), model_cfg)
+
+    def convert(self, src: str | os.PathLike[str], dst: str | os.PathLike[str],
+                model_cfg: ModelConfig | None = None) -> None:
+        """``src`` -> ``dst`` through this framework's model of the configuration (see :func:`convert`)."""
+        convert(self, src, dst, model_cfg)
+
+    def verify_outputs(self, weights: str | os.PathLike[str], out_dir: str | os.PathLike[str], seed: int,
+                       model_cfg: ModelConfig | None = None) -> dict[str, np.ndarray]:
+        """Eval-mode outputs on the seeded input, saved as ``<name>.npy`` (see :func:`verify_outputs`)."""
+        return verify_outputs(self, weights, out_dir, seed, model_cfg)
+
+    def main(self, argv: Sequence[str] | None = None) -> int:
+        """``python -m <prog>``: 0 on success, 2 when refused (the error on stderr)."""
+        return run_backend(argv, self)
+
     def _suffix_error(self, path: Path) -> ValueError:
         wanted = ", ".join((CANONICAL_SUFFIX, *self.native_suffixes))
         return ValueError(f"{path}: expected one of {wanted}")
