@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -60,17 +58,6 @@ def _to_numpy(t: Tensor) -> np.ndarray:
     if t.dtype == torch.bfloat16:  # NumPy (and so the canonical writer) has no bfloat16
         t = t.float()
     return t.contiguous().numpy()
-
-
-def _shape_problems(found: Mapping[str, Any], expected: Mapping[str, tuple[int, ...]]) -> list[str]:
-    """One line per missing, unexpected, mis-shaped or non-floating-point tensor of ``found``."""
-    return canonical.tensor_problems(found, expected)
-
-
-def _raise_problems(source: str, problems: list[str], preamble: str = "") -> None:
-    if problems:
-        raise ValueError(f"{source}: {preamble}{len(problems)} tensor(s) do not fit the model:\n  "
-                         + "\n  ".join(problems))
 
 
 def _head(model: nn.Module) -> EnhanceNet | None:
