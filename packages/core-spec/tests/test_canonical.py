@@ -241,3 +241,14 @@ def test_check_tensors_takes_shapes_from_any_tensor_type():
     with pytest.raises(ValueError, match=r"(?s)src: 1 tensor\(s\).*wrong dtype a: expected a floating-point tensor"):
         check_tensors({"a": Fake()}, {"a": (2,)}, "src")
     check_tensors({"a": np.zeros(2, np.float16)}, {"a": (2,)}, "src")  # float16 is floating point
+
+
+def test_backbone_prefixes_cover_the_imagenet_backbones_only():
+    from enhancenet_core.canonical import backbone_prefixes
+
+    resnet = backbone_prefixes(R18)
+    assert "layer4." in resnet and not any(p.startswith(("fc", "deconv", "final")) for p in resnet)
+    hrnet = backbone_prefixes(ModelConfig(base=BaseModelConfig(name=BaseModelName.HRNET, width=32)))
+    assert {"stage4.", "transition3.", "conv2."} <= set(hrnet) and "final_layer." not in hrnet
+    with pytest.raises(ValueError, match=r"model\.base\.pretrained: .* not for 'hourglass'"):
+        backbone_prefixes(ModelConfig(base=BaseModelConfig(name=BaseModelName.HOURGLASS)))

@@ -46,10 +46,12 @@ from enhancenet_core.namemap import BN_EPS, HEAD_PREFIX, TensorSpec, parameter_s
 from enhancenet_core.pixel_shuffle import convert_subpixel_weights
 
 __all__ = [
+    "BACKBONE_PREFIXES",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "LAYOUTS",
     "RESERVED_KEYS",
+    "backbone_prefixes",
     "base_mismatch",
     "canonical_header",
     "check_tensors",
@@ -395,6 +397,29 @@ def _check_model(own: Mapping[str, tuple[int, ...]], want: Mapping[str, tuple[in
     if problems:
         raise ValueError("the model does not match its config's canonical name map (build it with "
                          "build_model(model_cfg)):\n  " + "\n  ".join(problems))
+
+
+# ------------------------------------------------------------------------------ ImageNet backbone weights
+#: Canonical-name prefixes of the backbone tensors taken from ImageNet weights, by base model (as HRNet's
+#: ``PRETRAINED_LAYERS``; a ResNet's ``fc`` and HRNet's classification-only layers are not among them).
+BACKBONE_PREFIXES: dict[BaseModelName, tuple[str, ...]] = {
+    BaseModelName.SIMPLE_BASELINE: ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4."),
+    BaseModelName.CPN: ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4."),
+    BaseModelName.HRNET: (
+        "conv1.", "bn1.", "conv2.", "bn2.", "layer1.", "transition1.", "stage2.", "transition2.", "stage3.",
+        "transition3.", "stage4.",
+    ),
+}
+
+
+def backbone_prefixes(model_cfg: ModelConfig) -> tuple[str, ...]:
+    """:data:`BACKBONE_PREFIXES` of the config's base model; ValueError naming ``model.base.pretrained`` for a
+    base model without an ImageNet backbone (the hourglass)."""
+    name = BaseModelName(model_cfg.base.name)
+    if name not in BACKBONE_PREFIXES:
+        raise ValueError(f"model.base.pretrained: ImageNet weights are supported for ResNet and HRNet backbones, "
+                         f"not for {name.value!r}")
+    return BACKBONE_PREFIXES[name]
 
 
 # ------------------------------------------------------------------------------------- shuffle order

@@ -77,16 +77,6 @@ PADDLE_NAME_TABLE: tuple[tuple[str, str, str], ...] = (
     ("<bn>._variance", "<bn>.running_var", "Paddle's BatchNorm buffer name"),
 )
 
-#: Backbone tensors taken from ImageNet weights, by base model (canonical name prefixes).
-_BACKBONE_PREFIXES: dict[BaseModelName, tuple[str, ...]] = {
-    BaseModelName.SIMPLE_BASELINE: ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4."),
-    BaseModelName.CPN: ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4."),
-    BaseModelName.HRNET: (
-        "conv1.", "bn1.", "conv2.", "bn2.", "layer1.", "transition1.", "stage2.", "transition2.", "stage3.",
-        "transition3.", "stage4.",
-    ),
-}
-
 
 # --------------------------------------------------------------------------------------------- the table
 def canonical_name(name: str, strip_base: bool = True) -> str:
@@ -309,15 +299,12 @@ def load_pretrained_backbone(model: nn.Layer, path: str | os.PathLike[str], mode
     backbone tensor of the model must be in the file with the right shape, else ValueError lists them and
     nothing is loaded. Never downloads.
     """
+    prefixes = canonical.backbone_prefixes(model_cfg)
     name = BaseModelName(model_cfg.base.name)
-    if name not in _BACKBONE_PREFIXES:
-        raise ValueError(f"model.base.pretrained: ImageNet weights are supported for ResNet and HRNet backbones, "
-                         f"not for {name.value!r}")
     source = os.fspath(path)
     found = read_state_dict(path)
     base = _base_layer(model)
     target = base.resnet if name is BaseModelName.CPN else base
-    prefixes = _BACKBONE_PREFIXES[name]
     own = {k: v for k, v in canonical_state_dict(target).items() if k.startswith(prefixes)}
     chosen = OrderedDict((k, v) for k, v in found.items() if k in own)
     canonical.check_tensors(chosen, _shapes(own), f"{source} (ImageNet {name.value} backbone)")

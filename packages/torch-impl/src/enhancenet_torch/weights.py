@@ -35,16 +35,6 @@ from enhancenet_core.engine.io import atomic_write_bytes
 from enhancenet_torch.models.head import EnhanceNet
 from enhancenet_torch.models.pose_model import PoseModel, canonical_state_dict
 
-#: Backbone tensors taken from ImageNet weights, by base model (name prefixes in the model / in the file).
-_BACKBONE_PREFIXES: dict[BaseModelName, tuple[str, ...]] = {
-    BaseModelName.SIMPLE_BASELINE: ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4."),
-    BaseModelName.CPN: ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4."),
-    BaseModelName.HRNET: (
-        "conv1.", "bn1.", "conv2.", "bn2.", "layer1.", "transition1.", "stage2.", "transition2.", "stage3.",
-        "transition3.", "stage4.",
-    ),
-}
-
 
 # ------------------------------------------------------------------------------------------ helpers
 def read_safetensors(path: str | os.PathLike[str]) -> tuple[OrderedDict[str, Tensor], dict[str, str]]:
@@ -171,15 +161,12 @@ def load_pretrained_backbone(model: nn.Module, path: str | os.PathLike[str], mod
     classification-only layers are ignored), as HRNet's ``PRETRAINED_LAYERS``. Every backbone tensor of the
     model must be in the file with the right shape, else ValueError lists them and nothing is loaded.
     """
+    prefixes = canonical.backbone_prefixes(model_cfg)
     name = BaseModelName(model_cfg.base.name)
-    if name not in _BACKBONE_PREFIXES:
-        raise ValueError(f"model.base.pretrained: ImageNet weights are supported for ResNet and HRNet backbones, "
-                         f"not for {name.value!r}")
     source = os.fspath(path)
     found = read_state_dict(path)
     base = _base_module(model)
     target = base.resnet if name is BaseModelName.CPN else base
-    prefixes = _BACKBONE_PREFIXES[name]
     expected = {
         k: tuple(v.shape) for k, v in canonical_state_dict(target).items() if k.startswith(prefixes)
     }
