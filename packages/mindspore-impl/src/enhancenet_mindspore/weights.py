@@ -216,7 +216,7 @@ def load_canonical(
 
 # ------------------------------------------------------------------------------------ native .ckpt
 def save_ckpt(model: nn.Cell, path: str | os.PathLike[str], append_dict: dict[str, Any] | None = None) -> None:
-    """MindSpore-native checkpoint (``mindspore.save_checkpoint``, parameter names relative to ``model``), written atomically.
+    """MindSpore-native checkpoint (``mindspore.save_checkpoint``, names relative to ``model``), written atomically.
 
     ``append_dict``: extra scalars/strings stored beside the parameters (``save_checkpoint``'s ``append_dict``).
     The file gets the usual permissions (``save_checkpoint`` alone creates mode 0400), so it can be overwritten.
