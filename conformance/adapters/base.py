@@ -91,3 +91,9 @@ def check_same_names(own: set[str], given: set[str], where: str) -> None:
     missing, extra = sorted(own - given), sorted(given - own)
     if missing or extra:
         raise ValueError(f"{where}: canonical tensors missing {missing[:5]}..., unexpected {extra[:5]}...")
+
+
+TORCH_ADAM_RULE = "w -= lr/(1-b1^t) * m/(sqrt(v)/sqrt(1-b2^t)+eps) (torch.optim.Adam's rule)"
+"""The Adam update every adapter's training step applies (stated in the report beside the weights-after-Adam
+check): torch.optim.Adam; paddle.optimizer.Adam (same rule, eps scaled inside its kernel); MindSpore through
+enhancenet_mindspore.optim.TorchAdam (MindSpore's own nn.Adam adds eps before the bias correction)."""

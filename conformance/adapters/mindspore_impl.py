@@ -22,7 +22,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-from conformance.adapters.base import NotSupportedError, Params, check_same_names
+from conformance.adapters.base import TORCH_ADAM_RULE, NotSupportedError, Params, check_same_names
 from enhancenet_core.config import LossConfig, ModelConfig
 from enhancenet_core.conventions import ShuffleOrder
 from enhancenet_core.convert import model_config_to_json
@@ -37,8 +37,7 @@ from enhancenet_mindspore.weights import canonical_parameters, load_tensors
 ms.set_context(device_target="CPU")
 MODES = {"mindspore": ms.PYNATIVE_MODE, "mindspore-graph": ms.GRAPH_MODE}
 ADAPTER_KEYS = tuple(MODES)
-ADAM_UPDATE = ("enhancenet_mindspore.optim.TorchAdam (torch.optim.Adam's rule): "
-               "w -= lr/(1-b1^t) * m/(sqrt(v)/sqrt(1-b2^t)+eps)")
+ADAM_UPDATE = TORCH_ADAM_RULE  # through enhancenet_mindspore.optim.TorchAdam
 _MODE_NAMES = {ms.PYNATIVE_MODE: "PYNATIVE_MODE", ms.GRAPH_MODE: "GRAPH_MODE"}
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from conformance.adapters.base import Params, check_same_names, strip_prefix
+from conformance.adapters.base import TORCH_ADAM_RULE, Params, check_same_names, strip_prefix
 from enhancenet_core.config import LossConfig, ModelConfig
 from enhancenet_core.conventions import ShuffleOrder
 from enhancenet_core.namemap import HEAD_PREFIX
@@ -41,6 +41,8 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 class TorchAdapter:
     name = "torch"
+    #: the optimizer update train_step applies (stated in the report)
+    adam_update = TORCH_ADAM_RULE
 
     def versions(self) -> dict[str, str]:
         return {"torch": torch.__version__.split("+")[0], "numpy": np.__version__, "python": platform.python_version()}
