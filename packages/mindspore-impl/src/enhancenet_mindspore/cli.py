@@ -19,9 +19,15 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
-from pathlib import Path
 
-from enhancenet_core.engine.cli import FrameworkCommands, build_parser, run_cli
+from enhancenet_core.engine.cli import (
+    FrameworkCommands,
+    build_parser,
+    run_cli,
+    run_evaluate,
+    run_predict,
+    run_train,
+)
 
 __all__ = ["build_mindspore_parser", "main"]
 
@@ -31,36 +37,19 @@ EXPORT_FORMATS = ("mindir", "onnx")
 def _train(args: argparse.Namespace) -> int:
     from enhancenet_mindspore.train import train
 
-    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
-    result = train(args.cfg, out, device=args.device, resume=not args.no_resume, max_steps=args.max_steps,
-                   checkpoint_every=args.checkpoint_every, validate=not args.no_val, progress=not args.no_progress,
-                   mode=args.mode)
-    if result.checkpoint is not None:
-        print(f"trained to epoch {result.epoch}, step {result.step}; checkpoint {result.checkpoint}")
-        if result.best_metric is not None:
-            print(f"best validation metric {result.best_metric:.4f} at epoch {result.best_epoch}")
-    return 0
+    return run_train(args, train, mode=args.mode)
 
 
 def _eval(args: argparse.Namespace) -> int:
     from enhancenet_mindspore.evaluate import evaluate_checkpoint
 
-    out = Path(args.out) if args.out else Path(args.checkpoint).resolve().parent / "eval"
-    metrics = evaluate_checkpoint(args.cfg, args.checkpoint, out_dir=out, device=args.device,
-                                  progress=not args.no_progress, mode=args.mode)
-    print(json.dumps({"metric_name": metrics["metric_name"], "metric": metrics["metric"],
-                      "results": str(metrics["results_json"])}, indent=2))
-    return 0
+    return run_evaluate(args, evaluate_checkpoint, mode=args.mode)
 
 
 def _predict(args: argparse.Namespace) -> int:
     from enhancenet_mindspore.predict import predict_image
 
-    out = Path(args.out) if args.out else Path(args.image).with_suffix(".pose.png")
-    for path in predict_image(args.cfg, args.checkpoint, args.image, args.boxes, out, device=args.device,
-                              joint=args.joint):
-        print(path)
-    return 0
+    return run_predict(args, predict_image)
 
 
 def _export(args: argparse.Namespace) -> int:

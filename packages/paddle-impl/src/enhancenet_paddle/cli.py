@@ -17,11 +17,17 @@ architecture, a box outside the image) exits with status 2 and one line naming w
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from enhancenet_core.engine.cli import FrameworkCommands, build_parser, run_cli
+from enhancenet_core.engine.cli import (
+    FrameworkCommands,
+    build_parser,
+    run_cli,
+    run_evaluate,
+    run_predict,
+    run_train,
+)
 
 __all__ = ["main"]
 
@@ -29,35 +35,19 @@ __all__ = ["main"]
 def _train(args: argparse.Namespace) -> int:
     from enhancenet_paddle.train import train
 
-    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
-    result = train(args.cfg, out, device=args.device, resume=not args.no_resume, max_steps=args.max_steps,
-                   checkpoint_every=args.checkpoint_every, validate=not args.no_val, progress=not args.no_progress)
-    if result.checkpoint is not None:
-        print(f"trained to epoch {result.epoch}, step {result.step}; checkpoint {result.checkpoint}")
-        if result.best_metric is not None:
-            print(f"best validation metric {result.best_metric:.4f} at epoch {result.best_epoch}")
-    return 0
+    return run_train(args, train)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     from enhancenet_paddle.evaluate import evaluate_checkpoint
 
-    out = Path(args.out) if args.out else Path(args.checkpoint).resolve().parent / "eval"
-    metrics = evaluate_checkpoint(args.cfg, args.checkpoint, out_dir=out, device=args.device,
-                                  progress=not args.no_progress)
-    print(json.dumps({"metric_name": metrics["metric_name"], "metric": metrics["metric"],
-                      "results": str(metrics.get("results_json", ""))}, indent=2))
-    return 0
+    return run_evaluate(args, evaluate_checkpoint)
 
 
 def _predict(args: argparse.Namespace) -> int:
     from enhancenet_paddle.predict import predict_image
 
-    out = Path(args.out) if args.out else Path(args.image).with_suffix(".pose.png")
-    for path in predict_image(args.cfg, args.checkpoint, args.image, args.boxes, out, device=args.device,
-                              joint=args.joint):
-        print(path)
-    return 0
+    return run_predict(args, predict_image)
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -14,14 +14,26 @@ the same everywhere.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from enhancenet_core.config import Config, ConfigError, load_config, shipped_config_path
 
-__all__ = ["FrameworkCommands", "UsageError", "build_parser", "parse_boxes", "resolve_config", "run_cli"]
+__all__ = [
+    "FrameworkCommands",
+    "UsageError",
+    "build_parser",
+    "parse_boxes",
+    "resolve_config",
+    "run_cli",
+    "run_evaluate",
+    "run_predict",
+    "run_train",
+]
 
 
 class UsageError(ValueError):
@@ -75,6 +87,43 @@ class FrameworkCommands:
     export_formats: tuple[str, ...] = ("onnx",)
     extra_errors: tuple[type[BaseException], ...] = ()
     device_help: str = "cpu, or an accelerator such as cuda / gpu:N (default: an accelerator when available)"
+
+
+def run_train(args: argparse.Namespace, train: Callable[..., Any], **framework_kwargs: Any) -> int:
+    """The ``train`` verb for any framework: ``train(cfg, out_dir, device=, resume=, max_steps=, checkpoint_every=,
+    validate=, progress=, **framework_kwargs)`` returning an object with ``checkpoint``, ``epoch``, ``step``,
+    ``best_metric``, ``best_epoch``; the run directory defaults to ``runs/<config name>``."""
+    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    result = train(args.cfg, out, device=args.device, resume=not args.no_resume, max_steps=args.max_steps,
+                   checkpoint_every=args.checkpoint_every, validate=not args.no_val, progress=not args.no_progress,
+                   **framework_kwargs)
+    if result.checkpoint is not None:
+        print(f"trained to epoch {result.epoch}, step {result.step}; checkpoint {result.checkpoint}")
+        if result.best_metric is not None:
+            print(f"best validation metric {result.best_metric:.4f} at epoch {result.best_epoch}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace, evaluate_checkpoint: Callable[..., Any], **framework_kwargs: Any) -> int:
+    """The ``eval`` verb: ``evaluate_checkpoint(cfg, checkpoint, out_dir=, device=, progress=, **framework_kwargs)``
+    returning the metrics dict of :func:`enhancenet_core.engine.evaluation.write_evaluation`; output defaults to
+    ``<checkpoint dir>/eval``; prints the primary metric and where ``results.json`` is."""
+    out = Path(args.out) if args.out else Path(args.checkpoint).resolve().parent / "eval"
+    metrics = evaluate_checkpoint(args.cfg, args.checkpoint, out_dir=out, device=args.device,
+                                  progress=not args.no_progress, **framework_kwargs)
+    print(json.dumps({"metric_name": metrics["metric_name"], "metric": metrics["metric"],
+                      "results": str(metrics.get("results_json", ""))}, indent=2))
+    return 0
+
+
+def run_predict(args: argparse.Namespace, predict_image: Callable[..., Any], **framework_kwargs: Any) -> int:
+    """The ``predict`` verb: ``predict_image(cfg, checkpoint, image, boxes, out, device=, joint=)`` returning the
+    files written; the picture defaults to ``<image>.pose.png``."""
+    out = Path(args.out) if args.out else Path(args.image).with_suffix(".pose.png")
+    for path in predict_image(args.cfg, args.checkpoint, args.image, args.boxes, out, device=args.device,
+                              joint=args.joint, **framework_kwargs):
+        print(path)
+    return 0
 
 
 def _synth(args: argparse.Namespace) -> int:
