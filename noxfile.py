@@ -84,6 +84,26 @@ def tests(session: nox.Session, package: str) -> None:
                 "-q", *session.posargs)
 
 
+# Each benchmark runs in the virtualenv of the framework it measures (never two frameworks in one process);
+# numpy-ref's head is timed against torch, so it runs in the torch environment. Ratios are measured in one run.
+BENCHMARKS: dict[str, tuple[str, ...]] = {
+    "core": ("benchmarks/core/bench_targets_decoders.py", "benchmarks/core/bench_coco_eval.py"),
+    "torch": ("benchmarks/numpy_ref/bench_head.py", "benchmarks/torch/bench_models.py"),
+    "paddle": ("benchmarks/paddle/bench_models.py",),
+    "mindspore": ("benchmarks/mindspore/bench_models.py",),
+}
+
+
+@nox.session
+@nox.parametrize("env", list(BENCHMARKS))
+def bench(session: nox.Session, env: str) -> None:
+    """Speed measurements (benchmarks/) with each script's defaults; run a script directly for its options
+    (e.g. `--device cuda --amp` for the framework model benchmarks on a GPU)."""
+    _install(session, PACKAGES[env][1])
+    for script in BENCHMARKS[env]:
+        session.run("python", script, env={"OMP_NUM_THREADS": "2"})
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff")
