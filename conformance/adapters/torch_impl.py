@@ -45,7 +45,8 @@ class TorchAdapter:
     adam_update = TORCH_ADAM_RULE
 
     def versions(self) -> dict[str, str]:
-        return {"torch": torch.__version__.split("+")[0], "numpy": np.__version__, "python": platform.python_version()}
+        # the full version, local label included (2.13.0+cpu): the gate compares it with the installed wheel
+        return {"torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()}
 
     def _head(self, params: Params, model_cfg: ModelConfig, f_channels: int, dtype: type) -> EnhanceNet:
         head = EnhanceNet(model_cfg.head, f_channels, model_cfg.num_keypoints)
