@@ -118,7 +118,7 @@ def render_tables(results: Mapping[str, Any]) -> str:
         lines += [f"### ({sub}) {title}", "",
                   "| row | #Params (ours) | GFLOPs (ours) | #Params / GFLOPs at paper scale | "
                   + " | ".join(METRICS) + " | paper #Params / GFLOPs | paper AP / AP50 / AP75 / AR |",
-                  "|" + "---|" * (7 + len(METRICS))]
+                  "|" + "---|" * (6 + len(METRICS))]
         for e in exps:
             keys = e["evals"][:1]
             rec = results["evals"].get(keys[0], {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -68,3 +69,13 @@ def test_figures_are_png(tmp_path: Path) -> None:
                  plot_error_change({"good": 0.02, "jitter": -0.01, "inversion": 0.0, "swap": 0.0, "miss": -0.01},
                                    tmp_path / "sub" / "fig7.png")):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 1000
+
+
+def test_every_markdown_table_has_as_many_separator_cells_as_header_cells() -> None:
+    lines = render_tables(_fake_results()).splitlines()
+    tables = 0
+    for head, sep in itertools.pairwise(lines):
+        if head.startswith("|") and sep.startswith("|---"):
+            tables += 1
+            assert head.count("|") == sep.count("|"), f"header {head!r} has another width than {sep!r}"
+    assert tables >= 5
