@@ -27,7 +27,9 @@ import torch
 
 from enhancenet_core import canonical
 from enhancenet_core.config import ModelConfig
+from enhancenet_core.convert import model_config_from_json
 from enhancenet_core.engine.convert_backend import FrameworkIO
+from enhancenet_torch.checkpoint import CheckpointError, load_checkpoint, load_model_weights
 from enhancenet_torch.models import PoseModel, build_model, canonical_state_dict
 from enhancenet_torch.weights import (
     atomic_write_bytes,
@@ -41,15 +43,42 @@ PT_FORMAT = "enhancenet-torch-state-dict"
 PT_SUFFIXES = (".pt", ".pth")
 
 
+def _training_checkpoint(path: Path) -> dict | None:
+    """The dict of an enhancenet-torch *training* checkpoint (``checkpoint_last.pt``), else ``None``.
+
+    A training checkpoint also holds optimizer and NumPy RNG state, which ``torch.load(weights_only=True)``
+    refuses; only when that refusal happens is the file read as a training checkpoint (its ``format`` field is
+    checked by :func:`enhancenet_torch.checkpoint.load_checkpoint`).
+    """
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+        return None
+    except Exception:  # not a plain state dict: maybe our training checkpoint  # noqa: BLE001
+        pass
+    try:
+        return load_checkpoint(path)
+    except CheckpointError as exc:
+        raise ValueError(f"{path}: neither a PyTorch state dict nor an enhancenet-torch training checkpoint "
+                         f"({exc})") from exc
+
+
 def _pt_model_config(path: Path) -> str | None:
-    """The model configuration JSON a ``.pt`` / ``.pth`` file of :func:`save_any` records (None: none)."""
+    """The model configuration JSON a ``.pt`` / ``.pth`` file records (:func:`save_any`'s header, or a
+    training checkpoint's config); None: none."""
+    ckpt = _training_checkpoint(path)
+    if ckpt is not None:
+        return canonical.model_config_json(model_config_from_json(json.dumps(ckpt["config"]["model"])))
     obj = torch.load(path, map_location="cpu", weights_only=True)
     info = obj.get("enhancenet") if isinstance(obj, dict) else None
     return info.get("model_config") if isinstance(info, dict) else None
 
 
 def _load_pt(model: PoseModel, path: Path, model_cfg: ModelConfig) -> None:
-    """Load a ``.pt`` / ``.pth`` state dict into ``model``, checking every name and shape first."""
+    """Load a ``.pt`` / ``.pth`` state dict (or a training checkpoint) into ``model``, checking every name and
+    shape first."""
+    if _training_checkpoint(path) is not None:
+        load_model_weights(model, path, model_cfg)  # checks the recorded architecture and every tensor
+        return
     obj = torch.load(path, map_location="cpu", weights_only=True)
     info = obj.get("enhancenet") if isinstance(obj, dict) else None
     preamble = ""
