@@ -86,5 +86,5 @@ def test_bad_inputs_and_configs() -> None:
         build_model(ModelConfig(base=BaseModelConfig(name=BaseModelName.HRNET, width=18)))
     with pytest.raises(ValueError, match=r"model\.base\.depth"):
         build_model(ModelConfig(base=BaseModelConfig(depth=20)))
-    with pytest.raises(ValueError, match=r"model\.base\.pretrained"):
-        build_model(ModelConfig(base=BaseModelConfig(pretrained="/nonexistent.pth")))
+    with pytest.raises(FileNotFoundError, match=r"nonexistent\.safetensors"):  # loaded (test_pretrained_backbone)
+        build_model(ModelConfig(base=BaseModelConfig(pretrained="/nonexistent.safetensors")))

@@ -45,6 +45,11 @@ and the found shape. A sub-pixel head stored in the other shuffle order is conve
 (:func:`enhancenet_core.engine.io.atomic_write_bytes`); MindSpore's ``save_checkpoint`` creates files
 with mode 0400, so :func:`save_ckpt` writes a temporary file, gives it the usual permissions (0666 & ~umask) and
 renames it over the target, which therefore stays overwritable.
+
+ImageNet backbone weights (``model.base.pretrained``) are read by :func:`load_pretrained_backbone` from a
+canonical-named ``.safetensors`` file (torchvision / HRNet names; a PyTorch ``.pth`` must be converted first,
+this package never imports torch) or a MindSpore ``.ckpt`` (names mapped by the table); only the backbone
+tensors (:func:`enhancenet_core.canonical.backbone_prefixes`) are taken, checked, then written in place.
 """
 
 from __future__ import annotations
@@ -62,7 +67,7 @@ from mindspore import nn, ops
 from enhancenet_core import canonical
 from enhancenet_core.canonical import FORMAT_NAME, FORMAT_VERSION, model_config_json, read_safetensors
 from enhancenet_core.config import ModelConfig
-from enhancenet_core.conventions import ShuffleOrder
+from enhancenet_core.conventions import BaseModelName, ShuffleOrder
 from enhancenet_core.engine.io import atomic_write_bytes
 from enhancenet_core.namemap import HEAD_PREFIX
 from enhancenet_mindspore.models.head import EnhanceNet
@@ -214,6 +219,64 @@ def load_canonical(
     return canonical.read_canonical_metadata(path)
 
 
+# ------------------------------------------------------------------------------ ImageNet backbone
+def read_state_dict(path: str | os.PathLike[str]) -> OrderedDict[str, np.ndarray]:
+    """Arrays of a ``.safetensors`` file or a MindSpore ``.ckpt``, under canonical names.
+
+    safetensors names are taken as canonical (torchvision / HRNet names); ``.ckpt`` parameter names are mapped
+    by :func:`canonical_name` (``gamma`` -> ``weight``, ``moving_mean`` -> ``running_mean``, ``base.``
+    removed) and its scalar / string entries are dropped. A ``module.`` prefix (DataParallel) is removed.
+
+    Raises FileNotFoundError when the file is missing, ValueError naming the file when it is of another kind
+    (a PyTorch ``.pth`` must be converted to safetensors first: enhancenet-mindspore does not import torch) or
+    unreadable.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} not found")
+    raw: dict[str, np.ndarray] = {}
+    if path.suffix == ".safetensors":
+        raw = read_safetensors(path)[0]
+    elif path.suffix == ".ckpt":
+        try:
+            found = ms.load_checkpoint(os.fspath(path))
+        except Exception as exc:
+            raise ValueError(f"{path}: not a readable MindSpore checkpoint ({exc})") from exc
+        raw = {canonical_name(k): v.asnumpy() for k, v in found.items()
+               if isinstance(v, ms.Parameter | ms.Tensor) and v.ndim > 0}
+    else:
+        raise ValueError(
+            f"{path}: expected a .safetensors (canonical names) or MindSpore .ckpt file; PyTorch .pth files must "
+            "be converted to safetensors first (enhancenet-mindspore does not import torch)"
+        )
+    return OrderedDict((k[len("module."):] if k.startswith("module.") else k, np.asarray(v)) for k, v in raw.items())
+
+
+def load_pretrained_backbone(model: nn.Cell, path: str | os.PathLike[str], model_cfg: ModelConfig) -> None:
+    """Initialise the backbone of ``model`` from local ImageNet weights (``.safetensors`` / ``.ckpt``).
+
+    ResNet (SimpleBaseline, CPN's ``resnet`` trunk): torchvision / HRNet names ``conv1``, ``bn1``,
+    ``layer1..4`` (``fc`` ignored). HRNet: the ImageNet HRNet names of the stem, ``layer1``,
+    ``transition1..3`` and ``stage2..4`` (classification-only layers ignored), as HRNet's
+    ``PRETRAINED_LAYERS``. Every backbone tensor of the model must be in the file with the right shape, else
+    one ValueError names the file and lists each offending tensor, and nothing is loaded. The rest of the model
+    (deconvolutions, final layer, head) keeps its initialisation. Values are written in place
+    (:func:`assign_in_place`), cast to float32. Never downloads.
+    """
+    prefixes = canonical.backbone_prefixes(model_cfg)
+    name = BaseModelName(model_cfg.base.name)
+    source = os.fspath(path)
+    found = read_state_dict(path)
+    base = model.base if isinstance(model, PoseModel) else model
+    target = base.resnet if name is BaseModelName.CPN else base
+    own = OrderedDict((k, p) for k, p in canonical_parameters(target).items() if k.startswith(prefixes))
+    chosen = {k: v for k, v in found.items() if k in own}
+    canonical.check_tensors(chosen, {k: tuple(p.shape) for k, p in own.items()},
+                            f"{source} (ImageNet {name.value} backbone)")
+    for k, param in own.items():
+        assign_in_place(param, chosen[k])
+
+
 # ------------------------------------------------------------------------------------ native .ckpt
 def save_ckpt(model: nn.Cell, path: str | os.PathLike[str], append_dict: dict[str, Any] | None = None) -> None:
     """MindSpore-native checkpoint (``mindspore.save_checkpoint``, names relative to ``model``), written atomically.
@@ -277,11 +340,13 @@ __all__ = [
     "canonical_parameters",
     "load_canonical",
     "load_ckpt",
+    "load_pretrained_backbone",
     "load_tensors",
     "mindspore_names",
     "model_config_json",
     "model_tensors",
     "read_safetensors",
+    "read_state_dict",
     "save_canonical",
     "save_ckpt",
 ]

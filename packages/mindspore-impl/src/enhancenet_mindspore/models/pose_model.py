@@ -126,15 +126,18 @@ def build_base(model_cfg: ModelConfig) -> nn.Cell:
 
 
 def build_model(model_cfg: ModelConfig) -> PoseModel:
-    """Build the full model of ``model_cfg``: base model and EnhanceNet head (when enabled).
+    """Build the full model of ``model_cfg``: base model, EnhanceNet head (when enabled), pretrained backbone.
 
-    ``model_cfg.base.pretrained`` (local ImageNet weights) is not supported yet in MindSpore and raises
-    ValueError rather than being ignored.
+    ``model_cfg.base.pretrained`` is a local path to ImageNet weights of the backbone (a ``.safetensors`` file
+    with canonical / torchvision names, or a MindSpore ``.ckpt``), loaded by
+    :func:`enhancenet_mindspore.weights.load_pretrained_backbone`; it is never downloaded.
     """
+    model = attach_enhancenet(build_base(model_cfg), model_cfg)
     if model_cfg.base.pretrained:
-        raise ValueError("model.base.pretrained: loading ImageNet backbone weights is not implemented in "
-                         "enhancenet-mindspore yet; convert them to a canonical file and use load_canonical")
-    return attach_enhancenet(build_base(model_cfg), model_cfg)
+        from enhancenet_mindspore.weights import load_pretrained_backbone  # avoids an import cycle
+
+        load_pretrained_backbone(model, model_cfg.base.pretrained, model_cfg)
+    return model
 
 
 __all__ = [
