@@ -1,8 +1,9 @@
 """``python -m reproduce [--quick]``: the paper's experiments at CPU scale, in every framework, behind the gate.
 
 Order: probe each framework's interpreter (version, CLI) -> the conformance gate (refuses, naming the failing
-check, before anything is trained or written) -> generate the synthetic data -> train and evaluate every
-unique run through the framework CLIs (skipping finished ones) -> PCK, error types, complexity -> the gate
+check, before anything is trained or written) -> generate the synthetic data -> pretrain the backbone (reference
+framework, converted to canonical safetensors) -> train and evaluate every unique run through the framework CLIs
+(skipping finished ones) -> PCK, error types, complexity -> the gate
 again -> ``results/<commit>/`` (results.json, tables.md, fig1/fig5/fig7 PNGs) and
 ``benchmarks/reproduce/<scale>.json`` (wall time per experiment per framework).
 """
@@ -183,6 +184,20 @@ def _fig1(grid: Grid, runner: Runner, data_root: Path, failures: dict[str, str])
     return str(out)
 
 
+def _pretrain_summary(grid: Grid, scale: Scale, runner: Runner, record: dict[str, Any] | None,
+                      failures: dict[str, str]) -> dict[str, Any] | None:
+    """What initialised the backbones: the pretraining run, its data, wall time and the weights file."""
+    if grid.pretrain is None or scale.pretrain is None:
+        return None
+    run = grid.pretrain
+    out: dict[str, Any] = {"name": run.name, "key": run.key, "framework": run.framework, "seed": run.seed,
+                           "data": vars(scale.pretrain.data), "max_steps": run.max_steps,
+                           "overrides": [list(o) for o in run.overrides], "weights": str(runner.backbone(run))}
+    if record is None:
+        return {**out, "status": "not run: " + failures.get(run.key, "")}
+    return {**out, "status": "ok", "train_seconds": record["seconds"], "convert_seconds": record["convert_seconds"]}
+
+
 def _bench(results: dict[str, Any], scale: Scale) -> dict[str, Any]:
     rows = []
     for rec in results["evals"].values():
@@ -195,8 +210,14 @@ def _bench(results: dict[str, Any], scale: Scale) -> dict[str, Any]:
         if rec["status"] == "ok" and rec["train_key"] not in seen:
             seen.add(rec["train_key"])
             per_fw[rec["framework"]] = per_fw.get(rec["framework"], 0.0) + rec["train_seconds"]
+    pre = results.get("pretrain")
+    pretrain = None
+    if pre and pre["status"] == "ok":
+        pretrain = {"name": pre["name"], "framework": pre["framework"], "train_seconds": pre["train_seconds"],
+                    "convert_seconds": pre["convert_seconds"]}
     return {"scale": scale.name, "commit": results["commit"], "created": results["created"],
-            "train_seconds_per_framework": per_fw, "wall_seconds_total": results["wall_seconds"], "runs": rows}
+            "pretrain": pretrain, "train_seconds_per_framework": per_fw,
+            "wall_seconds_total": results["wall_seconds"], "runs": rows}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -244,12 +265,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     data_root = ensure_data(scale.data, work)
     failures: dict[str, str] = {}
     jobs: list[TrainRun | EvalRun] = [*grid.trains, *grid.evals]
-    bar = progress_bar(total=len(jobs), desc=f"reproduce ({scale.name})")
+    bar = progress_bar(total=len(jobs) + (grid.pretrain is not None), desc=f"reproduce ({scale.name})")
+    pretrain_record: dict[str, Any] | None = None
+    if grid.pretrain is not None and scale.pretrain is not None:
+        bar.set_postfix_str(f"pretrain {grid.pretrain.name}") if hasattr(bar, "set_postfix_str") else None
+        try:
+            pretrain_record = runner.pretrain(grid.pretrain, ensure_data(scale.pretrain.data, work))
+        except RunFailed as exc:
+            failures[grid.pretrain.key] = str(exc)
+            print(f"FAILED backbone pretraining {grid.pretrain.name}: {exc}", file=sys.stderr)
+        bar.update(1)
     for job in jobs:
         bar.set_postfix_str(job.name) if hasattr(bar, "set_postfix_str") else None
         try:
             if isinstance(job, TrainRun):
-                runner.train(job, data_root)
+                if job.pretrain is not None and job.pretrain.key in failures:
+                    failures[job.key] = f"backbone pretraining failed ({job.pretrain.name})"
+                else:
+                    runner.train(job, data_root)
             elif job.train.key in failures:
                 failures[job.key] = f"training failed ({job.train.name})"
             else:
@@ -271,6 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "frameworks": {fw: {"version": info.version, "python": info.python, "status": status[fw]}
                        for fw, info in frameworks.items()},
         "reference_framework": grid.reference_framework,
+        "pretrain": _pretrain_summary(grid, scale, runner, pretrain_record, failures),
         "experiments": [{"table": e.table, "label": e.label, "framework": e.framework, "variant": e.variant.name,
                          "evals": [ev.key for ev in e.evals]} for e in grid.experiments],
         "not_run": [f"{fw}: {st}" for fw, st in status.items() if st != "run"]

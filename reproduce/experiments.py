@@ -1,7 +1,10 @@
 """The experiment grid of ``nox -s reproduce``: plain dataclasses, content hashes, no framework.
 
 A :class:`TrainRun` is one training (framework, seed, config overrides, data set); an :class:`EvalRun` is one
-evaluation of a trained run (decoder, LR or HR maps). Experiments that coincide share runs: the default
+evaluation of a trained run (decoder, LR or HR maps). A scale may pretrain a backbone first (:class:`Pretrain`,
+the stand-in for the paper's ImageNet initialisation): one base-model training in the reference framework on a
+separate synthetic set, converted to canonical safetensors, from which every run of every framework starts its
+backbone. Experiments that coincide share runs: the default
 EnhanceNet run (F+M, C=128, sub-pixel, r=4) of the reference framework and first seed is Table 4's
 "+EnhanceNet", Table 5's default row in all four sub-tables, and the model the decoders re-decode. Each run
 is identified by :attr:`TrainRun.key`, a hash of everything that changes its result, so a second
@@ -26,6 +29,7 @@ __all__ = [
     "EvalRun",
     "Experiment",
     "Grid",
+    "Pretrain",
     "Scale",
     "TrainRun",
     "Variant",
@@ -107,6 +111,23 @@ TABLE5: tuple[tuple[str, str, tuple[Variant, ...]], ...] = (
 
 
 @dataclass(frozen=True)
+class Pretrain:
+    """Backbone pretraining, the CPU-scale stand-in for the paper's ImageNet-pretrained backbones.
+
+    The base model (no head) of the scale is trained in the reference framework on ``data`` (a synthetic set
+    with another seed than the experiments', so their val images stay unseen) with the scale's overrides plus
+    ``overrides``, for ``max_steps`` (None: all epochs); its backbone (ResNet ``conv1``..``layer4``) initialises
+    every run through ``model.base.pretrained``, in every framework, via the canonical format. The deconvolution
+    layers, the final layer and the head start fresh from each run's seed, as in the paper.
+    """
+
+    data: DataSpec
+    overrides: tuple[Override, ...] = ()
+    max_steps: int | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class Scale:
     """How big the runs are. ``overrides`` apply to every run; ``max_steps`` caps training (None: all epochs).
 
@@ -120,6 +141,7 @@ class Scale:
     overrides: tuple[Override, ...]
     max_steps: int | None = None
     table5_variants: tuple[str, ...] | None = None
+    pretrain: Pretrain | None = None
     why: str = ""
 
 
@@ -165,6 +187,7 @@ QUICK = Scale(
     ),
     max_steps=2,
     table5_variants=("in_F", "in_M", "bilinear_conv3", "deconv3"),  # one row per code path
+    pretrain=Pretrain(DataSpec(num_images=12, image_size=(64, 96), seed=1), max_steps=2),
     why="smoke test: every code path, tiny models, 2 training steps; the numbers mean nothing.",
 )
 
@@ -182,13 +205,15 @@ class TrainRun:
     data: DataSpec
     max_steps: int | None = None
     config: str = BASE_CONFIG
+    pretrain: TrainRun | None = None  # the run whose backbone initialises this one
 
     @property
     def key(self) -> str:
-        """Content hash: framework, config, overrides, data set, step cap, harness version."""
+        """Content hash: framework, config, overrides, data set, step cap, backbone source, harness version."""
         return _digest({
             "v": REPRO_VERSION, "framework": self.framework, "config": self.config,
             "overrides": sorted(self.overrides), "data": self.data.key, "max_steps": self.max_steps,
+            "pretrain": self.pretrain.key if self.pretrain is not None else None,
         })  # fmt: skip
 
     @property
@@ -242,6 +267,7 @@ class Grid:
     evals: tuple[EvalRun, ...]
     experiments: tuple[Experiment, ...]
     reference_framework: str
+    pretrain: TrainRun | None = None
 
 
 def _unique(items: Iterable, key: str = "key") -> tuple:
@@ -263,10 +289,15 @@ def build_grid(scale: Scale, frameworks: Sequence[str]) -> Grid:
         if fw not in FRAMEWORKS:
             raise ValueError(f"build_grid: framework must be one of {FRAMEWORKS}, got {fw!r}")
     ref = frameworks[0]
+    pre: TrainRun | None = None
+    if scale.pretrain is not None:
+        p = scale.pretrain
+        pre = TrainRun(ref, BASE, p.seed, (*scale.overrides, *BASE.overrides, *p.overrides, ("train.seed", str(p.seed))),
+                       p.data, p.max_steps)
 
     def run(fw: str, variant: Variant, seed: int) -> TrainRun:
         overrides = (*scale.overrides, *variant.overrides, ("train.seed", str(seed)))
-        return TrainRun(fw, variant, seed, tuple(overrides), scale.data, scale.max_steps)
+        return TrainRun(fw, variant, seed, tuple(overrides), scale.data, scale.max_steps, pretrain=pre)
 
     exps: list[Experiment] = []
     for fw in frameworks:
@@ -287,4 +318,4 @@ def build_grid(scale: Scale, frameworks: Sequence[str]) -> Grid:
                                        variant))
     evals = _unique(ev for e in exps for ev in e.evals)
     trains = _unique(ev.train for ev in evals)
-    return Grid(trains, evals, tuple(exps), ref)
+    return Grid(trains, evals, tuple(exps), ref, pre)

@@ -142,7 +142,10 @@ class Runner:
         return out
 
     def _call(self, framework: str, args: list[str], log_file: Path) -> float:
-        cmd = [self.pythons[framework], "-m", f"enhancenet_{framework}.cli", *args]
+        return self._run([self.pythons[framework], "-m", f"enhancenet_{framework}.cli", *args], log_file)
+
+    def _run(self, cmd: list[str], log_file: Path) -> float:
+        """Run ``cmd`` in the work directory, output to ``log_file``; its wall time, or RunFailed with the tail."""
         env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "GLOG_minloglevel": "2"}
         log_file.parent.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
@@ -157,14 +160,43 @@ class Runner:
                             "\n  ".join(tail))
         return seconds
 
+    def backbone(self, pretrain: TrainRun) -> Path:
+        """The canonical weights (``.safetensors``) :meth:`pretrain` makes of ``pretrain``."""
+        return self.work_dir / "pretrain" / pretrain.key / "backbone.safetensors"
+
+    def pretrain(self, run: TrainRun, data_root: Path) -> dict[str, Any]:
+        """Train the backbone-pretraining ``run`` and convert its checkpoint to canonical safetensors
+        (:meth:`backbone`) with ``enhancenet-convert`` in the framework's interpreter; skips what exists.
+        Returns the training record plus ``convert_seconds``."""
+        record = self.train(run, data_root)
+        dst = self.backbone(run)
+        if dst.is_file():
+            return {**record, "convert_seconds": None}
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        python = self.pythons[run.framework]
+        cmd = [python, "-m", "enhancenet_core.convert", str(self.checkpoint(run)), str(dst),
+               f"--{run.framework}-python", python]
+        seconds = self._run(cmd, dst.parent / "convert.log")
+        if not dst.is_file():
+            raise RunFailed(f"{run.name}: enhancenet-convert finished without {dst}")
+        self.log(f"converted the pretrained {run.name} backbone in {seconds:.0f} s")
+        return {**record, "convert_seconds": round(seconds, 2)}
+
     def train(self, run: TrainRun, data_root: Path) -> dict[str, Any]:
-        """Train ``run`` unless its ``run.json`` exists; returns that record (``seconds``, ``cached``)."""
+        """Train ``run`` unless its ``run.json`` exists; returns that record (``seconds``, ``cached``).
+
+        A run with a ``pretrain`` source starts its backbone from :meth:`backbone` of it (which must exist)."""
         d = self.train_dir(run)
         done = d / "run.json"
         if done.is_file():
             return {**json.loads(done.read_text()), "cached": True}
-        args = ["train", run.config, "--out", str(d), "--no-val", "--no-progress",
-                *self._sets(run.overrides, data_root)]
+        overrides = list(run.overrides)
+        if run.pretrain is not None:
+            weights = self.backbone(run.pretrain)
+            if not weights.is_file():
+                raise RunFailed(f"{run.name}: the pretrained backbone {weights} does not exist (pretraining failed?)")
+            overrides.append(("model.base.pretrained", str(weights)))
+        args = ["train", run.config, "--out", str(d), "--no-val", "--no-progress", *self._sets(overrides, data_root)]
         if run.max_steps is not None:
             args += ["--max-steps", str(run.max_steps)]
         seconds = self._call(run.framework, args, d / "train.log")

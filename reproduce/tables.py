@@ -64,7 +64,18 @@ def render_tables(results: Mapping[str, Any]) -> str:
     lines = [f"# EnhanceNet reproduced in small ({scale['name']} scale)", "",
              f"Commit `{results['commit']}`; created {results['created']}. Synthetic COCO-format data, not COCO: "
              "absolute numbers are not comparable with the paper's, only the with/without difference is.", "",
-             f"**Scale.** {scale['why']}", "", "**Frameworks.**", ""]
+             f"**Scale.** {scale['why']}", ""]
+    pre = results.get("pretrain")
+    if pre:
+        data = pre["data"]
+        how = (f"trained {pre['train_seconds']:.0f} s" if pre["status"] == "ok" else pre["status"])
+        lines += [f"**Backbone.** Every run's ResNet backbone starts from one pretraining (the stand-in for ImageNet): "
+                  f"the base model in {pre['framework']}, seed {pre['seed']}, on a separate synthetic set "
+                  f"({data['num_images']} images, data seed {data['seed']}), "
+                  f"{pre['max_steps'] if pre['max_steps'] is not None else 'all'} steps, {how}; converted to "
+                  "canonical safetensors and loaded by every framework. Deconvolutions, final layer and head start "
+                  "fresh from each run's seed.", ""]
+    lines += ["**Frameworks.**", ""]
     for fw, info in results["frameworks"].items():
         lines.append(f"- {fw} {info.get('version') or ''}: {info['status']}")
     lines += ["", "AP, AR through our COCO evaluator (equal to pycocotools); PCK@t = share of labelled keypoints "

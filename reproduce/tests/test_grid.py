@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reproduce.experiments import FULL, QUICK, TABLE5, EvalRun, build_grid
-from reproduce.runner import Runner
+from reproduce.runner import RunFailed, Runner
 
 
 def test_full_grid_counts_and_sharing() -> None:
@@ -74,6 +74,9 @@ def test_resume_skips_finished_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         return 1.5
 
     monkeypatch.setattr(runner, "_call", fake_call)
+    backbone = runner.backbone(g.pretrain)  # as if pretrained already
+    backbone.parent.mkdir(parents=True)
+    backbone.write_bytes(b"w")
     run, ev = g.trains[0], g.evals[0]
     first = runner.train(run, tmp_path / "data")
     assert not first["cached"] and runner.train_done(run)
@@ -87,3 +90,45 @@ def test_resume_skips_finished_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     runner.train(other, tmp_path / "data")
     assert [c[0] for c in calls] == ["train", "eval", "train"]
     assert "--max-steps" in calls[0] and f"data.root={tmp_path / 'data'}" in calls[0]
+
+
+def test_every_run_starts_from_the_one_pretrained_backbone() -> None:
+    g = build_grid(QUICK, ["paddle", "torch"])
+    pre = g.pretrain
+    assert pre is not None and pre.framework == "paddle" and not pre.variant.has_head
+    assert pre.data != QUICK.data and pre.data.seed != QUICK.data.seed  # the experiments' val set stays unseen
+    assert all(t.pretrain == pre for t in g.trains) and pre not in g.trains
+    # another pretraining is another backbone: every run that starts from it changes
+    other = replace(pre, max_steps=3)
+    assert replace(g.trains[0], pretrain=other).key != g.trains[0].key
+    assert replace(g.trains[0], pretrain=None).key != g.trains[0].key
+
+
+def test_pretrain_converts_once_and_runs_load_the_backbone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = build_grid(QUICK, ["torch"])
+    runner = Runner(tmp_path, {"torch": "/nonexistent/python"})
+    calls: list[list[str]] = []
+
+    def fake_run(cmd: list[str], log_file: Path) -> float:
+        calls.append(cmd)
+        if cmd[1:3] == ["-m", "enhancenet_core.convert"]:
+            Path(cmd[4]).write_bytes(b"weights")
+        else:
+            out = Path(cmd[cmd.index("--out") + 1])
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "checkpoint_last.pt").write_bytes(b"x")
+        return 2.0
+
+    monkeypatch.setattr(runner, "_run", fake_run)
+    run = g.trains[0]
+    with pytest.raises(RunFailed, match=r"pretrained backbone .* does not exist"):
+        runner.train(run, tmp_path / "data")
+    record = runner.pretrain(g.pretrain, tmp_path / "pre")
+    assert record["convert_seconds"] == 2.0 and runner.backbone(g.pretrain).read_bytes() == b"weights"
+    convert = calls[-1]
+    assert convert[3] == str(runner.checkpoint(g.pretrain)) and convert[5:] == ["--torch-python", "/nonexistent/python"]
+    again = runner.pretrain(g.pretrain, tmp_path / "pre")
+    assert again["cached"] and again["convert_seconds"] is None and len(calls) == 2
+    runner.train(run, tmp_path / "data")
+    assert f"model.base.pretrained={runner.backbone(g.pretrain)}" in calls[-1]
+    assert "model.base.pretrained" not in " ".join(calls[0])  # the pretraining itself starts from scratch

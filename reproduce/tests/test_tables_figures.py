@@ -31,6 +31,8 @@ def _fake_results() -> dict:
                        "paddle": {"version": "3.3.1", "status": "run"},
                        "mindspore": {"version": None, "status": "not run: enhancenet_mindspore.cli does not exist"}},
         "reference_framework": "torch",
+        "pretrain": {"name": "torch-base-seed0", "framework": "torch", "seed": 0, "status": "ok", "max_steps": 2,
+                     "data": {"num_images": 12, "image_size": [64, 96], "seed": 1}, "train_seconds": 3.0},
         "experiments": [{"table": e.table, "label": e.label, "framework": e.framework, "variant": e.variant.name,
                          "evals": [ev.key for ev in e.evals]} for e in grid.experiments],
         "evals": evals, "not_run": ["mindspore: not run: enhancenet_mindspore.cli does not exist"],
@@ -59,6 +61,8 @@ def test_tables_layout_and_paper_numbers() -> None:
     assert "not run" in paddle_row
     assert "mindspore" in md and "not run" in md.split("## Not run")[1]
     assert "## Decoders" in md and "dark" in md and "unbiased" in md
+    assert "**Backbone.**" in md and "12 images, data seed 1" in md and "2 steps" in md
+    assert "**Backbone.**" not in render_tables({**_fake_results(), "pretrain": None})
 
 
 def test_figures_are_png(tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ def _training_checkpoint(path: Path) -> dict | None:
     try:
         torch.load(path, map_location="cpu", weights_only=True)
         return None
-    except Exception:  # not a plain state dict: maybe our training checkpoint  # noqa: BLE001
+    except Exception:  # not a plain state dict: maybe our training checkpoint
         pass
     try:
         return load_checkpoint(path)
