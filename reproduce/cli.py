@@ -27,7 +27,7 @@ from enhancenet_core.engine.logs import progress_bar
 from enhancenet_core.gate import ConformanceGateError, current_commit
 from reproduce.experiments import FRAMEWORKS, SCALES, EvalRun, Grid, Scale, TrainRun, build_grid
 from reproduce.gatecheck import check_gate
-from reproduce.pck import COCO_GROUPS, ground_truth_for, load_predictions, pck_curve
+from reproduce.pck import COCO_GROUPS, ground_truth_for, load_predictions, median_error, pck_curve
 from reproduce.runner import DISTRIBUTION, ROOT, FrameworkInfo, RunFailed, Runner, default_python, ensure_data
 
 __all__ = ["collect", "main"]
@@ -72,11 +72,22 @@ def _complexity(run: TrainRun, paper_scale: bool) -> dict[str, int] | None:
     return {"params": hc.params, "flops": hc.flops}
 
 
-def _pck(eval_dir: Path, ann_file: Path) -> tuple[dict[str, float], dict[str, list[float]]]:
+def _lr_rows(run: TrainRun) -> int:
+    """Rows of M^LR for ``run`` (input height / heat-map stride)."""
+    from enhancenet_core.config import load_config, shipped_config_path
+
+    cfg = load_config(shipped_config_path(run.config), [f"{k}={v}" for k, v in run.overrides])
+    return cfg.model.input_size[1] // cfg.model.heatmap_stride
+
+
+def _pck(eval_dir: Path, ann_file: Path, lr_rows: int) -> tuple[dict[str, float], dict[str, list[float]]]:
     pred = load_predictions(eval_dir)
     gt, vis, size = ground_truth_for(ann_file, pred["image_id"], pred["center"])
     table = pck_curve(pred["preds"], gt, vis, size, PCK_THRESHOLDS)
-    point = {"PCK@0.05": table.at(0.05), "PCK@0.1": table.at(0.1)}
+    # one LR heat-map pixel in image pixels: the crop height (scale is in units of pixel_std = 200) / LR rows
+    lr_pixel = np.asarray(pred["scale"], dtype=np.float64)[:, 1] * 200.0 / lr_rows
+    point = {"PCK@0.05": table.at(0.05), "PCK@0.1": table.at(0.1),
+             "median_error_lr_px": median_error(pred["preds"], gt, vis, lr_pixel)}
     curves = {"mean": table.mean().tolist(), **{g: table.mean(j).tolist() for g, j in COCO_GROUPS.items()}}
     return point, curves
 
@@ -96,7 +107,7 @@ def collect(grid: Grid, runner: Runner, data_root: Path, frameworks: dict[str, F
             continue
         rec = json.loads((runner.eval_dir(ev) / "results.json").read_text())
         coco = rec["metrics"]["coco"]
-        point, curves = _pck(runner.eval_dir(ev), ann)
+        point, curves = _pck(runner.eval_dir(ev), ann, _lr_rows(ev.train))
         train_rec = json.loads((runner.train_dir(ev.train) / "run.json").read_text())
         wall = runner.eval_dir(ev) / "wall.json"
         evals[ev.key] = {

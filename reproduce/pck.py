@@ -75,6 +75,23 @@ def pck_curve(
     return PckTable(t, hit.sum(axis=1), vis.sum(axis=0))
 
 
+def median_error(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, unit: np.ndarray) -> float:
+    """Median distance of the labelled keypoints in units of ``unit`` per instance (e.g. one LR heat-map pixel
+    in image pixels); ``nan`` when nothing is labelled.
+
+    Args:
+        pred: (N, K, 2|3) predicted image (x, y[, score]); gt: (N, K, 2); visible: (N, K); unit: (N,) > 0.
+    """
+    p = np.asarray(pred, dtype=np.float64)[..., :2]
+    g = np.asarray(gt, dtype=np.float64)[..., :2]
+    u = np.asarray(unit, dtype=np.float64).reshape(-1)
+    if p.shape != g.shape or u.shape != (p.shape[0],) or np.any(u <= 0):
+        raise ValueError(f"pred {p.shape}, gt {g.shape}, unit {u.shape}: expected (N, K, 2), (N, K, 2), (N,) > 0")
+    vis = np.asarray(visible) > 0
+    dist = np.linalg.norm(p - g, axis=-1) / u[:, None]
+    return float(np.median(dist[vis])) if vis.any() else float("nan")
+
+
 def load_predictions(eval_dir: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """``predictions.npz`` of an evaluation directory as a dict of arrays."""
     path = Path(eval_dir) / "predictions.npz"

@@ -92,8 +92,8 @@ def ensure_data(spec: DataSpec, work_dir: Path) -> Path:
         return root
     from enhancenet_core.data.synthetic import generate_synthetic_coco
 
-    generate_synthetic_coco(root, spec.num_images, spec.seed, image_size=spec.image_size, overwrite=True,
-                            progress=False)
+    generate_synthetic_coco(root, spec.num_images, spec.seed, image_size=spec.image_size,
+                            people_per_image=spec.people_per_image, overwrite=True, progress=False)
     return root
 
 

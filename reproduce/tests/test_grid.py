@@ -131,4 +131,4 @@ def test_pretrain_converts_once_and_runs_load_the_backbone(tmp_path: Path, monke
     assert again["cached"] and again["convert_seconds"] is None and len(calls) == 2
     runner.train(run, tmp_path / "data")
     assert f"model.base.pretrained={runner.backbone(g.pretrain)}" in calls[-1]
-    assert "model.base.pretrained" not in " ".join(calls[0])  # the pretraining itself starts from scratch
+    assert "model.base.pretrained=" not in " ".join(calls[0])  # the pretraining itself starts from scratch

@@ -62,3 +62,17 @@ def test_ground_truth_matched_by_image_and_centre(tmp_path: Path) -> None:
     assert gt[:, 0, 0].tolist() == [60, 9, 5]
     assert size.tolist() == [30, 40, 40]
     assert vis[:, 0].all() and not vis[:, 1].any()
+
+
+def test_median_error_in_units_per_instance() -> None:
+    from reproduce.pck import median_error
+
+    gt = np.zeros((2, 3, 2))
+    pred = gt.copy()
+    pred[0, :, 0] = [1.0, 2.0, 30.0]  # instance 0: unit 2 -> 0.5, 1, 15
+    pred[1, :, 1] = [4.0, 8.0, 0.0]  # instance 1: unit 4 -> 1, 2, (unlabelled)
+    vis = np.array([[1, 1, 1], [1, 1, 0]])
+    assert median_error(pred, gt, vis, np.array([2.0, 4.0])) == 1.0  # median of 0.5, 1, 15, 1, 2
+    assert np.isnan(median_error(pred, gt, np.zeros((2, 3)), np.array([2.0, 4.0])))
+    with pytest.raises(ValueError, match="unit"):
+        median_error(pred, gt, vis, np.array([2.0, 0.0]))

@@ -19,6 +19,7 @@ def _fake_results() -> dict:
     for ev in grid.evals:
         bump = 0.05 if ev.train.variant.name == "enhancenet" else 0.0
         m = {k: 0.5 + bump + rng.normal(0, 0.005) for k in ("AP", "AP50", "AP75", "AR", "PCK@0.05", "PCK@0.1")}
+        m["median_error_lr_px"] = 2.0 - 10 * bump
         evals[ev.key] = {"status": "ok", "metrics": m, "variant": ev.train.variant.name,
                          "complexity": {"params": 123456, "flops": 7890000} if ev.train.variant.has_head else None,
                          "complexity_paper_scale": None}
@@ -61,6 +62,7 @@ def test_tables_layout_and_paper_numbers() -> None:
     assert "not run" in paddle_row
     assert "mindspore" in md and "not run" in md.split("## Not run")[1]
     assert "## Decoders" in md and "dark" in md and "unbiased" in md
+    assert "median keypoint error 2.00 (base) / 1.50 (+EnhanceNet) LR pixels" in md
     assert "**Backbone.**" in md and "12 images, data seed 1" in md and "2 steps" in md
     assert "**Backbone.**" not in render_tables({**_fake_results(), "pretrain": None})
 

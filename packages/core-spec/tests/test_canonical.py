@@ -252,3 +252,32 @@ def test_backbone_prefixes_cover_the_imagenet_backbones_only():
     assert {"stage4.", "transition3.", "conv2."} <= set(hrnet) and "final_layer." not in hrnet
     with pytest.raises(ValueError, match=r"model\.base\.pretrained: .* not for 'hourglass'"):
         backbone_prefixes(ModelConfig(base=BaseModelConfig(name=BaseModelName.HOURGLASS)))
+
+
+def test_pretrained_scope_base_adds_the_rest_of_the_base_model_never_the_head():
+    from dataclasses import replace
+
+    from enhancenet_core.canonical import backbone_prefixes
+    from enhancenet_core.config import load_config, shipped_config_path
+    from enhancenet_core.conventions import PretrainedScope
+    from enhancenet_core.namemap import parameter_specs
+
+    cfg = load_config(shipped_config_path("synthetic_quick"), ["model.base.pretrained_scope=base"]).model
+    assert cfg.base.pretrained_scope is PretrainedScope.BASE
+    prefixes = backbone_prefixes(cfg)
+    names = list(parameter_specs(cfg))
+    loaded = [n for n in names if n.startswith(prefixes)]
+    assert loaded and all(not n.startswith("enhance.") for n in loaded)
+    assert {n for n in names if not n.startswith("enhance.")} == set(loaded)  # every base tensor, no head tensor
+    backbone = backbone_prefixes(replace(cfg, base=replace(cfg.base, pretrained_scope=PretrainedScope.BACKBONE)))
+    assert set(backbone) < set(prefixes) and not any(p.startswith(("deconv", "final")) for p in backbone)
+    cpn = replace(cfg, base=replace(cfg.base, name=BaseModelName.CPN))
+    with pytest.raises(ValueError, match=r"model\.base\.pretrained_scope: 'base' .* not for 'cpn'"):
+        backbone_prefixes(cpn)
+
+
+def test_pretrained_scope_is_validated_by_the_config():
+    from enhancenet_core.config import ConfigError, load_config, shipped_config_path
+
+    with pytest.raises(ConfigError, match=r"model\.base\.pretrained_scope"):
+        load_config(shipped_config_path("synthetic_quick"), ["model.base.pretrained_scope=everything"])

@@ -41,12 +41,13 @@ from typing import Any
 import numpy as np
 
 from enhancenet_core.config import ModelConfig
-from enhancenet_core.conventions import BaseModelName, ShuffleOrder, Upsampler
+from enhancenet_core.conventions import BaseModelName, PretrainedScope, ShuffleOrder, Upsampler
 from enhancenet_core.namemap import BN_EPS, HEAD_PREFIX, TensorSpec, parameter_specs
 from enhancenet_core.pixel_shuffle import convert_subpixel_weights
 
 __all__ = [
     "BACKBONE_PREFIXES",
+    "BASE_MODEL_PREFIXES",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "LAYOUTS",
@@ -412,14 +413,31 @@ BACKBONE_PREFIXES: dict[BaseModelName, tuple[str, ...]] = {
 }
 
 
+#: The rest of the base model, loaded too when ``model.base.pretrained_scope`` is ``base``.
+BASE_MODEL_PREFIXES: dict[BaseModelName, tuple[str, ...]] = {
+    BaseModelName.SIMPLE_BASELINE: ("deconv_layers.", "final_layer."),
+    BaseModelName.HRNET: ("final_layer.",),
+}
+
+
 def backbone_prefixes(model_cfg: ModelConfig) -> tuple[str, ...]:
-    """:data:`BACKBONE_PREFIXES` of the config's base model; ValueError naming ``model.base.pretrained`` for a
-    base model without an ImageNet backbone (the hourglass)."""
+    """Canonical-name prefixes that ``model.base.pretrained`` initialises: :data:`BACKBONE_PREFIXES` of the
+    config's base model, plus :data:`BASE_MODEL_PREFIXES` when ``model.base.pretrained_scope`` is ``base``.
+
+    Raises:
+        ValueError: naming ``model.base.pretrained`` for a base model without an ImageNet backbone (the
+            hourglass), or ``model.base.pretrained_scope`` for a whole-model scope it does not support (CPN).
+    """
     name = BaseModelName(model_cfg.base.name)
     if name not in BACKBONE_PREFIXES:
         raise ValueError(f"model.base.pretrained: ImageNet weights are supported for ResNet and HRNet backbones, "
                          f"not for {name.value!r}")
-    return BACKBONE_PREFIXES[name]
+    if PretrainedScope(model_cfg.base.pretrained_scope) is PretrainedScope.BACKBONE:
+        return BACKBONE_PREFIXES[name]
+    if name not in BASE_MODEL_PREFIXES:
+        raise ValueError(f"model.base.pretrained_scope: 'base' (the whole base model) is supported for "
+                         f"{', '.join(repr(n.value) for n in BASE_MODEL_PREFIXES)}, not for {name.value!r}")
+    return BACKBONE_PREFIXES[name] + BASE_MODEL_PREFIXES[name]
 
 
 # ------------------------------------------------------------------------------------- shuffle order

@@ -46,6 +46,7 @@ from enhancenet_core.conventions import (
     CoordinateConvention,
     Decoder,
     HeadInput,
+    PretrainedScope,
     ShuffleOrder,
     Upsampler,
 )
@@ -118,6 +119,7 @@ class BaseModelConfig:
     hourglass_channels: int = 256  # stacked hourglass feature width
     hourglass_blocks: int = 1  # residual blocks per hourglass stage
     pretrained: str | None = None  # local path to ImageNet weights; never downloaded
+    pretrained_scope: PretrainedScope = PretrainedScope.BACKBONE  # backbone only, or the whole base model
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,15 @@ class Upsampler(str, Enum):
     BILINEAR_CONV = "bilinear_conv"  # bilinear upsampling by r, then conv C -> K (kernel k)
 
 
+class PretrainedScope(str, Enum):
+    """What ``model.base.pretrained`` initialises: the ImageNet backbone only (the paper's setting: deconvolutions,
+    final layer and head start fresh), or the whole base pose model (a trained SimpleBaseline / HRNet to which
+    EnhanceNet is added as a plug-in; only the head starts fresh)."""
+
+    BACKBONE = "backbone"
+    BASE = "base"
+
+
 class BaseModelName(str, Enum):
     """Base pose models that EnhanceNet is attached to."""
 
