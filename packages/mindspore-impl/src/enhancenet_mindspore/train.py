@@ -24,16 +24,18 @@ and each sample's augmentation of ``(seed, epoch, index)`` (enhancenet-core); th
 optimizer state (Adam moments, global step, lr), the RNG states and the position
 ``(epoch, batch_in_epoch, step)``. A run killed after its last checkpoint and resumed reaches the same weights, bit
 for bit on CPU (tested), as a run that was never stopped.
+
+The framework-free part of the loop (position, checkpoints, ``train_log.csv``, best model) is
+:func:`enhancenet_core.engine.training.run_training_loop`; this module gives it the MindSpore step, the
+per-epoch learning rate and the checkpoint file.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import random
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +45,16 @@ from mindspore import nn, ops
 from mindspore.amp import all_finite
 
 from enhancenet_core.config import Config, TrainConfig, config_to_dict
-from enhancenet_core.engine.io import atomic_write_json
-from enhancenet_core.engine.logs import CsvLog, progress_bar
+from enhancenet_core.engine.training import (
+    RankInfo,
+    RunState,
+    StepOutput,
+    TrainHooks,
+    TrainResult,
+    full_batches_per_epoch,
+    lr_at_epoch,
+    run_training_loop,
+)
 from enhancenet_mindspore.checkpoint import (
     BEST_NAME,
     CHECKPOINT_FORMAT,
@@ -82,34 +92,10 @@ _DEVICES = {"cpu": "CPU", "gpu": "GPU", "cuda": "GPU", "ascend": "Ascend", "npu"
 
 
 @dataclass(frozen=True)
-class DistContext:
+class DistContext(RankInfo):
     """This process: ``rank`` of ``world_size`` and the MindSpore device target (``CPU``, ``GPU``, ``Ascend``)."""
 
-    rank: int = 0
-    world_size: int = 1
     device_target: str = "CPU"
-
-    @property
-    def distributed(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-@dataclass
-class TrainResult:
-    """What :func:`train` returns (on every rank)."""
-
-    out_dir: Path
-    epoch: int  # epoch in progress (== epochs when finished)
-    step: int  # optimizer steps done in the whole run
-    losses: list[float]  # the loss of every step of this call (mean over ranks)
-    best_metric: float | None
-    best_epoch: int | None
-    checkpoint: Path | None  # the last checkpoint written (rank 0), else None
-    history: list[dict[str, Any]] = field(default_factory=list)  # validation metric per epoch
 
 
 def resolve_device(device: str | None) -> str:
@@ -158,11 +144,6 @@ def seed_everything(seed: int, rank: int = 0) -> None:
     random.seed(s)
     np.random.seed(s % 2**32)  # noqa: NPY002 - seeds the global state third-party code may use
     ms.set_seed(s)
-
-
-def lr_at_epoch(cfg: TrainConfig, epoch: int) -> float:
-    """The learning rate of 0-based ``epoch``: ``lr × lr_factor ** #{m in lr_steps : m ≤ epoch}`` (MultiStepLR)."""
-    return float(cfg.lr) * float(cfg.lr_factor) ** sum(int(epoch) >= int(m) for m in cfg.lr_steps)
 
 
 def build_optimizer(params: list[ms.Parameter], cfg: TrainConfig) -> nn.Optimizer:
@@ -330,129 +311,68 @@ def train(
     optimizer = build_optimizer(model.trainable_params(), tcfg)
     reducer = nn.DistributedGradReducer(optimizer.parameters, mean=True, degree=ctx.world_size) if ctx.distributed else None
 
-    epoch, step, batch_in_epoch = 0, 0, 0
-    best_metric: float | None = None
-    best_epoch: int | None = None
-    metric_name: str | None = None
-    history: list[dict[str, Any]] = []
+    run = RunState()
     ckpt_path = latest_checkpoint(out) if resume else None
     if ckpt_path is not None:
         ckpt = load_checkpoint(ckpt_path, cfg.model)
         assign_tensors([(p.name, p) for p in model.get_parameters()], ckpt["tensors"], os.fspath(ckpt_path))
         assign_tensors(optimizer_state(optimizer, model), ckpt["optimizer"], f"{ckpt_path} (optimizer state)")
-        epoch, step, batch_in_epoch = int(ckpt["epoch"]), int(ckpt["step"]), int(ckpt["batch_in_epoch"])
-        best_metric, best_epoch, metric_name = ckpt.get("best_metric"), ckpt.get("best_epoch"), ckpt.get("metric_name")
-        history = list(ckpt.get("history", []))
+        run = RunState.from_checkpoint(ckpt)
         if ckpt.get("rng") and ctx.world_size == int(ckpt.get("world_size", 1)) == 1:
             restore_rng_state(ckpt["rng"])
         else:
-            seed_everything(tcfg.seed + step, ctx.rank)
+            seed_everything(tcfg.seed + run.step, ctx.rank)
     else:
         seed_everything(tcfg.seed, ctx.rank)
 
     dataset = train_dataset if train_dataset is not None else build_pose_dataset(cfg, train=True)
     loader = BatchLoader(dataset, tcfg.batch_size, train=True, seed=tcfg.seed, rank=ctx.rank,
                          world_size=ctx.world_size, workers=tcfg.workers)
-    steps_per_epoch = len(loader)
-    if steps_per_epoch == 0:
-        raise ValueError(
-            f"train.batch_size={tcfg.batch_size}: larger than the {loader.samples_per_rank} training samples per "
-            f"process ({len(dataset)} samples, {ctx.world_size} processes); no full batch to train on"
-        )
+    steps_per_epoch = full_batches_per_epoch(loader.samples_per_rank, tcfg.batch_size, len(dataset), ctx.world_size)
     train_step = make_train_step(model, criterion, optimizer, mode, reducer, loss_scaler)
-    all_mean = None
-    if ctx.distributed:
-        all_reduce = ops.AllReduce()
+    all_reduce = ops.AllReduce() if ctx.distributed else None
+    head = bool(cfg.model.head.enabled)
 
-        def all_mean(x: ms.Tensor) -> ms.Tensor:
-            return all_reduce(x) / ctx.world_size
+    def on_epoch_start(epoch: int) -> None:
+        # in place: after the optimizer has run, Parameter.set_data no longer reaches it in PYNATIVE mode
+        ops.assign(optimizer.learning_rate, ms.Tensor(lr_at_epoch(tcfg, epoch), ms.float32))
+        model.set_train(True)
 
-    csv_log = None
-    total = tcfg.epochs * steps_per_epoch if max_steps is None else min(tcfg.epochs * steps_per_epoch, max_steps)
-    bar = progress_bar(total=total, initial=min(step, total), desc="train", enabled=progress and ctx.is_main)
-    if ctx.is_main:
-        atomic_write_json(out / "config.json", config_to_dict(cfg))
-        csv_log = CsvLog(out / "train_log.csv", step if ckpt_path is not None else None)
-    last_ckpt: Path | None = None
+    def step_fn(batch: Mapping[str, Any]) -> StepOutput:
+        loss, loss_lr, loss_hr = train_step(*_batch_tensors(batch, head))
+        if all_reduce is not None:
+            loss = all_reduce(loss) / ctx.world_size
+        return StepOutput(
+            loss=float(loss.asnumpy()),
+            loss_lr=float(loss_lr.asnumpy()),
+            loss_hr=float(loss_hr.asnumpy()) if head else None,
+            lr=float(optimizer.learning_rate.asnumpy()),
+        )
 
-    def save(next_epoch: int, next_batch: int, name: str = LAST_NAME) -> None:
-        nonlocal last_ckpt
+    def save(state: RunState, best: bool) -> Path | None:
         if not ctx.is_main:
-            return
-        state = {
+            return None
+        ckpt_state = {
             "format": CHECKPOINT_FORMAT,
             "version": CHECKPOINT_VERSION,
             "framework": "mindspore",
             "mindspore_version": ms.__version__,
             "architecture": architecture_of(cfg.model),
             "config": config_to_dict(cfg),
-            "epoch": next_epoch,
-            "batch_in_epoch": next_batch,
-            "step": step,
-            "world_size": ctx.world_size,
-            "mode": mode,
-            "rng": capture_rng_state(),
-            "best_metric": best_metric,
-            "best_epoch": best_epoch,
-            "metric_name": metric_name,
-            "history": history,
+            **state.checkpoint_fields(ctx.world_size, capture_rng_state(), mode=mode),
         }
-        last_ckpt = atomic_save(model, out / name, state, optimizer)
+        return atomic_save(model, out / (BEST_NAME if best else LAST_NAME), ckpt_state, optimizer)
 
-    losses: list[float] = []
-    head = bool(cfg.model.head.enabled)
-    stopped = max_steps is not None and step >= max_steps
-    try:
-        while epoch < tcfg.epochs and not stopped:
-            # in place: after the optimizer has run, Parameter.set_data no longer reaches it in PYNATIVE mode
-            ops.assign(optimizer.learning_rate, ms.Tensor(lr_at_epoch(tcfg, epoch), ms.float32))
-            model.set_train(True)
-            t0 = time.perf_counter()
-            for batch in loader.batches(epoch, skip_batches=batch_in_epoch):
-                loss, loss_lr, loss_hr = train_step(*_batch_tensors(batch, head))
-                if all_mean is not None:
-                    loss = all_mean(loss)
-                step += 1
-                batch_in_epoch += 1
-                value = float(loss.asnumpy())
-                if not math.isfinite(value):
-                    raise FloatingPointError(f"training loss is {value} at step {step} (epoch {epoch})")
-                losses.append(value)
-                if csv_log is not None:
-                    csv_log.write({
-                        "epoch": epoch, "step": step, "loss": value, "loss_lr": float(loss_lr.asnumpy()),
-                        "loss_hr": float(loss_hr.asnumpy()) if head else "",
-                        "lr": float(optimizer.learning_rate.asnumpy()), "seconds": round(time.perf_counter() - t0, 4),
-                    })  # fmt: skip
-                bar.update(1)
-                bar.set_postfix(epoch=epoch, loss=f"{value:.6f}")
-                t0 = time.perf_counter()
-                if max_steps is not None and step >= max_steps:
-                    stopped = True
-                    break
-                if checkpoint_every and step % checkpoint_every == 0:
-                    save(epoch, batch_in_epoch)
-            if stopped and batch_in_epoch < steps_per_epoch:
-                save(epoch, batch_in_epoch)
-                break
-            epoch += 1  # the epoch is complete
-            batch_in_epoch = 0
-            if validate and ctx.is_main:
-                fn = _default_validate if validate is True else validate
-                metrics = fn(cfg, model, out, epoch - 1)
-                model.set_train(True)
-                if metrics is not None:
-                    metric_name = str(metrics["metric_name"])
-                    value = float(metrics["metric"])
-                    history.append({"epoch": epoch - 1, "step": step, metric_name: value})
-                    if best_metric is None or value > best_metric:
-                        best_metric, best_epoch = value, epoch - 1
-                        save(epoch, 0, name=BEST_NAME)
-            save(epoch, 0)
-    finally:
-        if csv_log is not None:
-            csv_log.close()
-        bar.close()
-    return TrainResult(out_dir=out, epoch=epoch, step=step, losses=losses, best_metric=best_metric,
-                       best_epoch=best_epoch, checkpoint=last_ckpt, history=history)
+    def validate_epoch(epoch: int) -> Mapping[str, Any] | None:
+        fn = _default_validate if validate is True else validate
+        metrics = fn(cfg, model, out, epoch)
+        model.set_train(True)
+        return metrics
 
+    hooks = TrainHooks(batches=lambda epoch, skip: loader.batches(epoch, skip_batches=skip), step=step_fn, save=save,
+                       on_epoch_start=on_epoch_start, validate=validate_epoch if validate else None)
+    return run_training_loop(
+        run, hooks, epochs=tcfg.epochs, steps_per_epoch=steps_per_epoch, out_dir=out, config=config_to_dict(cfg),
+        resumed=ckpt_path is not None, is_main=ctx.is_main, max_steps=max_steps, checkpoint_every=checkpoint_every,
+        progress=progress,
+    )

@@ -14,16 +14,18 @@ ResumableDistributedBatchSampler`) and each sample's augmentation of ``(seed, ep
 the checkpoint holds model, optimizer, scheduler, AMP scaler, RNG states and the position ``(epoch,
 batch_in_epoch, step)``. A run killed after its last checkpoint and resumed reaches the same weights, bit for
 bit on CPU with the same thread count, as a run that was never stopped.
+
+Position, checkpoints, ``train_log.csv`` and the best model are kept by
+:func:`enhancenet_core.engine.training.run_training_loop`; here is Paddle's part: the step (AMP,
+DataParallel), the batch sampler and ``paddle.save``.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import random
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +35,16 @@ import paddle.distributed as dist
 from paddle import nn
 
 from enhancenet_core.config import Config, TrainConfig, config_to_dict
-from enhancenet_core.engine.io import atomic_write_json
-from enhancenet_core.engine.logs import CsvLog, progress_bar
+from enhancenet_core.engine.training import (
+    RankInfo,
+    RunState,
+    StepOutput,
+    TrainHooks,
+    TrainResult,
+    checkpoint_dict,
+    full_batches_per_epoch,
+    run_training_loop,
+)
 from enhancenet_paddle.checkpoint import (
     BEST_NAME,
     CHECKPOINT_FORMAT,
@@ -42,7 +52,6 @@ from enhancenet_paddle.checkpoint import (
     LAST_NAME,
     atomic_save,
     capture_rng_state,
-    describe_architecture,
     latest_checkpoint,
     load_checkpoint,
     optimizer_state_by_structure,
@@ -65,40 +74,16 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class DistContext:
+class DistContext(RankInfo):
     """Where this process stands: ``rank`` of ``world_size`` processes, ``local_rank`` on its node, ``device``
     (Paddle's device string, ``"cpu"`` or ``"gpu:N"``)."""
 
-    rank: int = 0
-    world_size: int = 1
     local_rank: int = 0
     device: str = "cpu"
 
     @property
-    def distributed(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
     def is_gpu(self) -> bool:
         return self.device.startswith("gpu")
-
-
-@dataclass
-class TrainResult:
-    """What :func:`train` returns (on every rank)."""
-
-    out_dir: Path
-    epoch: int  # epoch in progress (== epochs when finished)
-    step: int  # global optimizer steps done
-    losses: list[float]  # the mean loss of every step of this call (all ranks averaged)
-    best_metric: float | None
-    best_epoch: int | None
-    checkpoint: Path | None  # the last checkpoint written (rank 0), else None
-    history: list[dict[str, Any]] = field(default_factory=list)  # validation metrics per epoch
 
 
 def _gpu_available() -> bool:
@@ -191,6 +176,13 @@ def _gather_rng(ctx: DistContext) -> list[dict[str, Any]]:
     return states
 
 
+def _broadcast(obj: Any) -> Any:
+    """Rank 0's ``obj`` on every rank."""
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def _default_model(cfg: Config) -> nn.Layer:
     from enhancenet_paddle.models import build_model
 
@@ -258,11 +250,7 @@ def train(
     use_amp = bool(tcfg.amp) and ctx.is_gpu
     scaler = paddle.amp.GradScaler(enable=use_amp, init_loss_scaling=2.0**16)
 
-    epoch, step, batch_in_epoch = 0, 0, 0
-    best_metric: float | None = None
-    best_epoch: int | None = None
-    metric_name: str | None = None
-    history: list[dict[str, Any]] = []
+    run = RunState()
     ckpt_path = latest_checkpoint(out) if resume else None
     if ckpt_path is not None:
         ckpt = load_checkpoint(ckpt_path, cfg.model)
@@ -271,15 +259,12 @@ def train(
         scheduler.set_state_dict(ckpt["scheduler"])
         if use_amp and ckpt.get("scaler"):
             scaler.load_state_dict(ckpt["scaler"])
-        epoch, step, batch_in_epoch = int(ckpt["epoch"]), int(ckpt["step"]), int(ckpt["batch_in_epoch"])
-        best_metric, best_epoch = ckpt.get("best_metric"), ckpt.get("best_epoch")
-        metric_name = ckpt.get("metric_name")
-        history = list(ckpt.get("history", []))
+        run = RunState.from_checkpoint(ckpt)
         rng = ckpt.get("rng") or []
         if len(rng) == ctx.world_size:
             restore_rng_state(rng[ctx.rank])
         else:  # resumed with another number of processes: reseed deterministically
-            seed_everything(tcfg.seed + step, ctx.rank)
+            seed_everything(tcfg.seed + run.step, ctx.rank)
     else:
         seed_everything(tcfg.seed, ctx.rank)
 
@@ -295,138 +280,61 @@ def train(
     loader = build_loader(dataset, tcfg.batch_size, train=True, workers=tcfg.workers, seed=tcfg.seed,
                           num_replicas=ctx.world_size, rank=ctx.rank)
     sampler: ResumableDistributedBatchSampler = loader.batch_sampler
-    steps_per_epoch = sampler.num_samples // tcfg.batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(
-            f"train.batch_size={tcfg.batch_size}: larger than the {sampler.num_samples} training samples per "
-            f"process ({len(dataset)} samples, {ctx.world_size} processes); no full batch to train on"
+    steps_per_epoch = full_batches_per_epoch(sampler.num_samples, tcfg.batch_size, len(dataset), ctx.world_size)
+
+    def batches(epoch: int, skip: int) -> Any:
+        sampler.set_epoch(epoch)
+        sampler.set_skip_batches(skip)
+        return loader
+
+    def train_step(batch: Mapping[str, Any]) -> StepOutput:
+        batch = _batch_to(batch, ctx)
+        with paddle.amp.auto_cast(enable=use_amp, level="O1", dtype="float16"):
+            outputs = model(batch["image"])
+        terms = criterion(outputs, batch)  # float32, outside autocast
+        if use_amp:
+            scaler.scale(terms["loss"]).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            terms["loss"].backward()
+            optimizer.step()
+        optimizer.clear_grad(set_to_zero=False)
+        return StepOutput(
+            loss=_all_mean(terms["loss"], ctx),
+            loss_lr=float(terms["loss_lr"]),
+            loss_hr=float(terms["loss_hr"]) if "loss_hr" in terms else None,
+            lr=optimizer.get_lr(),
         )
 
-    csv_log = None
-    total = tcfg.epochs * steps_per_epoch if max_steps is None else min(tcfg.epochs * steps_per_epoch, max_steps)
-    bar = progress_bar(total=total, initial=min(step, total), desc="train", enabled=progress and ctx.is_main)
-    if ctx.is_main:
-        atomic_write_json(out / "config.json", config_to_dict(cfg))
-        csv_log = CsvLog(out / "train_log.csv", step if ckpt_path is not None else None)
-
-    last_ckpt: Path | None = None
-
-    def save(next_epoch: int, next_batch: int, name: str = LAST_NAME) -> None:
-        nonlocal last_ckpt
+    def save(state: RunState, best: bool) -> Path | None:
         rng_states = _gather_rng(ctx)
         if not ctx.is_main:
-            return
-        state = {
-            "format": CHECKPOINT_FORMAT,
-            "version": CHECKPOINT_VERSION,
-            "architecture": describe_architecture(cfg.model),
-            "config": config_to_dict(cfg),
+            return None
+        framework = {
             "model": bare.state_dict(),
             "optimizer": optimizer_state_by_structure(optimizer, bare),
             "scheduler": scheduler.state_dict(),
             "scaler": scaler.state_dict() if use_amp else None,
-            "epoch": next_epoch,
-            "batch_in_epoch": next_batch,
-            "step": step,
-            "world_size": ctx.world_size,
-            "rng": rng_states,
-            "best_metric": best_metric,
-            "best_epoch": best_epoch,
-            "metric_name": metric_name,
-            "history": history,
         }
-        last_ckpt = atomic_save(state, out / name)
+        ckpt = checkpoint_dict(state, cfg, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, framework, ctx.world_size, rng_states)
+        return atomic_save(ckpt, out / (BEST_NAME if best else LAST_NAME))
 
-    losses: list[float] = []
-    stopped = max_steps is not None and step >= max_steps
-    try:
-        while epoch < tcfg.epochs and not stopped:
-            sampler.set_epoch(epoch)
-            sampler.set_skip_batches(batch_in_epoch)
-            model.train()
-            t0 = time.perf_counter()
-            for batch in loader:
-                batch = _batch_to(batch, ctx)
-                with paddle.amp.auto_cast(enable=use_amp, level="O1", dtype="float16"):
-                    outputs = model(batch["image"])
-                terms = criterion(outputs, batch)  # float32, outside autocast
-                if use_amp:
-                    scaler.scale(terms["loss"]).backward()
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    terms["loss"].backward()
-                    optimizer.step()
-                optimizer.clear_grad(set_to_zero=False)
-                step += 1
-                batch_in_epoch += 1
-                mean_loss = _all_mean(terms["loss"], ctx)
-                if not math.isfinite(mean_loss):
-                    raise FloatingPointError(f"training loss is {mean_loss} at step {step} (epoch {epoch})")
-                losses.append(mean_loss)
-                if csv_log is not None:
-                    csv_log.write({
-                        "epoch": epoch,
-                        "step": step,
-                        "loss": mean_loss,
-                        "loss_lr": float(terms["loss_lr"]),
-                        "loss_hr": float(terms["loss_hr"]) if "loss_hr" in terms else "",
-                        "lr": optimizer.get_lr(),
-                        "seconds": round(time.perf_counter() - t0, 4),
-                    })  # fmt: skip
-                bar.update(1)
-                bar.set_postfix(epoch=epoch, loss=f"{mean_loss:.6f}")
-                t0 = time.perf_counter()
-                if max_steps is not None and step >= max_steps:
-                    stopped = True
-                    break
-                if checkpoint_every and step % checkpoint_every == 0:
-                    save(epoch, batch_in_epoch)
-            if stopped and batch_in_epoch < steps_per_epoch:
-                save(epoch, batch_in_epoch)
-                break
-            # the epoch is complete
-            scheduler.step()
-            epoch += 1
-            batch_in_epoch = 0
-            if validate:
-                metrics = _run_validation(validate, cfg, bare, ctx, out, epoch - 1)
-                if metrics is not None:
-                    metric_name = str(metrics["metric_name"])
-                    value = float(metrics["metric"])
-                    history.append({"epoch": epoch - 1, "step": step, metric_name: value})
-                    if best_metric is None or value > best_metric:
-                        best_metric, best_epoch = value, epoch - 1
-                        save(epoch, 0, name=BEST_NAME)
-            save(epoch, 0)
-    finally:
-        if csv_log is not None:
-            csv_log.close()
-        bar.close()
-    if ctx.distributed:
-        dist.barrier()
-    return TrainResult(
-        out_dir=out, epoch=epoch, step=step, losses=losses, best_metric=best_metric, best_epoch=best_epoch,
-        checkpoint=last_ckpt if ctx.is_main else None, history=history,
-    )
-
-
-def _run_validation(
-    validate: bool | Callable[..., Mapping[str, Any]],
-    cfg: Config,
-    bare: nn.Layer,
-    ctx: DistContext,
-    out: Path,
-    epoch: int,
-) -> Mapping[str, Any] | None:
-    """Evaluate on rank 0 (the others wait); every rank gets ``{"metric", "metric_name"}`` (or ``None``)."""
-    summary: list[Any] = [None]
-    if ctx.is_main:
+    def validate_epoch(epoch: int) -> Mapping[str, Any] | None:
         fn = _default_validate if validate is True else validate
         metrics = fn(cfg, bare, ctx.device, out, epoch)
         bare.train()
-        if metrics is not None:
-            summary = [{"metric": float(metrics["metric"]), "metric_name": str(metrics["metric_name"])}]
+        return metrics
+
+    hooks = TrainHooks(batches, train_step, save, on_epoch_start=lambda epoch: model.train(),
+                       on_epoch_end=lambda epoch: scheduler.step(), validate=validate_epoch if validate else None,
+                       broadcast=_broadcast if ctx.distributed else None)
+    result = run_training_loop(
+        run, hooks, epochs=tcfg.epochs, steps_per_epoch=steps_per_epoch, out_dir=out, config=config_to_dict(cfg),
+        resumed=ckpt_path is not None, is_main=ctx.is_main, max_steps=max_steps, checkpoint_every=checkpoint_every,
+        progress=progress,
+    )
     if ctx.distributed:
-        dist.broadcast_object_list(summary, src=0)
-    return summary[0]
+        dist.barrier()
+    return result
+

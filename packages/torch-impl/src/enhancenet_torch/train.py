@@ -9,14 +9,16 @@ Exact resume: the data order is a function of ``(seed, epoch)`` (:class:`Resumab
 sample's augmentation of ``(seed, epoch, index)`` (enhancenet-core), and the checkpoint holds model, optimizer,
 scheduler, AMP scaler, RNG states and the position ``(epoch, batch_in_epoch, step)``. A run killed after its
 last checkpoint and resumed reaches the same weights, bit for bit on CPU, as a run that was never stopped.
+
+:func:`train` hands the loop's bookkeeping (position, checkpoints, ``train_log.csv``, best model) to
+:func:`enhancenet_core.engine.training.run_training_loop` and keeps torch's part: the step (AMP, DDP),
+the sampler, TensorBoard and ``torch.save``.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import random
-import time
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -30,8 +32,17 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from enhancenet_core.config import Config, TrainConfig, config_to_dict
-from enhancenet_core.engine.io import atomic_write_json
-from enhancenet_core.engine.logs import LOG_FIELDS, CsvLog, progress_bar
+from enhancenet_core.engine.logs import LOG_FIELDS
+from enhancenet_core.engine.training import (
+    RankInfo,
+    RunState,
+    StepOutput,
+    TrainHooks,
+    TrainResult,
+    checkpoint_dict,
+    full_batches_per_epoch,
+    run_training_loop,
+)
 from enhancenet_torch.checkpoint import (
     BEST_NAME,
     CHECKPOINT_FORMAT,
@@ -39,7 +50,6 @@ from enhancenet_torch.checkpoint import (
     LAST_NAME,
     atomic_save,
     capture_rng_state,
-    describe_architecture,
     latest_checkpoint,
     load_checkpoint,
     restore_rng_state,
@@ -61,35 +71,11 @@ __all__ = [
 ]
 
 @dataclass(frozen=True)
-class DistContext:
+class DistContext(RankInfo):
     """Where this process stands: ``rank`` of ``world_size`` processes, ``local_rank`` on its node."""
 
-    rank: int = 0
-    world_size: int = 1
     local_rank: int = 0
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-
-    @property
-    def distributed(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-@dataclass
-class TrainResult:
-    """What :func:`train` returns (on every rank)."""
-
-    out_dir: Path
-    epoch: int  # epoch in progress (== epochs when finished)
-    step: int  # global optimizer steps done
-    losses: list[float]  # the mean loss of every step of this call (all ranks averaged)
-    best_metric: float | None
-    best_epoch: int | None
-    checkpoint: Path | None  # the last checkpoint written (rank 0), else None
-    history: list[dict[str, Any]] = field(default_factory=list)  # validation metrics per epoch
 
 
 def resolve_device(device: str | torch.device | None, local_rank: int = 0) -> torch.device:
@@ -181,6 +167,13 @@ def _gather_rng(ctx: DistContext) -> list[dict[str, Any]]:
     return states
 
 
+def _broadcast(obj: Any) -> Any:
+    """Rank 0's ``obj`` on every rank."""
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def _default_model(cfg: Config) -> nn.Module:
     from enhancenet_torch.models import build_model
 
@@ -243,11 +236,7 @@ def train(
     use_amp = bool(tcfg.amp) and ctx.device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
-    epoch, step, batch_in_epoch = 0, 0, 0
-    best_metric: float | None = None
-    best_epoch: int | None = None
-    metric_name: str | None = None
-    history: list[dict[str, Any]] = []
+    run = RunState()
     ckpt_path = latest_checkpoint(out) if resume else None
     if ckpt_path is not None:
         ckpt = load_checkpoint(ckpt_path, cfg.model, map_location=ctx.device)
@@ -256,15 +245,12 @@ def train(
         scheduler.load_state_dict(ckpt["scheduler"])
         if use_amp and ckpt.get("scaler") is not None:
             scaler.load_state_dict(ckpt["scaler"])
-        epoch, step, batch_in_epoch = int(ckpt["epoch"]), int(ckpt["step"]), int(ckpt["batch_in_epoch"])
-        best_metric, best_epoch = ckpt.get("best_metric"), ckpt.get("best_epoch")
-        metric_name = ckpt.get("metric_name")
-        history = list(ckpt.get("history", []))
+        run = RunState.from_checkpoint(ckpt)
         rng = ckpt.get("rng") or []
         if len(rng) == ctx.world_size:
             restore_rng_state(rng[ctx.rank])
         else:
-            seed_everything(tcfg.seed + step, ctx.rank)
+            seed_everything(tcfg.seed + run.step, ctx.rank)
     else:
         seed_everything(tcfg.seed, ctx.rank)
 
@@ -282,152 +268,67 @@ def train(
         num_replicas=ctx.world_size, rank=ctx.rank, pin_memory=ctx.device.type == "cuda",
     )
     sampler: ResumableDistributedSampler = loader.sampler  # type: ignore[assignment]
-    steps_per_epoch = sampler.num_samples // tcfg.batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(
-            f"train.batch_size={tcfg.batch_size}: larger than the {sampler.num_samples} training samples per "
-            f"process ({len(dataset)} samples, {ctx.world_size} processes); no full batch to train on"
+    steps_per_epoch = full_batches_per_epoch(sampler.num_samples, tcfg.batch_size, len(dataset), ctx.world_size)
+
+    def batches(epoch: int, skip: int) -> Any:
+        sampler.set_epoch(epoch)
+        sampler.set_skip_batches(skip)
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(epoch)
+        return loader
+
+    def train_step(batch: Mapping[str, Any]) -> StepOutput:
+        batch = move_batch(batch, ctx.device)
+        autocast = torch.autocast("cuda", dtype=torch.float16) if use_amp else nullcontext()
+        with autocast:
+            outputs = model(batch["image"])
+        terms = criterion(outputs, batch)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(terms["loss"]).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        return StepOutput(
+            loss=float(_all_mean(terms["loss"], ctx)),
+            loss_lr=float(terms["loss_lr"]),
+            loss_hr=float(terms["loss_hr"]) if "loss_hr" in terms else None,
+            lr=optimizer.param_groups[0]["lr"],
         )
 
-    csv_log = tb = bar = None
-    if ctx.is_main:
-        atomic_write_json(out / "config.json", config_to_dict(cfg))
-        csv_log = CsvLog(out / "train_log.csv", step if ckpt_path is not None else None)
-        tb = _tensorboard(out / "tb") if tensorboard else None
-        if progress:
-            total = tcfg.epochs * steps_per_epoch
-            if max_steps is not None:
-                total = min(total, max_steps)
-            bar = progress_bar(total=total, initial=min(step, total), desc="train")
-
-    last_ckpt: Path | None = None
-
-    def save(next_epoch: int, next_batch: int, name: str = LAST_NAME) -> None:
-        nonlocal last_ckpt
+    def save(state: RunState, best: bool) -> Path | None:
         rng_states = _gather_rng(ctx)
         if not ctx.is_main:
-            return
-        state = {
-            "format": CHECKPOINT_FORMAT,
-            "version": CHECKPOINT_VERSION,
-            "architecture": describe_architecture(cfg.model),
-            "config": config_to_dict(cfg),
+            return None
+        framework = {
             "model": _unwrap(model).state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "scaler": scaler.state_dict() if use_amp else None,
-            "epoch": next_epoch,
-            "batch_in_epoch": next_batch,
-            "step": step,
-            "world_size": ctx.world_size,
-            "rng": rng_states,
-            "best_metric": best_metric,
-            "best_epoch": best_epoch,
-            "metric_name": metric_name,
-            "history": history,
         }
-        last_ckpt = atomic_save(state, out / name)
+        ckpt = checkpoint_dict(state, cfg, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, framework, ctx.world_size, rng_states)
+        return atomic_save(ckpt, out / (BEST_NAME if best else LAST_NAME))
 
-    losses: list[float] = []
-    stopped = max_steps is not None and step >= max_steps
-    try:
-        while epoch < tcfg.epochs and not stopped:
-            sampler.set_epoch(epoch)
-            sampler.set_skip_batches(batch_in_epoch)
-            if hasattr(dataset, "set_epoch"):
-                dataset.set_epoch(epoch)
-            model.train()
-            t0 = time.perf_counter()
-            for batch in loader:
-                batch = move_batch(batch, ctx.device)
-                autocast = torch.autocast("cuda", dtype=torch.float16) if use_amp else nullcontext()
-                with autocast:
-                    outputs = model(batch["image"])
-                terms = criterion(outputs, batch)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(terms["loss"]).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                step += 1
-                batch_in_epoch += 1
-                mean_loss = float(_all_mean(terms["loss"], ctx))
-                if not math.isfinite(mean_loss):
-                    raise FloatingPointError(f"training loss is {mean_loss} at step {step} (epoch {epoch})")
-                losses.append(mean_loss)
-                if ctx.is_main:
-                    row = {
-                        "epoch": epoch,
-                        "step": step,
-                        "loss": mean_loss,
-                        "loss_lr": float(terms["loss_lr"]),
-                        "loss_hr": float(terms["loss_hr"]) if "loss_hr" in terms else "",
-                        "lr": optimizer.param_groups[0]["lr"],
-                        "seconds": round(time.perf_counter() - t0, 4),
-                    }
-                    csv_log.write(row)
-                    if tb is not None:
-                        tb.add_scalar("train/loss", mean_loss, step)
-                        tb.add_scalar("train/lr", row["lr"], step)
-                    if bar is not None:
-                        bar.update(1)
-                        bar.set_postfix(epoch=epoch, loss=f"{mean_loss:.6f}")
-                t0 = time.perf_counter()
-                if max_steps is not None and step >= max_steps:
-                    stopped = True
-                    break
-                if checkpoint_every and step % checkpoint_every == 0:
-                    save(epoch, batch_in_epoch)
-            if stopped and batch_in_epoch < steps_per_epoch:
-                save(epoch, batch_in_epoch)
-                break
-            # the epoch is complete
-            scheduler.step()
-            epoch += 1
-            batch_in_epoch = 0
-            if validate:
-                metrics = _run_validation(validate, cfg, model, ctx, out, epoch - 1)
-                if metrics is not None:
-                    metric_name = str(metrics["metric_name"])
-                    value = float(metrics["metric"])
-                    history.append({"epoch": epoch - 1, "step": step, metric_name: value})
-                    if tb is not None:
-                        tb.add_scalar(f"val/{metric_name}", value, step)
-                    if best_metric is None or value > best_metric:
-                        best_metric, best_epoch = value, epoch - 1
-                        save(epoch, 0, name=BEST_NAME)
-            save(epoch, 0)
-    finally:
-        if csv_log is not None:
-            csv_log.close()
-        if tb is not None:
-            tb.close()
-        if bar is not None:
-            bar.close()
-    if ctx.distributed:
-        dist.barrier()
-    return TrainResult(
-        out_dir=out, epoch=epoch, step=step, losses=losses, best_metric=best_metric, best_epoch=best_epoch,
-        checkpoint=last_ckpt if ctx.is_main else None, history=history,
-    )
-
-
-def _run_validation(
-    validate: bool | Callable[..., Mapping[str, Any]],
-    cfg: Config,
-    model: nn.Module,
-    ctx: DistContext,
-    out: Path,
-    epoch: int,
-) -> Mapping[str, Any] | None:
-    """Evaluate on rank 0 (the others wait); every rank gets ``{"metric", "metric_name"}`` (or ``None``)."""
-    summary: list[Any] = [None]
-    if ctx.is_main:
+    def validate_epoch(epoch: int) -> Mapping[str, Any] | None:
         fn = _default_validate if validate is True else validate
         bare = _unwrap(model)
         metrics = fn(cfg, bare, ctx.device, out, epoch)
         bare.train()
-        if metrics is not None:
-            summary = [{"metric": float(metrics["metric"]), "metric_name": str(metrics["metric_name"])}]
+        return metrics
+
+    tb = _tensorboard(out / "tb") if tensorboard and ctx.is_main else None
+    hooks = TrainHooks(batches, train_step, save, on_epoch_start=lambda epoch: model.train(),
+                       on_epoch_end=lambda epoch: scheduler.step(), validate=validate_epoch if validate else None,
+                       broadcast=_broadcast if ctx.distributed else None,
+                       log_scalar=tb.add_scalar if tb is not None else None)
+    try:
+        result = run_training_loop(
+            run, hooks, epochs=tcfg.epochs, steps_per_epoch=steps_per_epoch, out_dir=out,
+            config=config_to_dict(cfg), resumed=ckpt_path is not None, is_main=ctx.is_main, max_steps=max_steps,
+            checkpoint_every=checkpoint_every, progress=progress,
+        )
+    finally:
+        if tb is not None:
+            tb.close()
     if ctx.distributed:
-        dist.broadcast_object_list(summary, src=0)
-    return summary[0]
+        dist.barrier()
+    return result
+

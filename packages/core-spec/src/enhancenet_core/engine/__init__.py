@@ -8,6 +8,8 @@ Each framework package only runs its network; everything around it lives here on
   COCO AP / MPII PCKh from them, ``results.json``;
 * :mod:`.logs`: the resumable CSV training log and the progress bar;
 * :mod:`.checkpointing`: the architecture a training checkpoint records, and the check on load;
+* :mod:`.training`: the training loop's bookkeeping (position, best model, checkpoint fields, CSV rows, ``max_steps``
+  and ``checkpoint_every``), with the framework's step, data and serialisation as hooks;
 * :mod:`.cli`: the verbs and flags every ``enhancenet-<framework>`` command shares;
 * :mod:`.visualize`: person crops and the Fig. 1-style picture (skeletons from M^LR and M^HR, heat maps side by
   side).
