@@ -203,7 +203,8 @@ def _pretrain_summary(grid: Grid, scale: Scale, runner: Runner, record: dict[str
     run = grid.pretrain
     out: dict[str, Any] = {"name": run.name, "key": run.key, "framework": run.framework, "seed": run.seed,
                            "data": vars(scale.pretrain.data), "max_steps": run.max_steps,
-                           "overrides": [list(o) for o in run.overrides], "weights": str(runner.backbone(run))}
+                           "overrides": [list(o) for o in run.overrides], "weights": str(runner.backbone(run)),
+                           "scope": dict(scale.overrides).get("model.base.pretrained_scope", "backbone")}
     if record is None:
         return {**out, "status": "not run: " + failures.get(run.key, "")}
     return {**out, "status": "ok", "train_seconds": record["seconds"], "convert_seconds": record["convert_seconds"]}

@@ -82,12 +82,14 @@ def render_tables(results: Mapping[str, Any]) -> str:
     if pre:
         data = pre["data"]
         how = (f"trained {pre['train_seconds']:.0f} s" if pre["status"] == "ok" else pre["status"])
-        lines += [f"**Backbone.** Every run's ResNet backbone starts from one pretraining (the stand-in for ImageNet): "
-                  f"the base model in {pre['framework']}, seed {pre['seed']}, on a separate synthetic set "
-                  f"({data['num_images']} images, data seed {data['seed']}), "
-                  f"{pre['max_steps'] if pre['max_steps'] is not None else 'all'} steps, {how}; converted to "
-                  "canonical safetensors and loaded by every framework. Deconvolutions, final layer and head start "
-                  "fresh from each run's seed.", ""]
+        steps = f"{pre['max_steps']} steps" if pre["max_steps"] is not None else "all epochs"
+        whole = pre.get("scope") == "base"
+        what, fresh = (("whole base model (ResNet, deconvolutions, final layer)", "The EnhanceNet head starts")
+                       if whole else ("ResNet backbone", "Deconvolutions, final layer and head start"))
+        lines += [f"**Initialisation.** Every run's {what} starts from one pretraining: the base model in "
+                  f"{pre['framework']}, seed {pre['seed']}, on a separate synthetic set ({data['num_images']} "
+                  f"images, data seed {data['seed']}), {steps}, {how}; converted to canonical safetensors and "
+                  f"loaded by every framework. {fresh} fresh from each run's seed.", ""]
     lines += ["**Frameworks.**", ""]
     for fw, info in results["frameworks"].items():
         lines.append(f"- {fw} {info.get('version') or ''}: {info['status']}")
@@ -120,14 +122,17 @@ def render_tables(results: Mapping[str, Any]) -> str:
               "Heat-map quantisation alone costs at most half an LR pixel (argmax) and about a quarter with HRNet's "
               "quarter-pixel step; EnhanceNet can only win back that part, so it can matter only when the median "
               "error above is near it.", ""]
-    fw_means = {fw: summarize(results, p["enhancenet"]["evals"], "AP") for fw, p in by_fw.items() if "enhancenet" in p}
-    ran = {fw: v for fw, v in fw_means.items() if v[2] > 0}
-    if len(ran) > 1:
-        spread = max(v[0] for v in ran.values()) - min(v[0] for v in ran.values())
-        std = max(v[1] for v in ran.values())
-        inside = "inside" if spread <= 2 * std else "outside"
-        lines += [f"Frameworks (+EnhanceNet AP): spread of means {spread:.1f} vs largest seed std {std:.1f}: "
-                  f"the framework difference is {inside} seed noise.", ""]
+    for variant, label in (("base", "base model"), ("enhancenet", "+EnhanceNet")):
+        for metric in ("AP", "PCK@0.1"):
+            means = {fw: summarize(results, p[variant]["evals"], metric) for fw, p in by_fw.items() if variant in p}
+            ran = {fw: v for fw, v in means.items() if v[2] > 0}
+            if len(ran) > 1:
+                spread = max(v[0] for v in ran.values()) - min(v[0] for v in ran.values())
+                std = max(v[1] for v in ran.values())
+                inside = "inside" if spread <= 2 * std else "outside"
+                lines.append(f"- Frameworks ({label} {metric}): spread of the means {spread:.1f} vs largest seed std "
+                             f"{std:.1f}: the framework difference is {inside} seed noise (2 std).")
+    lines.append("")
 
     # Table 5
     lines += ["## Table 5 in small: ablations (reference framework "
