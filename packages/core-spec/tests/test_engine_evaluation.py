@@ -19,6 +19,7 @@ from enhancenet_core.engine.evaluation import (
     use_hr,
     write_evaluation,
 )
+from enhancenet_core.testing import coco_sample_layout
 
 K = 5
 PAIRS = "[[1,2],[3,4]]"
@@ -78,14 +79,6 @@ def test_use_hr_switches():
     assert not use_hr(_cfg(), {"lr": maps["lr"]})
 
 
-def _coco_root(tmp: Path, sample: Path) -> Path:
-    (tmp / "annotations").mkdir(parents=True)
-    (tmp / "images").mkdir()
-    (tmp / "annotations" / "person_keypoints_sample.json").symlink_to(sample / "test_coco.json")
-    (tmp / "images" / "sample").symlink_to(sample)
-    return tmp
-
-
 def _oracle_batches(cfg, records, batch: int = 3):
     """Ground-truth joints of each record -> patch coordinates -> Gaussian M^LR / M^HR (the network's ideal
     output), with the metadata a framework's data loader gives."""
@@ -111,7 +104,7 @@ def _oracle_batches(cfg, records, batch: int = 3):
 def test_oracle_maps_give_ap_near_one_and_hr_beats_lr(tmp_path: Path, coco_sample_dir: Path):
     from enhancenet_core.data import load_records
 
-    root = _coco_root(tmp_path / "coco", coco_sample_dir)
+    root = coco_sample_layout(tmp_path / "coco", coco_sample_dir)
     cfg = load_config(shipped_config_path("synthetic_quick"), [
         "data.dataset=coco", f"data.root={root}", "data.test_set=sample", "test.use_gt_bbox=true",
     ])  # fmt: skip
@@ -177,7 +170,7 @@ def test_open_split_and_the_empty_split_error(tmp_path: Path, coco_sample_dir: P
     from enhancenet_core.engine.data import open_split
 
     overrides = ["data.dataset=coco", "data.test_set=sample", "test.use_gt_bbox=true"]
-    root = _coco_root(tmp_path / "coco", coco_sample_dir)
+    root = coco_sample_layout(tmp_path / "coco", coco_sample_dir)
     cfg = load_config(shipped_config_path("synthetic_quick"), [f"data.root={root}", *overrides])
     ds = open_split(cfg, train=False)
     assert len(ds) >= 3
