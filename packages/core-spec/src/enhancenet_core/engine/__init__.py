@@ -11,6 +11,8 @@ Each framework package only runs its network; everything around it lives here on
 * :mod:`.training`: the training loop's bookkeeping (position, best model, checkpoint fields, CSV rows, ``max_steps``
   and ``checkpoint_every``), with the framework's step, data and serialisation as hooks;
 * :mod:`.cli`: the verbs and flags every ``enhancenet-<framework>`` command shares;
+* :mod:`.benchmark`: the framework-free part of the model benchmarks (``benchmarks/*/bench_models.py``): setting
+  and shapes, options, round-robin timing, JSON fields, the printed table, the JSON file;
 * :mod:`.visualize`: person crops and the Fig. 1-style picture (skeletons from M^LR and M^HR, heat maps side by
   side).
 
