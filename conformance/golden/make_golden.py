@@ -32,6 +32,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import platform
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,14 @@ from typing import Any
 # OMP_NUM_THREADS. (Run it as a script or in a fresh interpreter; an already-imported NumPy keeps its threads.)
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
+# The last bits also depend on which kernels the CPU selects: OpenBLAS picks its GEMM kernels per CPU (an AVX-512
+# EPYC and an AVX2 Xeon differ in the last ulp of float64 convolutions) and NumPy dispatches exp/log and friends
+# to AVX-512 where it exists. On x86-64 the script pins both to the AVX2 (Haswell) paths every x86-64 CPU of the
+# last decade has, so regeneration is bit-exact across machines (checked on AVX2 and AVX-512 CPUs). Only when
+# run as a script: the test suite imports this module into a process whose NumPy is already loaded.
+if __name__ == "__main__" and platform.machine().lower() in ("x86_64", "amd64"):
+    os.environ["OPENBLAS_CORETYPE"] = "Haswell"
+    os.environ["NPY_DISABLE_CPU_FEATURES"] = "X86_V4 AVX512_ICL AVX512_SPR"  # unsupported ones are ignored
 
 import numpy as np
 
