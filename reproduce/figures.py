@@ -58,7 +58,10 @@ def plot_pck_curves(
 
 def plot_error_change(change: Mapping[str, float], path: str | os.PathLike[str], title: str = "",
                       spread: Mapping[str, float] | None = None, order: Sequence[str] | None = None) -> Path:
-    """Fig. 7: bars of the change in each error type's frequency (percentage points, with minus without)."""
+    """Fig. 7: bars of the change in each error type's frequency (percentage points, with minus without).
+
+    Green marks an improvement (more "good" predictions, fewer errors of any other type), red a deterioration.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -68,9 +71,10 @@ def plot_error_change(change: Mapping[str, float], path: str | os.PathLike[str],
     vals = np.asarray([100 * change[n] for n in names])
     err = None if spread is None else np.asarray([100 * spread.get(n, 0.0) for n in names])
     fig, ax = plt.subplots(figsize=(5, 3.4))
-    ax.bar(names, vals, yerr=err, color=["tab:green" if v >= 0 else "tab:red" for v in vals], capsize=3)
+    better = [(v >= 0) if n == "good" else (v <= 0) for n, v in zip(names, vals, strict=True)]
+    ax.bar(names, vals, yerr=err, color=["tab:green" if b else "tab:red" for b in better], capsize=3)
     ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_ylabel("frequency change (points)")
+    ax.set_ylabel("frequency change (points)\ngreen: better, red: worse")
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
