@@ -266,6 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     grid = build_grid(scale, run_fws)
     print(f"reproduce: {scale.name} scale: {len(grid.trains)} trainings, {len(grid.evals)} evaluations")
     if args.plan:
+        if grid.pretrain is not None:
+            print(f"  {grid.pretrain.key}  pretrain {grid.pretrain.name} (whose weights every run starts from)")
         for ev in grid.evals:
             print(f"  {ev.key}  {ev.name}")
         return 0
