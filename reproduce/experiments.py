@@ -4,7 +4,7 @@ A :class:`TrainRun` is one training (framework, seed, config overrides, data set
 evaluation of a trained run (decoder, LR or HR maps). A scale may pretrain a backbone first (:class:`Pretrain`,
 the stand-in for the paper's ImageNet initialisation): one base-model training in the reference framework on a
 separate synthetic set, converted to canonical safetensors, from which every run of every framework starts its
-backbone. Experiments that coincide share runs: the default
+backbone or whole base model (``model.base.pretrained_scope``). Experiments that coincide share runs: the default
 EnhanceNet run (F+M, C=128, sub-pixel, r=4) of the reference framework and first seed is Table 4's
 "+EnhanceNet", Table 5's default row in all four sub-tables, and the model the decoders re-decode. Each run
 is identified by :attr:`TrainRun.key`, a hash of everything that changes its result, so a second
@@ -115,13 +115,15 @@ TABLE5: tuple[tuple[str, str, tuple[Variant, ...]], ...] = (
 
 @dataclass(frozen=True)
 class Pretrain:
-    """Backbone pretraining, the CPU-scale stand-in for the paper's ImageNet-pretrained backbones.
+    """Base-model pretraining, the CPU-scale stand-in for the paper's ImageNet-pretrained backbones.
 
     The base model (no head) of the scale is trained in the reference framework on ``data`` (a synthetic set
     with another seed than the experiments', so their val images stay unseen) with the scale's overrides plus
-    ``overrides``, for ``max_steps`` (None: all epochs); its backbone (ResNet ``conv1``..``layer4``) initialises
-    every run through ``model.base.pretrained``, in every framework, via the canonical format. The deconvolution
-    layers, the final layer and the head start fresh from each run's seed, as in the paper.
+    ``overrides``, for ``max_steps`` (None: all epochs), and converted to canonical safetensors; every run of every
+    framework starts from it through ``model.base.pretrained``. What it initialises is the scale's
+    ``model.base.pretrained_scope``: the backbone only (ResNet ``conv1``..``layer4``; the paper's setting, where
+    deconvolutions, final layer and head start fresh) or the whole base model (``base``: only the head starts
+    fresh; the FULL and QUICK scales).
     """
 
     data: DataSpec
@@ -221,7 +223,7 @@ class TrainRun:
     data: DataSpec
     max_steps: int | None = None
     config: str = BASE_CONFIG
-    pretrain: TrainRun | None = None  # the run whose backbone initialises this one
+    pretrain: TrainRun | None = None  # the run whose weights initialise this one
 
     @property
     def key(self) -> str:
