@@ -11,6 +11,7 @@ again -> ``results/<commit>/`` (results.json, tables.md, fig1/fig5/fig7 PNGs) an
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import sys
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from enhancenet_core.config import Config
 from enhancenet_core.engine.io import atomic_write_json, atomic_write_text
 from enhancenet_core.engine.logs import progress_bar
 from enhancenet_core.gate import ConformanceGateError, current_commit
@@ -67,16 +69,22 @@ def _complexity(run: TrainRun, paper_scale: bool) -> dict[str, int] | None:
         cfg = load_config(shipped_config_path("coco_simplebaseline_r50_256x192_enhancenet"), [
             f"{k}={v}" for k, v in run.variant.overrides])
     else:
-        cfg = load_config(shipped_config_path(run.config), [f"{k}={v}" for k, v in run.overrides])
+        cfg = _run_config(run)
     hc = head_complexity(cfg.model, feature_channels(cfg.model.base))
     return {"params": hc.params, "flops": hc.flops}
 
 
-def _lr_rows(run: TrainRun) -> int:
-    """Rows of M^LR for ``run`` (input height / heat-map stride)."""
+@functools.cache
+def _run_config(run: TrainRun) -> Config:
+    """The config ``run`` trains with (loaded once per run: every evaluation of it reads it)."""
     from enhancenet_core.config import load_config, shipped_config_path
 
-    cfg = load_config(shipped_config_path(run.config), [f"{k}={v}" for k, v in run.overrides])
+    return load_config(shipped_config_path(run.config), [f"{k}={v}" for k, v in run.overrides])
+
+
+def _lr_rows(run: TrainRun) -> int:
+    """Rows of M^LR for ``run`` (input height / heat-map stride)."""
+    cfg = _run_config(run)
     return cfg.model.input_size[1] // cfg.model.heatmap_stride
 
 
