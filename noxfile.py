@@ -1,4 +1,5 @@
-"""Developer entry points. Each implementation gets its own virtualenv.
+"""Developer entry points. Each package gets its own virtualenv, ``.nox/env-<package>``, built once and shared by
+every session that needs it (tests, conformance, bench, reproduce).
 
     nox -s conformance   # the main job: every implementation checked against numpy-ref golden tensors
     nox -s tests         # every package's unit tests, each in its own virtualenv
@@ -9,20 +10,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import nox
 
 ROOT = Path(__file__).parent
 CONSTRAINTS = ("-c", str(ROOT / "constraints.txt"))
+ENV_DIR = ROOT / ".nox"
 
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_venv = "yes"
 
 # package key -> (directory, pip requirements installed into its virtualenv, in order)
 PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "core": ("packages/core-spec", ("-e", "packages/core-spec[test]")),
+    "core": ("packages/core-spec", ("-e", "packages/core-spec[data,plot,test]")),
     "numpy": ("packages/numpy-ref", ("-e", "packages/core-spec[test]", "-e", "packages/numpy-ref[test]")),
     "torch": (
         "packages/torch-impl",
@@ -68,20 +73,62 @@ CROSS_CHECKS: dict[str, tuple[str, ...]] = {
 NOT_YET: dict[str, str] = {}
 
 
-def _install(session: nox.Session, requirements: tuple[str, ...]) -> None:
-    session.install(*CONSTRAINTS, *requirements)
+def env_dir(package: str) -> Path:
+    """The one virtualenv of ``package`` (``.nox/env-<package>``)."""
+    return ENV_DIR / f"env-{package}"
 
 
-@nox.session
+def _env_fingerprint(requirements: tuple[str, ...]) -> str:
+    """What an environment was built from: its requirements, the pins, and every local project's pyproject."""
+    digest = hashlib.sha256("\n".join(requirements).encode())
+    digest.update((ROOT / "constraints.txt").read_bytes())
+    for req in requirements:
+        local = ROOT / req.split("[")[0]
+        if (local / "pyproject.toml").is_file():
+            digest.update((local / "pyproject.toml").read_bytes())
+    return digest.hexdigest()
+
+
+def _framework_env(session: nox.Session, package: str) -> Path:
+    """Create or update ``package``'s virtualenv and return its ``bin/`` directory.
+
+    Every session that needs a package's environment (tests, conformance, bench, reproduce) shares this one
+    instead of building a copy per session: the frameworks are 1.5-2.4 GB each installed, and one copy per
+    session filled CI's disk. Reinstalls only when the requirements, the pins or a local pyproject changed.
+    """
+    env = env_dir(package)
+    requirements = PACKAGES[package][1]
+    stamp = env / ".enhancenet-requirements"
+    if not (env / "bin" / "python").is_file():
+        session.run(sys.executable, "-m", "virtualenv", "--quiet", str(env), external=True)
+    fingerprint = _env_fingerprint(requirements)
+    if not stamp.is_file() or stamp.read_text() != fingerprint:
+        session.run(str(env / "bin" / "python"), "-m", "pip", "install", "--no-cache-dir", *CONSTRAINTS, *requirements,
+                    external=True)
+        stamp.write_text(fingerprint)
+    else:
+        session.log(f"reusing {env.relative_to(ROOT)} (requirements unchanged)")
+    return env / "bin"
+
+
+def _run(session: nox.Session, bin_dir: Path, program: str, *args: str, env: dict[str, str] | None = None,
+         success_codes: list[int] | None = None) -> None:
+    """Run ``program`` from a package environment with that environment first on PATH (as if activated)."""
+    activated = {"VIRTUAL_ENV": str(bin_dir.parent), "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    session.run(str(bin_dir / program), *args, env={**activated, **(env or {})}, external=True,
+                success_codes=success_codes)
+
+
+# Sessions run in the shared package environments above, so nox itself builds none (venv_backend="none").
+@nox.session(venv_backend="none")
 @nox.parametrize("package", [*PACKAGES, *NOT_YET])
 def tests(session: nox.Session, package: str) -> None:
     """Unit tests of one package in its own virtualenv."""
     if package in NOT_YET:
         session.skip(NOT_YET[package])
-    directory, requirements = PACKAGES[package]
-    _install(session, requirements)
-    session.run("pytest", "-c", "pyproject.toml", "--rootdir", ".", f"{directory}/tests", *CROSS_CHECKS.get(package, ()),
-                "-q", *session.posargs)
+    bin_dir = _framework_env(session, package)
+    _run(session, bin_dir, "pytest", "-c", "pyproject.toml", "--rootdir", ".", f"{PACKAGES[package][0]}/tests",
+         *CROSS_CHECKS.get(package, ()), "-q", *session.posargs)
 
 
 # Each benchmark runs in the virtualenv of the framework it measures (never two frameworks in one process);
@@ -94,14 +141,14 @@ BENCHMARKS: dict[str, tuple[str, ...]] = {
 }
 
 
-@nox.session
+@nox.session(venv_backend="none")
 @nox.parametrize("env", list(BENCHMARKS))
 def bench(session: nox.Session, env: str) -> None:
     """Speed measurements (benchmarks/) with each script's defaults; run a script directly for its options
     (e.g. `--device cuda --amp` for the framework model benchmarks on a GPU)."""
-    _install(session, PACKAGES[env][1])
+    bin_dir = _framework_env(session, env)
     for script in BENCHMARKS[env]:
-        session.run("python", script, env={"OMP_NUM_THREADS": "2"})
+        _run(session, bin_dir, "python", script, env={"OMP_NUM_THREADS": "2"})
 
 
 @nox.session
@@ -112,25 +159,11 @@ def lint(session: nox.Session) -> None:
 
 # ------------------------------------------------------------------------------------------- conformance
 # `nox -s conformance` queues (session.notify, in this order) one `conformance_impl` session per
-# implementation, each in its own virtualenv, then `conformance_report`, which runs the cross-framework steps
-# (training-step pairs, the torch -> paddle -> mindspore -> torch conversion round trip with each framework's
-# interpreter found by path in .nox/) and writes conformance/report.json and report.md; it exits non-zero on any failure.
-CONFORMANCE_IMPLS: dict[str, tuple[str, ...]] = {
-    "numpy": PACKAGES["numpy"][1],
-    "torch": PACKAGES["torch"][1],
-    "paddle": (
-        "paddlepaddle==3.3.1",
-        "-e", "packages/core-spec[test]",
-        "-e", "packages/numpy-ref[test]",
-        "-e", "packages/paddle-impl[test]",
-    ),
-    "mindspore": (
-        "mindspore==2.8.0",
-        "-e", "packages/core-spec[test]",
-        "-e", "packages/numpy-ref[test]",
-        "-e", "packages/mindspore-impl[test]",
-    ),
-}
+# implementation, each in its package's virtualenv (the one `tests` uses), then `conformance_report`, which runs
+# the cross-framework steps (training-step pairs, the torch -> paddle -> mindspore -> torch conversion round trip
+# with each framework's interpreter found by path, .nox/env-<fw>/bin/python) and writes conformance/report.json
+# and report.md; it exits non-zero on any failure.
+CONFORMANCE_IMPLS: tuple[str, ...] = ("numpy", "torch", "paddle", "mindspore")
 #: adapter keys (conformance --impl) checked in each implementation's session: MindSpore in both modes
 CONFORMANCE_ADAPTER_KEYS: dict[str, tuple[str, ...]] = {"mindspore": ("mindspore", "mindspore-graph")}
 CONFORMANCE_NOT_YET: dict[str, str] = {}
@@ -138,7 +171,7 @@ ARTIFACTS = ROOT / "conformance" / ".artifacts"
 SPEC_TESTS = ("test_decoders.py", "test_coco_eval.py", "test_pckh.py", "test_flip.py", "test_targets.py")
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def conformance(session: nox.Session) -> None:
     """Every implementation against numpy-ref and each other; writes conformance/report.{json,md}."""
     import shutil
@@ -149,46 +182,46 @@ def conformance(session: nox.Session) -> None:
     session.notify("conformance_report")
 
 
-@nox.session
+@nox.session(venv_backend="none")
 @nox.parametrize("impl", [*CONFORMANCE_IMPLS, *CONFORMANCE_NOT_YET])
 def conformance_impl(session: nox.Session, impl: str) -> None:
     """The conformance suite for one implementation in its own virtualenv (results in conformance/.artifacts)."""
     if impl in CONFORMANCE_NOT_YET:
         session.skip(CONFORMANCE_NOT_YET[impl])
-    _install(session, CONFORMANCE_IMPLS[impl])
+    bin_dir = _framework_env(session, impl)
     env = {"OMP_NUM_THREADS": "2", "GLOG_minloglevel": "2", "GLOG_v": "3"}
     common = ("-c", "pyproject.toml", "--rootdir", ".", "-q", "-p", "no:cacheprovider")
     # failures are recorded in the results and fail `conformance_report`; keep going so the report is complete
     keys = [arg for key in CONFORMANCE_ADAPTER_KEYS.get(impl, (impl,)) for arg in ("--impl", key)]
-    session.run("pytest", *common, "conformance", *keys, *session.posargs, env=env, success_codes=[0, 1])
+    _run(session, bin_dir, "pytest", *common, "conformance", *keys, *session.posargs, env=env, success_codes=[0, 1])
     if impl == "numpy":  # (e) framework-free spec checks, once
-        session.run("pytest", *common, *(f"packages/core-spec/tests/{t}" for t in SPEC_TESTS),
-                    f"--junitxml={ARTIFACTS / 'spec-junit.xml'}", env=env, success_codes=[0, 1])
+        _run(session, bin_dir, "pytest", *common, *(f"packages/core-spec/tests/{t}" for t in SPEC_TESTS),
+             f"--junitxml={ARTIFACTS / 'spec-junit.xml'}", env=env, success_codes=[0, 1])
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def conformance_report(session: nox.Session) -> None:
     """Cross-framework checks and the report (run after the conformance_impl sessions)."""
-    _install(session, CONFORMANCE_IMPLS["numpy"])
+    bin_dir = _framework_env(session, "numpy")
     pythons = []
     for impl in ("torch", "paddle", "mindspore"):
-        found = sorted((ROOT / ".nox").glob(f"conformance_impl-impl-{impl}/bin/python"))
-        # a skipped session still leaves a bare virtualenv: pass only interpreters that have the back end
+        python = env_dir(impl) / "bin" / "python"
+        # pass only interpreters that have the back end (an environment may exist half-built)
         probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec('enhancenet_{impl}') is None)"
-        if found and subprocess.run([str(found[0]), "-c", probe], check=False).returncode == 0:
-            pythons += ["--python", f"{impl}={found[0]}"]
-    session.run("python", "-m", "conformance.report", *pythons, env={"OMP_NUM_THREADS": "2"})
+        if python.is_file() and subprocess.run([str(python), "-c", probe], check=False).returncode == 0:
+            pythons += ["--python", f"{impl}={python}"]
+    _run(session, bin_dir, "python", "-m", "conformance.report", *pythons, env={"OMP_NUM_THREADS": "2"})
 
 
 # --------------------------------------------------------------------------------------------- reproduce
-@nox.session
+@nox.session(venv_backend="none")
 def reproduce(session: nox.Session) -> None:
     """The paper's experiments at CPU scale behind the conformance gate (`-- --quick` for the smoke test).
 
-    Framework-free itself: each framework's CLI runs in that framework's own interpreter (the `tests`
-    session's virtualenv in .nox/, or --torch-python / --paddle-python / --mindspore-python). Runs its own tests
-    first. Writes results/<commit>/ and benchmarks/reproduce/<scale>.json.
+    Framework-free itself (it runs in the core environment): each framework's CLI runs in that framework's own
+    interpreter (.nox/env-<fw>, the one conformance checked, or --torch-python / --paddle-python /
+    --mindspore-python). Runs its own tests first. Writes results/<commit>/ and benchmarks/reproduce/<scale>.json.
     """
-    _install(session, ("-e", "packages/core-spec[data,plot,test]"))
-    session.run("pytest", "-c", "pyproject.toml", "--rootdir", ".", "reproduce/tests", "-q")
-    session.run("python", "-m", "reproduce", *session.posargs, env={"OMP_NUM_THREADS": "2"})
+    bin_dir = _framework_env(session, "core")
+    _run(session, bin_dir, "pytest", "-c", "pyproject.toml", "--rootdir", ".", "reproduce/tests", "-q")
+    _run(session, bin_dir, "python", "-m", "reproduce", *session.posargs, env={"OMP_NUM_THREADS": "2"})

@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     for fw in FRAMEWORKS:
         p.add_argument(f"--{fw}-python", default=None,
                        help=f"interpreter with enhancenet_{fw} (default: $ENHANCENET_{fw.upper()}_PYTHON, the nox "
-                            f"tests-package-{fw} venv, or this interpreter)")
+                            f"env-{fw} virtualenv in .nox/, or this interpreter)")
     p.add_argument("--report", type=Path, default=None,
                    help="conformance report (default conformance/report.json); a non-default report may only "
                         "publish outside the repository's results/")

@@ -31,16 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def default_python(framework: str, root: Path = ROOT) -> str:
-    """``ENHANCENET_<FW>_PYTHON``, else the nox ``conformance_impl`` virtualenv of that framework (the one the
-    gate checked), else the nox ``tests`` session's, else this interpreter."""
+    """``ENHANCENET_<FW>_PYTHON``, else the nox virtualenv of that framework (``.nox/env-<fw>``, the one the
+    conformance gate checked and the tests ran in), else this interpreter."""
     env = os.environ.get(f"ENHANCENET_{framework.upper()}_PYTHON")
     if env:
         return env
-    for session in (f"conformance_impl-impl-{framework}", f"tests-package-{framework}"):
-        nox_python = root / ".nox" / session / "bin" / "python"
-        if nox_python.is_file():
-            return str(nox_python)
-    return sys.executable
+    nox_python = root / ".nox" / f"env-{framework}" / "bin" / "python"
+    return str(nox_python) if nox_python.is_file() else sys.executable
 
 
 @dataclass(frozen=True)
