@@ -10,7 +10,8 @@ HRNet semantics, reproduced exactly:
 * :class:`JointsOHKMLoss`: per instance and joint ``0.5 * mean_{pixels}(...)``; per instance the mean of the
   ``topk`` largest joint losses; then the mean over instances.
 
-:class:`EnhanceNetLoss` puts them together as the paper does (Sec. 3.2, Eq. 8)::
+:class:`EnhanceNetLoss` puts them together as the paper does (Sec. 3.2, Eq. 8), by the rules written once in
+:func:`enhancenet_core.engine.loss.enhancenet_loss_terms`::
 
     L = lr_weight * (L^LR(final) + sum_s L^LR(intermediate_s)) + eta * L^HR
 
@@ -28,6 +29,7 @@ import paddle
 from paddle import Tensor, nn
 
 from enhancenet_core.config import LossConfig
+from enhancenet_core.engine.loss import enhancenet_loss_terms
 
 __all__ = ["EnhanceNetLoss", "JointsMSELoss", "JointsOHKMLoss", "per_joint_mse"]
 
@@ -142,26 +144,5 @@ class EnhanceNetLoss(nn.Layer):
             dict with ``"loss"`` (the total, a scalar to back-propagate), ``"loss_lr"`` (all LR terms,
             before ``lr_weight``) and, with the head, ``"loss_hr"`` (before η).
         """
-        if "lr" not in outputs:
-            raise ValueError("EnhanceNetLoss: model outputs have no 'lr' heat maps")
-        if "target_lr" not in batch or "target_weight_lr" not in batch:
-            raise ValueError("EnhanceNetLoss: batch needs 'target_lr' and 'target_weight_lr'")
-        target, weight = batch["target_lr"], batch["target_weight_lr"]
-        final_lr_ohkm = self.ohkm is not None and not self.head_enabled
-        lr_loss = (self.ohkm if final_lr_ohkm else self.mse)(outputs["lr"], target, weight)
-        for stage in outputs.get("intermediate", None) or ():
-            lr_loss = lr_loss + self.mse(stage, target, weight)
-        total = self.cfg.lr_weight * lr_loss
-        result = {"loss_lr": lr_loss.detach()}
-        if self.head_enabled:
-            if outputs.get("hr") is None:
-                raise ValueError("EnhanceNetLoss: the head is enabled but model outputs have no 'hr' maps")
-            if "target_hr" not in batch or "target_weight_hr" not in batch:
-                raise ValueError(
-                    "EnhanceNetLoss: the head is enabled but the batch has no 'target_hr'/'target_weight_hr'"
-                )
-            hr_loss = (self.ohkm or self.mse)(outputs["hr"], batch["target_hr"], batch["target_weight_hr"])
-            total = total + self.cfg.hr_weight * hr_loss
-            result["loss_hr"] = hr_loss.detach()
-        result["loss"] = total
-        return result
+        return enhancenet_loss_terms(outputs, batch, self.cfg, self.head_enabled, self.mse, self.ohkm,
+                                     detach=lambda t: t.detach())

@@ -10,6 +10,8 @@ Each framework package only runs its network; everything around it lives here on
 * :mod:`.checkpointing`: the architecture a training checkpoint records, and the check on load;
 * :mod:`.training`: the training loop's bookkeeping (position, best model, checkpoint fields, CSV rows, ``max_steps``
   and ``checkpoint_every``), with the framework's step, data and serialisation as hooks;
+* :mod:`.loss`: which loss term uses which map loss (Eq. 8: intermediate stages, OHKM after EnhanceNet, η),
+  with the framework's MSE/OHKM passed in;
 * :mod:`.cli`: the verbs and flags every ``enhancenet-<framework>`` command shares;
 * :mod:`.benchmark`: the framework-free part of the model benchmarks (``benchmarks/*/bench_models.py``): setting
   and shapes, options, round-robin timing, JSON fields, the printed table, the JSON file;
