@@ -129,12 +129,14 @@ def collect(grid: Grid, runner: Runner, data_root: Path, frameworks: dict[str, F
     return evals
 
 
-def _error_types(grid: Grid, results: dict[str, Any], ann_file: Path) -> dict[str, Any]:
+def _error_types(grid: Grid, results: dict[str, Any], ann_file: Path, table: str = "table4") -> dict[str, Any]:
+    """Fig. 7's numbers: the change in error-type frequencies, +EnhanceNet minus base, per seed of ``table``'s
+    pair in the reference framework (mean and std over seeds)."""
     from enhancenet_core.metrics.errors import ERROR_TYPES, analyze_keypoint_errors, compare_error_frequencies
 
     ref = grid.reference_framework
     pairs = {e["variant"]: e["evals"] for e in results["experiments"]
-             if e["table"] == "table4" and e["framework"] == ref}
+             if e["table"] == table and e["framework"] == ref}
     changes, freqs = [], {"base": [], "enhancenet": []}
     for kb, ke in zip(pairs.get("base", []), pairs.get("enhancenet", []), strict=False):
         rb, re_ = results["evals"][kb], results["evals"][ke]
@@ -162,22 +164,26 @@ def _figures(grid: Grid, results: dict[str, Any], out: Path, runner: Runner, dat
     written: list[str] = []
     ref = grid.reference_framework
     curves: dict[str, dict[str, np.ndarray]] = {}
+    steps = {"table4": f"{results['scale']['max_steps']} steps",
+             "table4_long": (results["scale"].get("long_schedule") or {}).get("label", "longer").split(",")[0]}
     for e in results["experiments"]:
-        if e["table"] != "table4" or e["framework"] != ref:
+        if e["table"] not in steps or e["framework"] != ref:
             continue
         ok = [results["evals"][k] for k in e["evals"] if results["evals"][k]["status"] == "ok"]
         if ok:
-            curves[f"{e['label']} ({len(ok)} seeds)"] = {
+            curves[f"{e['label']}, {steps[e['table']]} ({len(ok)} seeds)"] = {
                 g: np.mean([r["pck_curves"][g] for r in ok], axis=0) for g in ("head", "ankle", "mean")}
     if curves:
         plot_pck_curves(PCK_THRESHOLDS, curves, out / "fig5_pck_curves.png",
                         title=f"Fig. 5 in small ({ref}, synthetic val): PCK vs threshold")
         written.append("fig5_pck_curves.png")
-    et = results["error_types"]
-    if et["status"] == "ok":
-        plot_error_change(et["change_mean"], out / "fig7_error_types.png", spread=et["change_std"],
-                          title=f"Fig. 7 in small ({ref}, {et['seeds']} seeds): +EnhanceNet minus base")
-        written.append("fig7_error_types.png")
+    for key, name, what in (("error_types", "fig7_error_types.png", steps["table4"]),
+                            ("error_types_long", "fig7_error_types_long.png", steps["table4_long"])):
+        et = results.get(key) or {}
+        if et.get("status") == "ok":
+            plot_error_change(et["change_mean"], out / name, spread=et["change_std"],
+                              title=f"Fig. 7 in small ({ref}, {what}, {et['seeds']} seeds): +EnhanceNet minus base")
+            written.append(name)
     fig1 = results.get("fig1_source")
     if fig1 and Path(fig1).is_file():
         shutil.copyfile(fig1, out / "fig1_lr_hr.png")
@@ -186,8 +192,10 @@ def _figures(grid: Grid, results: dict[str, Any], out: Path, runner: Runner, dat
 
 
 def _fig1(grid: Grid, runner: Runner, data_root: Path, failures: dict[str, str]) -> str | None:
-    ref = next((ev.train for ev in grid.evals if ev.train.framework == grid.reference_framework
-                and ev.train.variant.name == "enhancenet"), None)
+    # the reference framework's +EnhanceNet model, the longest-trained one when there is a longer schedule
+    candidates = [ev.train for ev in grid.evals if ev.train.framework == grid.reference_framework
+                  and ev.train.variant.name == "enhancenet"]
+    ref = max(candidates, key=lambda t: t.tag == "long", default=None)  # max keeps the first: the first seed
     if ref is None or ref.key in failures:
         return None
     ann = json.loads((data_root / "annotations" / "person_keypoints_val.json").read_text())
@@ -322,7 +330,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "conformance_report": {"path": str(gate.report.path), "created": gate.report.created,
                                "commit": gate.report.commit},
         "scale": {"name": scale.name, "why": scale.why, "seeds": list(scale.seeds), "data": vars(scale.data),
-                  "overrides": [list(o) for o in scale.overrides], "max_steps": scale.max_steps},
+                  "overrides": [list(o) for o in scale.overrides], "max_steps": scale.max_steps,
+                  "long_schedule": None if scale.long_schedule is None else {
+                      "overrides": [list(o) for o in scale.long_schedule.overrides],
+                      "max_steps": scale.long_schedule.max_steps, "label": scale.long_schedule.label}},
         "frameworks": {fw: {"version": info.version, "python": info.python, "status": status[fw]}
                        for fw, info in frameworks.items()},
         "reference_framework": grid.reference_framework,
@@ -334,7 +345,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "fig1_source": fig1,
     }
     results["evals"] = collect(grid, runner, data_root, frameworks, failures)
-    results["error_types"] = _error_types(grid, results, data_root / "annotations" / "person_keypoints_val.json")
+    ann_file = data_root / "annotations" / "person_keypoints_val.json"
+    results["error_types"] = _error_types(grid, results, ann_file)
+    if any(e.table == "table4_long" for e in grid.experiments):
+        results["error_types_long"] = _error_types(grid, results, ann_file, table="table4_long")
     results["wall_seconds"] = round(time.perf_counter() - start, 1)
     results["head_at_end"] = current_commit(ROOT)
 

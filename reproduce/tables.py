@@ -71,39 +71,14 @@ def _median_errors(results: Mapping[str, Any], pair: Mapping[str, Mapping[str, A
     return f"; median keypoint error {out[0]} (base) / {out[1]} (+EnhanceNet) LR pixels"
 
 
-def render_tables(results: Mapping[str, Any]) -> str:
-    """The whole ``tables.md``."""
-    scale = results["scale"]
-    lines = [f"# EnhanceNet reproduced in small ({scale['name']} scale)", "",
-             f"Commit `{results['commit']}`; created {results['created']}. Synthetic COCO-format data, not COCO: "
-             "absolute numbers are not comparable with the paper's, only the with/without difference is.", "",
-             f"**Scale.** {scale['why']}", ""]
-    pre = results.get("pretrain")
-    if pre:
-        data = pre["data"]
-        how = (f"trained {pre['train_seconds']:.0f} s" if pre["status"] == "ok" else pre["status"])
-        steps = f"{pre['max_steps']} steps" if pre["max_steps"] is not None else "all epochs"
-        whole = pre.get("scope") == "base"
-        what, fresh = (("whole base model (ResNet, deconvolutions, final layer)", "The EnhanceNet head starts")
-                       if whole else ("ResNet backbone", "Deconvolutions, final layer and head start"))
-        lines += [f"**Initialisation.** Every run's {what} starts from one pretraining: the base model in "
-                  f"{pre['framework']}, seed {pre['seed']}, on a separate synthetic set ({data['num_images']} "
-                  f"images, data seed {data['seed']}), {steps}, {how}; converted to canonical safetensors and "
-                  f"loaded by every framework. {fresh} fresh from each run's seed.", ""]
-    lines += ["**Frameworks.**", ""]
-    for fw, info in results["frameworks"].items():
-        lines.append(f"- {fw} {info.get('version') or ''}: {info['status']}")
-    lines += ["", "AP, AR through our COCO evaluator (equal to pycocotools); PCK@t = share of labelled keypoints "
-              "within t × max(box w, h). Mean ± sample std over seeds where there are several.", ""]
-
-    # Table 4
-    lines += ["## Table 4 in small: SimpleBaseline ResNet-18 with and without EnhanceNet (L=3, C=128, r=4, η=1, "
-              "flip test)", ""]
+def _table4(results: Mapping[str, Any], table: str, title: str) -> list[str]:
+    """Table 4's with/without rows of ``table`` per framework, the verdicts, and the framework spread."""
+    lines = [title, ""]
     header = "| framework | method | " + " | ".join(METRICS) + " | seeds | paper (R-50, val2017) AP / AP50 / AP75 / AR |"
     lines += [header, "|" + "---|" * (header.count("|") - 1)]
     verdicts = []
     by_fw: dict[str, dict[str, Mapping[str, Any]]] = {}
-    for e in _exps(results, "table4"):
+    for e in _exps(results, table):
         by_fw.setdefault(e["framework"], {})[e["variant"]] = e
     for fw, pair in by_fw.items():
         for variant in ("base", "enhancenet"):
@@ -133,6 +108,40 @@ def render_tables(results: Mapping[str, Any]) -> str:
                 lines.append(f"- Frameworks ({label} {metric}): spread of the means {spread:.1f} vs largest seed std "
                              f"{std:.1f}: the framework difference is {inside} seed noise (2 std).")
     lines.append("")
+    return lines
+
+
+def render_tables(results: Mapping[str, Any]) -> str:
+    """The whole ``tables.md``."""
+    scale = results["scale"]
+    lines = [f"# EnhanceNet reproduced in small ({scale['name']} scale)", "",
+             f"Commit `{results['commit']}`; created {results['created']}. Synthetic COCO-format data, not COCO: "
+             "absolute numbers are not comparable with the paper's, only the with/without difference is.", "",
+             f"**Scale.** {scale['why']}", ""]
+    pre = results.get("pretrain")
+    if pre:
+        data = pre["data"]
+        how = (f"trained {pre['train_seconds']:.0f} s" if pre["status"] == "ok" else pre["status"])
+        steps = f"{pre['max_steps']} steps" if pre["max_steps"] is not None else "all epochs"
+        whole = pre.get("scope") == "base"
+        what, fresh = (("whole base model (ResNet, deconvolutions, final layer)", "The EnhanceNet head starts")
+                       if whole else ("ResNet backbone", "Deconvolutions, final layer and head start"))
+        lines += [f"**Initialisation.** Every run's {what} starts from one pretraining: the base model in "
+                  f"{pre['framework']}, seed {pre['seed']}, on a separate synthetic set ({data['num_images']} "
+                  f"images, data seed {data['seed']}), {steps}, {how}; converted to canonical safetensors and "
+                  f"loaded by every framework. {fresh} fresh from each run's seed.", ""]
+    lines += ["**Frameworks.**", ""]
+    for fw, info in results["frameworks"].items():
+        lines.append(f"- {fw} {info.get('version') or ''}: {info['status']}")
+    lines += ["", "AP, AR through our COCO evaluator (equal to pycocotools); PCK@t = share of labelled keypoints "
+              "within t × max(box w, h). Mean ± sample std over seeds where there are several.", ""]
+
+    lines += _table4(results, "table4", "## Table 4 in small: SimpleBaseline ResNet-18 with and without EnhanceNet "
+                     f"(L=3, C=128, r=4, η=1, flip test; {scale.get('max_steps') or 'all'} steps per run)")
+    long_schedule = scale.get("long_schedule")
+    if long_schedule and _exps(results, "table4_long"):
+        lines += _table4(results, "table4_long", "## Table 4 in small, longer schedule (reference framework "
+                         f"{results.get('reference_framework', '?')}: {long_schedule['label']})")
 
     # Table 5
     lines += ["## Table 5 in small: ablations (reference framework "

@@ -14,8 +14,9 @@ from reproduce.runner import RunFailed, Runner
 
 def test_full_grid_counts_and_sharing() -> None:
     g = build_grid(FULL, ["torch", "paddle", "mindspore"])
-    # 3 frameworks x 2 variants x 3 seeds, plus the 10 Table 5 rows that are not the default run
-    assert len(g.trains) == 3 * 2 * 3 + 10
+    # 3 frameworks x 2 variants x 3 seeds, the 10 Table 5 rows that are not the default run, and the longer
+    # schedule's pair x 3 seeds in the reference framework
+    assert len(g.trains) == 3 * 2 * 3 + 10 + 2 * 3
     # the default F+M/C=128/subpixel/r=4 run is shared by Table 4 and all four Table 5 sub-tables
     default = [e for e in g.experiments if e.table.startswith("table5") and e.variant.name == "enhancenet"]
     assert len(default) == 4 and len({e.evals[0].key for e in default}) == 1
@@ -24,6 +25,24 @@ def test_full_grid_counts_and_sharing() -> None:
     # decoders: base LR x 3 (one shared with Table 4) + EnhanceNet LR x 3 + HR x 3 (one shared)
     assert len(g.evals) == len(g.trains) + 7
     assert g.reference_framework == "torch"
+
+
+def test_long_schedule_runs_only_in_the_reference_framework_with_its_epochs() -> None:
+    g = build_grid(FULL, ["paddle", "torch"])
+    long = [e for e in g.experiments if e.table == "table4_long"]
+    assert [e.variant.name for e in long] == ["base", "enhancenet"]
+    runs = [ev.train for e in long for ev in e.evals]
+    assert {r.framework for r in runs} == {"paddle"}  # the first framework given is the reference
+    assert [r.seed for r in runs] == [*FULL.seeds, *FULL.seeds]
+    for run in runs:
+        sets = dict(run.overrides)
+        assert len(sets) == len(run.overrides)  # one value per key: the schedule's replaces the scale's
+        assert sets["train.epochs"] == "8" and sets["train.lr_steps"] == "[6]"
+        assert run.max_steps is None and run.name.endswith("-long")
+    short = {(ev.train.variant.name, ev.train.seed): ev.train for e in g.experiments if e.table == "table4"
+             and e.framework == "paddle" for ev in e.evals}
+    assert all(short[(r.variant.name, r.seed)].key != r.key for r in runs)
+    assert all(dict(short[(r.variant.name, r.seed)].overrides)["train.epochs"] == "1" for r in runs)
 
 
 def test_table5_variants_cover_the_paper() -> None:

@@ -68,6 +68,19 @@ def test_tables_layout_and_paper_numbers() -> None:
     assert "whole base model" in md and "The EnhanceNet head starts fresh" in md
     assert "**Initialisation.**" not in render_tables({**_fake_results(), "pretrain": None})
     assert "Frameworks (base model PCK@0.1): spread of the means" in md  # torch and paddle ran it
+    assert "longer schedule" not in md  # the scale records no long schedule
+
+
+def test_long_schedule_table_in_the_reference_framework() -> None:
+    res = _fake_results()
+    res["scale"] = {**res["scale"], "max_steps": 2, "long_schedule": {"label": "4 steps", "max_steps": 4}}
+    md = render_tables(res)
+    assert "(L=3, C=128, r=4, η=1, flip test; 2 steps per run)" in md
+    section = md.split("## Table 4 in small, longer schedule (reference framework torch: 4 steps)")[1]
+    section = section.split("## Table 5")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| torch |") or line.startswith("| paddle |")]
+    assert len(rows) == 2 and all(r.startswith("| torch |") for r in rows)
+    assert "- torch: ΔAP" in section and "EnhanceNet helps" in section
 
 
 def test_figures_are_png(tmp_path: Path) -> None:
