@@ -165,7 +165,7 @@ def _figures(grid: Grid, results: dict[str, Any], out: Path, runner: Runner, dat
     ref = grid.reference_framework
     curves: dict[str, dict[str, np.ndarray]] = {}
     steps = {"table4": f"{results['scale']['max_steps']} steps",
-             "table4_long": (results["scale"].get("long_schedule") or {}).get("label", "longer").split(",")[0]}
+             "table4_long": (results["scale"].get("long_schedule") or {}).get("short", "longer")}
     for e in results["experiments"]:
         if e["table"] not in steps or e["framework"] != ref:
             continue
@@ -333,7 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "overrides": [list(o) for o in scale.overrides], "max_steps": scale.max_steps,
                   "long_schedule": None if scale.long_schedule is None else {
                       "overrides": [list(o) for o in scale.long_schedule.overrides],
-                      "max_steps": scale.long_schedule.max_steps, "label": scale.long_schedule.label}},
+                      "max_steps": scale.long_schedule.max_steps, "label": scale.long_schedule.label,
+                      "short": scale.long_schedule.short}},
         "frameworks": {fw: {"version": info.version, "python": info.python, "status": status[fw]}
                        for fw, info in frameworks.items()},
         "reference_framework": grid.reference_framework,

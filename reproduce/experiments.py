@@ -137,12 +137,14 @@ class Pretrain:
 class Schedule:
     """A longer training schedule for Table 4's pair in the reference framework ("table4_long").
 
-    ``overrides`` follow the scale's (epochs, lr steps); ``max_steps`` caps it (None: all epochs).
+    ``overrides`` follow the scale's (epochs, lr steps); ``max_steps`` caps it (None: all epochs). ``label`` heads
+    its table; ``short`` names it in figure legends and titles.
     """
 
     overrides: tuple[Override, ...]
     max_steps: int | None = None
     label: str = ""
+    short: str = "longer"
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,7 @@ FULL = Scale(
         overrides=(("train.lr", "0.003"), ("train.epochs", "13"), ("train.lr_steps", "[10]")),
     ),
     long_schedule=Schedule((("train.epochs", "8"), ("train.lr_steps", "[6]")),
-                           label="8 epochs = 400 steps, lr 1e-3 then 1e-4 after epoch 6"),
+                           label="8 epochs = 400 steps, lr 1e-3 then 1e-4 after epoch 6", short="400 steps"),
     why=(
         "SimpleBaseline ResNet-18 (deconvolution width 64) at 96x64 input (height x width): M^LR is 24x16 "
         "(stride 4), so one LR heat-map pixel is 4 input pixels, about 5 % of the person's height, and PCK@0.05 "
@@ -225,7 +227,8 @@ QUICK = Scale(
     max_steps=2,
     table5_variants=("in_F", "in_M", "bilinear_conv3", "deconv3"),  # one row per code path
     pretrain=Pretrain(DataSpec(num_images=12, image_size=(64, 96), seed=1), max_steps=2),  # the whole base
-    long_schedule=Schedule((("train.epochs", "2"), ("train.lr_steps", "[1]")), max_steps=4, label="4 steps"),
+    long_schedule=Schedule((("train.epochs", "2"), ("train.lr_steps", "[1]")), max_steps=4, label="4 steps",
+                           short="4 steps"),
     why="smoke test: every code path, tiny models, 2 training steps; the numbers mean nothing.",
 )
 
