@@ -23,6 +23,8 @@ from enhancenet_core.testing import (
     assert_pose_picture,
     assert_results_json,
     bad_data_cases,
+    check_mpii_without_head_boxes_is_refused,
+    check_oracle_mpii_pckh,
     coco_sample_layout,
     flip_permutation,
     mpii_sample_layout,
@@ -247,3 +249,37 @@ def test_sample_layouts_read_back(tmp_path: Path, coco_sample_dir: Path, mpii_sa
     assert len(mpii.records) == len(raw) and all("head_box" in r.extras for r in mpii.records)
     bare = mpii_sample_layout(tmp_path / "bare", mpii_sample_dir, head_boxes=False)
     assert not any("head_box" in e for e in json.loads((bare / "annot" / "valid.json").read_text()))
+
+
+def _fake_mpii_evaluate(oracle_pckh: float, zero_pckh: float, error: Exception | None = None):
+    """An ``evaluate`` whose "network" is the ``zero`` flag: the PCKh it reports, or ``error`` raised."""
+    def evaluate(cfg, network: bool, out_dir: Path, dataset) -> dict:
+        if error is not None:
+            raise error
+        return {"metric_name": "PCKh@0.5", "metric": zero_pckh if network else oracle_pckh}
+    return evaluate
+
+
+def _zero_flag(dataset, flip_pairs, zero: bool) -> bool:
+    return zero
+
+
+def _records(cfg):
+    return load_records(cfg, train=False).records
+
+
+def test_mpii_scenarios_pass_on_right_answers_and_fail_on_wrong_ones(tmp_path: Path, mpii_sample_dir: Path) -> None:
+    check_oracle_mpii_pckh(tmp_path / "a", mpii_sample_dir, _records, _fake_mpii_evaluate(97.0, 3.0), _zero_flag)
+    with pytest.raises(AssertionError, match="network of zeros"):
+        check_oracle_mpii_pckh(tmp_path / "b", mpii_sample_dir, _records, _fake_mpii_evaluate(97.0, 50.0), _zero_flag)
+    with pytest.raises(AssertionError, match="oracle PCKh"):
+        check_oracle_mpii_pckh(tmp_path / "c", mpii_sample_dir, _records, _fake_mpii_evaluate(80.0, 3.0), _zero_flag)
+
+    refuse = _fake_mpii_evaluate(0, 0, ValueError("MPII needs head boxes (headboxes_src)"))
+    check_mpii_without_head_boxes_is_refused(tmp_path / "d", mpii_sample_dir, _records, refuse, _zero_flag)
+    with pytest.raises(AssertionError, match="accepted MPII annotations without head boxes"):
+        check_mpii_without_head_boxes_is_refused(tmp_path / "e", mpii_sample_dir, _records,
+                                                 _fake_mpii_evaluate(97.0, 3.0), _zero_flag)
+    with pytest.raises(AssertionError, match="does not name the head boxes"):
+        check_mpii_without_head_boxes_is_refused(tmp_path / "f", mpii_sample_dir, _records,
+                                                 _fake_mpii_evaluate(0, 0, ValueError("bad file")), _zero_flag)

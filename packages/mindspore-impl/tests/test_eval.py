@@ -13,7 +13,6 @@ from pathlib import Path
 
 import mindspore as ms
 import numpy as np
-import pytest
 from mindspore import nn
 
 from enhancenet_core.testing import (
@@ -22,10 +21,10 @@ from enhancenet_core.testing import (
     assert_hr_beats_lr,
     assert_oracle_coco_metrics,
     assert_results_json,
+    check_mpii_without_head_boxes_is_refused,
+    check_oracle_mpii_pckh,
     coco_sample_layout,
-    mpii_sample_layout,
     oracle_coco_config,
-    oracle_mpii_config,
 )
 from enhancenet_mindspore.data import build_pose_dataset
 from enhancenet_mindspore.evaluate import evaluate
@@ -41,6 +40,14 @@ class Oracle(nn.Cell):
 
     def construct(self, images):
         return {k: ms.Tensor(v, ms.float32) for k, v in self.table(images.asnumpy()).items()}
+
+
+def _evaluate(cfg, network, out_dir: Path, dataset) -> dict:
+    return evaluate(cfg, network, out_dir=out_dir, progress=False, dataset=dataset)
+
+
+def _build_dataset(cfg):
+    return build_pose_dataset(cfg, train=False)
 
 
 def test_oracle_coco_ap_hr_beats_lr_and_flip(tmp_path: Path, coco_sample_dir: Path) -> None:
@@ -66,20 +73,8 @@ def test_oracle_coco_ap_hr_beats_lr_and_flip(tmp_path: Path, coco_sample_dir: Pa
 
 
 def test_oracle_mpii_pckh(tmp_path: Path, mpii_sample_dir: Path) -> None:
-    root = mpii_sample_layout(tmp_path / "mpii", mpii_sample_dir, head_boxes=True)
-    cfg = oracle_mpii_config(root)
-    ds = build_pose_dataset(cfg, train=False)
-    metrics = evaluate(cfg, Oracle(ds, cfg.data.flip_pairs), out_dir=tmp_path / "ev", progress=False, dataset=ds)
-    assert metrics["metric_name"] == "PCKh@0.5" and metrics["metric"] > 90.0
-    zero = evaluate(cfg, Oracle(ds, cfg.data.flip_pairs, zero=True), out_dir=tmp_path / "ev0", progress=False,
-                    dataset=ds)
-    assert zero["metric"] < 20.0
+    check_oracle_mpii_pckh(tmp_path, mpii_sample_dir, _build_dataset, _evaluate, Oracle)
 
 
 def test_mpii_without_head_boxes_is_a_clear_error(tmp_path: Path, mpii_sample_dir: Path) -> None:
-    root = mpii_sample_layout(tmp_path / "mpii", mpii_sample_dir, head_boxes=False)
-    cfg = oracle_mpii_config(root)
-    ds = build_pose_dataset(cfg, train=False)
-    with pytest.raises(ValueError, match="head boxes"):
-        evaluate(cfg, Oracle(ds, cfg.data.flip_pairs), out_dir=tmp_path / "ev", progress=False, dataset=ds)
-    assert not (tmp_path / "ev" / "results.json").exists()
+    check_mpii_without_head_boxes_is_refused(tmp_path, mpii_sample_dir, _build_dataset, _evaluate, Oracle)

@@ -12,20 +12,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 from torch import nn
 
 from enhancenet_core.testing import (
     OracleMaps,
-    assert_flip_test,
     assert_hr_beats_lr,
     assert_oracle_coco_metrics,
     assert_results_json,
+    check_flip_test_swaps_pairs,
+    check_mpii_without_head_boxes_is_refused,
+    check_oracle_mpii_pckh,
     coco_sample_layout,
-    mpii_sample_layout,
     oracle_coco_config,
-    oracle_mpii_config,
 )
 from enhancenet_torch.data import build_pose_dataset
 from enhancenet_torch.evaluate import evaluate
@@ -45,6 +44,14 @@ class Oracle(nn.Module):
         return {k: torch.from_numpy(v).to(images.device) for k, v in maps.items()}
 
 
+def _evaluate(cfg, network, out_dir: Path, dataset) -> dict:
+    return evaluate(cfg, network, device="cpu", out_dir=out_dir, progress=False, dataset=dataset)
+
+
+def _build_dataset(cfg):
+    return build_pose_dataset(cfg, train=False)
+
+
 def test_oracle_coco_ap_and_hr_beats_lr(tmp_path: Path, coco_sample_dir: Path) -> None:
     root = coco_sample_layout(tmp_path / "coco", coco_sample_dir)
     cfg = oracle_coco_config(root, "test.flip_test=false")
@@ -62,38 +69,12 @@ def test_oracle_coco_ap_and_hr_beats_lr(tmp_path: Path, coco_sample_dir: Path) -
 
 
 def test_flip_test_swaps_pairs(tmp_path: Path, coco_sample_dir: Path) -> None:
-    """A network whose output for the mirrored patch is exactly mirrored: flip test (no shift) changes nothing;
-    with the pair swap removed from the config the left/right maps mix and the predictions move."""
-    root = coco_sample_layout(tmp_path / "coco", coco_sample_dir)
-    base = oracle_coco_config(root, "test.flip_test=false")
-    ds = build_pose_dataset(base, train=False)
-    oracle = Oracle(ds, base.data.flip_pairs)
-    ref = evaluate(base, oracle, device="cpu", out_dir=tmp_path / "a", progress=False, dataset=ds)
-    flip = oracle_coco_config(root, "test.flip_test=true", "test.shift_heatmap=false")
-    evaluate(flip, oracle, device="cpu", out_dir=tmp_path / "b", progress=False, dataset=ds)
-    no_pairs = oracle_coco_config(root, "test.flip_test=true", "test.shift_heatmap=false", "data.flip_pairs=[]")
-    evaluate(no_pairs, oracle, device="cpu", out_dir=tmp_path / "c", progress=False, dataset=ds)
-    assert_flip_test(tmp_path / "a", tmp_path / "b", tmp_path / "c")
-    assert ref["metric"] > 0.9
+    check_flip_test_swaps_pairs(tmp_path, coco_sample_dir, _build_dataset, _evaluate, Oracle)
 
 
 def test_oracle_mpii_pckh(tmp_path: Path, mpii_sample_dir: Path) -> None:
-    root = mpii_sample_layout(tmp_path / "mpii", mpii_sample_dir, head_boxes=True)
-    cfg = oracle_mpii_config(root)
-    ds = build_pose_dataset(cfg, train=False)
-    metrics = evaluate(cfg, Oracle(ds, cfg.data.flip_pairs), device="cpu", out_dir=tmp_path / "ev", progress=False,
-                       dataset=ds)
-    assert metrics["metric_name"] == "PCKh@0.5" and metrics["metric"] > 90.0
-    zero = evaluate(cfg, Oracle(ds, cfg.data.flip_pairs, zero=True), device="cpu", out_dir=tmp_path / "ev0",
-                    progress=False, dataset=ds)
-    assert zero["metric"] < 20.0
+    check_oracle_mpii_pckh(tmp_path, mpii_sample_dir, _build_dataset, _evaluate, Oracle)
 
 
 def test_mpii_without_head_boxes_is_a_clear_error(tmp_path: Path, mpii_sample_dir: Path) -> None:
-    root = mpii_sample_layout(tmp_path / "mpii", mpii_sample_dir, head_boxes=False)
-    cfg = oracle_mpii_config(root)
-    ds = build_pose_dataset(cfg, train=False)
-    with pytest.raises(ValueError, match="head boxes"):
-        evaluate(cfg, Oracle(ds, cfg.data.flip_pairs), device="cpu", out_dir=tmp_path / "ev", progress=False,
-                 dataset=ds)
-    assert not (tmp_path / "ev" / "results.json").exists()
+    check_mpii_without_head_boxes_is_refused(tmp_path, mpii_sample_dir, _build_dataset, _evaluate, Oracle)

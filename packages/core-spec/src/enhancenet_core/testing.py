@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,8 +27,11 @@ from enhancenet_core.engine.io import git_commit
 __all__ = [
     "CLI_VERBS",
     "TINY_OVERRIDES",
+    "BuildDataset",
     "Case",
+    "Evaluate",
     "JointRecord",
+    "MakeOracle",
     "OracleMaps",
     "assert_cli_error",
     "assert_cli_eval_output",
@@ -42,6 +45,9 @@ __all__ = [
     "bad_config_cases",
     "bad_data_cases",
     "bad_predict_cases",
+    "check_flip_test_swaps_pairs",
+    "check_mpii_without_head_boxes_is_refused",
+    "check_oracle_mpii_pckh",
     "coco_sample_layout",
     "eval_argv",
     "flip_permutation",
@@ -276,6 +282,61 @@ def assert_flip_test(plain_dir: Path, flipped_dir: Path, no_pairs_dir: Path, min
     np.testing.assert_allclose(flipped, plain, rtol=0, atol=1e-6, err_msg="flip test moved the oracle's predictions")
     moved = float(np.abs(plain[..., :2] - no_pairs[..., :2]).max())
     _check(moved > min_shift, f"without flip_pairs the predictions moved only {moved:.3f} px (<= {min_shift})")
+
+
+# The oracle scenarios every framework's test_eval.py runs. A framework passes three callables:
+#: ``build_dataset(cfg)``: its evaluation data set of ``cfg``;
+BuildDataset = Callable[[Config], Any]
+#: ``evaluate(cfg, network, out_dir, dataset) -> metrics``: its ``evaluate`` on CPU without a progress bar;
+Evaluate = Callable[[Config, Any, Path, Any], Mapping[str, Any]]
+#: ``make_oracle(dataset, flip_pairs, zero)``: :class:`OracleMaps` wrapped as its network type.
+MakeOracle = Callable[[Any, Any, bool], Any]
+
+
+def check_flip_test_swaps_pairs(tmp: Path, coco_sample: Path, build_dataset: BuildDataset, evaluate: Evaluate,
+                                make_oracle: MakeOracle) -> None:
+    """A network whose output for the mirrored patch is exactly mirrored: the flip test (no shift) changes nothing;
+    with the pair swap removed from the config the left/right maps mix and the predictions move
+    (:func:`assert_flip_test`); the oracle's AP without flip test is above 0.9."""
+    root = coco_sample_layout(tmp / "coco", coco_sample)
+    base = oracle_coco_config(root, "test.flip_test=false")
+    dataset = build_dataset(base)
+    oracle = make_oracle(dataset, base.data.flip_pairs, False)
+    ref = evaluate(base, oracle, tmp / "a", dataset)
+    evaluate(oracle_coco_config(root, "test.flip_test=true", "test.shift_heatmap=false"), oracle, tmp / "b", dataset)
+    no_pairs = oracle_coco_config(root, "test.flip_test=true", "test.shift_heatmap=false", "data.flip_pairs=[]")
+    evaluate(no_pairs, oracle, tmp / "c", dataset)
+    assert_flip_test(tmp / "a", tmp / "b", tmp / "c")
+    _check(ref["metric"] > 0.9, f"oracle AP without flip test {ref['metric']:.4f} (<= 0.9)")
+
+
+def check_oracle_mpii_pckh(tmp: Path, mpii_sample: Path, build_dataset: BuildDataset, evaluate: Evaluate,
+                           make_oracle: MakeOracle) -> None:
+    """On the MPII sample (with head boxes) the oracle scores PCKh@0.5 above 90 and a network of zeros below 20."""
+    root = mpii_sample_layout(tmp / "mpii", mpii_sample, head_boxes=True)
+    cfg = oracle_mpii_config(root)
+    dataset = build_dataset(cfg)
+    metrics = evaluate(cfg, make_oracle(dataset, cfg.data.flip_pairs, False), tmp / "ev", dataset)
+    _check(metrics["metric_name"] == "PCKh@0.5", f"metric_name {metrics['metric_name']!r}, expected 'PCKh@0.5'")
+    _check(metrics["metric"] > 90.0, f"oracle PCKh@0.5 {metrics['metric']:.2f} (<= 90)")
+    zero = evaluate(cfg, make_oracle(dataset, cfg.data.flip_pairs, True), tmp / "ev0", dataset)
+    _check(zero["metric"] < 20.0, f"PCKh@0.5 of a network of zeros {zero['metric']:.2f} (>= 20)")
+
+
+def check_mpii_without_head_boxes_is_refused(tmp: Path, mpii_sample: Path, build_dataset: BuildDataset,
+                                            evaluate: Evaluate, make_oracle: MakeOracle) -> None:
+    """MPII annotations without head boxes: ``evaluate`` raises ValueError naming the head boxes and writes no
+    ``results.json``."""
+    root = mpii_sample_layout(tmp / "mpii", mpii_sample, head_boxes=False)
+    cfg = oracle_mpii_config(root)
+    dataset = build_dataset(cfg)
+    try:
+        evaluate(cfg, make_oracle(dataset, cfg.data.flip_pairs, False), tmp / "ev", dataset)
+    except ValueError as exc:
+        _check("head boxes" in str(exc), f"the error does not name the head boxes: {exc}")
+    else:
+        raise AssertionError("evaluate accepted MPII annotations without head boxes")
+    _check(not (tmp / "ev" / "results.json").exists(), "a refused evaluation wrote results.json")
 
 
 # ---------------------------------------------------------------------------------------------------------------
