@@ -27,13 +27,19 @@ nox.options.reuse_venv = "yes"
 
 # package key -> (directory, pip requirements installed into its virtualenv, in order)
 PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "core": ("packages/core-spec", ("-e", "packages/core-spec[data,plot,test]")),
-    "numpy": ("packages/numpy-ref", ("-e", "packages/core-spec[test]", "-e", "packages/numpy-ref[test]")),
+    "core": ("packages/core-spec", ("-e", "packages/core-spec[test]")),
+    "runtime": ("packages/runtime", ("-e", "packages/core-spec[test]", "-e", "packages/runtime[plot,test]")),
+    # the runtime too: conformance's report and round trip (run in this environment) use the converter front end
+    "numpy": (
+        "packages/numpy-ref",
+        ("-e", "packages/core-spec[test]", "-e", "packages/runtime[test]", "-e", "packages/numpy-ref[test]"),
+    ),
     "torch": (
         "packages/torch-impl",
         (
             "torch==2.13.0",
             "-e", "packages/core-spec[test]",
+            "-e", "packages/runtime[test]",
             "-e", "packages/numpy-ref[test]",
             "-e", "packages/torch-impl[test]",
         ),
@@ -43,6 +49,7 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
         (
             "paddlepaddle==3.3.1",
             "-e", "packages/core-spec[test]",
+            "-e", "packages/runtime[test]",
             "-e", "packages/numpy-ref[test]",
             "-e", "packages/paddle-impl[test]",
         ),
@@ -52,6 +59,7 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
         (
             "mindspore==2.8.0",
             "-e", "packages/core-spec[test]",
+            "-e", "packages/runtime[test]",
             "-e", "packages/numpy-ref[test]",
             "-e", "packages/mindspore-impl[test]",
         ),
@@ -63,7 +71,7 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
 CROSS_CHECKS: dict[str, tuple[str, ...]] = {
     "numpy": ("packages/core-spec/tests/test_canonical.py",),
     "torch": (
-        "packages/core-spec/tests/test_convert.py",
+        "packages/runtime/tests/test_convert.py",
         "packages/core-spec/tests/test_pixel_shuffle.py",
         "packages/numpy-ref/tests/test_ops_torch.py",
     ),
@@ -218,10 +226,10 @@ def conformance_report(session: nox.Session) -> None:
 def reproduce(session: nox.Session) -> None:
     """The paper's experiments at CPU scale behind the conformance gate (`-- --quick` for the smoke test).
 
-    Framework-free itself (it runs in the core environment): each framework's CLI runs in that framework's own
+    Framework-free itself (it runs in the runtime environment): each framework's CLI runs in that framework's own
     interpreter (.nox/env-<fw>, the one conformance checked, or --torch-python / --paddle-python /
     --mindspore-python). Runs its own tests first. Writes results/<commit>/ and benchmarks/reproduce/<scale>.json.
     """
-    bin_dir = _framework_env(session, "core")
+    bin_dir = _framework_env(session, "runtime")
     _run(session, bin_dir, "pytest", "-c", "pyproject.toml", "--rootdir", ".", "reproduce/tests", "-q")
     _run(session, bin_dir, "python", "-m", "reproduce", *session.posargs, env={"OMP_NUM_THREADS": "2"})

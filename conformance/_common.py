@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from enhancenet_core.config import ModelConfig
-from enhancenet_core.convert import model_config_from_json
 from enhancenet_numpy.weights import read_safetensors
+from enhancenet_runtime.convert import model_config_from_json
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "data"
 

@@ -5,7 +5,7 @@ Run from the repository root after each implementation's pytest session (``nox -
 1. merges ``<artifacts>/results-*.json`` (one per implementation session);
 2. training-step parity for every pair of implementations that wrote ``<impl>/train_<case>.npz``;
 3. the conversion round trip torch -> canonical -> paddle -> canonical [-> mindspore -> canonical] -> torch
-   through ``enhancenet_core.convert`` (each framework in its own interpreter, ``--python torch=PATH``);
+   through ``enhancenet_runtime.convert`` (each framework in its own interpreter, ``--python torch=PATH``);
    weights must come back bit-exact;
 4. the framework-free spec checks (decoders, COCO evaluator vs pycocotools, PCKh) from the JUnit XML of the
    core test files run in the numpy session (``<artifacts>/spec-junit.xml``);
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from conformance.adapters import ADAPTERS
-from enhancenet_core.gate import REPORT_FORMAT, REPORT_FORMAT_VERSION
+from enhancenet_runtime.gate import REPORT_FORMAT, REPORT_FORMAT_VERSION
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -121,8 +121,8 @@ def round_trip(pythons: dict[str, str], work: Path) -> list[dict[str, Any]]:
     """torch -> canonical -> paddle -> canonical [-> mindspore -> canonical] -> torch, weights bit-exact."""
     from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
     from enhancenet_core.conventions import BaseModelName, ShuffleOrder
-    from enhancenet_core.convert import ConvertError, convert_weights
     from enhancenet_numpy.weights import init_weights, load_weights, save_weights
+    from enhancenet_runtime.convert import ConvertError, convert_weights
 
     chain = [fw for fw in ROUND_TRIP if fw in pythons]
     missing = [fw for fw in ROUND_TRIP if fw not in pythons]

@@ -12,9 +12,9 @@ import numpy as np
 from conformance._common import DEEP_RTOL, scaled_error
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
 from enhancenet_core.conventions import BaseModelName
-from enhancenet_core.data.coco import load_coco_gt_records
-from enhancenet_core.data.image import crop_patch, normalize_image, read_image
 from enhancenet_numpy.weights import init_weights
+from enhancenet_runtime.data.coco import load_coco_gt_records
+from enhancenet_runtime.data.image import crop_patch, normalize_image, read_image
 
 CFG = ModelConfig(
     base=BaseModelConfig(name=BaseModelName.SIMPLE_BASELINE, depth=18),

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from enhancenet_core.config import Config
-from enhancenet_core.engine.io import atomic_write_json, atomic_write_text
-from enhancenet_core.engine.logs import progress_bar
-from enhancenet_core.gate import ConformanceGateError, current_commit
+from enhancenet_runtime.engine.io import atomic_write_json, atomic_write_text
+from enhancenet_runtime.engine.logs import progress_bar
+from enhancenet_runtime.gate import ConformanceGateError, current_commit
 from reproduce.experiments import FRAMEWORKS, SCALES, EvalRun, Grid, Scale, TrainRun, build_grid
 from reproduce.gatecheck import check_gate
 from reproduce.pck import COCO_GROUPS, ground_truth_for, load_predictions, median_error, pck_curve

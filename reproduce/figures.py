@@ -1,5 +1,5 @@
 """Figures 5 and 7 as PNG (matplotlib, Agg), written atomically. Fig. 1 comes from the framework's
-``predict`` verb (enhancenet_core.engine.visualize) and is only copied into place."""
+``predict`` verb (enhancenet_runtime.engine.visualize) and is only copied into place."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from enhancenet_core.engine.io import atomic_write_bytes
+from enhancenet_runtime.engine.io import atomic_write_bytes
 
 __all__ = ["plot_error_change", "plot_pck_curves"]
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from enhancenet_core.gate import (
+from enhancenet_runtime.gate import (
     FRAMEWORK_DISTRIBUTIONS,
     ConformanceGateError,
     ConformanceReport,

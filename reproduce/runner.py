@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from enhancenet_core.engine.io import atomic_write_json
+from enhancenet_runtime.engine.io import atomic_write_json
 from reproduce.experiments import DataSpec, EvalRun, TrainRun
 
 __all__ = [
@@ -87,7 +87,7 @@ def ensure_data(spec: DataSpec, work_dir: Path) -> Path:
     root = work_dir / "data" / spec.key
     if (root / "annotations" / "person_keypoints_val.json").is_file():
         return root
-    from enhancenet_core.data.synthetic import generate_synthetic_coco
+    from enhancenet_runtime.data.synthetic import generate_synthetic_coco
 
     generate_synthetic_coco(root, spec.num_images, spec.seed, image_size=spec.image_size,
                             people_per_image=spec.people_per_image, overwrite=True, progress=False)
@@ -171,7 +171,7 @@ class Runner:
             return {**record, "convert_seconds": None}
         dst.parent.mkdir(parents=True, exist_ok=True)
         python = self.pythons[run.framework]
-        cmd = [python, "-m", "enhancenet_core.convert", str(self.checkpoint(run)), str(dst),
+        cmd = [python, "-m", "enhancenet_runtime.convert", str(self.checkpoint(run)), str(dst),
                f"--{run.framework}-python", python]
         seconds = self._run(cmd, dst.parent / "convert.log")
         if not dst.is_file():

@@ -17,7 +17,7 @@ the whole step is one compiled graph; compilation happens in the warm-up calls a
         [--json out.json]
 
 The JSON goes to stdout (last line) and optionally to ``--json``. The framework-free part (setting and shapes,
-options, first-call/median timing, JSON fields, JSON file) is ``enhancenet_core.engine.benchmark`` (installed with
+options, first-call/median timing, JSON fields, JSON file) is ``enhancenet_runtime.engine.benchmark`` (installed with
 enhancenet-core), shared with the torch and Paddle scripts.
 """
 
@@ -30,8 +30,8 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-from enhancenet_core.engine import benchmark as eb
 from enhancenet_mindspore.models import EnhanceNet, build_model
+from enhancenet_runtime.engine import benchmark as eb
 
 
 class _HeadLoss(nn.Cell):

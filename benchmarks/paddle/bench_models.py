@@ -21,7 +21,7 @@ slower on x86, and Paddle has no flush-denormal switch (the torch script calls `
 The script prints a table and ``--json`` writes the results; it never imports torch, so a driver can run the torch
 and Paddle scripts in separate interpreters and merge the JSON files (``"framework": "paddle"``). The
 framework-free part (setting and shapes, options, the multiply-add rule, per-case measurement with round-robin
-timing, JSON fields, table, JSON file) is ``enhancenet_core.engine.benchmark`` (installed with enhancenet-core),
+timing, JSON fields, table, JSON file) is ``enhancenet_runtime.engine.benchmark`` (installed with enhancenet-core),
 shared with the torch and MindSpore scripts; it imports neither a framework nor NumPy, so the thread variables are
 still set before any BLAS is loaded.
 
@@ -36,12 +36,12 @@ import math
 import os
 from typing import Any
 
-from enhancenet_core.engine import benchmark as eb
+from enhancenet_runtime.engine import benchmark as eb
 
 
 def count_flops(layer: Any, *inputs: Any, deconv_as_paper: bool = False) -> int:
     """Multiply-adds per image of the Conv2D / Conv2DTranspose layers in one eval-mode forward, each counted by
-    :func:`enhancenet_core.engine.benchmark.conv_macs` (``deconv_as_paper``: see there)."""
+    :func:`enhancenet_runtime.engine.benchmark.conv_macs` (``deconv_as_paper``: see there)."""
     import paddle
     from paddle import nn
 

@@ -13,7 +13,7 @@ modules with forward hooks (multiply-adds; a transposed convolution counted as t
 ``enhancenet_core.complexity``). Training step = forward, MSE loss on M^LR (and M^HR), backward, Adam step.
 
 The framework-free part (setting and shapes, options, the multiply-add rule, per-case measurement with round-robin
-timing, JSON fields, table, JSON file) is ``enhancenet_core.engine.benchmark`` (installed with enhancenet-core, so a
+timing, JSON fields, table, JSON file) is ``enhancenet_runtime.engine.benchmark`` (installed with enhancenet-core, so a
 plain ``python <script>`` imports it), shared with the Paddle and MindSpore scripts; this file holds the torch hooks.
 
     python benchmarks/torch/bench_models.py [--batch 4] [--repeats 5] [--threads 2] [--json out.json]
@@ -28,13 +28,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from enhancenet_core.engine import benchmark as eb
+from enhancenet_runtime.engine import benchmark as eb
 from enhancenet_torch.models import EnhanceNet, build_model
 
 
 def count_flops(module: nn.Module, *inputs: torch.Tensor, deconv_as_paper: bool = False) -> int:
     """Multiply-adds per image of the Conv2d / ConvTranspose2d layers in one eval-mode forward, each counted by
-    :func:`enhancenet_core.engine.benchmark.conv_macs` (``deconv_as_paper``: see there)."""
+    :func:`enhancenet_runtime.engine.benchmark.conv_macs` (``deconv_as_paper``: see there)."""
     module.eval()
     total = 0
 

@@ -25,7 +25,6 @@ from mindspore import nn, ops
 from conformance.adapters.base import TORCH_ADAM_RULE, NotSupportedError, Params, check_same_names
 from enhancenet_core.config import LossConfig, ModelConfig
 from enhancenet_core.conventions import ShuffleOrder
-from enhancenet_core.convert import model_config_to_json
 from enhancenet_core.namemap import HEAD_PREFIX
 from enhancenet_mindspore import convert as ms_convert
 from enhancenet_mindspore.losses import EnhanceNetLoss, JointsMSELoss
@@ -33,6 +32,7 @@ from enhancenet_mindspore.models import EnhanceNet, build_model
 from enhancenet_mindspore.models.head import paper_to_framework_index
 from enhancenet_mindspore.optim import TorchAdam
 from enhancenet_mindspore.weights import canonical_parameters, load_tensors
+from enhancenet_runtime.convert import model_config_to_json
 
 ms.set_context(device_target="CPU")
 MODES = {"mindspore": ms.PYNATIVE_MODE, "mindspore-graph": ms.GRAPH_MODE}

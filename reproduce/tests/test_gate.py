@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from enhancenet_core.gate import ConformanceGateError, current_commit
+from enhancenet_runtime.gate import ConformanceGateError, current_commit
 from reproduce import cli, runner
 from reproduce.gatecheck import check_gate
 from reproduce.runner import ROOT, FrameworkInfo

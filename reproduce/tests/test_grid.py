@@ -130,7 +130,7 @@ def test_pretrain_converts_once_and_runs_load_the_backbone(tmp_path: Path, monke
 
     def fake_run(cmd: list[str], log_file: Path) -> float:
         calls.append(cmd)
-        if cmd[1:3] == ["-m", "enhancenet_core.convert"]:
+        if cmd[1:3] == ["-m", "enhancenet_runtime.convert"]:
             Path(cmd[4]).write_bytes(b"weights")
         else:
             out = Path(cmd[cmd.index("--out") + 1])

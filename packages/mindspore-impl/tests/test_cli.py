@@ -2,7 +2,7 @@
 bad input: exit status 2 with one line naming the file, field or architecture, never a traceback.
 
 The argument sets, the broken data sets, the expected error words and the checks of the written files are
-:mod:`enhancenet_core.testing`'s, shared with the other frameworks' CLI tests.
+:mod:`enhancenet_runtime.testing`'s, shared with the other frameworks' CLI tests.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from enhancenet_core.testing import (
+from enhancenet_mindspore.cli import main
+from enhancenet_runtime.testing import (
     assert_cli_error,
     assert_cli_eval_output,
     assert_help_lists_verbs,
@@ -30,7 +31,6 @@ from enhancenet_core.testing import (
     synth_image,
     train_argv,
 )
-from enhancenet_mindspore.cli import main
 
 PROG = "enhancenet-mindspore"
 

@@ -13,9 +13,9 @@ import pytest
 
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
 from enhancenet_core.conventions import BaseModelName, ShuffleOrder
-from enhancenet_core.convert import ConvertError, convert_weights, format_of, main
 from enhancenet_mindspore import convert as ms_convert
 from enhancenet_numpy.weights import init_weights, load_weights, save_weights
+from enhancenet_runtime.convert import ConvertError, convert_weights, format_of, main
 
 CFG = ModelConfig(
     base=BaseModelConfig(name=BaseModelName.HOURGLASS, stages=1, hourglass_channels=16),

@@ -4,7 +4,7 @@ The oracle makes the expected numbers independent of the code under test: decodi
 annotated joints (COCO AP near 1, MPII PCKh near 100), HR maps (stride 1) must land closer than LR maps
 (stride 4), the flip test of a mirror-consistent network must change nothing, and a network that outputs zeros
 must score near 0. The framework-free half (sample layouts, configs, the oracle's table of maps, the checks of
-the written files) is :mod:`enhancenet_core.testing`, shared with the other frameworks' tests.
+the written files) is :mod:`enhancenet_runtime.testing`, shared with the other frameworks' tests.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn
 
-from enhancenet_core.testing import (
+from enhancenet_mindspore.data import build_pose_dataset
+from enhancenet_mindspore.evaluate import evaluate
+from enhancenet_runtime.testing import (
     OracleMaps,
     assert_flip_test,
     assert_hr_beats_lr,
@@ -26,8 +28,6 @@ from enhancenet_core.testing import (
     coco_sample_layout,
     oracle_coco_config,
 )
-from enhancenet_mindspore.data import build_pose_dataset
-from enhancenet_mindspore.evaluate import evaluate
 
 
 class Oracle(nn.Cell):

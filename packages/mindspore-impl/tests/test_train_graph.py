@@ -15,9 +15,9 @@ import pytest
 from _toy import tiny_model
 
 from enhancenet_core.config import load_config, shipped_config_path
-from enhancenet_core.data.synthetic import generate_synthetic_coco
 from enhancenet_mindspore.checkpoint import load_checkpoint
 from enhancenet_mindspore.train import make_train_step, train
+from enhancenet_runtime.data.synthetic import generate_synthetic_coco
 
 
 def test_graph_step_matches_pynative(tmp_path: Path) -> None:

@@ -16,11 +16,11 @@ import pytest
 from _toy import tiny_model
 
 from enhancenet_core.config import Config, load_config, shipped_config_path
-from enhancenet_core.data import load_records
-from enhancenet_core.data.synthetic import generate_synthetic_coco
 from enhancenet_mindspore.checkpoint import load_model_weights
 from enhancenet_mindspore.evaluate import evaluate
 from enhancenet_mindspore.train import train
+from enhancenet_runtime.data import load_records
+from enhancenet_runtime.data.synthetic import generate_synthetic_coco
 
 STEPS = 80
 PCK_MIN = 0.4

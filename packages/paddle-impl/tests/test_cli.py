@@ -2,7 +2,7 @@
 
 Bad input must end with exit status 2 and a one-line message naming the file, field or box, never a traceback.
 The argument sets, the broken data sets, the expected error words and the checks of the written files are
-:mod:`enhancenet_core.testing`'s, shared with the other frameworks' CLI tests.
+:mod:`enhancenet_runtime.testing`'s, shared with the other frameworks' CLI tests.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from enhancenet_core.testing import (
+from enhancenet_paddle.cli import main
+from enhancenet_runtime.testing import (
     assert_cli_error,
     assert_cli_eval_output,
     assert_help_lists_verbs,
@@ -29,7 +30,6 @@ from enhancenet_core.testing import (
     synth_image,
     train_argv,
 )
-from enhancenet_paddle.cli import main
 
 PROG = "enhancenet-paddle"
 

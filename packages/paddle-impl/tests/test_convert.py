@@ -13,10 +13,10 @@ import pytest
 
 from enhancenet_core.canonical import model_config_json
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
-from enhancenet_core.engine.convert_backend import seeded_input
 from enhancenet_paddle import convert as paddle_convert
 from enhancenet_paddle import weights as W
 from enhancenet_paddle.models import build_model
+from enhancenet_runtime.engine.convert_backend import seeded_input
 
 CFG = ModelConfig(base=BaseModelConfig(depth=18, num_deconv_layers=1, deconv_channels=16),
                   head=EnhanceNetConfig(channels=8, upscale=2), num_keypoints=3, input_size=(32, 32))

@@ -3,7 +3,7 @@
 The oracle makes the expected numbers independent of the code under test: decoding its maps must land on the
 annotated joints (COCO AP near 1, MPII PCKh near 100), and HR maps (stride 1) must land closer than LR maps
 (stride 4). A network that outputs zeros must score near 0. The framework-free half (sample layouts, configs,
-the oracle's table of maps, the checks of the written files) is :mod:`enhancenet_core.testing`, shared with the
+the oracle's table of maps, the checks of the written files) is :mod:`enhancenet_runtime.testing`, shared with the
 other frameworks' tests.
 """
 
@@ -14,7 +14,9 @@ from pathlib import Path
 import paddle
 from paddle import nn
 
-from enhancenet_core.testing import (
+from enhancenet_paddle.data import build_pose_dataset
+from enhancenet_paddle.evaluate import evaluate
+from enhancenet_runtime.testing import (
     OracleMaps,
     assert_hr_beats_lr,
     assert_oracle_coco_metrics,
@@ -25,8 +27,6 @@ from enhancenet_core.testing import (
     coco_sample_layout,
     oracle_coco_config,
 )
-from enhancenet_paddle.data import build_pose_dataset
-from enhancenet_paddle.evaluate import evaluate
 
 
 class Oracle(nn.Layer):

@@ -16,13 +16,13 @@ import pytest
 from paddle import nn
 
 from enhancenet_core.config import Config, load_config, shipped_config_path
-from enhancenet_core.data import load_records
-from enhancenet_core.data.synthetic import generate_synthetic_coco
 from enhancenet_paddle.checkpoint import load_model_weights
 from enhancenet_paddle.evaluate import evaluate
 from enhancenet_paddle.models import attach_enhancenet
 from enhancenet_paddle.models.resnet import init_torch_default_
 from enhancenet_paddle.train import train
+from enhancenet_runtime.data import load_records
+from enhancenet_runtime.data.synthetic import generate_synthetic_coco
 
 STEPS = 100  # the transposed conv init matters: with PyTorch's, 80 steps reach ~0.43, 100 give a margin
 PCK_MIN = 0.4

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from enhancenet_core.config import load_config, shipped_config_path
-from enhancenet_core.data.synthetic import generate_synthetic_coco
+from enhancenet_runtime.data.synthetic import generate_synthetic_coco
 from enhancenet_torch.checkpoint import load_checkpoint
 from enhancenet_torch.convert import convert
 from enhancenet_torch.models import build_model, canonical_state_dict

@@ -4,7 +4,7 @@ The oracle makes the expected numbers independent of the code under test: decodi
 annotated joints (COCO AP near 1, MPII PCKh near 100), and HR maps (stride 1) must land closer than LR maps
 (stride 4), which is the paper's point. A network that outputs zeros must score near 0. The framework-free
 half (sample layouts, configs, the oracle's table of maps, the checks of the written files) is
-:mod:`enhancenet_core.testing`, shared with the other frameworks' tests.
+:mod:`enhancenet_runtime.testing`, shared with the other frameworks' tests.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from enhancenet_core.testing import (
+from enhancenet_runtime.testing import (
     OracleMaps,
     assert_hr_beats_lr,
     assert_oracle_coco_metrics,

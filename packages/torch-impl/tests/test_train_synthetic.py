@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from enhancenet_core.config import Config, load_config, shipped_config_path
-from enhancenet_core.data import load_records
-from enhancenet_core.data.synthetic import generate_synthetic_coco
+from enhancenet_runtime.data import load_records
+from enhancenet_runtime.data.synthetic import generate_synthetic_coco
 from enhancenet_torch.evaluate import evaluate
 from enhancenet_torch.models import attach_enhancenet
 from enhancenet_torch.train import train

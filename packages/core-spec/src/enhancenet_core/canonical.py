@@ -16,7 +16,7 @@ File layout (format version :data:`FORMAT_VERSION`):
   a head-alone file), plus the caller's entries (non-string values stored as sorted-key JSON).
 
 Writing is deterministic (the same arrays and metadata give the same bytes, whatever the dict order; the
-``safetensors`` library orders its metadata by hash) and atomic (:func:`enhancenet_core.engine.io.atomic_write_bytes`).
+``safetensors`` library orders its metadata by hash) and atomic (:mod:`enhancenet_core.safetensors_io`).
 Reading is pure NumPy and validates the header (dtypes, shapes, offsets inside the file and not overlapping)
 before any tensor is returned. Loading checks every tensor against the name map and raises one ``ValueError``
 that lists each missing, unexpected, mis-shaped or non-floating tensor with the expected and the found shape,
@@ -28,11 +28,8 @@ paper's order (Eq. 5) gives the same M^HR in a model configured with the framewo
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
-import math
 import os
-import struct
 from collections.abc import Iterable, Mapping
 from enum import Enum
 from pathlib import Path
@@ -40,10 +37,16 @@ from typing import Any
 
 import numpy as np
 
-from enhancenet_core.config import ModelConfig
+from enhancenet_core.config import ConfigError, ModelConfig, _dataclass_from_dict
 from enhancenet_core.conventions import BaseModelName, PretrainedScope, ShuffleOrder, Upsampler
 from enhancenet_core.namemap import BN_EPS, HEAD_PREFIX, TensorSpec, parameter_specs
 from enhancenet_core.pixel_shuffle import convert_subpixel_weights
+from enhancenet_core.safetensors_io import (
+    read_canonical_metadata,
+    read_safetensors,
+    safetensors_bytes,
+    save_safetensors,
+)
 
 __all__ = [
     "BACKBONE_PREFIXES",
@@ -60,6 +63,7 @@ __all__ = [
     "expected_shapes",
     "file_model_config",
     "load_canonical_arrays",
+    "model_config_from_json",
     "model_config_json",
     "read_canonical_metadata",
     "read_safetensors",
@@ -76,152 +80,6 @@ LAYOUTS = "conv OIHW; transposed conv (C_in, C_out/groups, kh, kw); bn weight,bi
 RESERVED_KEYS: tuple[str, ...] = (
     "format", "format_version", "model_config", "shuffle_order", "bn_eps", "layouts", "feature_channels",
 )
-
-#: NumPy dtype name -> safetensors dtype code (the types NumPy can hold; BF16 and FP8 have no NumPy type).
-_CODES: dict[str, str] = {
-    "float16": "F16",
-    "float32": "F32",
-    "float64": "F64",
-    "int8": "I8",
-    "int16": "I16",
-    "int32": "I32",
-    "int64": "I64",
-    "uint8": "U8",
-    "uint16": "U16",
-    "uint32": "U32",
-    "uint64": "U64",
-    "bool": "BOOL",
-}
-_DTYPES: dict[str, np.dtype] = {code: np.dtype(name).newbyteorder("<") for name, code in _CODES.items()}
-_MAX_HEADER = 100_000_000  # the safetensors library's own limit on the JSON header
-
-
-# ------------------------------------------------------------------------------ safetensors, byte-exact
-def safetensors_bytes(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None = None) -> bytes:
-    """Serialize to the safetensors format deterministically.
-
-    Tensors are stored in the given order, the metadata keys sorted, the JSON header compact (ASCII) and
-    padded with spaces to a multiple of 8 bytes; data little-endian and C-contiguous.
-
-    Raises:
-        ValueError: a metadata key or value that is not a string, or a dtype safetensors cannot store.
-    """
-    header: dict[str, Any] = {}
-    if metadata:
-        bad = [k for k, v in metadata.items() if not isinstance(k, str) or not isinstance(v, str)]
-        if bad:
-            raise ValueError(f"safetensors metadata must map str to str; offending keys: {bad}")
-        header["__metadata__"] = {k: metadata[k] for k in sorted(metadata)}
-    chunks: list[bytes] = []
-    offset = 0
-    for name, array in tensors.items():
-        a = np.asarray(array)
-        if a.dtype.name not in _CODES:
-            raise ValueError(f"tensor {name!r}: dtype {a.dtype} cannot be stored (supported: {sorted(_CODES)})")
-        data = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": _CODES[a.dtype.name], "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":"), ensure_ascii=True).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    return struct.pack("<Q", len(text)) + text + b"".join(chunks)
-
-
-def save_safetensors(
-    path: str | os.PathLike[str], tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None = None
-) -> Path:
-    """Deterministic (:func:`safetensors_bytes`), atomic write; the directory must exist."""
-    from enhancenet_core.engine.io import atomic_write_bytes
-
-    return atomic_write_bytes(path, safetensors_bytes(tensors, metadata))
-
-
-def _read_header(fh: Any, path: Path) -> tuple[dict[str, Any], int]:
-    raw = fh.read(8)
-    if len(raw) != 8:
-        raise ValueError(f"{path}: not a readable safetensors file (shorter than its 8-byte header length)")
-    (n,) = struct.unpack("<Q", raw)
-    if n > _MAX_HEADER:
-        raise ValueError(f"{path}: not a readable safetensors file (header length {n})")
-    text = fh.read(n)
-    if len(text) != n:
-        raise ValueError(f"{path}: not a readable safetensors file (header of {n} bytes is cut short)")
-    try:
-        header = json.loads(text.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ValueError(f"{path}: not a readable safetensors file (header is not JSON: {exc})") from exc
-    if not isinstance(header, dict):
-        raise ValueError(f"{path}: not a readable safetensors file (header is not a JSON object)")
-    return header, 8 + n
-
-
-def read_canonical_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
-    """The ``__metadata__`` of a safetensors file (only the header is read).
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: not a safetensors file (naming it).
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"weights file {p} not found")
-    with p.open("rb") as fh:
-        header, _ = _read_header(fh, p)
-    meta = header.get("__metadata__") or {}
-    if not isinstance(meta, dict):
-        raise ValueError(f"{p}: not a readable safetensors file (__metadata__ is not an object)")
-    return {str(k): str(v) for k, v in meta.items()}
-
-
-def read_safetensors(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """(tensors in file order, metadata) of a safetensors file, read with NumPy alone.
-
-    Every header entry is checked (known dtype, non-negative integer shape, ``data_offsets`` inside the file,
-    of the size the shape and dtype need, not overlapping) before any tensor is read. The arrays are
-    writable, native-endian copies.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: not a readable safetensors file, or a tensor of a type NumPy cannot hold (BF16), naming
-            the file and the tensor.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"weights file {p} not found")
-    size = p.stat().st_size
-    with p.open("rb") as fh:
-        header, start = _read_header(fh, p)
-        meta = header.pop("__metadata__", None) or {}
-        if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
-            raise ValueError(f"{p}: not a readable safetensors file (__metadata__ must map str to str)")
-        entries: list[tuple[str, np.dtype, tuple[int, ...], int, int]] = []
-        for name, info in header.items():
-            try:
-                code, shape, (lo, hi) = info["dtype"], tuple(info["shape"]), info["data_offsets"]
-            except (TypeError, KeyError, ValueError) as exc:
-                raise ValueError(f"{p}: not a readable safetensors file (tensor {name!r}: bad entry {info!r})") from exc
-            if code not in _DTYPES:
-                raise ValueError(f"{p}: tensor {name!r} has dtype {code!r}, which NumPy cannot read "
-                                 f"(supported: {sorted(_DTYPES)})")
-            if not all(isinstance(d, int) and d >= 0 for d in shape) or not all(isinstance(o, int) for o in (lo, hi)):
-                raise ValueError(f"{p}: not a readable safetensors file (tensor {name!r}: bad shape or offsets)")
-            dtype = _DTYPES[code]
-            if hi - lo != math.prod(shape) * dtype.itemsize or lo < 0 or start + hi > size:
-                raise ValueError(f"{p}: not a readable safetensors file (tensor {name!r}: data_offsets {[lo, hi]} "
-                                 f"do not fit shape {list(shape)} of {code} in a file of {size} bytes)")
-            entries.append((name, dtype, shape, lo, hi))
-        spans = sorted((lo, hi, name) for name, _, _, lo, hi in entries)
-        for (_, hi_a, a), (lo_b, _, b) in itertools.pairwise(spans):
-            if lo_b < hi_a:
-                raise ValueError(f"{p}: not a readable safetensors file (tensors {a!r} and {b!r} overlap)")
-        tensors: dict[str, np.ndarray] = {}
-        for name, dtype, shape, lo, _hi in entries:
-            fh.seek(start + lo)
-            count = math.prod(shape)
-            arr = np.fromfile(fh, dtype=dtype, count=count) if count else np.empty(0, dtype)
-            tensors[name] = arr.astype(dtype.newbyteorder("="), copy=False).reshape(shape)
-    return tensors, dict(meta)
-
 
 # ------------------------------------------------------------------------------------ config <-> JSON
 def _jsonable(value: Any) -> Any:
@@ -580,10 +438,18 @@ def load_canonical_arrays(
     return {name: tensors[name] for name in want}
 
 
+def model_config_from_json(text: str, source: str = "model_config") -> ModelConfig:
+    """Parse a model configuration JSON (the ``model`` section of a config); ValueError naming ``source``."""
+    try:
+        data = json.loads(text)
+        # the model section alone: no dataset cross-checks (a weight file may hold any K)
+        return _dataclass_from_dict(ModelConfig, data, "model")
+    except (ValueError, ConfigError) as exc:
+        raise ValueError(f"{source}: not a valid model configuration ({exc})") from exc
+
+
 def file_model_config(metadata: Mapping[str, str], source: str = "weights") -> ModelConfig:
     """The :class:`ModelConfig` a canonical header records (``model_config``); ValueError naming ``source``."""
-    from enhancenet_core.convert import model_config_from_json
-
     if "model_config" not in metadata:
         raise ValueError(f"{source}: the metadata records no 'model_config'; give the model configuration")
     return model_config_from_json(metadata["model_config"], f"{source} model_config")

@@ -8,7 +8,7 @@
     enhancenet-mindspore export CONFIG CHECKPOINT OUT [--format mindir|onnx]
     enhancenet-mindspore synth OUT [--num-images N] [--seed S]
 
-Verbs, flags, config resolution and error handling are enhancenet-core's (:mod:`enhancenet_core.engine.cli`), the
+Verbs, flags, config resolution and error handling are enhancenet-core's (:mod:`enhancenet_runtime.engine.cli`), the
 same in every framework; ``--mode`` is MindSpore's own. ``CHECKPOINT`` is a training checkpoint (``.ckpt``), plain
 ``.ckpt`` weights or canonical weights (``.safetensors``). Bad input exits with status 2 and one line naming the
 file, field or box.
@@ -20,7 +20,7 @@ import argparse
 import json
 from collections.abc import Sequence
 
-from enhancenet_core.engine.cli import (
+from enhancenet_runtime.engine.cli import (
     FrameworkCommands,
     build_parser,
     run_cli,
@@ -68,7 +68,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def build_mindspore_parser() -> argparse.ArgumentParser:
-    """The shared parser of :mod:`enhancenet_core.engine.cli` plus ``--mode`` on ``train`` and ``eval``."""
+    """The shared parser of :mod:`enhancenet_runtime.engine.cli` plus ``--mode`` on ``train`` and ``eval``."""
     from enhancenet_mindspore.checkpoint import CheckpointError
 
     parser = build_parser("enhancenet-mindspore", "EnhanceNet in MindSpore", FrameworkCommands(

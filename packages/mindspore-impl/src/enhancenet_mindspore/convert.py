@@ -1,6 +1,6 @@
-"""Back end of ``enhancenet-convert`` for MindSpore (run by :mod:`enhancenet_core.convert` as a subprocess).
+"""Back end of ``enhancenet-convert`` for MindSpore (run by :mod:`enhancenet_runtime.convert` as a subprocess).
 
-The parser and the convert / verify flows are :mod:`enhancenet_core.engine.convert_backend`'s; this module
+The parser and the convert / verify flows are :mod:`enhancenet_runtime.engine.convert_backend`'s; this module
 supplies only what is MindSpore's (:data:`MINDSPORE_IO`): the model, the ``.ckpt`` file and the forward pass.
 
     python -m enhancenet_mindspore.convert convert SRC DST [--model-config JSON]
@@ -34,8 +34,6 @@ import numpy as np
 
 from enhancenet_core.canonical import base_mismatch, convert_shuffle_order
 from enhancenet_core.config import ModelConfig
-from enhancenet_core.convert import model_config_from_json
-from enhancenet_core.engine.convert_backend import FrameworkIO
 from enhancenet_mindspore.models import PoseModel, build_model
 from enhancenet_mindspore.weights import (
     load_canonical,
@@ -45,6 +43,8 @@ from enhancenet_mindspore.weights import (
     save_canonical,
     save_ckpt,
 )
+from enhancenet_runtime.convert import model_config_from_json
+from enhancenet_runtime.engine.convert_backend import FrameworkIO
 
 CKPT_FORMAT = "enhancenet-mindspore-ckpt"
 CKPT_SUFFIX = ".ckpt"

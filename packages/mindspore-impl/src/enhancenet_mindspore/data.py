@@ -1,4 +1,4 @@
-"""Feeding enhancenet-core's :class:`~enhancenet_core.data.PoseDataset` to MindSpore: a plain Python batch iterator.
+"""Feeding enhancenet-core's :class:`~enhancenet_runtime.data.PoseDataset` to MindSpore: a plain Python batch iterator.
 
 Everything about a sample (reading, crop, augmentation, LR/HR targets) is enhancenet-core's; this module decides
 which indices each process reads, in which order, and turns collated NumPy batches into ``mindspore.Tensor``.
@@ -105,11 +105,11 @@ class BatchLoader:
     def batches(self, epoch: int, skip_batches: int = 0) -> Iterator[dict[str, Any]]:
         """Collated NumPy batches of ``epoch`` on this rank, starting after its first ``skip_batches`` batches.
 
-        Each batch is :func:`enhancenet_core.data.collate_samples` of its samples: ``image`` (B, 3, H, W),
+        Each batch is :func:`enhancenet_runtime.data.collate_samples` of its samples: ``image`` (B, 3, H, W),
         ``target_lr`` (B, K, h, w), ``target_weight_lr`` (B, K)[, ``target_hr``, ``target_weight_hr``] and
         ``meta`` (arrays of length B).
         """
-        from enhancenet_core.data import collate_samples
+        from enhancenet_runtime.data import collate_samples
 
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(int(epoch))
@@ -133,8 +133,8 @@ class BatchLoader:
 
 def build_pose_dataset(cfg: Any, train: bool) -> Any:
     """The core ``PoseDataset`` of the training (``train=True``) or test split of ``cfg``
-    (:func:`enhancenet_core.engine.data.open_split`: a missing file raises FileNotFoundError, a split without any
+    (:func:`enhancenet_runtime.engine.data.open_split`: a missing file raises FileNotFoundError, a split without any
     usable person instance a ValueError naming the field, the file and the counted skip reasons)."""
-    from enhancenet_core.engine.data import open_split
+    from enhancenet_runtime.engine.data import open_split
 
     return open_split(cfg, train)

@@ -2,7 +2,7 @@
 
 Only the network runs here. Flip merging (the shift derived from the convention and each map's own stride),
 decoding LR or HR maps to image pixels, rescoring + OKS-NMS, COCO AP / MPII PCKh and ``results.json`` are
-:mod:`enhancenet_core.engine.evaluation`'s, the same code for every framework.
+:mod:`enhancenet_runtime.engine.evaluation`'s, the same code for every framework.
 
 Outputs in ``out_dir`` (written atomically): ``keypoints_<test_set>_results.json`` (COCO), ``predictions.npz``
 (``preds`` (N, K, 3) image (x, y, score), ``preds_lr``, instance metadata), ``results.json`` (metrics,
@@ -24,13 +24,13 @@ from mindspore import nn
 
 from enhancenet_core.config import Config
 from enhancenet_core.coordinates import FlipShiftRule
-from enhancenet_core.engine.evaluation import (
+from enhancenet_runtime.engine.evaluation import (
     PredictionCollector,
     compute_metrics,
     merge_flip_test,
     write_evaluation,
 )
-from enhancenet_core.engine.logs import progress_bar
+from enhancenet_runtime.engine.logs import progress_bar
 
 __all__ = ["evaluate", "evaluate_checkpoint", "forward_maps", "infer_heatmaps", "run_inference", "versions"]
 
@@ -54,7 +54,7 @@ def infer_heatmaps(
     model: Callable[[ms.Tensor], Any], images: np.ndarray, cfg: Config, flip_rule: FlipShiftRule = FlipShiftRule.HRNET
 ) -> dict[str, np.ndarray]:
     """Maps of (N, 3, H, W) patches, with the flip test when ``cfg.test.flip_test`` (the horizontally flipped
-    patches run through the network and are merged by :func:`enhancenet_core.engine.evaluation.merge_flip_test`)."""
+    patches run through the network and are merged by :func:`enhancenet_runtime.engine.evaluation.merge_flip_test`)."""
     images = np.ascontiguousarray(images, dtype=np.float32)
     maps = forward_maps(model, images)
     flipped = forward_maps(model, np.ascontiguousarray(images[..., ::-1])) if cfg.test.flip_test else None
@@ -77,7 +77,7 @@ def run_inference(
     mode: str = "pynative",
 ) -> dict[str, np.ndarray]:
     """Predict every instance of the test ``dataset`` (core ``PoseDataset``); returns
-    :meth:`enhancenet_core.engine.evaluation.PredictionCollector.result` (``preds`` (N, K, 3), ``preds_lr``,
+    :meth:`enhancenet_runtime.engine.evaluation.PredictionCollector.result` (``preds`` (N, K, 3), ``preds_lr``,
     ``index``, ``image_id``, ``center``, ``scale``, ``score``, ``area``)."""
     from enhancenet_mindspore.data import BatchLoader
 

@@ -1,7 +1,7 @@
 """Predict poses in one image from person boxes and draw Fig. 1 of the paper (M^LR and M^HR side by side).
 
-Crops (:mod:`enhancenet_core.data.image`), center/scale, flip merging, decoding and the picture
-(:func:`enhancenet_core.engine.visualize.draw_pose_figure`) are enhancenet-core's; this module runs the network.
+Crops (:mod:`enhancenet_runtime.data.image`), center/scale, flip merging, decoding and the picture
+(:func:`enhancenet_runtime.engine.visualize.draw_pose_figure`) are enhancenet-core's; this module runs the network.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ def predict_boxes(model: nn.Cell, image: np.ndarray, boxes: np.ndarray, cfg: Con
         ``patches`` (N, H_in, W_in, 3) uint8, ``center``/``scale`` (N, 2), ``maps`` ({"lr"[, "hr"]} float32 maps
         after the flip test) and ``preds`` ({"lr"[, "hr"]}: (N, K, 3) image (x, y, score)).
     """
-    from enhancenet_core.data.image import crop_patch, normalize_image
-    from enhancenet_core.engine.evaluation import decode_to_image
     from enhancenet_core.transforms import box_to_center_scale
     from enhancenet_mindspore.evaluate import infer_heatmaps
+    from enhancenet_runtime.data.image import crop_patch, normalize_image
+    from enhancenet_runtime.engine.evaluation import decode_to_image
 
     w_in, h_in = cfg.model.input_size
     center, scale = box_to_center_scale(boxes, w_in / h_in, cfg.data.pixel_std, cfg.data.bbox_scale)
@@ -62,11 +62,11 @@ def predict_image(
         FileNotFoundError: a missing image or checkpoint. ValueError: a box outside the image, a bad ``joint``, a
         checkpoint of another architecture (:class:`~enhancenet_mindspore.checkpoint.CheckpointError`).
     """
-    from enhancenet_core.data.image import read_image
-    from enhancenet_core.engine.visualize import check_boxes, draw_pose_figure
     from enhancenet_mindspore.checkpoint import load_model_weights
     from enhancenet_mindspore.models import build_model
     from enhancenet_mindspore.train import resolve_device
+    from enhancenet_runtime.data.image import read_image
+    from enhancenet_runtime.engine.visualize import check_boxes, draw_pose_figure
 
     k = cfg.model.num_keypoints
     if joint is not None and not 0 <= joint < k:

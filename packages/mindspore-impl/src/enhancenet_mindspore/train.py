@@ -26,7 +26,7 @@ optimizer state (Adam moments, global step, lr), the RNG states and the position
 for bit on CPU (tested), as a run that was never stopped.
 
 The framework-free part of the loop (position, checkpoints, ``train_log.csv``, best model) is
-:func:`enhancenet_core.engine.training.run_training_loop`; this module gives it the MindSpore step, the
+:func:`enhancenet_runtime.engine.training.run_training_loop`; this module gives it the MindSpore step, the
 per-epoch learning rate and the checkpoint file.
 """
 
@@ -45,16 +45,6 @@ from mindspore import nn, ops
 from mindspore.amp import all_finite
 
 from enhancenet_core.config import Config, TrainConfig, config_to_dict
-from enhancenet_core.engine.training import (
-    RankInfo,
-    RunState,
-    StepOutput,
-    TrainHooks,
-    TrainResult,
-    full_batches_per_epoch,
-    lr_at_epoch,
-    run_training_loop,
-)
 from enhancenet_mindspore.checkpoint import (
     BEST_NAME,
     CHECKPOINT_FORMAT,
@@ -72,6 +62,16 @@ from enhancenet_mindspore.checkpoint import (
 from enhancenet_mindspore.data import BatchLoader, build_pose_dataset
 from enhancenet_mindspore.losses import EnhanceNetLoss
 from enhancenet_mindspore.optim import TorchAdam
+from enhancenet_runtime.engine.training import (
+    RankInfo,
+    RunState,
+    StepOutput,
+    TrainHooks,
+    TrainResult,
+    full_batches_per_epoch,
+    lr_at_epoch,
+    run_training_loop,
+)
 
 __all__ = [
     "MODES",

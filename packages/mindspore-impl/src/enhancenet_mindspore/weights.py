@@ -42,7 +42,7 @@ Everything else is identical, value for value, and needs no conversion (verified
 Loading checks everything before copying anything: a file of another architecture, a missing or unexpected
 tensor, or a tensor of the wrong shape raises one ``ValueError`` listing each offending tensor with the expected
 and the found shape. A sub-pixel head stored in the other shuffle order is converted at load. Writes are atomic
-(:func:`enhancenet_core.engine.io.atomic_write_bytes`); MindSpore's ``save_checkpoint`` creates files
+(:func:`enhancenet_runtime.engine.io.atomic_write_bytes`); MindSpore's ``save_checkpoint`` creates files
 with mode 0400, so :func:`save_ckpt` writes a temporary file, gives it the usual permissions (0666 & ~umask) and
 renames it over the target, which therefore stays overwritable.
 
@@ -68,10 +68,10 @@ from enhancenet_core import canonical
 from enhancenet_core.canonical import FORMAT_NAME, FORMAT_VERSION, model_config_json, read_safetensors
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import BaseModelName, ShuffleOrder
-from enhancenet_core.engine.io import atomic_write_bytes
 from enhancenet_core.namemap import HEAD_PREFIX
 from enhancenet_mindspore.models.head import EnhanceNet
 from enhancenet_mindspore.models.pose_model import BASE_ATTRIBUTE, PoseModel
+from enhancenet_runtime.engine.io import atomic_write_bytes
 
 #: The whole MindSpore -> canonical name mapping: (MindSpore prefix, canonical prefix) and
 #: (MindSpore suffix, canonical suffix). See the module docstring.

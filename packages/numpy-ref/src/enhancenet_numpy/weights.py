@@ -28,7 +28,7 @@ from enhancenet_core.canonical import (
     save_safetensors,
 )
 from enhancenet_core.config import ModelConfig
-from enhancenet_core.engine.io import atomic_write_bytes
+from enhancenet_core.files import atomic_write_bytes
 from enhancenet_core.namemap import TensorKind, parameter_specs
 
 __all__ = [

@@ -16,7 +16,7 @@ A checkpoint (``.pdckpt``, :func:`paddle.save` of a dict) holds::
     world_size, rng   per-rank RNG states (python, NumPy, Paddle), a list indexed by rank
     best_metric, best_epoch, metric_name, history   best-model tracking
 
-The bytes are produced in memory and written with :func:`enhancenet_core.engine.io.atomic_write_bytes`
+The bytes are produced in memory and written with :func:`enhancenet_runtime.engine.io.atomic_write_bytes`
 (temporary file in the target directory, fsync, ``os.replace``): a kill at any moment leaves the old or the new
 checkpoint, never a truncated one.
 """
@@ -35,8 +35,8 @@ import paddle
 from paddle import nn
 
 from enhancenet_core.config import ModelConfig
-from enhancenet_core.engine.checkpointing import CheckpointError, check_architecture, describe_architecture
-from enhancenet_core.engine.io import atomic_write_bytes
+from enhancenet_runtime.engine.checkpointing import CheckpointError, check_architecture, describe_architecture
+from enhancenet_runtime.engine.io import atomic_write_bytes
 
 __all__ = [
     "BEST_NAME",

@@ -8,7 +8,7 @@
     enhancenet-paddle synth OUT [--num-images N] [--seed S]
 
 Verbs, flags, config resolution and error handling are enhancenet-core's shared CLI
-(:mod:`enhancenet_core.engine.cli`): bad input (a missing file, a config error, a checkpoint of another
+(:mod:`enhancenet_runtime.engine.cli`): bad input (a missing file, a config error, a checkpoint of another
 architecture, a box outside the image) exits with status 2 and one line naming what is wrong, no traceback.
 ``CHECKPOINT`` is a training checkpoint (``.pdckpt``), native weights (``.pdparams``) or canonical weights
 (``.safetensors``).
@@ -20,7 +20,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from enhancenet_core.engine.cli import (
+from enhancenet_runtime.engine.cli import (
     FrameworkCommands,
     build_parser,
     run_cli,

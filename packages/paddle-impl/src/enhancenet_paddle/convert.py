@@ -1,6 +1,6 @@
-"""Back end of ``enhancenet-convert`` for Paddle (run by :mod:`enhancenet_core.convert` as a subprocess).
+"""Back end of ``enhancenet-convert`` for Paddle (run by :mod:`enhancenet_runtime.convert` as a subprocess).
 
-The parser and the convert / verify flows are :mod:`enhancenet_core.engine.convert_backend`'s; this module
+The parser and the convert / verify flows are :mod:`enhancenet_runtime.engine.convert_backend`'s; this module
 supplies only what is Paddle's (:data:`PADDLE_IO`): the model, the ``.pdparams`` file and the forward pass.
 
     python -m enhancenet_paddle.convert convert SRC DST [--model-config JSON]
@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import paddle
 
-from enhancenet_core.engine.convert_backend import FrameworkIO
 from enhancenet_paddle.models import PoseModel, build_model
 from enhancenet_paddle.weights import load_canonical, load_pdparams, save_canonical, save_pdparams
+from enhancenet_runtime.engine.convert_backend import FrameworkIO
 
 PDPARAMS_SUFFIX = ".pdparams"
 

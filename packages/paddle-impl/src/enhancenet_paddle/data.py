@@ -1,4 +1,4 @@
-"""A thin Paddle layer over :mod:`enhancenet_core.data`: Dataset, the resumable distributed batch sampler, DataLoader.
+"""A thin Paddle layer over :mod:`enhancenet_runtime.data`: Dataset, the resumable distributed batch sampler, DataLoader.
 
 Everything about samples (reading, crops, augmentation, targets, collation) is enhancenet-core's; this module
 only decides which indices each process reads in which order and hands NumPy batches to ``paddle.io.DataLoader``
@@ -25,7 +25,7 @@ import numpy as np
 import paddle
 from paddle.io import DataLoader, Dataset, DistributedBatchSampler
 
-from enhancenet_core.data import collate_samples
+from enhancenet_runtime.data import collate_samples
 
 __all__ = [
     "PaddlePoseDataset",
@@ -46,7 +46,7 @@ class PaddlePoseDataset(Dataset):
     """A ``paddle.io.Dataset`` over an enhancenet-core ``PoseDataset`` (or any object with ``__len__`` and
     ``__getitem__``, optionally ``sample(index, epoch)`` and ``set_epoch``).
 
-    Items are the core sample dicts of NumPy arrays (:mod:`enhancenet_core.data.pipeline`): ``image``
+    Items are the core sample dicts of NumPy arrays (:mod:`enhancenet_runtime.data.pipeline`): ``image``
     (3, H, W) float32, ``target_lr`` (K, h, w), ``target_weight_lr`` (K,), with the head ``target_hr``
     (K, rh, rw) and ``target_weight_hr`` (K,), and ``meta``. The key is an index, or an ``(epoch, index)`` pair
     as the batch sampler yields.
@@ -167,9 +167,9 @@ def build_loader(
 
 
 def build_pose_dataset(cfg: Any, train: bool) -> PaddlePoseDataset:
-    """The core ``PoseDataset`` of ``cfg``'s training or test split (:func:`enhancenet_core.engine.data.open_split`:
+    """The core ``PoseDataset`` of ``cfg``'s training or test split (:func:`enhancenet_runtime.engine.data.open_split`:
     missing files and empty splits raise its errors, naming the file or the split), wrapped for Paddle."""
-    from enhancenet_core.engine.data import open_split
+    from enhancenet_runtime.engine.data import open_split
 
     return PaddlePoseDataset(open_split(cfg, train))
 

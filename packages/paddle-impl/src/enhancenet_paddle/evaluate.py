@@ -2,7 +2,7 @@
 
 This module only runs the network. Flip-test merging (pairs swapped, the shift derived from the convention and
 each map's own stride), decoding (LR or HR maps), COCO AP (rescoring, OKS-NMS, pycocotools and ours), MPII PCKh
-and ``results.json`` are :mod:`enhancenet_core.engine.evaluation`'s, so every framework reports the same numbers
+and ``results.json`` are :mod:`enhancenet_runtime.engine.evaluation`'s, so every framework reports the same numbers
 from the same maps.
 
 Outputs in ``out_dir``: ``keypoints_<test_set>_results.json`` (COCO), ``predictions.npz`` (``preds`` (N, K, 3)
@@ -24,13 +24,13 @@ from paddle import nn
 
 from enhancenet_core.config import Config
 from enhancenet_core.coordinates import FlipShiftRule
-from enhancenet_core.engine.evaluation import (
+from enhancenet_runtime.engine.evaluation import (
     PredictionCollector,
     compute_metrics,
     merge_flip_test,
     write_evaluation,
 )
-from enhancenet_core.engine.logs import progress_bar
+from enhancenet_runtime.engine.logs import progress_bar
 
 __all__ = ["evaluate", "evaluate_checkpoint", "infer_heatmaps", "run_inference", "versions"]
 
@@ -59,7 +59,7 @@ def infer_heatmaps(
 
     Returns:
         ``{"lr": (N, K, h, w)}`` and, with the head, ``"hr": (N, K, rh, rw)``: float32 NumPy maps, averaged with
-        the maps of the mirrored patch flipped back (:func:`enhancenet_core.engine.evaluation.merge_flip_test`).
+        the maps of the mirrored patch flipped back (:func:`enhancenet_runtime.engine.evaluation.merge_flip_test`).
     """
     maps = _maps(model(images))
     flipped = _maps(model(paddle.flip(images, axis=[3]))) if cfg.test.flip_test else None
@@ -72,7 +72,7 @@ def run_inference(
     """Predict every instance of a test ``dataset`` (a :class:`~enhancenet_paddle.data.PaddlePoseDataset`).
 
     Returns:
-        :meth:`enhancenet_core.engine.evaluation.PredictionCollector.result`: ``preds`` (N, K, 3), ``preds_lr``
+        :meth:`enhancenet_runtime.engine.evaluation.PredictionCollector.result`: ``preds`` (N, K, 3), ``preds_lr``
         (N, K, 3), ``index``, ``image_id``, ``center``, ``scale``, ``score``, ``area``.
     """
     from enhancenet_paddle.data import build_loader, to_numpy

@@ -1,7 +1,7 @@
 """Predict poses in one image from person boxes and draw them, M^LR and M^HR side by side (paper Fig. 1).
 
-Crops (:mod:`enhancenet_core.data.image`), flip-test merging and decoding (:mod:`enhancenet_core.engine.evaluation`)
-and the picture (:func:`enhancenet_core.engine.visualize.draw_pose_figure`) are enhancenet-core's; this module
+Crops (:mod:`enhancenet_runtime.data.image`), flip-test merging and decoding (:mod:`enhancenet_runtime.engine.evaluation`)
+and the picture (:func:`enhancenet_runtime.engine.visualize.draw_pose_figure`) are enhancenet-core's; this module
 runs the Paddle network on the crops.
 """
 
@@ -29,10 +29,10 @@ def predict_boxes(model: nn.Layer, image: np.ndarray, boxes: np.ndarray, cfg: Co
         ``patches`` (N, H_in, W_in, 3) uint8, ``center``/``scale`` (N, 2), ``maps`` ({"lr"[, "hr"]} float32 maps
         after the flip test) and ``preds`` ({"lr"[, "hr"]}: (N, K, 3) image (x, y, score) decoded from each).
     """
-    from enhancenet_core.data.image import crop_patch, normalize_image
-    from enhancenet_core.engine.evaluation import decode_to_image
     from enhancenet_core.transforms import box_to_center_scale
     from enhancenet_paddle.evaluate import infer_heatmaps
+    from enhancenet_runtime.data.image import crop_patch, normalize_image
+    from enhancenet_runtime.engine.evaluation import decode_to_image
 
     w_in, h_in = cfg.model.input_size
     center, scale = box_to_center_scale(boxes, w_in / h_in, cfg.data.pixel_std, cfg.data.bbox_scale)
@@ -73,11 +73,11 @@ def predict_image(
     Returns:
         The files written (picture, keypoints JSON).
     """
-    from enhancenet_core.data.image import read_image
-    from enhancenet_core.engine.visualize import check_boxes, draw_pose_figure
     from enhancenet_paddle.checkpoint import load_model_weights
     from enhancenet_paddle.models import build_model
     from enhancenet_paddle.train import resolve_device
+    from enhancenet_runtime.data.image import read_image
+    from enhancenet_runtime.engine.visualize import check_boxes, draw_pose_figure
 
     k = cfg.model.num_keypoints
     if joint is not None and not 0 <= joint < k:

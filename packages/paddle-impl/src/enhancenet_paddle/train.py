@@ -16,7 +16,7 @@ batch_in_epoch, step)``. A run killed after its last checkpoint and resumed reac
 bit on CPU with the same thread count, as a run that was never stopped.
 
 Position, checkpoints, ``train_log.csv`` and the best model are kept by
-:func:`enhancenet_core.engine.training.run_training_loop`; here is Paddle's part: the step (AMP,
+:func:`enhancenet_runtime.engine.training.run_training_loop`; here is Paddle's part: the step (AMP,
 DataParallel), the batch sampler and ``paddle.save``.
 """
 
@@ -35,16 +35,6 @@ import paddle.distributed as dist
 from paddle import nn
 
 from enhancenet_core.config import Config, TrainConfig, config_to_dict
-from enhancenet_core.engine.training import (
-    RankInfo,
-    RunState,
-    StepOutput,
-    TrainHooks,
-    TrainResult,
-    checkpoint_dict,
-    full_batches_per_epoch,
-    run_training_loop,
-)
 from enhancenet_paddle.checkpoint import (
     BEST_NAME,
     CHECKPOINT_FORMAT,
@@ -60,6 +50,16 @@ from enhancenet_paddle.checkpoint import (
 )
 from enhancenet_paddle.data import PaddlePoseDataset, ResumableDistributedBatchSampler, build_loader
 from enhancenet_paddle.losses import EnhanceNetLoss
+from enhancenet_runtime.engine.training import (
+    RankInfo,
+    RunState,
+    StepOutput,
+    TrainHooks,
+    TrainResult,
+    checkpoint_dict,
+    full_batches_per_epoch,
+    run_training_loop,
+)
 
 __all__ = [
     "DistContext",

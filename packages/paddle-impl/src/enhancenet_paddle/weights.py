@@ -59,10 +59,10 @@ from enhancenet_core import canonical
 from enhancenet_core.canonical import FORMAT_NAME, FORMAT_VERSION, LAYOUTS, RESERVED_KEYS, model_config_json
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import BaseModelName, ShuffleOrder
-from enhancenet_core.engine.io import atomic_write_bytes
 from enhancenet_core.namemap import HEAD_PREFIX
 from enhancenet_paddle.models.head import EnhanceNet
 from enhancenet_paddle.models.pose_model import PoseModel
+from enhancenet_runtime.engine.io import atomic_write_bytes
 
 PDPARAMS_FORMAT = "enhancenet-paddle-pdparams"
 #: The prefix under which :class:`PoseModel` holds its base model (not part of the canonical names).

@@ -13,7 +13,7 @@ A checkpoint (``.pt``, :func:`torch.save` of a dict) holds::
     rng           per-rank RNG states (python, numpy, torch, cuda), list indexed by rank
     best_metric, best_epoch, metric_name   best-model tracking
 
-Writes go through :func:`enhancenet_core.engine.io.atomic_write_bytes` (a temporary file in the same directory,
+Writes go through :func:`enhancenet_runtime.engine.io.atomic_write_bytes` (a temporary file in the same directory,
 flushed to disk, then ``os.replace``-d over the target), so a kill at any moment leaves either the old or the
 new checkpoint, never a truncated one.
 """
@@ -32,8 +32,8 @@ import torch
 
 from enhancenet_core.canonical import tensor_problems
 from enhancenet_core.config import ModelConfig
-from enhancenet_core.engine.checkpointing import CheckpointError, check_architecture, describe_architecture
-from enhancenet_core.engine.io import atomic_write_bytes
+from enhancenet_runtime.engine.checkpointing import CheckpointError, check_architecture, describe_architecture
+from enhancenet_runtime.engine.io import atomic_write_bytes
 
 __all__ = [
     "CHECKPOINT_FORMAT",

@@ -8,7 +8,7 @@
     enhancenet-torch synth OUT [--num-images N] [--seed S]
 
 The verbs, flags, config resolution, box parsing and error handling are the shared command line of
-:mod:`enhancenet_core.engine.cli` (the same in every framework); this module supplies the handlers that run
+:mod:`enhancenet_runtime.engine.cli` (the same in every framework); this module supplies the handlers that run
 the PyTorch network. Under ``torchrun`` the ``train`` verb runs DDP (the process group comes from torchrun's
 environment, see :mod:`enhancenet_torch.train`).
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from enhancenet_core.engine.cli import (
+from enhancenet_runtime.engine.cli import (
     FrameworkCommands,
     build_parser,
     run_cli,

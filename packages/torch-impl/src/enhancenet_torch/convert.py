@@ -1,6 +1,6 @@
-"""Back end of ``enhancenet-convert`` for PyTorch (run by :mod:`enhancenet_core.convert` as a subprocess).
+"""Back end of ``enhancenet-convert`` for PyTorch (run by :mod:`enhancenet_runtime.convert` as a subprocess).
 
-The parser and the convert / verify flows are :mod:`enhancenet_core.engine.convert_backend`'s; this module
+The parser and the convert / verify flows are :mod:`enhancenet_runtime.engine.convert_backend`'s; this module
 supplies only what is PyTorch's (:data:`TORCH_IO`): the model, the ``.pt`` / ``.pth`` file and the forward pass.
 
     python -m enhancenet_torch.convert convert SRC DST [--model-config JSON]
@@ -27,8 +27,8 @@ import torch
 
 from enhancenet_core import canonical
 from enhancenet_core.config import ModelConfig
-from enhancenet_core.convert import model_config_from_json
-from enhancenet_core.engine.convert_backend import FrameworkIO
+from enhancenet_runtime.convert import model_config_from_json
+from enhancenet_runtime.engine.convert_backend import FrameworkIO
 from enhancenet_torch.checkpoint import CheckpointError, load_checkpoint, load_model_weights
 from enhancenet_torch.models import PoseModel, build_model, canonical_state_dict
 from enhancenet_torch.weights import (

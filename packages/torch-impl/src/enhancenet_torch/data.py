@@ -1,4 +1,4 @@
-"""A thin torch layer over :mod:`enhancenet_core.data`: Dataset, sampler and DataLoader.
+"""A thin torch layer over :mod:`enhancenet_runtime.data`: Dataset, sampler and DataLoader.
 
 Everything about samples (reading, crops, augmentation, targets) is in enhancenet-core; this module only turns
 NumPy samples into tensors and decides which indices each process reads in which order:
@@ -49,7 +49,7 @@ def to_tensors(sample: Mapping[str, Any]) -> dict[str, Any]:
 class TorchPoseDataset(Dataset):
     """A torch :class:`~torch.utils.data.Dataset` over an enhancenet-core ``PoseDataset``.
 
-    Each item is the core sample dict (:mod:`enhancenet_core.data.pipeline`) with arrays as tensors: ``image``
+    Each item is the core sample dict (:mod:`enhancenet_runtime.data.pipeline`) with arrays as tensors: ``image``
     (3, H, W) float32, ``target_lr`` (K, h, w), ``target_weight_lr`` (K,), with the head ``target_hr``
     (K, rh, rw) and ``target_weight_hr`` (K,), and ``meta`` (``center``, ``scale``, ``index``, ...).
 
@@ -170,6 +170,6 @@ def build_pose_dataset(cfg: Any, train: bool) -> TorchPoseDataset:
         ValueError: the split has no usable instance (e.g. no annotation with keypoints), naming the file and
             the counted reasons every annotation was skipped for.
     """
-    from enhancenet_core.engine.data import open_split
+    from enhancenet_runtime.engine.data import open_split
 
     return TorchPoseDataset(open_split(cfg, train))

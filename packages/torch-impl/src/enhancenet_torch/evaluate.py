@@ -1,6 +1,6 @@
 """Top-down evaluation in PyTorch: run the network (with the flipped pass) and hand NumPy maps to the engine.
 
-Only running the network is here. Everything after it is :mod:`enhancenet_core.engine.evaluation`, shared by
+Only running the network is here. Everything after it is :mod:`enhancenet_runtime.engine.evaluation`, shared by
 every framework so they report the same numbers from the same maps: the flip-test merge (the shift derived
 from the coordinate convention and each map's own stride, so M^LR and M^HR get their own correction),
 decoding (LR or HR maps) and the map back to the image, collecting predictions, COCO AP (rescoring, OKS-NMS,
@@ -29,14 +29,14 @@ from torch import nn
 
 from enhancenet_core.config import Config
 from enhancenet_core.coordinates import FlipShiftRule
-from enhancenet_core.engine.evaluation import (
+from enhancenet_runtime.engine.evaluation import (
     PredictionCollector,
     compute_metrics,
     merge_flip_test,
     write_evaluation,
 )
-from enhancenet_core.engine.io import package_versions
-from enhancenet_core.engine.logs import progress_bar
+from enhancenet_runtime.engine.io import package_versions
+from enhancenet_runtime.engine.logs import progress_bar
 
 __all__ = ["evaluate", "evaluate_checkpoint", "infer_heatmaps", "run_inference", "torch_versions"]
 
@@ -58,7 +58,7 @@ def infer_heatmaps(
 
     Returns:
         ``{"lr": (N, K, h, w)}`` and, when the model has the head, ``"hr": (N, K, rh, rw)``, float32 NumPy:
-        with flip test, :func:`enhancenet_core.engine.evaluation.merge_flip_test` of the maps of the patch and
+        with flip test, :func:`enhancenet_runtime.engine.evaluation.merge_flip_test` of the maps of the patch and
         of its horizontally flipped copy (the shift for each map's own stride, rounded as HRNet by default;
         ``flip_rule=FlipShiftRule.EXACT`` interpolates the exact fractional shift).
     """
@@ -78,7 +78,7 @@ def run_inference(
     """Predict every instance of a test ``dataset`` (a :class:`~enhancenet_torch.data.TorchPoseDataset`).
 
     Returns:
-        :meth:`enhancenet_core.engine.evaluation.PredictionCollector.result`: ``preds`` (N, K, 3) image
+        :meth:`enhancenet_runtime.engine.evaluation.PredictionCollector.result`: ``preds`` (N, K, 3) image
         (x, y, score) from the decoded map (HR when used, else LR), ``preds_lr`` (N, K, 3) always from M^LR,
         and ``index``, ``image_id``, ``center``, ``scale``, ``score``, ``area`` per instance (N, ...).
     """

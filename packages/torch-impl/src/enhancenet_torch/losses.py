@@ -10,7 +10,7 @@ HRNet semantics, reproduced exactly:
   ``topk`` largest joint losses; then the mean over instances.
 
 :class:`EnhanceNetLoss` puts them together as the paper does (Sec. 3.2, Eq. 8), by the rules written once in
-:func:`enhancenet_core.engine.loss.enhancenet_loss_terms`::
+:func:`enhancenet_core.loss.enhancenet_loss_terms`::
 
     L = lr_weight * (L^LR(final) + sum_s L^LR(intermediate_s)) + eta * L^HR
 
@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from enhancenet_core.config import LossConfig
-from enhancenet_core.engine.loss import enhancenet_loss_terms
+from enhancenet_core.loss import enhancenet_loss_terms
 
 __all__ = ["EnhanceNetLoss", "JointsMSELoss", "JointsOHKMLoss", "per_joint_mse"]
 
@@ -140,7 +140,7 @@ class EnhanceNetLoss(nn.Module):
         Args:
             outputs: the model's dict: ``"lr"`` (N, K, h, w), ``"hr"`` (N, K, rh, rw) when the head is on,
                 optional ``"intermediate"``: list of (N, K, h, w) maps of earlier stages.
-            batch: the collated samples of :mod:`enhancenet_core.data.pipeline`: ``"target_lr"`` (N, K, h, w),
+            batch: the collated samples of :mod:`enhancenet_runtime.data.pipeline`: ``"target_lr"`` (N, K, h, w),
                 ``"target_weight_lr"`` (N, K[, 1]), and with the head ``"target_hr"`` (N, K, rh, rw),
                 ``"target_weight_hr"`` (N, K[, 1]).
 

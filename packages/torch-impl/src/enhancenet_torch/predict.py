@@ -2,7 +2,7 @@
 
 The picture (per person box: the patch with the LR and HR heat maps overlaid, and the skeletons decoded from
 M^LR and from M^HR on the image crop), the crops, the decoding and the box checks are
-:mod:`enhancenet_core.engine.visualize`'s; this module only runs the PyTorch network on the crops.
+:mod:`enhancenet_runtime.engine.visualize`'s; this module only runs the PyTorch network on the crops.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from enhancenet_core.config import Config
-from enhancenet_core.engine.evaluation import decode_pose_maps
-from enhancenet_core.engine.visualize import crop_person_boxes, predict_picture
+from enhancenet_runtime.engine.evaluation import decode_pose_maps
+from enhancenet_runtime.engine.visualize import crop_person_boxes, predict_picture
 
 __all__ = ["predict_boxes", "predict_image"]
 

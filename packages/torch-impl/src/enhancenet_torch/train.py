@@ -11,7 +11,7 @@ scheduler, AMP scaler, RNG states and the position ``(epoch, batch_in_epoch, ste
 last checkpoint and resumed reaches the same weights, bit for bit on CPU, as a run that was never stopped.
 
 :func:`train` hands the loop's bookkeeping (position, checkpoints, ``train_log.csv``, best model) to
-:func:`enhancenet_core.engine.training.run_training_loop` and keeps torch's part: the step (AMP, DDP),
+:func:`enhancenet_runtime.engine.training.run_training_loop` and keeps torch's part: the step (AMP, DDP),
 the sampler, TensorBoard and ``torch.save``.
 """
 
@@ -32,8 +32,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from enhancenet_core.config import Config, TrainConfig, config_to_dict
-from enhancenet_core.engine.logs import LOG_FIELDS
-from enhancenet_core.engine.training import (
+from enhancenet_runtime.engine.logs import LOG_FIELDS
+from enhancenet_runtime.engine.training import (
     RankInfo,
     RunState,
     StepOutput,

@@ -31,7 +31,7 @@ from enhancenet_core import canonical
 from enhancenet_core.canonical import FORMAT_NAME, FORMAT_VERSION, model_config_json
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import BaseModelName, ShuffleOrder
-from enhancenet_core.engine.io import atomic_write_bytes
+from enhancenet_runtime.engine.io import atomic_write_bytes
 from enhancenet_torch.models.head import EnhanceNet
 from enhancenet_torch.models.pose_model import PoseModel, canonical_state_dict
 

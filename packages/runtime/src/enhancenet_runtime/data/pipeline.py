@@ -1,0 +1,250 @@
+"""The top-down sample pipeline, once for every framework: record -> (patch, LR/HR targets, meta).
+
+A sample is a dict of NumPy arrays (shapes for K joints, input ``(W_in, H_in)``, LR map ``(w, h)``, HR map
+``(r·w, r·h)``)::
+
+    image             (3, H_in, W_in) float32   normalised with ImageNet mean/std (RGB when data.color_rgb)
+    target_lr         (K, h, w)       float32   Gaussian σ          (enhancenet_core.targets)
+    target_weight_lr  (K,)            float32
+    target_hr         (K, r·h, r·w)   float32   Gaussian r·σ (Eq. 6); only when model.head.enabled
+    target_weight_hr  (K,)            float32   only when model.head.enabled
+    meta              dict: center (2,) float64, scale (2,) float64, rotation float, flip bool, half_body bool,
+                      score float,
+                      area float, image_id int, joints (K, 2) float32 in input-patch pixels (invisible joints
+                      untransformed, as HRNet), joints_vis (K,) float32, image_file str, index int (from
+                      PoseDataset)
+
+``build_train_sample`` draws HRNet's augmentation from an explicit generator; ``build_test_sample`` crops the
+record's box unaugmented (flip test is the framework's job, with :mod:`enhancenet_core.flip`).
+:class:`PoseDataset` is a plain-Python map-style data set (``__len__``/``__getitem__``) that torch, paddle and
+mindspore wrap thinly: sample ``i`` of epoch ``e`` uses ``default_rng([seed, e, i])``, so results do not depend
+on the number of workers or the order samples are fetched in.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from enhancenet_core.config import Config
+from enhancenet_core.targets import generate_lr_hr_targets, generate_targets
+from enhancenet_core.transforms import affine_transform, get_affine_transform
+from enhancenet_runtime.data.augmentation import (
+    AugmentationParams,
+    apply_flip,
+    no_augmentation,
+    sample_augmentation,
+)
+from enhancenet_runtime.data.coco import LoadResult, load_coco_records
+from enhancenet_runtime.data.image import crop_patch, normalize_image, read_image
+from enhancenet_runtime.data.keypoints import body_parts_for
+from enhancenet_runtime.data.mpii import load_mpii_records_from_config
+from enhancenet_runtime.data.records import PoseRecord
+
+__all__ = [
+    "PoseDataset",
+    "build_sample",
+    "build_test_sample",
+    "build_train_sample",
+    "collate_samples",
+    "load_records",
+]
+
+
+def _check_record(record: PoseRecord, cfg: Config) -> None:
+    if record.num_joints != cfg.model.num_keypoints:
+        raise ValueError(
+            f"record of {record.image} has {record.num_joints} joints but model.num_keypoints is "
+            f"{cfg.model.num_keypoints}"
+        )
+
+
+def build_sample(
+    record: PoseRecord,
+    cfg: Config,
+    params: AugmentationParams,
+    image: NDArray[np.uint8] | None = None,
+) -> dict[str, Any]:
+    """Crop, transform joints and make targets for ``record`` under the decisions ``params`` (replayable).
+
+    Args:
+        record: the instance.
+        cfg: sizes (``model.input_size``, heat-map sizes, ``head.enabled``/``upscale``), σ and convention
+            (``target``), ``data.flip_pairs``, ``data.pixel_std``, ``data.color_rgb``.
+        params: from :func:`~enhancenet_runtime.data.augmentation.sample_augmentation` or ``no_augmentation``.
+        image: the decoded ``(H, W, 3)`` image (RGB/BGR per ``cfg.data.color_rgb``); read from
+            ``record.image`` when None.
+
+    Returns:
+        The sample dict described in the module docstring.
+    """
+    _check_record(record, cfg)
+    img = read_image(record.image, cfg.data.color_rgb) if image is None else image
+    joints = np.asarray(record.joints_xy, dtype=np.float64)
+    vis = np.asarray(record.joints_vis, dtype=np.float64)
+    if params.flip:
+        img, joints, vis = apply_flip(img, joints, vis, cfg.data.flip_pairs)
+    input_size = cfg.model.input_size
+    trans = get_affine_transform(params.center, params.scale, params.rotation, input_size, pixel_std=cfg.data.pixel_std)
+    patch = crop_patch(img, params.center, params.scale, params.rotation, input_size, cfg.data.pixel_std)
+    # HRNet transforms only visible joints; the others keep their (image or zeroed) coordinates.
+    joints_patch = np.where(vis[:, None] > 0, affine_transform(joints, trans), joints)
+
+    sample: dict[str, Any] = {"image": normalize_image(patch)}
+    if cfg.model.head.enabled:
+        lr, lr_w, hr, hr_w = generate_lr_hr_targets(joints_patch[None], vis[None], cfg.model, cfg.target)
+        sample.update(target_lr=lr[0], target_weight_lr=lr_w[0], target_hr=hr[0], target_weight_hr=hr_w[0])
+    else:
+        lr, lr_w = generate_targets(
+            joints_patch[None], vis[None], input_size, cfg.model.heatmap_size, cfg.target.sigma,
+            cfg.target.convention,
+        )  # fmt: skip
+        sample.update(target_lr=lr[0], target_weight_lr=lr_w[0])
+    sample["meta"] = {
+        "center": np.asarray(params.center, dtype=np.float64),
+        "scale": np.asarray(params.scale, dtype=np.float64),
+        "rotation": float(params.rotation),
+        "flip": bool(params.flip),
+        "half_body": bool(params.half_body),
+        "score": float(record.score),
+        "area": float(record.area),
+        "image_id": int(record.image_id),
+        "joints": joints_patch.astype(np.float32),
+        "joints_vis": vis.astype(np.float32),
+        "image_file": str(record.image),
+    }
+    return sample
+
+
+def build_train_sample(
+    record: PoseRecord,
+    cfg: Config,
+    rng: np.random.Generator,
+    image: NDArray[np.uint8] | None = None,
+) -> dict[str, Any]:
+    """A training sample: HRNet's augmentation drawn from ``rng`` (see :mod:`~enhancenet_runtime.data.augmentation`),
+    then :func:`build_sample`."""
+    _check_record(record, cfg)
+    img = read_image(record.image, cfg.data.color_rgb) if image is None else image
+    upper, lower = body_parts_for(record.num_joints)
+    w_in, h_in = cfg.model.input_size
+    params = sample_augmentation(
+        rng, record.joints_xy, record.joints_vis, record.center, record.scale, img.shape[1],
+        cfg.data.augmentation, w_in / h_in, upper, lower, cfg.data.pixel_std,
+    )  # fmt: skip
+    return build_sample(record, cfg, params, img)
+
+
+def build_test_sample(
+    record: PoseRecord, cfg: Config, image: NDArray[np.uint8] | None = None
+) -> dict[str, Any]:
+    """A test sample: the record's own crop, no augmentation (targets from its joints, zero for detections)."""
+    return build_sample(record, cfg, no_augmentation(record.center, record.scale), image)
+
+
+def load_records(cfg: Config, train: bool, check_images: bool = True) -> LoadResult:
+    """Records for ``cfg.data.dataset``: ``coco`` and ``synthetic`` (HRNet COCO layout under ``data.root``,
+    see :func:`~enhancenet_runtime.data.coco.load_coco_records`) or ``mpii`` (``annot/<set>.json``)."""
+    kind = cfg.data.dataset
+    if kind in ("coco", "synthetic"):
+        return load_coco_records(cfg, train, check_images)
+    if kind == "mpii":
+        return load_mpii_records_from_config(cfg, train, check_images)
+    raise ValueError(f"data.dataset must be 'coco', 'mpii' or 'synthetic', got {kind!r}")
+
+
+class PoseDataset:
+    """Framework-neutral map-style data set of top-down samples.
+
+    Args:
+        records: the instances (a :class:`~enhancenet_runtime.data.coco.LoadResult` or a sequence of records).
+        cfg: the experiment config.
+        train: augmented training samples (True) or unaugmented test samples (False).
+        seed: base seed of the per-sample generators (default ``cfg.train.seed``).
+
+    Sample ``i`` in epoch ``e`` is built with ``numpy.random.default_rng([seed, e, i])``; call
+    :meth:`set_epoch` at the start of every epoch (or use :meth:`sample` with an explicit epoch, e.g. from a
+    sampler, when workers are persistent and do not see the attribute change).
+    """
+
+    def __init__(
+        self,
+        records: LoadResult | Sequence[PoseRecord],
+        cfg: Config,
+        train: bool,
+        seed: int | None = None,
+    ) -> None:
+        self.records: tuple[PoseRecord, ...] = tuple(records.records if isinstance(records, LoadResult) else records)
+        self.cfg = cfg
+        self.train = bool(train)
+        self.seed = int(cfg.train.seed if seed is None else seed)
+        if self.seed < 0:
+            raise ValueError(f"seed must be non-negative, got {self.seed}")
+        self.epoch = 0
+        for r in self.records:
+            _check_record(r, cfg)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose augmentation :meth:`__getitem__` draws."""
+        if int(epoch) < 0:
+            raise ValueError(f"epoch must be non-negative, got {epoch}")
+        self.epoch = int(epoch)
+
+    def rng_for(self, index: int, epoch: int | None = None) -> np.random.Generator:
+        """The generator of sample ``index`` in ``epoch`` (default: the current epoch)."""
+        e = self.epoch if epoch is None else int(epoch)
+        return np.random.default_rng([self.seed, e, int(index)])
+
+    def sample(self, index: int, epoch: int | None = None) -> dict[str, Any]:
+        """Sample ``index`` of ``epoch`` (default: the current epoch)."""
+        n = len(self.records)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} out of range for a data set of {n} samples")
+        i = index % n
+        record = self.records[i]
+        if self.train:
+            out = build_train_sample(record, self.cfg, self.rng_for(i, epoch))
+        else:
+            out = build_test_sample(record, self.cfg)
+        out["meta"]["index"] = i
+        return out
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.sample(index)
+
+
+def collate_samples(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Stack a list of sample dicts into one batch dict (recursively for ``meta``).
+
+    Arrays are stacked on a new leading axis (``(B, ...)``), numbers and booleans become ``(B,)`` arrays,
+    strings and anything else become lists. All samples must have the same keys.
+    """
+    if not samples:
+        raise ValueError("collate_samples: need at least one sample")
+    keys = list(samples[0].keys())
+    for i, s in enumerate(samples[1:], start=1):
+        if list(s.keys()) != keys:
+            raise ValueError(f"collate_samples: sample {i} has keys {sorted(s)} but sample 0 has {sorted(keys)}")
+    out: dict[str, Any] = {}
+    for key in keys:
+        values = [s[key] for s in samples]
+        first = values[0]
+        if isinstance(first, Mapping):
+            out[key] = collate_samples(values)
+        elif isinstance(first, np.ndarray):
+            shapes = {v.shape for v in values}
+            if len(shapes) != 1:
+                raise ValueError(f"collate_samples: '{key}' has different shapes {sorted(shapes)}")
+            out[key] = np.stack(values)
+        elif isinstance(first, bool | np.bool_ | numbers.Number):
+            out[key] = np.asarray(values)
+        else:
+            out[key] = list(values)
+    return out

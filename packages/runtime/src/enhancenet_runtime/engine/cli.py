@@ -1,0 +1,210 @@
+"""The command line every implementation shares: ``enhancenet-<framework> train|eval|predict|export|synth``.
+
+A framework's ``cli.py`` only supplies the handlers that run its network::
+
+    parser = build_parser("enhancenet-paddle", "EnhanceNet in PaddlePaddle", FrameworkCommands(
+        train=_train, evaluate=_eval, predict=_predict, export=_export, export_formats=("paddle", "onnx")))
+    return run_cli(parser, argv)
+
+so verbs, flags, config resolution (a file or the name of a shipped config, with ``--set a.b=c`` overrides),
+box parsing and the error handling (a one-line message naming what is wrong, exit status 2, no traceback) are
+the same everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from enhancenet_core.config import Config, ConfigError, load_config, shipped_config_path
+
+__all__ = [
+    "FrameworkCommands",
+    "UsageError",
+    "build_parser",
+    "parse_boxes",
+    "resolve_config",
+    "run_cli",
+    "run_evaluate",
+    "run_predict",
+    "run_train",
+]
+
+
+class UsageError(ValueError):
+    """Bad command-line input (printed as one line, exit status 2)."""
+
+
+def resolve_config(spec: str, overrides: Sequence[str] = ()) -> Config:
+    """Load ``spec`` (a file, or the name of a shipped config) with ``--set`` overrides applied."""
+    path = Path(spec)
+    if not path.is_file():
+        if path.suffix or "/" in spec:
+            raise FileNotFoundError(f"config file {spec} not found")
+        path = shipped_config_path(spec)
+    return load_config(path, overrides)
+
+
+def parse_boxes(items: Sequence[str]) -> list[tuple[float, float, float, float]]:
+    """``["x,y,w,h", ...]`` -> boxes; each needs four finite numbers with ``w, h > 0``."""
+    boxes = []
+    for item in items:
+        parts = item.split(",")
+        try:
+            values = [float(p) for p in parts]
+        except ValueError:
+            values = []
+        if len(values) != 4 or not all(v == v and abs(v) != float("inf") for v in values):
+            raise UsageError(f"--boxes: expected x,y,w,h (four numbers), got {item!r}")
+        if values[2] <= 0 or values[3] <= 0:
+            raise UsageError(f"--boxes: width and height must be positive, got {item!r}")
+        boxes.append((values[0], values[1], values[2], values[3]))
+    if not boxes:
+        raise UsageError("--boxes: give at least one box x,y,w,h")
+    return boxes
+
+
+Handler = Callable[[argparse.Namespace], "int | None"]
+
+
+@dataclass(frozen=True)
+class FrameworkCommands:
+    """The handlers a framework provides; each takes the parsed arguments and returns an exit status (or None).
+
+    ``args.config`` is already resolved into ``args.cfg`` (a :class:`Config`) before a handler runs, and
+    ``args.boxes`` into a list of ``(x, y, w, h)`` for ``predict``.
+    """
+
+    train: Handler
+    evaluate: Handler
+    predict: Handler
+    export: Handler
+    export_formats: tuple[str, ...] = ("onnx",)
+    extra_errors: tuple[type[BaseException], ...] = ()
+    device_help: str = "cpu, or an accelerator such as cuda / gpu:N (default: an accelerator when available)"
+
+
+def run_train(args: argparse.Namespace, train: Callable[..., Any], **framework_kwargs: Any) -> int:
+    """The ``train`` verb for any framework: ``train(cfg, out_dir, device=, resume=, max_steps=, checkpoint_every=,
+    validate=, progress=, **framework_kwargs)`` returning an object with ``checkpoint``, ``epoch``, ``step``,
+    ``best_metric``, ``best_epoch``; the run directory defaults to ``runs/<config name>``."""
+    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    result = train(args.cfg, out, device=args.device, resume=not args.no_resume, max_steps=args.max_steps,
+                   checkpoint_every=args.checkpoint_every, validate=not args.no_val, progress=not args.no_progress,
+                   **framework_kwargs)
+    if result.checkpoint is not None:
+        print(f"trained to epoch {result.epoch}, step {result.step}; checkpoint {result.checkpoint}")
+        if result.best_metric is not None:
+            print(f"best validation metric {result.best_metric:.4f} at epoch {result.best_epoch}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace, evaluate_checkpoint: Callable[..., Any], **framework_kwargs: Any) -> int:
+    """The ``eval`` verb: ``evaluate_checkpoint(cfg, checkpoint, out_dir=, device=, progress=, **framework_kwargs)``
+    returning the metrics dict of :func:`enhancenet_runtime.engine.evaluation.write_evaluation`; output defaults to
+    ``<checkpoint dir>/eval``; prints the primary metric and where ``results.json`` is."""
+    out = Path(args.out) if args.out else Path(args.checkpoint).resolve().parent / "eval"
+    metrics = evaluate_checkpoint(args.cfg, args.checkpoint, out_dir=out, device=args.device,
+                                  progress=not args.no_progress, **framework_kwargs)
+    print(json.dumps({"metric_name": metrics["metric_name"], "metric": metrics["metric"],
+                      "results": str(metrics.get("results_json", ""))}, indent=2))
+    return 0
+
+
+def run_predict(args: argparse.Namespace, predict_image: Callable[..., Any], **framework_kwargs: Any) -> int:
+    """The ``predict`` verb: ``predict_image(cfg, checkpoint, image, boxes, out, device=, joint=)`` returning the
+    files written; the picture defaults to ``<image>.pose.png``."""
+    out = Path(args.out) if args.out else Path(args.image).with_suffix(".pose.png")
+    for path in predict_image(args.cfg, args.checkpoint, args.image, args.boxes, out, device=args.device,
+                              joint=args.joint, **framework_kwargs):
+        print(path)
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from enhancenet_runtime.data.synthetic import generate_synthetic_coco
+
+    ds = generate_synthetic_coco(args.out, args.num_images, args.seed, image_size=(args.width, args.height),
+                                 overwrite=args.overwrite, progress=not args.no_progress)
+    for split in ds.annotation_files:
+        print(f"{split}: {ds.num_images[split]} images, {ds.num_people[split]} people -> {ds.annotation_files[split]}")
+    return 0
+
+
+def build_parser(prog: str, description: str, commands: FrameworkCommands) -> argparse.ArgumentParser:
+    """The shared parser: ``train``, ``eval``, ``predict``, ``export``, ``synth`` with the same flags everywhere."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.set_defaults(_commands=commands)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser, device: bool = True) -> None:
+        p.add_argument("config", help="config file, or the name of a shipped config (e.g. synthetic_quick)")
+        p.add_argument("--set", action="append", default=[], metavar="a.b=c",
+                       help="override a config field (YAML value), repeatable")
+        if device:
+            p.add_argument("--device", default=None, help=commands.device_help)
+
+    p = sub.add_parser("train", help="train a model (multi-process when launched by the framework's launcher)")
+    common(p)
+    p.add_argument("--out", help="run directory (default runs/<config name>)")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps in total")
+    p.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N steps")
+    p.add_argument("--no-resume", action="store_true", help="start afresh even if the run directory has a checkpoint")
+    p.add_argument("--no-val", action="store_true", help="skip validation after each epoch")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=commands.train)
+
+    p = sub.add_parser("eval", help="evaluate a checkpoint on the config's test split")
+    common(p)
+    p.add_argument("checkpoint", help="training checkpoint or canonical weights (.safetensors)")
+    p.add_argument("--out", help="output directory (default: <checkpoint dir>/eval)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=commands.evaluate)
+
+    p = sub.add_parser("predict", help="draw the predicted skeleton and the LR/HR heat maps of one image")
+    common(p)
+    p.add_argument("checkpoint")
+    p.add_argument("image")
+    p.add_argument("--boxes", nargs="+", required=True, metavar="x,y,w,h", help="person boxes in image pixels")
+    p.add_argument("--out", help="output picture (default <image>.pose.png)")
+    p.add_argument("--joint", type=int, default=None, help="keypoint whose heat maps are shown (default: all)")
+    p.set_defaults(func=commands.predict)
+
+    p = sub.add_parser("export", help=f"export the model ({', '.join(commands.export_formats)})")
+    common(p, device=False)
+    p.add_argument("checkpoint")
+    p.add_argument("out", help="output file or directory")
+    p.add_argument("--format", choices=commands.export_formats, default=commands.export_formats[0])
+    p.set_defaults(func=commands.export)
+
+    p = sub.add_parser("synth", help="generate the synthetic COCO-format data set")
+    p.add_argument("out", help="data set root to create")
+    p.add_argument("--num-images", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=int, default=256)
+    p.add_argument("--height", type=int, default=192)
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_synth)
+    return parser
+
+
+def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, resolve the config and boxes, run the handler; bad input -> one line on stderr, exit 2."""
+    args = parser.parse_args(argv)
+    commands: FrameworkCommands = args._commands
+    errors = (FileNotFoundError, FileExistsError, ConfigError, UsageError, ValueError, *commands.extra_errors)
+    try:
+        if getattr(args, "config", None) is not None:
+            args.cfg = resolve_config(args.config, args.set)
+        if getattr(args, "boxes", None) is not None:
+            args.boxes = parse_boxes(args.boxes)
+        return int(args.func(args) or 0)
+    except errors as exc:  # our checks name the field, tensor or file
+        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,220 @@
+"""The Fig. 1-style picture: per person, M^LR and M^HR over the patch, and the poses decoded from each.
+
+Framework-free: a framework runs its network on the crops and passes NumPy arrays here. Drawing uses
+matplotlib (the ``plot`` extra), imported only when a picture is drawn.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from enhancenet_core.config import Config
+from enhancenet_runtime.engine.io import atomic_write_bytes
+
+__all__ = ["MPII_SKELETON", "check_boxes", "crop_person_boxes", "draw_pose_figure", "predict_picture", "skeleton_for"]
+
+MPII_SKELETON: tuple[tuple[int, int], ...] = (
+    (0, 1), (1, 2), (2, 6), (3, 6), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9),
+    (10, 11), (11, 12), (12, 7), (13, 7), (13, 14), (14, 15),
+)  # fmt: skip
+"""MPII limbs (0-based, HRNet joint order): legs, pelvis-thorax-neck-head, arms."""
+
+
+def skeleton_for(num_keypoints: int) -> tuple[tuple[int, int], ...]:
+    """0-based limb pairs: COCO (17, the annotation file's skeleton), MPII (16); none for other skeletons."""
+    if num_keypoints == 17:
+        from enhancenet_runtime.data.keypoints import COCO_SKELETON
+
+        return tuple((a - 1, b - 1) for a, b in COCO_SKELETON)
+    if num_keypoints == 16:
+        return MPII_SKELETON
+    return ()
+
+
+def check_boxes(boxes: Sequence[Sequence[float]], width: int, height: int) -> np.ndarray:
+    """Validate ``(x, y, w, h)`` person boxes against an image of ``width × height`` pixels.
+
+    Returns:
+        (N, 4) float64 boxes.
+
+    Raises:
+        ValueError: a box with a non-positive size, a non-finite value, or no overlap with the image (naming
+            the box and the image size). Boxes that only partly leave the image are kept (as detector boxes).
+    """
+    arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    finite = np.isfinite(arr).all(axis=1)
+    positive = (arr[:, 2] > 0) & (arr[:, 3] > 0)
+    outside = (arr[:, 0] >= width) | (arr[:, 1] >= height) | (arr[:, 0] + arr[:, 2] <= 0) | (arr[:, 1] + arr[:, 3] <= 0)
+    for i in np.flatnonzero(~(finite & positive)):
+        raise ValueError(f"box #{i} {arr[i].tolist()}: expected finite x, y and positive w, h")
+    for i in np.flatnonzero(outside):
+        raise ValueError(f"box #{i} {arr[i].tolist()} lies outside the image ({width}x{height} pixels)")
+    return arr
+
+
+def _draw_pose(ax: Any, keypoints: np.ndarray, skeleton: Sequence[tuple[int, int]], thr: float) -> None:
+    ok = keypoints[:, 2] > thr
+    for a, b in skeleton:
+        if ok[a] and ok[b]:
+            ax.plot(keypoints[[a, b], 0], keypoints[[a, b], 1], "-", color="lime", linewidth=2)
+    ax.scatter(keypoints[ok, 0], keypoints[ok, 1], s=12, c="red", zorder=3)
+
+
+def _heat_panel(ax: Any, patch: np.ndarray, maps: np.ndarray, joint: int | None, title: str) -> None:
+    hm = maps.max(axis=0) if joint is None else maps[joint]
+    h, w = patch.shape[:2]
+    ax.imshow(patch)
+    ax.imshow(np.clip(hm, 0, None), cmap="jet", alpha=0.5, extent=(-0.5, w - 0.5, h - 0.5, -0.5),
+              interpolation="nearest")
+    ax.set_title(f"{title} {hm.shape[1]}x{hm.shape[0]}", fontsize=8)
+    ax.axis("off")
+
+
+def draw_pose_figure(
+    image: np.ndarray,
+    boxes: np.ndarray,
+    patches: np.ndarray,
+    maps: Mapping[str, np.ndarray],
+    preds: Mapping[str, np.ndarray],
+    out_path: str | os.PathLike[str],
+    num_keypoints: int,
+    joint: int | None = None,
+    score_threshold: float = 0.2,
+    image_name: str = "",
+) -> list[Path]:
+    """Write the picture and a ``.json`` of the keypoints beside it (both atomically).
+
+    Args:
+        image: (H, W, 3) uint8 RGB image.
+        boxes: (N, 4) person boxes (x, y, w, h).
+        patches: (N, H_in, W_in, 3) uint8 RGB crops fed to the network.
+        maps: ``{"lr": (N, K, h, w)[, "hr": (N, K, rh, rw)]}`` heat maps after the flip test.
+        preds: ``{"lr": (N, K, 3)[, "hr": (N, K, 3)]}`` image (x, y, score) decoded from each map.
+        out_path: the picture (format from the suffix, PNG by default).
+        num_keypoints: K (chooses the skeleton).
+        joint: keypoint whose heat maps are drawn (default: the maximum over all keypoints).
+        score_threshold: keypoints scoring at or below this are not drawn.
+
+    Returns:
+        The files written (picture, keypoints JSON).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if joint is not None and not 0 <= joint < num_keypoints:
+        raise ValueError(f"--joint: expected a keypoint index in [0, {num_keypoints - 1}], got {joint}")
+    has_hr = "hr" in maps
+    skeleton = skeleton_for(num_keypoints)
+    n = boxes.shape[0]
+    cols = 4 if has_hr else 2
+    fig, axes = plt.subplots(n, cols, figsize=(3 * cols, 3.4 * n), squeeze=False)
+    for i in range(n):
+        x, y, w, h = boxes[i]
+        _heat_panel(axes[i, 0], patches[i], maps["lr"][i], joint, "M^LR")
+        pose_panels = [("LR", preds["lr"][i])]
+        if has_hr:
+            _heat_panel(axes[i, 1], patches[i], maps["hr"][i], joint, "M^HR")
+            pose_panels.append(("HR", preds["hr"][i]))
+        for j, (name, kp) in enumerate(pose_panels):
+            ax = axes[i, cols - len(pose_panels) + j]
+            ax.imshow(image)
+            _draw_pose(ax, kp, skeleton, score_threshold)
+            pad = 0.15 * max(w, h)
+            ax.set_xlim(max(x - pad, 0), min(x + w + pad, image.shape[1]))
+            ax.set_ylim(min(y + h + pad, image.shape[0]), max(y - pad, 0))
+            ax.set_title(f"pose from M^{name}", fontsize=8)
+            ax.axis("off")
+    fig.tight_layout()
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=100, format=out.suffix.lstrip(".").lower() or "png")
+    plt.close(fig)
+    atomic_write_bytes(out, buf.getvalue())
+    keypoints = {
+        "image": image_name,
+        "boxes": boxes.tolist(),
+        "keypoints_lr": np.asarray(preds["lr"]).tolist(),
+        "keypoints_hr": np.asarray(preds["hr"]).tolist() if has_hr else None,
+    }
+    js = out.with_suffix(".json")
+    atomic_write_bytes(js, json.dumps(keypoints).encode("utf-8"))
+    return [out, js]
+
+
+def crop_person_boxes(image: np.ndarray, boxes: np.ndarray, cfg: Config) -> dict[str, np.ndarray]:
+    """The network inputs for person ``boxes`` in ``image``, cropped as the test pipeline crops them.
+
+    Args:
+        image: (H, W, 3) uint8 in the channel order the model was trained on (``data.color_rgb``).
+        boxes: (N, 4) person boxes (x, y, w, h) in image pixels (see :func:`check_boxes`).
+        cfg: ``model.input_size``, ``data.pixel_std``, ``data.bbox_scale``.
+
+    Returns:
+        ``patches`` (N, H_in, W_in, 3) uint8, ``inputs`` (N, 3, H_in, W_in) float32 normalised (ImageNet mean
+        and std), ``center`` and ``scale`` (N, 2) (center/scale with ``pixel_std``, box scale ×``bbox_scale``).
+    """
+    from enhancenet_core.transforms import box_to_center_scale
+    from enhancenet_runtime.data.image import crop_patch, normalize_image
+
+    w_in, h_in = cfg.model.input_size
+    center, scale = box_to_center_scale(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), w_in / h_in,
+                                        cfg.data.pixel_std, cfg.data.bbox_scale)
+    patches = np.stack([
+        crop_patch(image, c, s, 0.0, cfg.model.input_size, cfg.data.pixel_std) for c, s in zip(center, scale, strict=True)
+    ])  # fmt: skip
+    inputs = np.stack([normalize_image(p) for p in patches]).astype(np.float32, copy=False)
+    return {"patches": patches, "inputs": inputs, "center": center, "scale": scale}
+
+
+def predict_picture(
+    cfg: Config,
+    image: str | os.PathLike[str],
+    boxes: Sequence[Sequence[float]],
+    out_path: str | os.PathLike[str],
+    infer: Callable[[np.ndarray], Mapping[str, np.ndarray]],
+    joint: int | None = None,
+    score_threshold: float = 0.2,
+) -> list[Path]:
+    """Read ``image``, crop ``boxes``, run ``infer`` and write the Fig. 1 picture (:func:`draw_pose_figure`).
+
+    Args:
+        cfg: the experiment config (``data.color_rgb`` says the channel order the network expects).
+        image: the image file.
+        boxes: person boxes ``(x, y, w, h)`` in image pixels (checked with :func:`check_boxes`).
+        out_path: the picture; a ``.json`` of the keypoints is written beside it.
+        infer: the framework's network: (N, 3, H_in, W_in) float32 inputs -> ``{"lr"[, "hr"]}`` NumPy maps
+            after the flip test (e.g. through :func:`enhancenet_runtime.engine.evaluation.merge_flip_test`).
+        joint: keypoint whose heat maps are drawn (default: the maximum over all keypoints).
+        score_threshold: keypoints scoring at or below this are not drawn.
+
+    Returns:
+        The files written (picture, keypoints JSON).
+
+    Raises:
+        FileNotFoundError: no such image. ValueError: a bad box or ``joint`` (checked before ``infer`` runs).
+    """
+    from enhancenet_runtime.data.image import read_image
+    from enhancenet_runtime.engine.evaluation import decode_pose_maps
+
+    k = cfg.model.num_keypoints
+    if joint is not None and not 0 <= joint < k:
+        raise ValueError(f"--joint: expected a keypoint index in [0, {k - 1}], got {joint}")
+    img = read_image(image, color_rgb=True)
+    arr = check_boxes(boxes, img.shape[1], img.shape[0])
+    model_img = img if cfg.data.color_rgb else img[..., ::-1].copy()
+    crops = crop_person_boxes(model_img, arr, cfg)
+    maps = {key: np.asarray(v, dtype=np.float32) for key, v in infer(crops["inputs"]).items()}
+    preds = decode_pose_maps(maps, crops["center"], crops["scale"], cfg)
+    patches = crops["patches"] if cfg.data.color_rgb else crops["patches"][..., ::-1]
+    return draw_pose_figure(img, arr, patches, maps, preds, out_path, k, joint=joint,
+                            score_threshold=score_threshold, image_name=os.fspath(image))

@@ -1,0 +1,112 @@
+"""enhancenet-convert front end: canonical -> torch -> canonical bit-exact, refusals with clear errors.
+
+Needs enhancenet-torch in this interpreter (the dev virtualenv); skipped, with the reason, elsewhere.
+Cross-framework conversion (torch <-> paddle) is tested by the conformance suite, which has both venvs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
+from enhancenet_core.conventions import BaseModelName, ShuffleOrder
+from enhancenet_runtime.convert import ConvertError, convert_weights, format_of, main, read_canonical_header
+
+needs_torch = pytest.mark.skipif(
+    importlib.util.find_spec("enhancenet_torch") is None or importlib.util.find_spec("enhancenet_numpy") is None,
+    reason="enhancenet-torch and enhancenet-numpy are not installed in this interpreter",
+)
+CFG = ModelConfig(
+    base=BaseModelConfig(name=BaseModelName.HOURGLASS, stages=1, hourglass_channels=16),
+    head=EnhanceNetConfig(channels=8, upscale=2, shuffle_order=ShuffleOrder.PAPER),
+    num_keypoints=3,
+    input_size=(64, 64),
+)
+
+
+def _canonical(path: Path, cfg: ModelConfig = CFG, seed: int = 3) -> dict[str, np.ndarray]:
+    from enhancenet_numpy.weights import init_weights, save_weights
+
+    params = init_weights(cfg, seed, np.float32)
+    save_weights(path, params, cfg)
+    return params
+
+
+def test_formats_and_header(tmp_path: Path) -> None:
+    assert format_of("a.pth") == "torch" and format_of("b.pdparams") == "paddle" and format_of("c.safetensors") == "canonical"
+    with pytest.raises(ConvertError, match=r"unknown weight format '\.bin'"):
+        format_of("x.bin")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x05\x00")
+    with pytest.raises(ConvertError, match="not a readable safetensors file"):
+        read_canonical_header(bad)
+
+
+@needs_torch
+def test_canonical_torch_canonical_is_bit_exact(tmp_path: Path) -> None:
+    from enhancenet_numpy.weights import load_weights
+
+    params = _canonical(tmp_path / "a.safetensors")
+    res = convert_weights(tmp_path / "a.safetensors", tmp_path / "m.pt")  # config from the header
+    assert res.steps == ("torch: a.safetensors -> m.pt",)
+    assert main([str(tmp_path / "m.pt"), str(tmp_path / "b.safetensors"), "--verify"]) == 0
+    back = load_weights(tmp_path / "b.safetensors", CFG)
+    assert list(back) == list(params)
+    for name, value in params.items():
+        assert back[name].dtype == value.dtype and np.array_equal(back[name], value), name
+    assert read_canonical_header(tmp_path / "b.safetensors")["shuffle_order"] == "paper"
+
+
+@needs_torch
+def test_verify_reports_max_difference(tmp_path: Path) -> None:
+    _canonical(tmp_path / "a.safetensors")
+    res = convert_weights(tmp_path / "a.safetensors", tmp_path / "m.pt", verify=True)
+    assert set(res.max_abs_diff) == {"lr", "hr"}
+    assert max(res.max_abs_diff.values()) == 0.0  # the same framework on the same weights and input
+
+
+@needs_torch
+def test_refuses_architecture_and_shape_mismatch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import dataclasses
+
+    _canonical(tmp_path / "a.safetensors")
+    other = dataclasses.replace(CFG, num_keypoints=4)
+    from enhancenet_numpy.weights import save_weights
+
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text(
+        "data: {dataset: synthetic, flip_pairs: [[0, 1]]}\nloss: {ohkm_topk: 4}\nmodel:\n  num_keypoints: 4\n  input_size: [64, 64]\n  base: {name: hourglass, stages: 1, hourglass_channels: 16}\n"
+        "  head: {channels: 8, upscale: 2, shuffle_order: paper}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConvertError, match=r"wrong shape.*score\.0\.weight|score\.0\.weight.*expected"):
+        convert_weights(tmp_path / "a.safetensors", tmp_path / "x.pt", config=cfg_file)
+    assert not (tmp_path / "x.pt").exists()
+    sb = ModelConfig(base=BaseModelConfig(name=BaseModelName.SIMPLE_BASELINE, depth=18), num_keypoints=4,
+                     head=other.head, input_size=(64, 64))
+    from enhancenet_numpy.weights import init_weights
+
+    save_weights(tmp_path / "sb.safetensors", init_weights(sb, 0, np.float32), sb)
+    assert main([str(tmp_path / "sb.safetensors"), str(tmp_path / "y.pt"), "--config", str(cfg_file)]) == 2
+    err = capsys.readouterr().err
+    assert "simple_baseline" in err and "hourglass" in err
+    assert not (tmp_path / "y.pt").exists()
+    with pytest.raises(ConvertError, match="not found"):
+        convert_weights(tmp_path / "missing.safetensors", tmp_path / "z.pt")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("enhancenet_mindspore") is not None,
+                    reason="enhancenet-mindspore is installed here: the missing-back-end message cannot be provoked")
+def test_ckpt_needs_an_interpreter_with_the_mindspore_back_end(tmp_path: Path) -> None:
+    """A .ckpt end runs ``python -m enhancenet_mindspore.convert`` with ``--mindspore-python`` (default: this
+    interpreter); without the back end the error says which flag to pass, and nothing is written."""
+    assert format_of("w.ckpt") == "mindspore"
+    src = tmp_path / "a.safetensors"
+    src.write_bytes(b"not read: the back end is missing")
+    with pytest.raises(ConvertError, match=r"enhancenet_mindspore is not installed for .*pass --mindspore-python"):
+        convert_weights(src, tmp_path / "m.ckpt", config=CFG)
+    assert not (tmp_path / "m.ckpt").exists()
