@@ -50,6 +50,7 @@ from enhancenet_core.conventions import (
     ShuffleOrder,
     Upsampler,
 )
+from enhancenet_core.datasets import DatasetName, dataset_info
 
 __all__ = [
     "COCO_FLIP_PAIRS",
@@ -78,10 +79,9 @@ __all__ = [
     "validate_config",
 ]
 
-COCO_FLIP_PAIRS: tuple[tuple[int, int], ...] = (
-    (1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16),
-)
-MPII_FLIP_PAIRS: tuple[tuple[int, int], ...] = ((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13))
+# [datasets] the pairs live in the data-set table (enhancenet_core.datasets); re-exported here.
+COCO_FLIP_PAIRS: tuple[tuple[int, int], ...] = dataset_info(DatasetName.COCO).flip_pairs
+MPII_FLIP_PAIRS: tuple[tuple[int, int], ...] = dataset_info(DatasetName.MPII).flip_pairs
 
 
 @dataclass(frozen=True)
@@ -179,15 +179,19 @@ class AugmentationConfig:
 class DataConfig:
     """Data set, splits, flip pairs, augmentation and crop geometry."""
 
-    dataset: str = "coco"  # coco | mpii | synthetic
+    dataset: DatasetName = DatasetName.COCO  # a row of the data-set table (enhancenet_core.datasets)
     root: str = ""  # data set root; for synthetic, where it is generated
     train_set: str = "train2017"  # training split name
     test_set: str = "val2017"  # evaluation split name
-    flip_pairs: tuple[tuple[int, int], ...] = COCO_FLIP_PAIRS  # (left, right) keypoint index pairs
+    flip_pairs: tuple[tuple[int, int], ...] | None = None  # (left, right) keypoint pairs; null: the data set's
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)  # training augmentation
     color_rgb: bool = True  # feed RGB (true) or OpenCV's BGR (false)
     pixel_std: float = 200.0  # HRNet's scale unit: scale = box size / pixel_std
     bbox_scale: float = 1.25  # box -> scale enlargement
+
+    def __post_init__(self) -> None:  # [datasets] flip_pairs default to the data set's own pairs
+        if self.flip_pairs is None:
+            object.__setattr__(self, "flip_pairs", dataset_info(self.dataset).flip_pairs)
 
 
 @dataclass(frozen=True)
@@ -306,8 +310,6 @@ class _Rule:
 
 RESNET_DEPTHS = (18, 34, 50, 101, 152)
 HRNET_WIDTHS = (18, 32, 48)
-DATASETS = ("coco", "mpii", "synthetic")
-DATASET_NUM_KEYPOINTS = {"coco": 17, "mpii": 16}
 OPTIMIZERS = ("adam", "sgd")
 SIMPLE_BASELINE_DECONV_KERNELS = (2, 3, 4)  # HRNet/SimpleBaseline support exactly these
 
@@ -335,7 +337,7 @@ _RULES: dict[str, _Rule] = {
     "loss.hr_weight": _Rule(minimum=0.0),
     "loss.lr_weight": _Rule(minimum=0.0),
     "loss.ohkm_topk": _Rule(minimum=1),
-    "data.dataset": _Rule(choices=DATASETS),
+    "data.dataset": _Rule(choices=tuple(d.value for d in DatasetName)),  # [datasets] the table's rows
     "data.flip_pairs": _Rule(minimum=0),
     "data.augmentation.scale_factor": _Rule(minimum=0.0, exclusive_maximum=1.0),
     "data.augmentation.rotation_factor": _Rule(minimum=0.0),
@@ -611,11 +613,10 @@ def validate_config(cfg: Config) -> None:
             f"expected {expected_stride}, the stride of base model '{model.base.name.value}'{detail}, got {s}",
         )
 
-    if cfg.data.dataset in DATASET_NUM_KEYPOINTS and k != DATASET_NUM_KEYPOINTS[cfg.data.dataset]:
+    info = dataset_info(cfg.data.dataset)  # [datasets] K from the data-set table
+    if info.checks_num_keypoints and k != info.num_keypoints:
         raise ConfigError(
-            "model.num_keypoints",
-            f"expected {DATASET_NUM_KEYPOINTS[cfg.data.dataset]} keypoints for data.dataset="
-            f"'{cfg.data.dataset}', got {k}",
+            "model.num_keypoints", f"expected {info.num_keypoints} keypoints for data.dataset='{info.name}', got {k}"
         )
     seen: dict[int, int] = {}
     for i, (a, b) in enumerate(cfg.data.flip_pairs):

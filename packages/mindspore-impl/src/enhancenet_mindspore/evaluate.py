@@ -129,7 +129,7 @@ def evaluate(
     t0 = time.perf_counter()
     pred = run_inference(model, dataset, cfg, progress=progress, max_batches=max_batches, mode=mode)
     seconds = time.perf_counter() - t0
-    records = getattr(dataset, "records", ())
+    records = dataset.records
     with tempfile.TemporaryDirectory(prefix="enhancenet-eval-") as tmp:
         out = Path(out_dir) if out_dir is not None else Path(tmp)
         metrics = compute_metrics(pred, cfg, records, out)

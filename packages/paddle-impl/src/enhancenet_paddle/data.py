@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import paddle
 from paddle.io import DataLoader, Dataset, DistributedBatchSampler
 
 from enhancenet_runtime.data import collate_samples
+
+if TYPE_CHECKING:
+    from enhancenet_runtime.data.records import PoseRecord
 
 __all__ = [
     "PaddlePoseDataset",
@@ -58,6 +61,12 @@ class PaddlePoseDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.core)
+
+    @property
+    def records(self) -> tuple[PoseRecord, ...]:
+        """The person records of the wrapped core data set (``PoseDataset.records``); evaluation reads them
+        (MPII's PCKh needs their head boxes)."""
+        return self.core.records
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         if isinstance(key, tuple):

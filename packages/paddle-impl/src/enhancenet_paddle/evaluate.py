@@ -130,7 +130,7 @@ def evaluate(
     t0 = time.perf_counter()
     pred = run_inference(model, dataset, cfg, progress=progress, max_batches=max_batches)
     seconds = time.perf_counter() - t0
-    records = getattr(getattr(dataset, "core", dataset), "records", ())
+    records = dataset.records
     tmp = tempfile.TemporaryDirectory(prefix="enhancenet-eval-") if out_dir is None else None
     out = Path(tmp.name if tmp is not None else out_dir)
     try:

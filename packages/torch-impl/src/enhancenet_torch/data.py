@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+if TYPE_CHECKING:
+    from enhancenet_runtime.data.records import PoseRecord
 
 __all__ = [
     "ResumableDistributedSampler",
@@ -62,6 +65,12 @@ class TorchPoseDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.core)
+
+    @property
+    def records(self) -> tuple[PoseRecord, ...]:
+        """The person records of the wrapped core data set (``PoseDataset.records``); evaluation reads them
+        (MPII's PCKh needs their head boxes)."""
+        return self.core.records
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         return to_tensors(self.core[int(index)])

@@ -132,7 +132,7 @@ def evaluate(
     t0 = time.perf_counter()
     pred = run_inference(model, dataset, cfg, dev, progress=progress, max_batches=max_batches)
     seconds = time.perf_counter() - t0
-    records = getattr(getattr(dataset, "core", dataset), "records", ())
+    records = dataset.records
     with tempfile.TemporaryDirectory(prefix="enhancenet-eval-") as tmp:
         out = Path(out_dir) if out_dir is not None else Path(tmp)
         metrics = compute_metrics(pred, cfg, records, out)

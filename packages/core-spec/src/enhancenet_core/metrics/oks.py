@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
-#: COCO person keypoint σ (pycocotools ``Params.kpt_oks_sigmas``), in the COCO keypoint order.
-COCO_SIGMAS: np.ndarray = (
-    np.array(
-        [0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89]
-    )
-    / 10.0
-)
+from enhancenet_core.datasets import DatasetName, dataset_info
+
+_COCO = dataset_info(DatasetName.COCO)
+
+#: COCO person keypoint σ (pycocotools ``Params.kpt_oks_sigmas``), in the COCO keypoint order: the ``oks_sigmas``
+#: of the COCO row of :data:`enhancenet_core.datasets.DATASETS`.
+COCO_SIGMAS: np.ndarray = np.array(_COCO.oks_sigmas, dtype=np.float64)
 COCO_SIGMAS.setflags(write=False)
 
 #: CrowdPose σ (14 keypoints: l/r shoulder, elbow, wrist, hip, knee, ankle, head top, neck), from the
@@ -34,15 +34,11 @@ CROWDPOSE_SIGMAS: np.ndarray = (
 )
 CROWDPOSE_SIGMAS.setflags(write=False)
 
-#: COCO keypoint names (category ``person``).
-COCO_KEYPOINT_NAMES: tuple[str, ...] = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-)  # fmt: skip
+#: COCO keypoint names (category ``person``), from the data-set table.
+COCO_KEYPOINT_NAMES: tuple[str, ...] = _COCO.keypoint_names
 
 #: Left/right counterpart of every COCO keypoint (``COCO_FLIP_INDEX[k]`` is the mirror of ``k``).
-COCO_FLIP_INDEX: tuple[int, ...] = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
+COCO_FLIP_INDEX: tuple[int, ...] = _COCO.flip_index
 
 #: ``np.spacing(1)``: the epsilon pycocotools adds to the area.
 AREA_EPS: float = float(np.spacing(1))

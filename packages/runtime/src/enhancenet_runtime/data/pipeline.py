@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from enhancenet_core.config import Config
+from enhancenet_core.datasets import RecordLoader, dataset_info
 from enhancenet_core.targets import generate_lr_hr_targets, generate_targets
 from enhancenet_core.transforms import affine_transform, get_affine_transform
 from enhancenet_runtime.data.augmentation import (
@@ -41,11 +42,11 @@ from enhancenet_runtime.data.augmentation import (
 )
 from enhancenet_runtime.data.coco import LoadResult, load_coco_records
 from enhancenet_runtime.data.image import crop_patch, normalize_image, read_image
-from enhancenet_runtime.data.keypoints import body_parts_for
 from enhancenet_runtime.data.mpii import load_mpii_records_from_config
 from enhancenet_runtime.data.records import PoseRecord
 
 __all__ = [
+    "RECORD_LOADERS",
     "PoseDataset",
     "build_sample",
     "build_test_sample",
@@ -130,7 +131,8 @@ def build_train_sample(
     then :func:`build_sample`."""
     _check_record(record, cfg)
     img = read_image(record.image, cfg.data.color_rgb) if image is None else image
-    upper, lower = body_parts_for(record.num_joints)
+    info = dataset_info(cfg.data.dataset)
+    upper, lower = info.upper_body_ids, info.lower_body_ids
     w_in, h_in = cfg.model.input_size
     params = sample_augmentation(
         rng, record.joints_xy, record.joints_vis, record.center, record.scale, img.shape[1],
@@ -146,15 +148,18 @@ def build_test_sample(
     return build_sample(record, cfg, no_augmentation(record.center, record.scale), image)
 
 
+#: The record reader of each :class:`~enhancenet_core.datasets.RecordLoader` (a data-set row names one).
+RECORD_LOADERS = {
+    RecordLoader.COCO: load_coco_records,  # HRNet COCO layout under data.root (coco, synthetic)
+    RecordLoader.MPII: load_mpii_records_from_config,  # annot/<set>.json under data.root
+}
+
+
 def load_records(cfg: Config, train: bool, check_images: bool = True) -> LoadResult:
-    """Records for ``cfg.data.dataset``: ``coco`` and ``synthetic`` (HRNet COCO layout under ``data.root``,
-    see :func:`~enhancenet_runtime.data.coco.load_coco_records`) or ``mpii`` (``annot/<set>.json``)."""
-    kind = cfg.data.dataset
-    if kind in ("coco", "synthetic"):
-        return load_coco_records(cfg, train, check_images)
-    if kind == "mpii":
-        return load_mpii_records_from_config(cfg, train, check_images)
-    raise ValueError(f"data.dataset must be 'coco', 'mpii' or 'synthetic', got {kind!r}")
+    """Records for ``cfg.data.dataset``, read by the loader its row of the data-set table names: the HRNet COCO
+    layout under ``data.root`` (:func:`~enhancenet_runtime.data.coco.load_coco_records`; coco, synthetic) or
+    HRNet's MPII ``annot/<set>.json`` (:func:`~enhancenet_runtime.data.mpii.load_mpii_records_from_config`)."""
+    return RECORD_LOADERS[dataset_info(cfg.data.dataset).loader](cfg, train, check_images)
 
 
 class PoseDataset:

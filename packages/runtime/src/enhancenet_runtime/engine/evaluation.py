@@ -28,6 +28,7 @@ import numpy as np
 from enhancenet_core.config import Config, config_to_dict
 from enhancenet_core.conventions import Decoder
 from enhancenet_core.coordinates import FlipShiftRule, flip_shift_pixels
+from enhancenet_core.datasets import Metric, dataset_info
 from enhancenet_runtime.engine.io import atomic_write_bytes, atomic_write_json, git_commit
 
 __all__ = [
@@ -159,7 +160,9 @@ class PredictionCollector:
         return {k: np.concatenate(v) for k, v in self._chunks.items()}
 
 
-def _coco_metrics(pred: Mapping[str, np.ndarray], cfg: Config, ann_file: Path, out_dir: Path) -> dict[str, Any]:
+def _coco_metrics(
+    pred: Mapping[str, np.ndarray], cfg: Config, records: Sequence[Any], out_dir: Path
+) -> dict[str, Any]:
     from enhancenet_core.metrics import (
         evaluate_coco,
         evaluate_with_pycocotools,
@@ -167,15 +170,18 @@ def _coco_metrics(pred: Mapping[str, np.ndarray], cfg: Config, ann_file: Path, o
         write_keypoint_results,
     )
     from enhancenet_core.metrics.nms import rescore_and_nms
+    from enhancenet_runtime.data import coco_paths
 
+    ann_file, _ = coco_paths(cfg.data.root, cfg.data.test_set)
+    sigmas = np.asarray(dataset_info(cfg.data.dataset).oks_sigmas, dtype=np.float64)
     keep, scores = rescore_and_nms(
         pred["preds"], pred["score"], pred["area"], pred["image_id"], in_vis_thre=cfg.test.in_vis_thre,
         oks_thre=cfg.test.oks_thre,
     )
     results = keypoint_results(pred["image_id"][keep], pred["preds"][keep], scores[keep])
     res_file = write_keypoint_results(out_dir / f"keypoints_{cfg.data.test_set}_results.json", results)
-    stats = evaluate_with_pycocotools(ann_file, res_file)
-    ours = evaluate_coco(ann_file, res_file)
+    stats = evaluate_with_pycocotools(ann_file, res_file, sigmas=sigmas)
+    ours = evaluate_coco(ann_file, res_file, sigmas=sigmas)
     return {
         "coco": stats,
         "coco_ours": ours,
@@ -186,7 +192,9 @@ def _coco_metrics(pred: Mapping[str, np.ndarray], cfg: Config, ann_file: Path, o
     }
 
 
-def _mpii_metrics(pred: Mapping[str, np.ndarray], records: Sequence[Any]) -> dict[str, Any]:
+def _mpii_metrics(
+    pred: Mapping[str, np.ndarray], cfg: Config, records: Sequence[Any], out_dir: Path
+) -> dict[str, Any]:
     from enhancenet_core.metrics.pckh import compute_pckh
 
     recs = [records[int(i)] for i in pred["index"]]
@@ -204,21 +212,18 @@ def _mpii_metrics(pred: Mapping[str, np.ndarray], records: Sequence[Any]) -> dic
     return {"pckh": summary, "metric_name": "PCKh@0.5", "metric": summary["pckh@0.5"]}
 
 
+_METRICS = {Metric.COCO_AP: _coco_metrics, Metric.PCKH: _mpii_metrics}
+
+
 def compute_metrics(
     pred: Mapping[str, np.ndarray], cfg: Config, records: Sequence[Any], out_dir: str | os.PathLike[str]
 ) -> dict[str, Any]:
-    """COCO / synthetic: rescoring + OKS-NMS, the results file, AP through pycocotools (``coco``) and ours
-    (``coco_ours``); MPII: PCKh from the records' head boxes. ``metric``/``metric_name`` is the primary one."""
+    """The metric of ``cfg.data.dataset``'s row of the data-set table. COCO AP (coco, synthetic): rescoring +
+    OKS-NMS, the results file, AP with the row's OKS σ through pycocotools (``coco``) and ours (``coco_ours``);
+    PCKh (mpii): from the records' head boxes. ``metric``/``metric_name`` is the primary one."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if cfg.data.dataset in ("coco", "synthetic"):
-        from enhancenet_runtime.data import coco_paths
-
-        ann_file, _ = coco_paths(cfg.data.root, cfg.data.test_set)
-        return _coco_metrics(pred, cfg, ann_file, out)
-    if cfg.data.dataset == "mpii":
-        return _mpii_metrics(pred, records)
-    raise ValueError(f"data.dataset must be 'coco', 'mpii' or 'synthetic', got {cfg.data.dataset!r}")
+    return _METRICS[dataset_info(cfg.data.dataset).metric](pred, cfg, records, out)
 
 
 def write_evaluation(

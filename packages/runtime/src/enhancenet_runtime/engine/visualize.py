@@ -16,26 +16,20 @@ from typing import Any
 import numpy as np
 
 from enhancenet_core.config import Config
+from enhancenet_core.datasets import DatasetName, dataset_info, info_for_num_keypoints
 from enhancenet_runtime.engine.io import atomic_write_bytes
 
 __all__ = ["MPII_SKELETON", "check_boxes", "crop_person_boxes", "draw_pose_figure", "predict_picture", "skeleton_for"]
 
-MPII_SKELETON: tuple[tuple[int, int], ...] = (
-    (0, 1), (1, 2), (2, 6), (3, 6), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9),
-    (10, 11), (11, 12), (12, 7), (13, 7), (13, 14), (14, 15),
-)  # fmt: skip
-"""MPII limbs (0-based, HRNet joint order): legs, pelvis-thorax-neck-head, arms."""
+MPII_SKELETON: tuple[tuple[int, int], ...] = dataset_info(DatasetName.MPII).skeleton
+"""MPII limbs (0-based, HRNet joint order): legs, pelvis-thorax-neck-head, arms (the data-set table's)."""
 
 
 def skeleton_for(num_keypoints: int) -> tuple[tuple[int, int], ...]:
-    """0-based limb pairs: COCO (17, the annotation file's skeleton), MPII (16); none for other skeletons."""
-    if num_keypoints == 17:
-        from enhancenet_runtime.data.keypoints import COCO_SKELETON
-
-        return tuple((a - 1, b - 1) for a, b in COCO_SKELETON)
-    if num_keypoints == 16:
-        return MPII_SKELETON
-    return ()
+    """0-based limb pairs of the data-set table's first row with K = ``num_keypoints``: COCO (17, the
+    annotation file's skeleton), MPII (16); none for other skeletons."""
+    info = info_for_num_keypoints(num_keypoints)
+    return info.skeleton if info is not None else ()
 
 
 def check_boxes(boxes: Sequence[Sequence[float]], width: int, height: int) -> np.ndarray:
