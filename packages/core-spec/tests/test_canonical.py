@@ -121,7 +121,7 @@ def test_round_trip_header_and_deterministic_bytes(tmp_path):
 
 
 def test_model_config_json_round_trips_through_the_config_loader():
-    from enhancenet_runtime.convert import model_config_from_json
+    from enhancenet_core.canonical import model_config_from_json
 
     cfg = replace(R18, head=replace(R18.head, shuffle_order=ShuffleOrder.PAPER))
     assert model_config_from_json(model_config_json(cfg)) == cfg
