@@ -186,7 +186,7 @@ BAD_VALUES = [
     ("test.decoder", "softargmax", "test.decoder", "'argmax', 'argmax_quarter', 'dark', 'unbiased'"),
     ("target.convention", "udp", "target.convention", "'legacy', 'unbiased'"),
     ("model.base.name", "resnet", "model.base.name", "'simple_baseline', 'hrnet'"),
-    ("data.dataset", "crowdpose", "data.dataset", "'coco', 'mpii', 'synthetic'"),
+    ("data.dataset", "crowdpos", "data.dataset", "'coco', 'mpii', 'synthetic', 'crowdpose'"),
     ("train.optimizer", "rmsprop", "train.optimizer", "'adam', 'sgd'"),
     ("data.flip_pairs", [[1, 2], [3, 17]], "data.flip_pairs[1][1]", "[0, 16]"),
     ("data.flip_pairs", [[1, 1]], "data.flip_pairs[0]", "different"),
@@ -464,7 +464,7 @@ def test_schema_accepts_shipped_files(validator: jsonschema.Draft202012Validator
         ("model.base.depth", 42),
         ("model.input_size", [192]),
         ("target.sigma", 0),
-        ("data.dataset", "crowdpose"),
+        ("data.dataset", "crowdpos"),
         ("extra", 1),
     ],
 )

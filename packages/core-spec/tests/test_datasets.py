@@ -95,12 +95,14 @@ def test_rows_by_dataset() -> None:
     assert mpii.keypoint_names[mpii.flip_index[0]] == "l_ankle"
     assert dataset_info(DatasetName.MPII) is mpii
     assert info_for_num_keypoints(16) is mpii and info_for_num_keypoints(17) is coco
-    assert info_for_num_keypoints(14) is None
+    assert info_for_num_keypoints(14) is dataset_info("crowdpose")
+    assert info_for_num_keypoints(15) is None
 
 
 def test_unknown_name_names_the_field() -> None:
-    with pytest.raises(ValueError, match=r"^data\.dataset: expected one of \['coco', 'mpii', 'synthetic'\]"):
-        dataset_info("crowdpose")
+    with pytest.raises(ValueError, match=r"^data\.dataset: expected one of \['coco', 'mpii', 'synthetic', "
+                                         r"'crowdpose', 'ochuman'\] or a data-set file \(\.yaml, \.yml, \.json\)"):
+        dataset_info("crowdpos")
 
 
 @pytest.mark.parametrize(
@@ -150,7 +152,9 @@ def test_mpii_flip_pairs_default_to_mpii_pairs() -> None:
     assert mpii.data.flip_pairs == dataset_info("mpii").flip_pairs
 
 
-@pytest.mark.parametrize(("name", "k", "expected"), [("coco", 16, 17), ("mpii", 17, 16), ("coco", 14, 17)])
+@pytest.mark.parametrize(
+    ("name", "k", "expected"), [("coco", 16, 17), ("mpii", 17, 16), ("coco", 14, 17), ("crowdpose", 17, 14)]
+)
 def test_k_mismatch_names_the_field(name: str, k: int, expected: int) -> None:
     with pytest.raises(ConfigError, match=rf"^model\.num_keypoints: expected {expected} keypoints for "
                                           rf"data\.dataset='{name}', got {k}") as err:  # fmt: skip

@@ -50,7 +50,7 @@ from enhancenet_core.conventions import (
     ShuffleOrder,
     Upsampler,
 )
-from enhancenet_core.datasets import DatasetName, dataset_info
+from enhancenet_core.datasets import DATASET_FILE_SUFFIXES, DatasetName, dataset_info
 
 __all__ = [
     "COCO_FLIP_PAIRS",
@@ -63,6 +63,7 @@ __all__ = [
     "EnhanceNetConfig",
     "LossConfig",
     "ModelConfig",
+    "SplitFiles",
     "TargetConfig",
     "TestConfig",
     "TrainConfig",
@@ -176,22 +177,37 @@ class AugmentationConfig:
 
 
 @dataclass(frozen=True)
+class SplitFiles:  # [datasets] files of one split, named directly instead of HRNet's layout under data.root
+    """The annotation file and image directory of one split; empty: HRNet's layout under ``data.root``."""
+
+    annotations: str = ""  # annotation file (COCO-format JSON; HRNet's MPII JSON for loader mpii)
+    images: str = ""  # directory the annotation file's image names are relative to
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """Data set, splits, flip pairs, augmentation and crop geometry."""
 
-    dataset: DatasetName = DatasetName.COCO  # a row of the data-set table (enhancenet_core.datasets)
+    dataset: str = DatasetName.COCO  # a shipped data set (coco, mpii, ...) or a data-set file (.yaml/.yml/.json)
     root: str = ""  # data set root; for synthetic, where it is generated
     train_set: str = "train2017"  # training split name
     test_set: str = "val2017"  # evaluation split name
+    train: SplitFiles = field(default_factory=SplitFiles)  # training files (default: layout under root)
+    test: SplitFiles = field(default_factory=SplitFiles)  # evaluation files (default: layout under root)
     flip_pairs: tuple[tuple[int, int], ...] | None = None  # (left, right) keypoint pairs; null: the data set's
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)  # training augmentation
     color_rgb: bool = True  # feed RGB (true) or OpenCV's BGR (false)
     pixel_std: float = 200.0  # HRNet's scale unit: scale = box size / pixel_std
     bbox_scale: float = 1.25  # box -> scale enlargement
 
-    def __post_init__(self) -> None:  # [datasets] flip_pairs default to the data set's own pairs
+    def __post_init__(self) -> None:  # [datasets] a shipped name as the enum; flip_pairs default to the row's
+        if not isinstance(self.dataset, DatasetName) and self.dataset in tuple(DatasetName):
+            object.__setattr__(self, "dataset", DatasetName(self.dataset))
         if self.flip_pairs is None:
-            object.__setattr__(self, "flip_pairs", dataset_info(self.dataset).flip_pairs)
+            try:
+                object.__setattr__(self, "flip_pairs", dataset_info(self.dataset).flip_pairs)
+            except (ValueError, FileNotFoundError):  # a bad data.dataset: validate_config reports it
+                pass
 
 
 @dataclass(frozen=True)
@@ -272,11 +288,15 @@ class _Rule:
     exclusive_maximum: float | None = None
     choices: tuple[Any, ...] | None = None
     odd: bool = False
+    pattern: str | None = None  # with choices: a string matching this regex is also accepted
 
     def check(self, value: Any) -> str | None:
         """Return what was expected when ``value`` breaks the rule, else None."""
+        if self.pattern is not None and isinstance(value, str) and re.search(self.pattern, value):
+            return None
         if self.choices is not None and value not in self.choices:
-            return f"one of {list(self.choices)}"
+            alt = f" or a data-set file ({', '.join(DATASET_FILE_SUFFIXES)})" if self.pattern else ""
+            return f"one of {list(self.choices)}{alt}"
         parts = []
         if self.minimum is not None:
             parts.append((value >= self.minimum, f">= {self.minimum}"))
@@ -293,7 +313,9 @@ class _Rule:
 
     def schema(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        if self.choices is not None:
+        if self.choices is not None and self.pattern is not None:
+            out["anyOf"] = [{"enum": list(self.choices)}, {"pattern": self.pattern}]
+        elif self.choices is not None:
             out["enum"] = list(self.choices)
         for key, value in (
             ("minimum", self.minimum),
@@ -309,6 +331,7 @@ class _Rule:
 
 
 RESNET_DEPTHS = (18, 34, 50, 101, 152)
+_DATASET_FILE_PATTERN = r"(?i)\.(ya?ml|json)$"  # [datasets] data.dataset values that name a data-set file
 HRNET_WIDTHS = (18, 32, 48)
 OPTIMIZERS = ("adam", "sgd")
 SIMPLE_BASELINE_DECONV_KERNELS = (2, 3, 4)  # HRNet/SimpleBaseline support exactly these
@@ -337,7 +360,8 @@ _RULES: dict[str, _Rule] = {
     "loss.hr_weight": _Rule(minimum=0.0),
     "loss.lr_weight": _Rule(minimum=0.0),
     "loss.ohkm_topk": _Rule(minimum=1),
-    "data.dataset": _Rule(choices=tuple(d.value for d in DatasetName)),  # [datasets] the table's rows
+    # [datasets] a row of the table or a data-set file
+    "data.dataset": _Rule(choices=tuple(d.value for d in DatasetName), pattern=_DATASET_FILE_PATTERN),
     "data.flip_pairs": _Rule(minimum=0),
     "data.augmentation.scale_factor": _Rule(minimum=0.0, exclusive_maximum=1.0),
     "data.augmentation.rotation_factor": _Rule(minimum=0.0),
@@ -613,10 +637,14 @@ def validate_config(cfg: Config) -> None:
             f"expected {expected_stride}, the stride of base model '{model.base.name.value}'{detail}, got {s}",
         )
 
-    info = dataset_info(cfg.data.dataset)  # [datasets] K from the data-set table
+    try:  # [datasets] K from the data-set row (a data-set file is parsed here, once: dataset_info caches it)
+        info = dataset_info(cfg.data.dataset)
+    except (ValueError, FileNotFoundError) as exc:
+        raise ConfigError("data.dataset", str(exc).removeprefix("data.dataset: ")) from None
     if info.checks_num_keypoints and k != info.num_keypoints:
         raise ConfigError(
-            "model.num_keypoints", f"expected {info.num_keypoints} keypoints for data.dataset='{info.name}', got {k}"
+            "model.num_keypoints",
+            f"expected {info.num_keypoints} keypoints for data.dataset='{cfg.data.dataset}', got {k}",
         )
     seen: dict[int, int] = {}
     for i, (a, b) in enumerate(cfg.data.flip_pairs):

@@ -1,37 +1,59 @@
-"""The data sets we know, as data: one row of keypoint metadata per data set, in one table.
+"""The data sets we know, as data: one row of keypoint metadata per data set, in one table, read from files.
 
-``data.dataset`` in a config file is a string (``coco``, ``mpii``, ``synthetic``); the config decodes it once
-into :class:`DatasetName`, and everything downstream asks :func:`dataset_info` for the row instead of comparing
-names. A row (:class:`DatasetInfo`) holds
+``data.dataset`` in a config file is a string: a shipped name (``coco``, ``mpii``, ``synthetic``, ``crowdpose``,
+``ochuman``) or the path of a user's *data-set file* (``.yaml``/``.yml``/``.json``). Either way it stands for one
+:class:`DatasetInfo` row, and everything downstream asks :func:`dataset_info` for it instead of comparing
+names. A row holds
 
 - the keypoints: names (their order is the channel order of the heat maps), K, left/right ``flip_pairs``,
   the ``skeleton`` (0-based limbs, for pictures), the ``upper_body_ids`` / ``lower_body_ids`` of HRNet's
-  half-body augmentation;
-- the evaluation: ``metric`` (COCO keypoint AP through OKS, or MPII PCKh) and the per-keypoint ``oks_sigmas``
-  the AP needs (COCO's are pycocotools' ``Params.kpt_oks_sigmas``; MPII has none, its metric is PCKh);
-- ``loader``: which record reader the runtime opens the annotation files with (the HRNet COCO layout or
-  HRNet's MPII JSON);
+  half-body augmentation, per-keypoint ``joint_weights`` (HRNet's / mmpose's loss weights, kept with the row);
+- the evaluation: ``metric`` (COCO keypoint AP through OKS, the CrowdPose API's AP with easy/medium/hard, or
+  MPII PCKh) and the per-keypoint ``oks_sigmas`` the AP needs;
+- ``loader``: which record reader the runtime opens the annotation files with (COCO-format files or HRNet's
+  MPII JSON);
 - ``checks_num_keypoints``: whether config validation requires ``model.num_keypoints == K``.
 
-Every row is checked when it is built (:meth:`DatasetInfo.__post_init__`), so a row read from a user's file
-later gets the same checks as the shipped ones. This module imports nothing else of the spec.
+The shipped rows are the files under ``enhancenet_core/dataset_files/`` (package data), read once at import
+by the same parser as a user's file (:func:`load_dataset_file`), so the table and the files cannot disagree;
+``synthetic`` is COCO's row with K left free. Every row is checked when it is built
+(:meth:`DatasetInfo.__post_init__`); a file's errors name the file and the field. This module imports nothing
+else of the spec.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import difflib
+import functools
+import json
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
+from typing import Any
+
+import yaml
 
 __all__ = [
     "DATASETS",
+    "DATASET_FILE_FIELDS",
+    "DATASET_FILE_SUFFIXES",
     "DatasetInfo",
     "DatasetName",
     "Metric",
     "RecordLoader",
     "dataset_info",
     "info_for_num_keypoints",
+    "is_dataset_file",
+    "load_dataset_file",
+    "parse_dataset_mapping",
+    "shipped_dataset_file",
 ]
 
 
@@ -41,20 +63,23 @@ class DatasetName(StrEnum):
     COCO = "coco"  # COCO person keypoints (HRNet directory layout)
     MPII = "mpii"  # MPII Human Pose (HRNet's JSON annotations)
     SYNTHETIC = "synthetic"  # the generated COCO-format stand-in (enhancenet_runtime.data.synthetic)
+    CROWDPOSE = "crowdpose"  # CrowdPose: 14 keypoints, COCO-format files, the CrowdPose API's AP
+    OCHUMAN = "ochuman"  # OCHuman: COCO's 17 keypoints and AP
 
 
 class Metric(StrEnum):
     """How predictions are scored."""
 
     COCO_AP = "coco_ap"  # OKS-based keypoint AP (pycocotools and ours), with the row's oks_sigmas
+    CROWDPOSE_AP = "crowdpose_ap"  # the CrowdPose API's AP (+ easy/medium/hard by crowdIndex), row's sigmas
     PCKH = "pckh"  # MPII PCKh from the head boxes of the records
 
 
 class RecordLoader(StrEnum):
     """Which annotation reader of the runtime (``enhancenet_runtime.data``) turns files into records."""
 
-    COCO = "coco"  # person_keypoints_<set>.json (+ detections) under data.root, HRNet's COCO layout
-    MPII = "mpii"  # annot/<set>.json under data.root, HRNet's MPII layout
+    COCO = "coco"  # COCO-format keypoint files (data.train/test.annotations, else HRNet's layout under data.root)
+    MPII = "mpii"  # HRNet's MPII JSON (data.train/test.annotations, else annot/<set>.json under data.root)
 
 
 Pair = tuple[int, int]
@@ -66,10 +91,11 @@ class DatasetInfo:
 
     Raises (when built):
         ValueError: naming the field, when names repeat, a pair or limb leaves ``[0, K)``, a keypoint appears
-            in two flip pairs, ``oks_sigmas`` are not K positive numbers, or the COCO AP has no sigmas.
+            in two flip pairs, ``oks_sigmas`` / ``joint_weights`` are not K positive numbers, or an AP metric
+            has no sigmas.
     """
 
-    name: str  # the data.dataset value
+    name: str  # the data.dataset value (a file's row: its name field, else the file name)
     keypoint_names: tuple[str, ...]  # channel order of the heat maps; K = len(keypoint_names)
     flip_pairs: tuple[Pair, ...]  # (left, right) keypoints swapped by a horizontal flip
     skeleton: tuple[Pair, ...]  # limbs drawn between keypoints
@@ -77,8 +103,9 @@ class DatasetInfo:
     lower_body_ids: tuple[int, ...]  # ... and the lower body
     metric: Metric  # how predictions are scored
     loader: RecordLoader  # which record reader opens the annotation files
-    oks_sigmas: tuple[float, ...] | None = None  # per-keypoint OKS σ (needed by Metric.COCO_AP)
+    oks_sigmas: tuple[float, ...] | None = None  # per-keypoint OKS σ (needed by the AP metrics)
     checks_num_keypoints: bool = True  # config validation requires model.num_keypoints == K
+    joint_weights: tuple[float, ...] | None = None  # per-keypoint loss weights (None: 1 each)
 
     @property
     def num_keypoints(self) -> int:
@@ -121,14 +148,17 @@ class DatasetInfo:
                 _check_index(idx, k, f"{where}: {field_name}")
             if len(set(ids)) != len(ids):
                 raise ValueError(f"{where}: {field_name}: expected unique keypoints, got {list(ids)}")
-        if self.oks_sigmas is not None:
-            if len(self.oks_sigmas) != k or not all(s > 0 for s in self.oks_sigmas):
+        for field_name in ("oks_sigmas", "joint_weights"):
+            values = getattr(self, field_name)
+            if values is not None and (len(values) != k or not all(math.isfinite(s) and s > 0 for s in values)):
                 raise ValueError(
-                    f"{where}: oks_sigmas: expected {k} positive numbers (one per keypoint), "
-                    f"got {list(self.oks_sigmas)}"
+                    f"{where}: {field_name}: expected {k} positive numbers (one per keypoint), got {list(values)}"
                 )
-        elif self.metric is Metric.COCO_AP:
-            raise ValueError(f"{where}: oks_sigmas: the COCO keypoint AP needs one σ per keypoint, got none")
+        if self.oks_sigmas is None and self.metric in (Metric.COCO_AP, Metric.CROWDPOSE_AP):
+            raise ValueError(
+                f"{where}: oks_sigmas: the COCO keypoint AP needs one σ per keypoint "
+                f"(metric {self.metric.value}), got none"
+            )
 
 
 def _check_index(idx: int, k: int, where: str) -> None:
@@ -136,71 +166,233 @@ def _check_index(idx: int, k: int, where: str) -> None:
         raise ValueError(f"{where}: expected a keypoint index in [0, {k - 1}] (K={k}), got {idx!r}")
 
 
-_COCO_NAMES = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+# ----------------------------------------------------------------------------------------------------------
+# Data-set files
+# ----------------------------------------------------------------------------------------------------------
+
+#: File name endings that make a ``data.dataset`` value a data-set file rather than a shipped name.
+DATASET_FILE_SUFFIXES: tuple[str, ...] = (".yaml", ".yml", ".json")
+
+#: The keys of a data-set file: the fields of :class:`DatasetInfo` except ``checks_num_keypoints`` (always true).
+DATASET_FILE_FIELDS: tuple[str, ...] = (
+    "name", "keypoint_names", "flip_pairs", "skeleton", "upper_body_ids", "lower_body_ids", "joint_weights",
+    "oks_sigmas", "metric", "loader",
 )  # fmt: skip
-_COCO_FLIP_PAIRS: tuple[Pair, ...] = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
-# The "skeleton" of COCO's person category (person_keypoints_*.json, 1-based there), 0-based.
-_COCO_SKELETON: tuple[Pair, ...] = (
-    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
-    (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
-)  # fmt: skip
-# pycocotools' Params.kpt_oks_sigmas: np.array([.26, .25, ...]) / 10.0 (the same float64 division here).
-_COCO_SIGMAS = tuple(
-    s / 10.0
-    for s in (0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89)
+_REQUIRED = ("keypoint_names",)
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader (libyaml's when built in: ~10x faster, the shipped files are read at import) that also
+    reads ``2.6e-2`` as a float (YAML 1.1 would read it as a string)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
 )
-_COCO_UPPER = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
-_COCO_LOWER = (11, 12, 13, 14, 15, 16)
-
-# HRNet's MPII joint order.
-_MPII_NAMES = (
-    "r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax",
-    "upper_neck", "head_top", "r_wrist", "r_elbow", "r_shoulder", "l_shoulder", "l_elbow", "l_wrist",
-)  # fmt: skip
-# Legs, pelvis-thorax-neck-head, arms.
-_MPII_SKELETON: tuple[Pair, ...] = (
-    (0, 1), (1, 2), (2, 6), (3, 6), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9),
-    (10, 11), (11, 12), (12, 7), (13, 7), (13, 14), (14, 15),
-)  # fmt: skip
 
 
-def _coco_like(name: str, checks_num_keypoints: bool) -> DatasetInfo:
-    return DatasetInfo(
-        name=name, keypoint_names=_COCO_NAMES, flip_pairs=_COCO_FLIP_PAIRS, skeleton=_COCO_SKELETON,
-        upper_body_ids=_COCO_UPPER, lower_body_ids=_COCO_LOWER, metric=Metric.COCO_AP, loader=RecordLoader.COCO,
-        oks_sigmas=_COCO_SIGMAS, checks_num_keypoints=checks_num_keypoints,
-    )  # fmt: skip
+def is_dataset_file(value: str | os.PathLike[str]) -> bool:
+    """Whether a ``data.dataset`` value names a data-set file (by its ending) rather than a shipped row."""
+    return str(value).lower().endswith(DATASET_FILE_SUFFIXES)
 
 
-#: The table: one row per shipped data set. Rows differ in data only; no code branches on the names.
+class _FieldError(ValueError):
+    """A bad value of one field of a data-set file (``field`` is its path inside the file)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+def _got(value: Any) -> str:
+    return f"got {type(value).__name__} {value!r}"
+
+
+def _list(data: Mapping[str, Any], key: str) -> list[Any]:
+    value = data.get(key, [])
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, list):
+        raise _FieldError(key, f"expected a list, {_got(value)}")
+    return value
+
+
+def _keypoint(ref: Any, names: Sequence[str], where: str) -> int:
+    """A keypoint given by name or 0-based index -> index (indices are range-checked by the row)."""
+    if isinstance(ref, str):
+        if ref in names:
+            return names.index(ref)
+        close = difflib.get_close_matches(ref, names, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise _FieldError(where, f"unknown keypoint name {ref!r}{hint}")
+    if isinstance(ref, bool) or not isinstance(ref, int):
+        raise _FieldError(where, f"expected a keypoint name or a 0-based index, {_got(ref)}")
+    return ref
+
+
+def _pairs(data: Mapping[str, Any], key: str, names: Sequence[str]) -> tuple[Pair, ...]:
+    out = []
+    for i, pair in enumerate(_list(data, key)):
+        if isinstance(pair, str) or not isinstance(pair, list) or len(pair) != 2:
+            raise _FieldError(f"{key}[{i}]", f"expected a list of two keypoints (names or indices), {_got(pair)}")
+        out.append((_keypoint(pair[0], names, f"{key}[{i}][0]"), _keypoint(pair[1], names, f"{key}[{i}][1]")))
+    return tuple(out)
+
+
+def _numbers(data: Mapping[str, Any], key: str) -> tuple[float, ...] | None:
+    if data.get(key) is None:
+        return None
+    values = _list(data, key)
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise _FieldError(f"{key}[{i}]", f"expected a number, {_got(v)}")
+    return tuple(float(v) for v in values)
+
+
+def _choice(data: Mapping[str, Any], key: str, enum: type[StrEnum], default: StrEnum) -> Any:
+    value = data.get(key, default.value)
+    try:
+        return enum(value)
+    except ValueError:
+        raise _FieldError(key, f"expected one of {[m.value for m in enum]}, {_got(value)}") from None
+
+
+def parse_dataset_mapping(data: Any, default_name: str) -> DatasetInfo:
+    """The row of a data-set file's contents (a mapping of :data:`DATASET_FILE_FIELDS`).
+
+    Keypoints in ``flip_pairs``, ``skeleton`` and the body-id lists are names of ``keypoint_names`` or 0-based
+    indices; ``joint_weights`` and ``oks_sigmas`` may be left out (or ``null``); ``metric`` defaults to
+    ``coco_ap`` and ``loader`` to ``coco``.
+
+    Raises:
+        ValueError: ``<field>: expected ...`` for an unknown or missing key or a bad value.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"expected a mapping of data-set fields at the top level, {_got(data)}")
+    for key in data:
+        if key not in DATASET_FILE_FIELDS:
+            close = difflib.get_close_matches(str(key), DATASET_FILE_FIELDS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise _FieldError(str(key), f"unknown key; allowed keys: {', '.join(DATASET_FILE_FIELDS)}{hint}")
+    for key in _REQUIRED:
+        if key not in data:
+            raise _FieldError(key, "missing (the K keypoint names, in heat-map channel order)")
+    names = _list(data, "keypoint_names")
+    for i, n in enumerate(names):
+        if not isinstance(n, str) or not n:
+            raise _FieldError(f"keypoint_names[{i}]", f"expected a non-empty name, {_got(n)}")
+    name = data.get("name", default_name)
+    if not isinstance(name, str) or not name:
+        raise _FieldError("name", f"expected a non-empty string, {_got(name)}")
+    body = {
+        key: tuple(_keypoint(r, names, f"{key}[{i}]") for i, r in enumerate(_list(data, key)))
+        for key in ("upper_body_ids", "lower_body_ids")
+    }
+    fields = {
+        "flip_pairs": _pairs(data, "flip_pairs", names),
+        "skeleton": _pairs(data, "skeleton", names),
+        "joint_weights": _numbers(data, "joint_weights"),
+        "oks_sigmas": _numbers(data, "oks_sigmas"),
+        "metric": _choice(data, "metric", Metric, Metric.COCO_AP),
+        "loader": _choice(data, "loader", RecordLoader, RecordLoader.COCO),
+    }
+    try:
+        return DatasetInfo(name=name, keypoint_names=tuple(names), **body, **fields)
+    except ValueError as exc:  # the row's own checks name the field after "dataset '<name>': "
+        raise ValueError(str(exc).removeprefix(f"dataset {name!r}: ")) from None
+
+
+def _read_text(path: Path) -> str:
+    if not path.is_file():
+        raise FileNotFoundError(f"dataset file {path} not found")
+    return path.read_text(encoding="utf-8")
+
+
+def _parse_text(text: str, source: str, suffix: str, default_name: str) -> DatasetInfo:
+    try:
+        data = json.loads(text) if suffix == ".json" else yaml.load(text, Loader=_Loader)  # a SafeLoader
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        detail = " ".join(str(exc).split())
+        raise ValueError(f"dataset file {source}: malformed {suffix[1:].upper()}: {detail}") from None
+    try:
+        return parse_dataset_mapping(data, default_name)
+    except ValueError as exc:
+        raise ValueError(f"dataset file {source}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _load_cached(resolved: str, mtime_ns: int, size: int, shown: str) -> DatasetInfo:
+    path = Path(resolved)
+    return _parse_text(_read_text(path), shown, path.suffix.lower(), path.stem)
+
+
+def load_dataset_file(path: str | os.PathLike[str]) -> DatasetInfo:
+    """The row of a user's data-set file (YAML ``.yaml``/``.yml`` or JSON ``.json``; relative paths are taken
+    from the working directory). Parsed once per file version (cached by path, size and modification time).
+
+    Raises:
+        FileNotFoundError: ``dataset file <path> not found``.
+        ValueError: one line, ``dataset file <path>: <field>: expected ...``.
+    """
+    p = Path(path)
+    if not is_dataset_file(p):
+        raise ValueError(f"dataset file {p}: expected a {', '.join(DATASET_FILE_SUFFIXES)} file")
+    if not p.is_file():
+        raise FileNotFoundError(f"dataset file {p} not found")
+    st = p.stat()
+    return _load_cached(str(p.resolve()), st.st_mtime_ns, st.st_size, str(p))
+
+
+def shipped_dataset_file(name: DatasetName | str) -> Path:
+    """The package-data file of a shipped row (``dataset_files/<name>.yaml``; ``synthetic`` uses COCO's)."""
+    stem = DatasetName(name).value if name != DatasetName.SYNTHETIC else DatasetName.COCO.value
+    return Path(str(resources.files("enhancenet_core") / "dataset_files" / f"{stem}.yaml"))
+
+
+def _shipped(name: DatasetName) -> DatasetInfo:
+    ref = resources.files("enhancenet_core") / "dataset_files" / f"{name.value}.yaml"
+    info = _parse_text(ref.read_text(encoding="utf-8"), f"{name.value}.yaml (shipped)", ".yaml", name.value)
+    if info.name != name.value:
+        raise ValueError(f"dataset file {name.value}.yaml (shipped): name: expected {name.value!r}, got {info.name!r}")
+    return info
+
+
+_COCO = _shipped(DatasetName.COCO)
+
+#: The table: one row per shipped data set, read from the shipped files. Rows differ in data only; no code
+#: branches on the names.
 DATASETS: Mapping[DatasetName, DatasetInfo] = MappingProxyType({
-    DatasetName.COCO: _coco_like("coco", checks_num_keypoints=True),
-    DatasetName.MPII: DatasetInfo(
-        name="mpii", keypoint_names=_MPII_NAMES,
-        flip_pairs=((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)), skeleton=_MPII_SKELETON,
-        upper_body_ids=(7, 8, 9, 10, 11, 12, 13, 14, 15), lower_body_ids=(0, 1, 2, 3, 4, 5, 6),
-        metric=Metric.PCKH, loader=RecordLoader.MPII, oks_sigmas=None,
-    ),
+    DatasetName.COCO: _COCO,
+    DatasetName.MPII: _shipped(DatasetName.MPII),
     # COCO's keypoints; K is not bound by the config (as before the table: a wrong K is reported by the
     # flip-pair check or when the generated records are read).
-    DatasetName.SYNTHETIC: _coco_like("synthetic", checks_num_keypoints=False),
+    DatasetName.SYNTHETIC: dataclasses.replace(_COCO, name="synthetic", checks_num_keypoints=False),
+    DatasetName.CROWDPOSE: _shipped(DatasetName.CROWDPOSE),
+    DatasetName.OCHUMAN: _shipped(DatasetName.OCHUMAN),
 })  # fmt: skip
 
 
-def dataset_info(name: DatasetName | str) -> DatasetInfo:
-    """The row of ``name`` (a :class:`DatasetName` or its string).
+def dataset_info(name: DatasetName | str | os.PathLike[str]) -> DatasetInfo:
+    """The row of ``name``: a :class:`DatasetName` (or its string) from the table, or a data-set file's row
+    (a value ending in ``.yaml``/``.yml``/``.json``, read by :func:`load_dataset_file`).
 
     Raises:
-        ValueError: ``data.dataset: expected one of [...]`` for an unknown name.
+        ValueError: ``data.dataset: expected one of [...] or a data-set file ...`` for an unknown name; a bad
+            file's one-line error (``dataset file <path>: <field>: ...``).
+        FileNotFoundError: a data-set file that does not exist.
     """
+    if isinstance(name, DatasetName):
+        return DATASETS[name]
+    if isinstance(name, os.PathLike) or is_dataset_file(name):
+        return load_dataset_file(name)
     try:
         return DATASETS[DatasetName(name)]
     except ValueError:
         raise ValueError(
-            f"data.dataset: expected one of {[d.value for d in DatasetName]}, got {name!r}"
+            f"data.dataset: expected one of {[d.value for d in DatasetName]} or a data-set file "
+            f"({', '.join(DATASET_FILE_SUFFIXES)}), got {name!r}"
         ) from None
 
 
