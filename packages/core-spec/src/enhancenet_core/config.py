@@ -590,8 +590,18 @@ def _check_rules(value: Any, path: str) -> None:
             raise ConfigError(where, f"expected {expected}, got {item!r}")
 
 
+def _dataset_row(cfg: Config) -> Any:  # [datasets]
+    """The data-set row of ``data.dataset`` (a data-set file is parsed once: ``dataset_info`` caches it)."""
+    try:
+        return dataset_info(cfg.data.dataset)
+    except (ValueError, FileNotFoundError) as exc:
+        raise ConfigError("data.dataset", str(exc).removeprefix("data.dataset: ")) from None
+
+
 def validate_config(cfg: Config) -> None:
     """Check value ranges and cross-field consistency of an already typed config; raise :class:`ConfigError`."""
+    if cfg.data.flip_pairs is None:  # [datasets] data.dataset's row could not be read: say why first
+        _dataset_row(cfg)
     _check_rules(cfg, "")
     model, head = cfg.model, cfg.model.head
     k = model.num_keypoints
@@ -637,10 +647,7 @@ def validate_config(cfg: Config) -> None:
             f"expected {expected_stride}, the stride of base model '{model.base.name.value}'{detail}, got {s}",
         )
 
-    try:  # [datasets] K from the data-set row (a data-set file is parsed here, once: dataset_info caches it)
-        info = dataset_info(cfg.data.dataset)
-    except (ValueError, FileNotFoundError) as exc:
-        raise ConfigError("data.dataset", str(exc).removeprefix("data.dataset: ")) from None
+    info = _dataset_row(cfg)  # [datasets] K from the data-set row
     if info.checks_num_keypoints and k != info.num_keypoints:
         raise ConfigError(
             "model.num_keypoints",

@@ -1,12 +1,14 @@
 """Evaluation sub-commands of ``enhancenet-spec``.
 
     enhancenet-spec eval-coco GT.json RESULTS.json [--json] [--sigmas coco|crowdpose|S1 S2 ...]
-                              [--backend ours|pycocotools|both]
+                              [--dataset NAME|DATASET.yaml] [--backend ours|pycocotools|both]
     enhancenet-spec eval-mpii GT(.json|.mat) PREDS(.json|.npy|.mat) (--head-sizes FILE | --head-boxes FILE)
                               [--tie le|lt] [--coordinate-base same|zero_based_predictions] [--json]
 
 ``eval-coco`` prints the 10 COCO keypoint numbers in pycocotools' layout (with ``both``: the two back
-ends side by side and their largest absolute difference). ``eval-mpii`` prints the PCKh table
+ends side by side and their largest absolute difference). ``--dataset`` takes the σ from a data-set row (a
+shipped name or a data-set file, :mod:`enhancenet_core.datasets`); a row whose metric is ``crowdpose_ap``
+also prints the CrowdPose API's numbers (AP easy/medium/hard by the images' ``crowdIndex``). ``eval-mpii`` prints the PCKh table
 (Head Sho Elb Wri Hip Knee Ank Mean at α = 0.5 and 0.1) and HRNet's legacy "Mean@0.1" (α = 0.11) under
 its own name. Each sub-command sets ``func`` (``args -> int``); bad input prints ``error: ...`` to stderr
 and returns 2.
@@ -19,6 +21,7 @@ import json
 import sys
 from typing import Any
 
+from enhancenet_core.datasets import Metric, dataset_info
 from enhancenet_core.metrics.coco import STAT_LABELS, STAT_NAMES, evaluate_with_pycocotools, format_stats
 from enhancenet_core.metrics.coco_eval import evaluate_coco
 from enhancenet_core.metrics.pckh import CoordinateBase, TieRule, evaluate_mpii_files, format_pckh_table
@@ -57,26 +60,50 @@ def format_side_by_side(ours: dict[str, float], ref: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+def _dataset_sigmas(name: str) -> tuple[Any, bool]:
+    """(σ of the data-set row ``name``, whether its metric is the CrowdPose AP)."""
+    try:
+        info = dataset_info(name)
+    except ValueError as exc:
+        raise ValueError(f"--dataset: {str(exc).removeprefix('data.dataset: ')}") from None
+    if info.oks_sigmas is None:
+        raise ValueError(f"--dataset {name}: the row has no oks_sigmas (metric {info.metric.value}), AP needs them")
+    return list(info.oks_sigmas), info.metric is Metric.CROWDPOSE_AP
+
+
 def cmd_eval_coco(args: argparse.Namespace) -> int:
     """``eval-coco``: COCO keypoint AP/AR of a result file."""
     try:
-        sigmas = _parse_sigmas(args.sigmas)
+        if args.dataset and args.sigmas:
+            raise ValueError("--dataset and --sigmas: give one of them (the data-set row has its own sigmas)")
+        sigmas, crowdpose = _dataset_sigmas(args.dataset) if args.dataset else (_parse_sigmas(args.sigmas), False)
         out: dict[str, Any] = {}
         if args.backend in ("ours", "both"):
             out["ours"] = evaluate_coco(args.gt, args.results, sigmas=sigmas)
         if args.backend in ("pycocotools", "both"):
             out["pycocotools"] = evaluate_with_pycocotools(args.gt, args.results, sigmas=sigmas)
+        if crowdpose:  # [datasets] the CrowdPose API's numbers (easy/medium/hard by crowdIndex)
+            from enhancenet_core.metrics.crowdpose import evaluate_crowdpose
+
+            out["crowdpose"] = evaluate_crowdpose(args.gt, args.results, sigmas=sigmas)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     if args.backend == "both":
         out["max_abs_diff"] = max(abs(out["ours"][n] - out["pycocotools"][n]) for n in STAT_NAMES)
     if args.json:
-        print(json.dumps(out if args.backend == "both" else out[args.backend], indent=2))
-    elif args.backend == "both":
+        single = args.backend != "both" and not crowdpose
+        print(json.dumps(out[args.backend] if single else out, indent=2))
+        return 0
+    if args.backend == "both":
         print(format_side_by_side(out["ours"], out["pycocotools"]))
     else:
         print(format_stats(out[args.backend]))
+    if crowdpose:
+        from enhancenet_core.metrics.crowdpose import format_crowdpose_stats
+
+        print("CrowdPose API rules (OKS area 0.53*w*h; easy/medium/hard by crowdIndex < 0.2 / < 0.8 / >= 0.8):")
+        print(format_crowdpose_stats(out["crowdpose"]))
     return 0
 
 
@@ -118,6 +145,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         metavar="S",
         help="per-keypoint sigmas: a preset (coco, crowdpose) or K numbers (default: COCO's 17)",
+    )
+    p.add_argument(
+        "--dataset",
+        metavar="NAME|FILE",
+        help="take the sigmas from a data-set row: a shipped name (coco, crowdpose, ochuman) or a data-set file "
+        "(.yaml/.yml/.json); crowdpose_ap rows also print AP easy/medium/hard",
     )
     p.add_argument(
         "--backend",

@@ -45,6 +45,7 @@ from enhancenet_runtime.data.records import PoseRecord, check_image_files
 __all__ = [
     "LoadResult",
     "coco_paths",
+    "coco_split_paths",
     "load_coco_det_records",
     "load_coco_gt_records",
     "load_coco_records",
@@ -360,16 +361,27 @@ def coco_paths(root: str | os.PathLike[str], image_set: str) -> tuple[Path, Path
     return root / "annotations" / f"{prefix}_{image_set}.json", root / "images" / image_set
 
 
+def coco_split_paths(cfg: Config, train: bool) -> tuple[Path, Path]:
+    """(annotation file, image directory) of the training or test split: ``data.train`` / ``data.test``
+    (``annotations``, ``images``) where given, else HRNet's layout under ``data.root`` (:func:`coco_paths`)."""
+    files = cfg.data.train if train else cfg.data.test
+    ann_file, image_dir = coco_paths(cfg.data.root, cfg.data.train_set if train else cfg.data.test_set)
+    return (
+        Path(files.annotations) if files.annotations else ann_file,
+        Path(files.images) if files.images else image_dir,
+    )
+
+
 def load_coco_records(cfg: Config, train: bool, check_images: bool = True) -> LoadResult:
     """Records for training (``train=True``: GT boxes of ``cfg.data.train_set``) or testing (``cfg.data.test_set``:
     GT boxes when ``cfg.test.use_gt_bbox``, else the detections of ``cfg.test.bbox_file`` at
-    ``cfg.test.image_thre``), from the HRNet layout under ``cfg.data.root`` (see :func:`coco_paths`).
+    ``cfg.test.image_thre``), from ``data.train`` / ``data.test`` or the HRNet layout under ``cfg.data.root``
+    (see :func:`coco_split_paths`). K is ``model.num_keypoints`` (the data-set row's K, checked by the config).
 
     Raises:
         ValueError: testing with detections but ``cfg.test.bbox_file`` is empty.
     """
-    image_set = cfg.data.train_set if train else cfg.data.test_set
-    ann_file, image_dir = coco_paths(cfg.data.root, image_set)
+    ann_file, image_dir = coco_split_paths(cfg, train)
     common = {
         "input_size": cfg.model.input_size,
         "num_joints": cfg.model.num_keypoints,

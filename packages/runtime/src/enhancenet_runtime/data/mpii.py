@@ -154,8 +154,12 @@ def mpii_paths(root: str | os.PathLike[str], image_set: str) -> tuple[Path, Path
 
 
 def load_mpii_records_from_config(cfg: Config, train: bool, check_images: bool = True) -> LoadResult:
-    """Records of ``cfg.data.train_set`` / ``test_set`` from the HRNet layout under ``cfg.data.root``."""
+    """Records of ``cfg.data.train_set`` / ``test_set``: ``data.train`` / ``data.test`` (``annotations``,
+    ``images``) where given, else the HRNet layout under ``cfg.data.root``."""
+    files = cfg.data.train if train else cfg.data.test
     ann_file, image_dir = mpii_paths(cfg.data.root, cfg.data.train_set if train else cfg.data.test_set)
+    ann_file = Path(files.annotations) if files.annotations else ann_file
+    image_dir = Path(files.images) if files.images else image_dir
     return load_mpii_records(
         ann_file, image_dir, num_joints=cfg.model.num_keypoints, pixel_std=cfg.data.pixel_std,
         check_images=check_images,

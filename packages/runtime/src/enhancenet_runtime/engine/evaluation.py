@@ -170,13 +170,13 @@ def _coco_metrics(
         write_keypoint_results,
     )
     from enhancenet_core.metrics.nms import rescore_and_nms
-    from enhancenet_runtime.data import coco_paths
+    from enhancenet_runtime.data.coco import coco_split_paths
 
-    ann_file, _ = coco_paths(cfg.data.root, cfg.data.test_set)
+    ann_file, _ = coco_split_paths(cfg, train=False)
     sigmas = np.asarray(dataset_info(cfg.data.dataset).oks_sigmas, dtype=np.float64)
     keep, scores = rescore_and_nms(
         pred["preds"], pred["score"], pred["area"], pred["image_id"], in_vis_thre=cfg.test.in_vis_thre,
-        oks_thre=cfg.test.oks_thre,
+        oks_thre=cfg.test.oks_thre, sigmas=sigmas,  # [datasets] OKS-NMS with the row's σ (any K)
     )
     results = keypoint_results(pred["image_id"][keep], pred["preds"][keep], scores[keep])
     res_file = write_keypoint_results(out_dir / f"keypoints_{cfg.data.test_set}_results.json", results)
@@ -212,15 +212,30 @@ def _mpii_metrics(
     return {"pckh": summary, "metric_name": "PCKh@0.5", "metric": summary["pckh@0.5"]}
 
 
-_METRICS = {Metric.COCO_AP: _coco_metrics, Metric.PCKH: _mpii_metrics}
+def _crowdpose_metrics(  # [datasets] COCO's numbers plus the CrowdPose API's (easy/medium/hard by crowdIndex)
+    pred: Mapping[str, np.ndarray], cfg: Config, records: Sequence[Any], out_dir: Path
+) -> dict[str, Any]:
+    from enhancenet_core.metrics.crowdpose import evaluate_crowdpose
+    from enhancenet_runtime.data.coco import coco_split_paths
+
+    out = _coco_metrics(pred, cfg, records, out_dir)
+    sigmas = dataset_info(cfg.data.dataset).oks_sigmas
+    out["crowdpose"] = evaluate_crowdpose(coco_split_paths(cfg, train=False)[0], out["results_file"], sigmas=sigmas)
+    out.update(metric_name="AP_crowdpose", metric=out["crowdpose"]["AP"])
+    return out
+
+
+_METRICS = {Metric.COCO_AP: _coco_metrics, Metric.CROWDPOSE_AP: _crowdpose_metrics, Metric.PCKH: _mpii_metrics}
 
 
 def compute_metrics(
     pred: Mapping[str, np.ndarray], cfg: Config, records: Sequence[Any], out_dir: str | os.PathLike[str]
 ) -> dict[str, Any]:
-    """The metric of ``cfg.data.dataset``'s row of the data-set table. COCO AP (coco, synthetic): rescoring +
-    OKS-NMS, the results file, AP with the row's OKS σ through pycocotools (``coco``) and ours (``coco_ours``);
-    PCKh (mpii): from the records' head boxes. ``metric``/``metric_name`` is the primary one."""
+    """The metric of ``cfg.data.dataset``'s row (shipped or a data-set file). COCO AP (coco, synthetic, ochuman):
+    rescoring + OKS-NMS, the results file, AP with the row's OKS σ through pycocotools (``coco``) and ours
+    (``coco_ours``); CrowdPose AP (crowdpose): the same plus ``crowdpose``, the CrowdPose API's AP/AR and
+    AP easy/medium/hard (primary: ``AP_crowdpose``); PCKh (mpii): from the records' head boxes.
+    ``metric``/``metric_name`` is the primary one."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return _METRICS[dataset_info(cfg.data.dataset).metric](pred, cfg, records, out)
