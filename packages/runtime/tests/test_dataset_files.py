@@ -181,7 +181,7 @@ def test_crowdpose_row_through_the_runtime(tmp_path: Path) -> None:
     """The shipped crowdpose row: the runtime adds the CrowdPose API's numbers and makes its AP the primary one."""
     from enhancenet_core.metrics.crowdpose import evaluate_crowdpose
 
-    ann_file, image_dir = _make_set(tmp_path, seed=3)
+    ann_file, _ = _make_set(tmp_path, seed=3)
     gt = json.loads(ann_file.read_text())
     for img, c in zip(gt["images"], [0.05, 0.3, 0.9, 0.1, 0.5, 0.85], strict=True):
         img["crowdIndex"] = c

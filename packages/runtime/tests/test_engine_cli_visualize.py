@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from enhancenet_core.config import load_config, shipped_config_path
+from enhancenet_core.datasets import dataset_info
 from enhancenet_runtime.engine.cli import (
     FrameworkCommands,
     UsageError,
@@ -147,7 +148,8 @@ def test_check_boxes_errors_name_the_box_and_image() -> None:
 def test_skeletons() -> None:
     coco = skeleton_for(17)
     assert len(coco) == 19 and all(0 <= a < 17 and 0 <= b < 17 for a, b in coco)
-    assert skeleton_for(16) == MPII_SKELETON and skeleton_for(14) == ()
+    assert skeleton_for(16) == MPII_SKELETON and skeleton_for(15) == ()
+    assert skeleton_for(14) == dataset_info("crowdpose").skeleton  # the shipped CrowdPose row (K = 14)
 
 
 def _cfg():
