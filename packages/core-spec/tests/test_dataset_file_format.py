@@ -107,3 +107,14 @@ def test_split_files_and_the_schema(tmp_path: Path) -> None:
         validator.validate({"data": {"dataset": "my_set"}})
     with pytest.raises(jsonschema.ValidationError):
         validator.validate({"data": {"test": {"annotation": "x.json"}}})
+
+
+def test_the_readme_example_file_loads(tmp_path: Path) -> None:
+    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    after = text[text.index("**The data-set file format.**"):]
+    block = after[after.index("```yaml\n") + len("```yaml\n"):]
+    f = tmp_path / "readme_example.yaml"
+    f.write_text(block[: block.index("```")])
+    info = load_dataset_file(f)
+    assert (info.name, info.num_keypoints, len(info.flip_pairs), info.flip_index[12]) == ("my14", 14, 6, 13)
+    assert info.oks_sigmas is not None and info.joint_weights is not None
