@@ -193,7 +193,12 @@ def convert_weights(
     pythons = dict(pythons or {})
     model_cfg = _resolve_model_config(config)
     if src_fmt == CANONICAL:
-        meta = read_canonical_header(src_p)
+        try:
+            meta = read_canonical_header(src_p)
+        except ConvertError:
+            if model_cfg is None:
+                raise
+            meta = {}  # unreadable: the back end refuses the file itself
         if model_cfg is None and "model_config" not in meta:
             raise ConvertError(f"{src_p}: no model_config in the header; pass --config")
         if "model_config" in meta:  # a damaged record is refused even when --config overrides it
