@@ -66,7 +66,7 @@ def cmd_eval_coco(args: argparse.Namespace) -> int:
             out["ours"] = evaluate_coco(args.gt, args.results, sigmas=sigmas)
         if args.backend in ("pycocotools", "both"):
             out["pycocotools"] = evaluate_with_pycocotools(args.gt, args.results, sigmas=sigmas)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     if args.backend == "both":
@@ -91,7 +91,7 @@ def cmd_eval_mpii(args: argparse.Namespace) -> int:
             tie=TieRule(args.tie),
             coordinate_base=CoordinateBase(args.coordinate_base),
         )
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     if args.json:
