@@ -119,7 +119,6 @@ def _one_line_error(capsys, *words: str) -> None:
 @pytest.mark.parametrize("backend", ["ours", "pycocotools", "both"])
 def test_eval_coco_refuses_bad_ground_truth_in_one_line(coco_files, tmp_path, capsys, backend):
     gt_path, res = coco_files
-    gt = json.loads(gt_path.read_text())
     cases = {
         "nan_keypoint.json": lambda g: g["annotations"][1]["keypoints"].__setitem__(0, float("nan")),
         "dup_id.json": lambda g: g["annotations"][1].__setitem__("id", g["annotations"][0]["id"]),
