@@ -241,6 +241,15 @@ def test_tolerated_inputs_give_pycocotools_number(tweak):
     assert any(ref[n] not in (-1.0, 0.0, 1.0) for n in STAT_NAMES)  # a real number, not a trivial one
 
 
+def test_ground_truth_without_annotations_gives_pycocotools_minus_one():
+    gt = small_gt()
+    gt["annotations"] = []
+    res = noisy_results(small_gt(), 1)
+    ref = raw_pycocotools(gt, res)
+    assert set(ref.values()) == {-1.0}
+    assert evaluate_coco(gt, res) == ref
+
+
 # ------------------------------------------------------------------------------------------ MPII
 
 @pytest.fixture()

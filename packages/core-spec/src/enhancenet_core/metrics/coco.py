@@ -101,14 +101,16 @@ def resolve_sigmas(gt: Mapping[str, Any], sigmas: Any = None) -> np.ndarray:
 
 
 def normalized_gt_annotations(gt: Mapping[str, Any], num_keypoints: int) -> list[dict[str, Any]]:
-    """Annotations, checked (:func:`load_coco_gt`) and completed (shallow copies).
+    """Annotations of a ground truth checked by :func:`load_coco_gt`, completed (shallow copies).
 
     Completes ``area`` (box area, with a warning), ``num_keypoints`` and ``iscrowd`` when absent.
     """
     source = "ground truth"
     out: list[dict[str, Any]] = []
     n_area_fallback = 0
-    for i, (ann, kp) in enumerate(zip(gt["annotations"], check_coco_gt(gt, source), strict=True)):
+    anns = gt["annotations"]
+    kps = np.asarray([a["keypoints"] for a in anns], dtype=np.float64).reshape(len(anns), 3 * num_keypoints)
+    for i, (ann, kp) in enumerate(zip(anns, kps, strict=True)):
         if kp.size != 3 * num_keypoints:
             raise ValueError(
                 f"{source}: annotation #{i} (id {ann.get('id')}): 'keypoints' must have 3*K = "
@@ -179,20 +181,6 @@ def load_keypoint_results(
             raise ValueError(
                 f"{where} has category_id {r['category_id']!r}, not one of the ground truth's {sorted(cat_ids)}"
             )
-        try:
-            kp_in = np.asarray(r["keypoints"])
-        except (ValueError, TypeError):
-            kp_in = np.asarray([], dtype=object)
-        if kp_in.dtype.kind not in "iuf":
-            raise ValueError(f"{where}: 'keypoints' must be numbers, got {str(r['keypoints'])[:60]}")
-        kp = kp_in.astype(np.float64).reshape(-1)
-        if kp.size != 3 * num_keypoints:
-            raise ValueError(
-                f"{where} has {kp.size} keypoint numbers; "
-                f"expected 3*K = {3 * num_keypoints} (x, y, score per keypoint)"
-            )
-        if not np.all(np.isfinite(kp)):
-            raise ValueError(f"{where} has non-finite keypoints")
         if r.get("bbox"):
             finite_numbers(r["bbox"], 4, where, "bbox")
         score = r["score"]
@@ -205,10 +193,42 @@ def load_keypoint_results(
                 f"{source}: entry #{i} (image_id {r['image_id']}) has score {score!r}; expected a finite number"
             )
         e = dict(r)
-        e["keypoints"] = kp.tolist()
         e["score"] = float(score)
         out.append(e)
+    for e, kp in zip(out, _result_keypoints(data, num_keypoints, source).tolist(), strict=True):
+        e["keypoints"] = kp
     return out
+
+
+def _entry_keypoints(r: Mapping[str, Any], where: str, num_keypoints: int) -> np.ndarray:
+    try:
+        kp_in = np.asarray(r["keypoints"])
+    except (ValueError, TypeError):
+        kp_in = np.asarray([], dtype=object)
+    if kp_in.dtype.kind not in "iuf":
+        raise ValueError(f"{where}: 'keypoints' must be numbers, got {str(r['keypoints'])[:60]}")
+    kp = kp_in.astype(np.float64).reshape(-1)
+    if kp.size != 3 * num_keypoints:
+        raise ValueError(
+            f"{where} has {kp.size} keypoint numbers; expected 3*K = {3 * num_keypoints} (x, y, score per keypoint)"
+        )
+    if not np.all(np.isfinite(kp)):
+        raise ValueError(f"{where} has non-finite keypoints")
+    return kp
+
+
+def _result_keypoints(data: Sequence[Mapping[str, Any]], num_keypoints: int, source: str) -> np.ndarray:
+    """``(N, 3K)`` keypoints of every entry: all at once, or (on a bad one) entry by entry to name it."""
+    try:
+        arr = np.asarray([r["keypoints"] for r in data])
+    except (ValueError, TypeError):
+        arr = np.asarray([], dtype=object)
+    if arr.dtype.kind in "iuf" and arr.size == len(data) * 3 * num_keypoints:
+        arr = arr.astype(np.float64).reshape(len(data), -1)
+        if np.all(np.isfinite(arr)):
+            return arr
+    return np.stack([_entry_keypoints(r, f"{source}: entry #{i} (image_id {r['image_id']})", num_keypoints)
+                     for i, r in enumerate(data)])
 
 
 def result_areas(results: Sequence[Mapping[str, Any]]) -> np.ndarray:

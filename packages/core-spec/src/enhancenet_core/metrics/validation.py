@@ -114,15 +114,19 @@ def check_keypoint_names(gt: Mapping[str, Any], source: str) -> None:
                          "one K per file is supported")
 
 
-def check_coco_annotation(ann: Any, i: int, num_keypoints: int, img_ids: set[Any], cat_ids: set[Any],
-                          seen: set[Any], source: str) -> np.ndarray:
-    """Check one ground-truth annotation (see the module docstring); returns its ``(3K,)`` keypoints."""
+def _where(source: str, i: int, ann: Mapping[str, Any]) -> str:
+    return f"{source}: annotation #{i} (id {ann.get('id')!r})"
+
+
+def check_coco_annotation(ann: Any, i: int, img_ids: set[Any], cat_ids: set[Any], seen: set[Any],
+                          source: str) -> None:
+    """The non-numeric checks of one ground-truth annotation (see the module docstring)."""
     if not isinstance(ann, Mapping):
         raise ValueError(f"{source}: annotation #{i} is not an object")
     if "id" not in ann:
         raise ValueError(f"{source}: annotation #{i} has no 'id'")
     aid = ann["id"]
-    where = f"{source}: annotation #{i} (id {aid!r})"
+    where = _where(source, i, ann)
     if not _is_id(aid):
         raise ValueError(f"{where}: 'id' must be an integer")
     if aid in seen:
@@ -135,22 +139,28 @@ def check_coco_annotation(ann: Any, i: int, num_keypoints: int, img_ids: set[Any
         raise ValueError(f"{where}: 'category_id' {ann.get('category_id')!r} is not one of the categories "
                          f"{sorted(cat_ids, key=str)}")
     if ann.get("keypoints") is None:
-        raise ValueError(f"{where}: 'keypoints' must have 3*K = {3 * num_keypoints} numbers, got none")
-    kp = finite_numbers(ann["keypoints"], 3 * num_keypoints, where, "keypoints")
-    if ann.get("area") is not None:
-        area = finite_numbers([ann["area"]], 1, where, "area")[0]
-        if area <= 0:
-            raise ValueError(f"{where}: 'area' must be > 0, got {area:g} (OKS divides by it)")
-    if ann.get("bbox") is not None:
-        box = finite_numbers(ann["bbox"], 4, where, "bbox")
-        if box[2] <= 0 or box[3] <= 0:
-            raise ValueError(f"{where}: 'bbox' [x, y, w, h] needs w, h > 0, got {box.tolist()}")
+        raise ValueError(f"{where}: 'keypoints' must be a list of numbers, got none")
     if "iscrowd" in ann and ann["iscrowd"] not in (0, 1):
         raise ValueError(f"{where}: 'iscrowd' must be 0 or 1, got {ann['iscrowd']!r}")
     nk = ann.get("num_keypoints")
     if "num_keypoints" in ann and (not isinstance(nk, int) or isinstance(nk, bool) or nk < 0):
         raise ValueError(f"{where}: 'num_keypoints' must be an integer >= 0, got {nk!r}")
-    return kp
+
+
+def _numeric_field(anns: list[Any], field: str, size: int, source: str, wrap: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, values)``: the annotations that give ``field`` and its values ``(n, size)``, all finite; the
+    fast path converts every row at once, the slow one (only on a bad value) names the first bad annotation."""
+    rows = np.asarray([j for j, a in enumerate(anns) if a.get(field) is not None], dtype=np.int64)
+    raw = [[anns[j][field]] if wrap else anns[j][field] for j in rows.tolist()]
+    try:
+        arr = np.asarray(raw) if raw else np.zeros((0, size))
+    except (ValueError, TypeError):
+        arr = np.asarray([], dtype=object)
+    if arr.dtype.kind in "iuf" and arr.shape == (rows.size, size) and np.all(np.isfinite(arr)):
+        return rows, arr.astype(np.float64)
+    for j, value in zip(rows.tolist(), raw, strict=True):  # say which one is wrong
+        finite_numbers(value, size, _where(source, j, anns[j]), field)
+    raise ValueError(f"{source}: '{field}' values are not numbers")  # pragma: no cover  (caught above)
 
 
 def infer_num_keypoints(gt: Mapping[str, Any]) -> int:
@@ -168,13 +178,23 @@ def infer_num_keypoints(gt: Mapping[str, Any]) -> int:
     )
 
 
-def check_coco_gt(gt: Mapping[str, Any], source: str = "ground truth") -> list[np.ndarray]:
-    """Check a COCO keypoint ground truth (see the module docstring); returns every annotation's ``(3K,)``
-    keypoints in file order. ValueError naming ``source``, the annotation and the field."""
+def check_coco_gt(gt: Mapping[str, Any], source: str = "ground truth") -> np.ndarray:
+    """Check a COCO keypoint ground truth (see the module docstring); returns every annotation's keypoints,
+    ``(A, 3K)`` float64 in file order. ValueError naming ``source``, the annotation and the field."""
     img_ids = id_set(gt["images"], source, "image")
     cat_ids = id_set(gt["categories"], source, "category")
     check_keypoint_names(gt, source)
     num_keypoints = infer_num_keypoints(gt)
+    anns = gt["annotations"]
     seen: set[Any] = set()
-    return [check_coco_annotation(a, i, num_keypoints, img_ids, cat_ids, seen, source)
-            for i, a in enumerate(gt["annotations"])]
+    for i, a in enumerate(anns):
+        check_coco_annotation(a, i, img_ids, cat_ids, seen, source)
+    _, kps = _numeric_field(anns, "keypoints", 3 * num_keypoints, source)
+    rows, area = _numeric_field(anns, "area", 1, source, wrap=True)
+    for j in rows[area[:, 0] <= 0][:1].tolist():
+        raise ValueError(f"{_where(source, j, anns[j])}: 'area' must be > 0, got {anns[j]['area']!r} "
+                         "(OKS divides by it)")
+    rows, box = _numeric_field(anns, "bbox", 4, source)
+    for j in rows[(box[:, 2] <= 0) | (box[:, 3] <= 0)][:1].tolist():
+        raise ValueError(f"{_where(source, j, anns[j])}: 'bbox' [x, y, w, h] needs w, h > 0, got {anns[j]['bbox']}")
+    return kps
