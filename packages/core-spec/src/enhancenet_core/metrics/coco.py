@@ -10,7 +10,10 @@ here, so they see the same, checked data:
 * ``num_keypoints`` absent: the count of labelled keypoints (``v > 0``) is used; ``iscrowd`` absent: 0;
 * a result list that is empty, has an entry whose ``keypoints`` length is not 3·K, has no finite ``score``,
   or names an ``image_id`` / ``category_id`` absent from the ground truth is an error naming the entry
-  (pycocotools crashes on an empty list and silently drops unknown categories).
+  (pycocotools crashes on an empty list and silently drops unknown categories);
+* the ground truth is checked by :func:`enhancenet_core.metrics.validation.check_coco_gt` (finite keypoints,
+  area > 0, box w, h > 0, unique and known ids): a bad annotation is an error naming the file, the annotation
+  and the field, never a number pycocotools would not give.
 """
 
 from __future__ import annotations
