@@ -110,3 +110,23 @@ def test_console_script_help() -> None:
                           timeout=120)
     assert proc.returncode == 0
     assert_help_lists_verbs(proc.stdout)
+
+
+def test_predict_refuses_bad_images_and_boxes_before_loading(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import cv2
+    import numpy as np
+
+    from enhancenet_runtime.testing_inputs import bad_image_cases
+
+    image = tmp_path / "person.png"
+    image.write_bytes(cv2.imencode(".png", np.full((64, 48, 3), 90, np.uint8))[1].tobytes())
+    for argv, words, untouched in bad_image_cases(tmp_path / "bad", image):
+        before = {p: p.read_bytes() for p in untouched}
+        _fail(capsys, argv, *words)
+        assert {p: p.read_bytes() for p in untouched} == before
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.startswith(f"{PROG} 0.")

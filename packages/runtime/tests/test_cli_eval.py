@@ -107,3 +107,53 @@ def test_eval_mpii(mpii_sample_dir, tmp_path, capsys):
     np.save(boxes, np.tile(np.array([[0.0, 0.0], [3.0, 4.0]]), (len(gt), 1, 1)))  # head size 3: all wrong
     assert run(["eval-mpii", str(gt_path), str(preds), "--head-boxes", str(boxes), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["pckh@0.5"] == 0.0
+
+
+def _one_line_error(capsys, *words: str) -> None:
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    for w in words:
+        assert w in err, err
+
+
+@pytest.mark.parametrize("backend", ["ours", "pycocotools", "both"])
+def test_eval_coco_refuses_bad_ground_truth_in_one_line(coco_files, tmp_path, capsys, backend):
+    gt_path, res = coco_files
+    cases = {
+        "nan_keypoint.json": lambda g: g["annotations"][1]["keypoints"].__setitem__(0, float("nan")),
+        "dup_id.json": lambda g: g["annotations"][1].__setitem__("id", g["annotations"][0]["id"]),
+        "zero_area.json": lambda g: g["annotations"][1].__setitem__("area", 0),
+        "unknown_image.json": lambda g: g["annotations"][1].__setitem__("image_id", -5),
+    }
+    for name, mutate in cases.items():
+        bad = json.loads(gt_path.read_text())
+        mutate(bad)
+        path = tmp_path / name
+        path.write_text(json.dumps(bad))
+        assert run(["eval-coco", str(path), str(res), "--backend", backend]) == 2
+        _one_line_error(capsys, str(path), "annotation #1", "'")
+
+
+def test_eval_unreadable_files_in_one_line(coco_files, mpii_sample_dir, tmp_path, capsys):
+    gt_path, res = coco_files
+    trunc = tmp_path / "trunc.json"
+    trunc.write_text(gt_path.read_text()[:300])
+    assert run(["eval-coco", str(trunc), str(res)]) == 2
+    _one_line_error(capsys, str(trunc), "not valid JSON")
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\x00\xff\xfe garbage")
+    assert run(["eval-coco", str(gt_path), str(binary)]) == 2
+    _one_line_error(capsys, str(binary), "UTF-8")
+    mpii = mpii_sample_dir / "test_mpii.json"
+    mtrunc = tmp_path / "mpii.json"
+    mtrunc.write_text(mpii.read_text()[:100])
+    sizes = tmp_path / "s.npy"
+    np.save(sizes, np.full(5, 60.0))
+    assert run(["eval-mpii", str(mtrunc), str(sizes), "--head-sizes", str(sizes)]) == 2
+    _one_line_error(capsys, str(mtrunc))
+    preds = tmp_path / "p.npy"
+    p = np.array([e["joints"] for e in json.loads(mpii.read_text())], dtype=float)
+    p[0, 3, 0] = np.nan
+    np.save(preds, p)
+    assert run(["eval-mpii", str(mpii), str(preds), "--head-sizes", str(sizes)]) == 2
+    _one_line_error(capsys, str(preds), "person 0 joint 3", "not finite")

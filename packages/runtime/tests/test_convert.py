@@ -110,3 +110,53 @@ def test_ckpt_needs_an_interpreter_with_the_mindspore_back_end(tmp_path: Path) -
     with pytest.raises(ConvertError, match=r"enhancenet_mindspore is not installed for .*pass --mindspore-python"):
         convert_weights(src, tmp_path / "m.ckpt", config=CFG)
     assert not (tmp_path / "m.ckpt").exists()
+
+
+def _canonical_with(path: Path, params: dict[str, np.ndarray], model_config: str) -> None:
+    """A canonical file written without the writer's checks (as a damaged or hostile file would be)."""
+    from enhancenet_core.canonical import canonical_header
+    from enhancenet_core.safetensors_io import save_safetensors
+
+    header = canonical_header(CFG)
+    header["model_config"] = model_config
+    save_safetensors(path, params, header)
+
+
+@needs_torch
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_weights_are_refused_naming_the_tensor(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          bad: float) -> None:
+    from enhancenet_core.canonical import canonical_header
+
+    params = _canonical(tmp_path / "ok.safetensors")
+    name = sorted(params)[len(params) // 2]
+    params[name] = params[name].copy()
+    params[name].flat[0] = bad
+    _canonical_with(tmp_path / "bad.safetensors", params, canonical_header(CFG)["model_config"])
+    dst = tmp_path / "m.pt"
+    dst.write_bytes(b"previous")
+    assert main([str(tmp_path / "bad.safetensors"), str(dst)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and name in err and "finite" in err, err
+    assert dst.read_bytes() == b"previous"
+
+
+@needs_torch
+def test_damaged_model_config_header_is_refused_even_with_config(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    params = _canonical(tmp_path / "ok.safetensors")
+    src = tmp_path / "damaged.safetensors"
+    _canonical_with(src, params, '{"base": {"name": "hourglass", "stages": ')
+    with pytest.raises(ConvertError, match=r"damaged\.safetensors header model_config"):
+        convert_weights(src, tmp_path / "m.pt", config=CFG)
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text(
+        "data: {dataset: synthetic, flip_pairs: [[0, 1]]}\nloss: {ohkm_topk: 3}\nmodel:\n  num_keypoints: 3\n"
+        "  input_size: [64, 64]\n  base: {name: hourglass, stages: 1, hourglass_channels: 16}\n"
+        "  head: {channels: 8, upscale: 2, shuffle_order: paper}\n",
+        encoding="utf-8",
+    )
+    assert main([str(src), str(tmp_path / "m.pt"), "--config", str(cfg_file)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "damaged.safetensors" in err and "model_config" in err, err
+    assert not (tmp_path / "m.pt").exists()

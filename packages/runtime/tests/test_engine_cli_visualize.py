@@ -7,6 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -67,7 +68,9 @@ def test_handlers_get_the_resolved_config_and_boxes(tmp_path: Path) -> None:
     name, args = calls.seen[-1]
     assert name == "train" and args.cfg.train.epochs == 7 and args.max_steps == 3 and args.no_val
     assert run_cli(p, ["eval", "synthetic_quick", "ck.pt"]) == 3  # the handler's status is returned
-    assert run_cli(p, ["predict", "synthetic_quick", "ck.pt", "img.jpg", "--boxes", "1,2,3,4", "5,6,7.5,8"]) == 0
+    img = tmp_path / "img.png"
+    img.write_bytes(cv2.imencode(".png", np.zeros((20, 30, 3), np.uint8))[1].tobytes())
+    assert run_cli(p, ["predict", "synthetic_quick", "ck.pt", str(img), "--boxes", "1,2,3,4", "5,6,7.5,8"]) == 0
     assert calls.seen[-1][1].boxes == [(1.0, 2.0, 3.0, 4.0), (5.0, 6.0, 7.5, 8.0)]
     assert run_cli(p, ["export", "synthetic_quick", "ck.pt", "out"]) == 0
     assert calls.seen[-1][1].format == "native"  # the first format is the default

@@ -58,6 +58,7 @@ __all__ = [
     "backbone_prefixes",
     "base_mismatch",
     "canonical_header",
+    "check_finite",
     "check_tensors",
     "convert_shuffle_order",
     "expected_shapes",
@@ -193,6 +194,18 @@ def check_tensors(
     problems = tensor_problems(tensors, expected, check_dtype)
     if problems:
         raise ValueError(f"{source}: {preamble}{len(problems)} tensor(s) do not fit the model:\n  " + "\n  ".join(problems))
+
+
+def check_finite(arrays: Mapping[str, np.ndarray], source: str) -> None:
+    """ValueError naming ``source`` and the first tensor holding a NaN or an infinity (with how many it holds):
+    weights that cannot produce a heat map are refused when read or written, never converted silently."""
+    for name, arr in arrays.items():
+        a = np.asarray(arr)
+        if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
+            n_nan = int(np.count_nonzero(np.isnan(a)))
+            n_inf = int(np.count_nonzero(np.isinf(a)))
+            raise ValueError(f"{source}: tensor {name} {tuple(a.shape)} holds {n_nan} NaN and {n_inf} infinite "
+                             "value(s); weights must be finite")
 
 
 def expected_shapes(
@@ -379,13 +392,15 @@ def save_canonical_arrays(
         model_shapes: a framework model's own shapes, for a base model the name map does not cover.
 
     Raises:
-        ValueError: a missing, unexpected, mis-shaped or non-floating tensor (all listed), a reserved key.
+        ValueError: a missing, unexpected, mis-shaped or non-floating tensor (all listed), a reserved key, a
+            tensor holding NaN or inf (:func:`check_finite`).
     """
     header = canonical_header(model_cfg, extra_metadata, shuffle_order=shuffle_order,
                               feature_channels=feature_channels)
     want = expected_shapes(model_cfg, feature_channels, model_shapes)
     arrs = {k: np.asarray(v) for k, v in arrays.items()}
     check_tensors(arrs, want, f"save_canonical_arrays({os.fspath(path)})")
+    check_finite(arrs, f"save_canonical_arrays({os.fspath(path)})")
     return save_safetensors(path, {name: arrs[name] for name in want}, header)
 
 
@@ -435,6 +450,7 @@ def load_canonical_arrays(
     if preamble and not problems:
         raise ValueError(f"{source}: {preamble.rstrip('; ')}")
     check_tensors(tensors, want, source, preamble)
+    check_finite({name: tensors[name] for name in want}, source)
     return {name: tensors[name] for name in want}
 
 

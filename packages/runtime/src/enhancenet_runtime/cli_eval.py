@@ -86,7 +86,7 @@ def cmd_eval_coco(args: argparse.Namespace) -> int:
             from enhancenet_core.metrics.crowdpose import evaluate_crowdpose
 
             out["crowdpose"] = evaluate_crowdpose(args.gt, args.results, sigmas=sigmas)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     if args.backend == "both":
@@ -118,7 +118,7 @@ def cmd_eval_mpii(args: argparse.Namespace) -> int:
             tie=TieRule(args.tie),
             coordinate_base=CoordinateBase(args.coordinate_base),
         )
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     if args.json:

@@ -29,7 +29,6 @@ Exit status: 0 on success, 2 on bad arguments / unreadable input / refused conve
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -193,11 +192,18 @@ def convert_weights(
         raise ConvertError(f"destination directory {dst_p.parent} does not exist")
     pythons = dict(pythons or {})
     model_cfg = _resolve_model_config(config)
-    if model_cfg is None and src_fmt == CANONICAL:
-        meta = read_canonical_header(src_p)
-        if "model_config" not in meta:
+    if src_fmt == CANONICAL:
+        try:
+            meta = read_canonical_header(src_p)
+        except ConvertError:
+            if model_cfg is None:
+                raise
+            meta = {}  # unreadable: the back end refuses the file itself
+        if model_cfg is None and "model_config" not in meta:
             raise ConvertError(f"{src_p}: no model_config in the header; pass --config")
-        model_cfg = model_config_from_json(meta["model_config"], f"{src_p} model_config")
+        if "model_config" in meta:  # a damaged record is refused even when --config overrides it
+            recorded = model_config_from_json(meta["model_config"], f"{src_p} header model_config")
+            model_cfg = model_cfg if model_cfg is not None else recorded
     cfg_args = ["--model-config", model_config_to_json(model_cfg)] if model_cfg is not None else []
 
     def py(fw: str) -> str:
@@ -251,11 +257,14 @@ def _verify(src: Path, src_fmt: str, dst: Path, dst_fmt: str, cfg_args: list[str
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    from enhancenet_runtime.engine.cli import OneLineArgumentParser, guard_main, version_string
+
+    parser = OneLineArgumentParser(
         prog="enhancenet-convert",
         description="Convert EnhanceNet weights between torch (.pt/.pth), paddle (.pdparams), mindspore (.ckpt) "
         "and canonical safetensors, through each framework's own back end.",
     )
+    parser.add_argument("--version", action="version", version=version_string("enhancenet-runtime", "enhancenet-convert"))
     parser.add_argument("src", help="source weight file")
     parser.add_argument("dst", help="destination weight file (format from its suffix)")
     parser.add_argument("--config", help="config file or shipped config name (default: the source's own record)")
@@ -266,22 +275,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tolerance", type=float, default=VERIFY_TOLERANCE, help="--verify fails above this max |diff|")
     args = parser.parse_args(argv)
     pythons = {fw: getattr(args, f"{fw}_python") for fw in BACKENDS if getattr(args, f"{fw}_python")}
-    try:
+
+    def body() -> int:
         result = convert_weights(args.src, args.dst, args.config, pythons, verify=args.verify, seed=args.seed)
-    except (ConvertError, FileNotFoundError) as exc:
-        print(f"enhancenet-convert: error: {exc}", file=sys.stderr)
-        return 2
-    for step in result.steps:
-        print(step)
-    if args.verify:
-        worst = max(result.max_abs_diff.values(), default=0.0)
-        for k, v in result.max_abs_diff.items():
-            print(f"max |diff| / max(1, max |{k}|): {v:.3g}")
-        if worst > args.tolerance:
-            print(f"enhancenet-convert: verify failed: max |diff| {worst:.3g} > {args.tolerance:.3g}", file=sys.stderr)
-            return 1
-    print(f"wrote {result.dst}")
-    return 0
+        for step in result.steps:
+            print(step)
+        if args.verify:
+            worst = max(result.max_abs_diff.values(), default=0.0)
+            for k, v in result.max_abs_diff.items():
+                print(f"max |diff| / max(1, max |{k}|): {v:.3g}")
+            if worst > args.tolerance:
+                print(f"enhancenet-convert: verify failed: max |diff| {worst:.3g} > {args.tolerance:.3g}",
+                      file=sys.stderr)
+                return 1
+        print(f"wrote {result.dst}")
+        return 0
+
+    return guard_main("enhancenet-convert", body, (ConvertError,), distribution="enhancenet-runtime")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,7 +10,10 @@ here, so they see the same, checked data:
 * ``num_keypoints`` absent: the count of labelled keypoints (``v > 0``) is used; ``iscrowd`` absent: 0;
 * a result list that is empty, has an entry whose ``keypoints`` length is not 3·K, has no finite ``score``,
   or names an ``image_id`` / ``category_id`` absent from the ground truth is an error naming the entry
-  (pycocotools crashes on an empty list and silently drops unknown categories).
+  (pycocotools crashes on an empty list and silently drops unknown categories);
+* the ground truth is checked by :func:`enhancenet_core.metrics.validation.check_coco_gt` (finite keypoints,
+  area > 0, box w, h > 0, unique and known ids): a bad annotation is an error naming the file, the annotation
+  and the field, never a number pycocotools would not give.
 """
 
 from __future__ import annotations
@@ -30,6 +33,13 @@ from typing import Any
 import numpy as np
 
 from enhancenet_core.metrics.oks import COCO_SIGMAS, as_sigmas
+from enhancenet_core.metrics.validation import (
+    check_coco_gt,
+    finite_numbers,
+    infer_num_keypoints,
+    is_member,
+    read_json_file,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,21 +64,16 @@ PathLike = str | os.PathLike
 
 
 def _read_json(path: PathLike, what: str) -> Any:
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{what} file {p} not found")
-    try:
-        with p.open("r", encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{what} file {p} is not valid JSON: {exc}") from exc
+    return read_json_file(path, what)
 
 
 def load_coco_gt(gt: PathLike | Mapping[str, Any]) -> dict[str, Any]:
     """Read a COCO keypoint ground-truth file (or take its dict) and check its top-level layout.
 
-    Returns a dict with ``images``, ``annotations`` and ``categories`` lists (the input is not modified;
-    the returned dict shares its annotation dicts, so treat it as read-only).
+    Every annotation is checked (:func:`enhancenet_core.metrics.validation.check_coco_gt`: unique ids, known
+    image and category, 3·K finite keypoints, area > 0, box w, h > 0); a bad one is a ValueError naming the
+    file, the annotation and the field. Returns a dict with ``images``, ``annotations`` and ``categories``
+    lists (the input is not modified; the returned dict shares its annotation dicts, so treat it as read-only).
     """
     source = f"ground truth {gt}" if not isinstance(gt, Mapping) else "ground truth dict"
     data = dict(gt) if isinstance(gt, Mapping) else _read_json(gt, "ground truth")
@@ -81,22 +86,8 @@ def load_coco_gt(gt: PathLike | Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"{source}: 'images' is empty")
     if not data["categories"]:
         raise ValueError(f"{source}: 'categories' is empty")
+    check_coco_gt(data, source)
     return data
-
-
-def infer_num_keypoints(gt: Mapping[str, Any]) -> int:
-    """K of a COCO keypoint ground truth: from the categories' ``keypoints`` names, else the annotations."""
-    for cat in gt["categories"]:
-        names = cat.get("keypoints")
-        if names:
-            return len(names)
-    for ann in gt["annotations"]:
-        kp = ann.get("keypoints")
-        if kp:
-            return len(kp) // 3
-    raise ValueError(
-        "ground truth: cannot tell the number of keypoints (no category 'keypoints' names and no annotation keypoints)"
-    )
 
 
 def resolve_sigmas(gt: Mapping[str, Any], sigmas: Any = None) -> np.ndarray:
@@ -113,49 +104,40 @@ def resolve_sigmas(gt: Mapping[str, Any], sigmas: Any = None) -> np.ndarray:
 
 
 def normalized_gt_annotations(gt: Mapping[str, Any], num_keypoints: int) -> list[dict[str, Any]]:
-    """Annotations of the evaluated images and categories, checked and completed (shallow copies).
+    """Annotations of a ground truth checked by :func:`load_coco_gt`, completed (shallow copies).
 
     Completes ``area`` (box area, with a warning), ``num_keypoints`` and ``iscrowd`` when absent.
-    Annotations of images or categories not listed in the file are skipped (as pycocotools does).
     """
-    img_ids = {img["id"] for img in gt["images"]}
-    cat_ids = {cat["id"] for cat in gt["categories"]}
+    source = "ground truth"
     out: list[dict[str, Any]] = []
     n_area_fallback = 0
-    for i, ann in enumerate(gt["annotations"]):
-        if ann.get("image_id") not in img_ids or ann.get("category_id") not in cat_ids:
-            continue
-        kp = ann.get("keypoints")
-        if kp is None or len(kp) != 3 * num_keypoints:
-            got = "none" if kp is None else len(kp)
+    anns = gt["annotations"]
+    kps = np.asarray([a["keypoints"] for a in anns], dtype=np.float64).reshape(len(anns), 3 * num_keypoints)
+    for i, (ann, kp) in enumerate(zip(anns, kps, strict=True)):
+        if kp.size != 3 * num_keypoints:
             raise ValueError(
-                f"ground truth annotation #{i} (id {ann.get('id')}): 'keypoints' must have 3*K = "
-                f"{3 * num_keypoints} numbers, got {got}"
+                f"{source}: annotation #{i} (id {ann.get('id')}): 'keypoints' must have 3*K = "
+                f"{3 * num_keypoints} numbers, got {kp.size}"
             )
         a = dict(ann)
-        v = np.asarray(kp, dtype=np.float64)[2::3]
-        if "num_keypoints" not in a:
+        v = kp[2::3]
+        if a.get("num_keypoints") is None:
             a["num_keypoints"] = int(np.count_nonzero(v > 0))
-        a.setdefault("iscrowd", 0)
+        if a.get("iscrowd") is None:
+            a["iscrowd"] = 0
         bbox = a.get("bbox")
-        if bbox is not None and len(bbox) != 4:
-            raise ValueError(f"ground truth annotation #{i} (id {a.get('id')}): 'bbox' must be [x, y, w, h]")
-        if "area" not in a:
+        if a.get("area") is None:
             if bbox is None:
-                raise ValueError(
-                    f"ground truth annotation #{i} (id {a.get('id')}): neither 'area' nor 'bbox' is given"
-                )
+                raise ValueError(f"{source}: annotation #{i} (id {a['id']}): neither 'area' nor 'bbox' is given")
             a["area"] = float(bbox[2]) * float(bbox[3])
             n_area_fallback += 1
         if bbox is None:
             if not np.any(v > 0):
                 raise ValueError(
-                    f"ground truth annotation #{i} (id {a.get('id')}): no labelled keypoint and no 'bbox' "
+                    f"{source}: annotation #{i} (id {a['id']}): no labelled keypoint and no 'bbox' "
                     "(OKS then needs the box)"
                 )
             a["bbox"] = [0.0, 0.0, 0.0, 0.0]
-        if "id" not in a:
-            raise ValueError(f"ground truth annotation #{i}: missing 'id'")
         out.append(a)
     if n_area_fallback:
         logger.warning(
@@ -193,23 +175,17 @@ def load_keypoint_results(
         for key in ("image_id", "category_id", "keypoints", "score"):
             if key not in r:
                 raise ValueError(f"{source}: entry #{i} (image_id {r.get('image_id')}) has no '{key}'")
-        if r["image_id"] not in img_ids:
+        if not is_member(r["image_id"], img_ids):
             raise ValueError(
                 f"{source}: entry #{i} has image_id {r['image_id']!r}, which is not an image of the ground truth"
             )
-        if r["category_id"] not in cat_ids:
+        where = f"{source}: entry #{i} (image_id {r['image_id']})"
+        if not is_member(r["category_id"], cat_ids):
             raise ValueError(
-                f"{source}: entry #{i} (image_id {r['image_id']}) has category_id {r['category_id']!r}, "
-                f"not one of the ground truth's {sorted(cat_ids)}"
+                f"{where} has category_id {r['category_id']!r}, not one of the ground truth's {sorted(cat_ids)}"
             )
-        kp = np.asarray(r["keypoints"], dtype=np.float64).reshape(-1)
-        if kp.size != 3 * num_keypoints:
-            raise ValueError(
-                f"{source}: entry #{i} (image_id {r['image_id']}) has {kp.size} keypoint numbers; "
-                f"expected 3*K = {3 * num_keypoints} (x, y, score per keypoint)"
-            )
-        if not np.all(np.isfinite(kp)):
-            raise ValueError(f"{source}: entry #{i} (image_id {r['image_id']}) has non-finite keypoints")
+        if r.get("bbox"):
+            finite_numbers(r["bbox"], 4, where, "bbox")
         score = r["score"]
         if (
             isinstance(score, bool)
@@ -220,10 +196,42 @@ def load_keypoint_results(
                 f"{source}: entry #{i} (image_id {r['image_id']}) has score {score!r}; expected a finite number"
             )
         e = dict(r)
-        e["keypoints"] = kp.tolist()
         e["score"] = float(score)
         out.append(e)
+    for e, kp in zip(out, _result_keypoints(data, num_keypoints, source).tolist(), strict=True):
+        e["keypoints"] = kp
     return out
+
+
+def _entry_keypoints(r: Mapping[str, Any], where: str, num_keypoints: int) -> np.ndarray:
+    try:
+        kp_in = np.asarray(r["keypoints"])
+    except (ValueError, TypeError):
+        kp_in = np.asarray([], dtype=object)
+    if kp_in.dtype.kind not in "iuf":
+        raise ValueError(f"{where}: 'keypoints' must be numbers, got {str(r['keypoints'])[:60]}")
+    kp = kp_in.astype(np.float64).reshape(-1)
+    if kp.size != 3 * num_keypoints:
+        raise ValueError(
+            f"{where} has {kp.size} keypoint numbers; expected 3*K = {3 * num_keypoints} (x, y, score per keypoint)"
+        )
+    if not np.all(np.isfinite(kp)):
+        raise ValueError(f"{where} has non-finite keypoints")
+    return kp
+
+
+def _result_keypoints(data: Sequence[Mapping[str, Any]], num_keypoints: int, source: str) -> np.ndarray:
+    """``(N, 3K)`` keypoints of every entry: all at once, or (on a bad one) entry by entry to name it."""
+    try:
+        arr = np.asarray([r["keypoints"] for r in data])
+    except (ValueError, TypeError):
+        arr = np.asarray([], dtype=object)
+    if arr.dtype.kind in "iuf" and arr.size == len(data) * 3 * num_keypoints:
+        arr = arr.astype(np.float64).reshape(len(data), -1)
+        if np.all(np.isfinite(arr)):
+            return arr
+    return np.stack([_entry_keypoints(r, f"{source}: entry #{i} (image_id {r['image_id']})", num_keypoints)
+                     for i, r in enumerate(data)])
 
 
 def result_areas(results: Sequence[Mapping[str, Any]]) -> np.ndarray:

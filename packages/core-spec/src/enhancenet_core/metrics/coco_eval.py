@@ -278,10 +278,14 @@ class CocoKeypointEvaluator:
 
         has = gt_index >= 0
         safe = np.where(has, gt_index, 0)
-        matched = has & self._gt_id_nonzero[safe]
         a_idx = np.arange(n_a)[:, None, None]
+        if self._gt_id_nonzero.size:
+            matched = has & self._gt_id_nonzero[safe]
+            hit_ignored = has & gt_ignore[a_idx, safe]
+        else:  # no ground truth at all: nothing is matched
+            matched = hit_ignored = np.zeros_like(has)
         dt_out = (dets.areas[None, :] < rng[:, :1]) | (dets.areas[None, :] > rng[:, 1:])  # (A, N)
-        dt_ignore = (has & gt_ignore[a_idx, safe]) | (~matched & dt_out[:, None, :])
+        dt_ignore = hit_ignored | (~matched & dt_out[:, None, :])
         return Matches(
             dt_source_index=dets.source_index,
             dt_group=dets.group,

@@ -22,7 +22,6 @@ Protocol (MPII ``evaluatePCKh.m``, HRNet ``lib/dataset/mpii.py``):
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from enhancenet_core.metrics.validation import read_json_file
 
 #: MPII joint order (HRNet / MPII ``.mat``).
 MPII_JOINT_NAMES: tuple[str, ...] = (
@@ -92,7 +93,15 @@ def head_sizes_from_boxes(head_boxes: np.ndarray, sc_bias: float = SC_BIAS) -> n
         hb = hb.reshape(-1, 2, 2)
     if hb.ndim != 3 or hb.shape[1:] != (2, 2):
         raise ValueError(f"head_boxes: expected shape (N, 2, 2) or (N, 4), got {hb.shape}")
-    return np.linalg.norm(hb[:, 1, :] - hb[:, 0, :], axis=-1) * sc_bias
+    bad = np.flatnonzero(~np.all(np.isfinite(hb), axis=(1, 2)))
+    if bad.size:
+        raise ValueError(f"head_boxes: person {int(bad[0])} has a non-finite head box {hb[bad[0]].tolist()}")
+    sizes = np.linalg.norm(hb[:, 1, :] - hb[:, 0, :], axis=-1) * sc_bias
+    bad = np.flatnonzero(~(sizes > 0))
+    if bad.size:
+        raise ValueError(f"head_boxes: person {int(bad[0])} has a zero-size head box {hb[bad[0]].tolist()} "
+                         "(corners [[x1, y1], [x2, y2]] must differ)")
+    return sizes
 
 
 @dataclass(frozen=True)
@@ -149,6 +158,11 @@ def normalized_errors(
         raise ValueError(f"gt: expected shape (N, J, 2|3), got {g.shape}")
     if p.shape[:2] != g.shape[:2]:
         raise ValueError(f"pred {p.shape[:2]} and gt {g.shape[:2]} must have the same (N, J)")
+    bad = np.argwhere(~np.isfinite(p[..., :2]))
+    if bad.size:
+        n, j = (int(v) for v in bad[0, :2])
+        raise ValueError(f"pred: person {n} joint {j} ({MPII_JOINT_NAMES[j] if p.shape[1] == NUM_MPII_JOINTS else j}) "
+                         f"is not finite ({p[n, j, :2].tolist()}); a prediction must be a number, not a miss marker")
     h = np.asarray(head_sizes, dtype=np.float64).reshape(-1)
     if h.size != p.shape[0]:
         raise ValueError(f"head_sizes: expected {p.shape[0]} values (one per person), got {h.size}")
@@ -222,6 +236,9 @@ def compute_pckh(
     if vis.shape != (n, j):
         raise ValueError(f"visible: expected shape ({n}, {j}), got {vis.shape}")
     vis = vis > 0
+    bad = np.argwhere(vis & ~np.all(np.isfinite(np.asarray(gt, dtype=np.float64)[..., :2]), axis=-1))
+    if bad.size:
+        raise ValueError(f"gt: person {int(bad[0, 0])} joint {int(bad[0, 1])} is visible but not finite")
     alphas = np.asarray(thresholds, dtype=np.float64).reshape(-1)
     correct, counts = _pck_at(err, vis, alphas, tie)
     per_joint, mean = _summaries(correct, counts)
@@ -269,9 +286,7 @@ def load_mpii_gt(path: PathLike) -> MpiiGroundTruth:
     if not p.is_file():
         raise FileNotFoundError(f"MPII ground truth file {p} not found")
     if p.suffix.lower() == ".mat":
-        from scipy.io import loadmat
-
-        m = loadmat(p)
+        m = _load_mat(p, "MPII ground truth")
         for key in ("pos_gt_src", "jnt_missing", "headboxes_src"):
             if key not in m:
                 raise ValueError(
@@ -281,16 +296,18 @@ def load_mpii_gt(path: PathLike) -> MpiiGroundTruth:
         visible = np.transpose(1 - np.asarray(m["jnt_missing"]), (1, 0)) > 0
         boxes = np.transpose(np.asarray(m["headboxes_src"], dtype=np.float64), (2, 0, 1))
         return MpiiGroundTruth(joints, visible, boxes)
-    with p.open("r", encoding="utf-8") as f:
-        data = json.load(f)
+    data = read_json_file(p, "MPII ground truth")
     if not isinstance(data, list) or not data:
         raise ValueError(f"MPII ground truth {p}: expected a non-empty JSON list of people")
     joints, vis = [], []
     for i, e in enumerate(data):
         if not isinstance(e, Mapping) or "joints" not in e or "joints_vis" not in e:
             raise ValueError(f"MPII ground truth {p}: entry #{i} needs 'joints' and 'joints_vis'")
-        jt = np.asarray(e["joints"], dtype=np.float64)
-        jv = np.asarray(e["joints_vis"])
+        try:
+            jt = np.asarray(e["joints"], dtype=np.float64)
+            jv = np.asarray(e["joints_vis"], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"MPII ground truth {p}: entry #{i} 'joints' / 'joints_vis' must be numbers") from None
         if jt.shape != (NUM_MPII_JOINTS, 2) or jv.shape != (NUM_MPII_JOINTS,):
             raise ValueError(
                 f"MPII ground truth {p}: entry #{i} has joints {jt.shape} / joints_vis {jv.shape}; "
@@ -309,10 +326,15 @@ def load_array(path: PathLike, what: str, key: str | None = None) -> np.ndarray:
         raise FileNotFoundError(f"{what} file {p} not found")
     suffix = p.suffix.lower()
     if suffix == ".npy":
-        return np.load(p, allow_pickle=False)
+        try:
+            arr = np.load(p, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise ValueError(f"{what} file {p}: not a readable .npy array of numbers ({exc})") from None
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"{what} file {p}: expected an array of numbers, got dtype {arr.dtype}")
+        return arr.astype(np.float64)
     if suffix == ".json":
-        with p.open("r", encoding="utf-8") as f:
-            data = json.load(f)
+        data = read_json_file(p, what)
         if isinstance(data, Mapping):
             if key is None or key not in data:
                 raise ValueError(f"{what} file {p}: a JSON object must hold the array under '{key}'")
@@ -322,13 +344,27 @@ def load_array(path: PathLike, what: str, key: str | None = None) -> np.ndarray:
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{what} file {p}: expected a rectangular array of numbers ({exc})") from exc
     if suffix == ".mat":
-        from scipy.io import loadmat
-
-        m = loadmat(p)
+        m = _load_mat(p, what)
         if key is None or key not in m:
             raise ValueError(f"{what} file {p}: no variable '{key}'")
-        return np.asarray(m[key], dtype=np.float64)
-    return np.loadtxt(p, dtype=np.float64)
+        try:
+            return np.asarray(m[key], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{what} file {p}: variable '{key}' is not an array of numbers") from None
+    try:
+        return np.loadtxt(p, dtype=np.float64)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{what} file {p}: not a text table of numbers ({str(exc).splitlines()[0]})") from None
+
+
+def _load_mat(p: Path, what: str) -> dict[str, Any]:
+    """A MATLAB file's variables; ValueError naming the file when scipy cannot read it."""
+    from scipy.io import loadmat
+
+    try:
+        return loadmat(p)
+    except Exception as exc:  # scipy raises many types for a damaged file; all mean "not a .mat we can read"
+        raise ValueError(f"{what} file {p}: not a readable MATLAB .mat file ({type(exc).__name__}: {exc})") from None
 
 
 def evaluate_mpii_files(
@@ -381,20 +417,24 @@ def evaluate_mpii_files(
         if isinstance(preds, str | os.PathLike)
         else np.asarray(preds)
     )
+    source = f"predictions {preds}" if isinstance(preds, str | os.PathLike) else "predictions"
     if p.ndim != 3 or p.shape[0] != gt.joints.shape[0]:
         raise ValueError(
-            f"predictions: expected shape ({gt.joints.shape[0]}, 16, 2|3) to match the ground truth, got {p.shape}"
+            f"{source}: expected shape ({gt.joints.shape[0]}, 16, 2|3) to match the ground truth, got {p.shape}"
         )
-    return compute_pckh(
-        p,
-        gt.joints,
-        gt.visible,
-        head_sizes=hs,
-        head_boxes=hb,
-        thresholds=thresholds,
-        tie=tie,
-        coordinate_base=coordinate_base,
-    )
+    try:
+        return compute_pckh(
+            p,
+            gt.joints,
+            gt.visible,
+            head_sizes=hs,
+            head_boxes=hb,
+            thresholds=thresholds,
+            tie=tie,
+            coordinate_base=coordinate_base,
+        )
+    except ValueError as exc:
+        raise ValueError(f"{source} against {gt_path}: {exc}") from None
 
 
 def format_pckh_table(result: PCKhResult) -> str:

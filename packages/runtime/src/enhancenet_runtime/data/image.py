@@ -39,7 +39,12 @@ def read_image(path: str | os.PathLike[str], color_rgb: bool = True) -> NDArray[
         raise FileNotFoundError(f"image file {p} not found")
     # imdecode from bytes: works for any path encoding, unlike cv2.imread.
     data = np.fromfile(p, dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if data.size == 0:
+        raise ValueError(f"image file {p} is empty (0 bytes)")
+    try:
+        img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    except cv2.error as exc:  # e.g. a header claiming more pixels than OpenCV's limit
+        raise ValueError(f"image file {p} could not be decoded: {str(exc).strip().splitlines()[-1]}") from None
     if img is None:
         raise ValueError(f"image file {p} could not be decoded as an image")
     if color_rgb:

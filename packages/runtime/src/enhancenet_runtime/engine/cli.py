@@ -7,37 +7,135 @@ A framework's ``cli.py`` only supplies the handlers that run its network::
     return run_cli(parser, argv)
 
 so verbs, flags, config resolution (a file or the name of a shipped config, with ``--set a.b=c`` overrides),
-box parsing and the error handling (a one-line message naming what is wrong, exit status 2, no traceback) are
-the same everywhere.
+box parsing, ``--version`` and the error handling are the same everywhere.
+
+Error handling, written once here (:func:`guard_main`, used by :func:`run_cli` and by ``enhancenet-convert``):
+any failure on bad input (a missing or unreadable file, a config error, a bad box, a refused checkpoint, an
+argument argparse refuses) prints exactly one line ``PROG COMMAND: error: ...`` naming the file or field and
+exits with status 2, with no traceback; a missing optional dependency names the extra that installs it
+(``pip install 'enhancenet-torch[plot]'``). ``predict`` checks its inputs before any model is built
+(:func:`check_predict_inputs`): the image file's header size (:mod:`enhancenet_runtime.engine.inputs`), the
+boxes against that size, and that the output would not replace the input image.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from enhancenet_core.config import Config, ConfigError, load_config, shipped_config_path
 
 __all__ = [
+    "BAD_INPUT_ERRORS",
+    "OPTIONAL_EXTRAS",
     "FrameworkCommands",
+    "MissingExtraError",
+    "OneLineArgumentParser",
     "UsageError",
     "build_parser",
+    "check_predict_inputs",
+    "guard_main",
     "parse_boxes",
+    "require_modules",
     "resolve_config",
     "run_cli",
     "run_evaluate",
     "run_predict",
     "run_train",
+    "version_string",
 ]
 
 
 class UsageError(ValueError):
     """Bad command-line input (printed as one line, exit status 2)."""
+
+
+class MissingExtraError(UsageError):
+    """An optional dependency is not installed; the message names the extra that installs it."""
+
+
+#: optional module -> the extra (of enhancenet-torch / -paddle / -mindspore / -runtime) that installs it
+OPTIONAL_EXTRAS: dict[str, str] = {
+    "matplotlib": "plot", "onnx": "export", "onnxruntime": "export", "onnxscript": "export",
+    "paddle2onnx": "export", "tensorboard": "logging",
+}  # fmt: skip
+
+#: exceptions that mean "bad input" (a file, a field, an argument): one line, exit status 2
+BAD_INPUT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, ConfigError, UsageError, ValueError, RecursionError,
+)  # fmt: skip
+
+
+def _extra_message(exc: ImportError, distribution: str) -> str | None:
+    name = (exc.name or "").split(".")[0]
+    if name not in OPTIONAL_EXTRAS:
+        name = next((m for m in OPTIONAL_EXTRAS if re.search(rf"\b{m}\b", str(exc))), "")
+    if not name:
+        return None
+    return f"{name} is not installed; install the '{OPTIONAL_EXTRAS[name]}' extra: pip install '{distribution}[{OPTIONAL_EXTRAS[name]}]'"
+
+
+def require_modules(names: Sequence[str], distribution: str) -> None:
+    """Import each optional module now; :class:`MissingExtraError` naming the extra for the first missing one."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise MissingExtraError(_extra_message(exc, distribution) or f"{name} is not installed") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    for ln in lines[1:]:
+        text += (" " if text.endswith(":") else "; ") + ln
+    return text
+
+
+def guard_main(prog: str, body: Callable[[], int | None], errors: tuple[type[BaseException], ...] = (),
+               distribution: str | None = None) -> int:
+    """Run ``body``; bad input (:data:`BAD_INPUT_ERRORS` and ``errors``) -> one line ``PROG: error: ...`` on stderr
+    and status 2; a missing optional module (:data:`OPTIONAL_EXTRAS`) -> one line naming the extra of
+    ``distribution`` to install. Anything else is a bug and keeps its traceback."""
+    try:
+        return int(body() or 0)
+    except ImportError as exc:
+        msg = _extra_message(exc, distribution or prog.split()[0])
+        if msg is None:
+            raise
+        print(f"{prog}: error: {msg}", file=sys.stderr)
+        return 2
+    except (*BAD_INPUT_ERRORS, *errors) as exc:
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse with its refusals on one line (``PROG: error: MESSAGE (see PROG --help)``), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
+def version_string(distribution: str, prog: str | None = None) -> str:
+    """``enhancenet-torch 0.1.0 (enhancenet-runtime 0.1.0, enhancenet-core 0.1.0)``: ``prog`` (default the
+    distribution's name), the distribution's package version and the shared ones."""
+    import enhancenet_core
+    import enhancenet_runtime
+
+    module = distribution.replace("-", "_")
+    try:
+        own = getattr(importlib.import_module(module), "__version__", "unknown")
+    except ImportError:
+        own = "unknown"
+    return f"{prog or distribution} {own} (enhancenet-runtime {enhancenet_runtime.__version__}, enhancenet-core {enhancenet_core.__version__})"
 
 
 def resolve_config(spec: str, overrides: Sequence[str] = ()) -> Config:
@@ -138,7 +236,8 @@ def _synth(args: argparse.Namespace) -> int:
 
 def build_parser(prog: str, description: str, commands: FrameworkCommands) -> argparse.ArgumentParser:
     """The shared parser: ``train``, ``eval``, ``predict``, ``export``, ``synth`` with the same flags everywhere."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = OneLineArgumentParser(prog=prog, description=description)
+    parser.add_argument("--version", action="version", version=version_string(prog))
     parser.set_defaults(_commands=commands)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -194,17 +293,36 @@ def build_parser(prog: str, description: str, commands: FrameworkCommands) -> ar
     return parser
 
 
+def check_predict_inputs(args: argparse.Namespace, distribution: str) -> None:
+    """``predict``'s inputs, before any model is built: matplotlib installed, the image file readable and within
+    :data:`~enhancenet_runtime.engine.inputs.MAX_IMAGE_PIXELS`, every box finite, positive and sized to the image,
+    and the output not the input image."""
+    from enhancenet_runtime.engine.inputs import check_boxes_for_image, check_image_file
+
+    require_modules(("matplotlib",), distribution)
+    size = check_image_file(args.image)
+    try:
+        check_boxes_for_image(args.boxes, size)
+    except ValueError as exc:
+        raise UsageError(f"--boxes: {exc}") from None
+    out = Path(args.out) if args.out else Path(args.image).with_suffix(".pose.png")
+    if out.resolve() == Path(args.image).resolve():
+        raise UsageError(f"--out {out}: that is the input image; choose another output file")
+
+
 def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, resolve the config and boxes, run the handler; bad input -> one line on stderr, exit 2."""
+    """Parse ``argv``, resolve the config and boxes, run the handler through :func:`guard_main` (bad input -> one
+    line on stderr, exit 2)."""
     args = parser.parse_args(argv)
     commands: FrameworkCommands = args._commands
-    errors = (FileNotFoundError, FileExistsError, ConfigError, UsageError, ValueError, *commands.extra_errors)
-    try:
+
+    def body() -> int:
         if getattr(args, "config", None) is not None:
             args.cfg = resolve_config(args.config, args.set)
         if getattr(args, "boxes", None) is not None:
             args.boxes = parse_boxes(args.boxes)
+        if args.command == "predict":
+            check_predict_inputs(args, parser.prog)
         return int(args.func(args) or 0)
-    except errors as exc:  # our checks name the field, tensor or file
-        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+
+    return guard_main(f"{parser.prog} {args.command}", body, commands.extra_errors, distribution=parser.prog)

@@ -108,7 +108,12 @@ class FrameworkIO:
 
 
 def model_config_from(io: FrameworkIO, path: Path, given: ModelConfig | None) -> ModelConfig:
-    """``given``, else the configuration ``path`` records; ValueError naming the file when it records none."""
+    """``given``, else the configuration ``path`` records; ValueError naming the file when it records none, or
+    when a canonical file's recorded configuration is damaged (even with ``given``)."""
+    if path.suffix == CANONICAL_SUFFIX and path.is_file():
+        recorded = read_canonical_metadata(path).get("model_config")
+        if recorded is not None:
+            model_config_from_json(recorded, f"{path} header model_config")
     if given is not None:
         return given
     text = None

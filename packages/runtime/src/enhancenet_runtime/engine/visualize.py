@@ -19,7 +19,7 @@ from enhancenet_core.config import Config
 from enhancenet_core.datasets import DatasetName, dataset_info, info_for_num_keypoints
 from enhancenet_runtime.engine.io import atomic_write_bytes
 
-__all__ = ["MPII_SKELETON", "check_boxes", "crop_person_boxes", "draw_pose_figure", "predict_picture", "skeleton_for"]
+__all__ = ["MAX_BOX_TO_IMAGE", "MPII_SKELETON", "check_boxes", "crop_person_boxes", "draw_pose_figure", "predict_picture", "skeleton_for"]
 
 MPII_SKELETON: tuple[tuple[int, int], ...] = dataset_info(DatasetName.MPII).skeleton
 """MPII limbs (0-based, HRNet joint order): legs, pelvis-thorax-neck-head, arms (the data-set table's)."""
@@ -32,24 +32,36 @@ def skeleton_for(num_keypoints: int) -> tuple[tuple[int, int], ...]:
     return info.skeleton if info is not None else ()
 
 
-def check_boxes(boxes: Sequence[Sequence[float]], width: int, height: int) -> np.ndarray:
+#: A person box may leave the image partly (a detector box) but be at most this many times its width/height.
+MAX_BOX_TO_IMAGE: float = 4.0
+
+
+def check_boxes(boxes: Sequence[Sequence[float]], width: int | None, height: int | None) -> np.ndarray:
     """Validate ``(x, y, w, h)`` person boxes against an image of ``width × height`` pixels.
 
     Returns:
         (N, 4) float64 boxes.
 
     Raises:
-        ValueError: a box with a non-positive size, a non-finite value, or no overlap with the image (naming
-            the box and the image size). Boxes that only partly leave the image are kept (as detector boxes).
+        ValueError: a box with a non-positive size, a non-finite value, no overlap with the image, or a width
+            (height) over :data:`MAX_BOX_TO_IMAGE` times the image's (naming the box and the image size).
+            Boxes that only partly leave the image are kept (as detector boxes). With ``width``/``height``
+            ``None`` only the finite, positive-size checks apply.
     """
     arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     finite = np.isfinite(arr).all(axis=1)
     positive = (arr[:, 2] > 0) & (arr[:, 3] > 0)
-    outside = (arr[:, 0] >= width) | (arr[:, 1] >= height) | (arr[:, 0] + arr[:, 2] <= 0) | (arr[:, 1] + arr[:, 3] <= 0)
     for i in np.flatnonzero(~(finite & positive)):
         raise ValueError(f"box #{i} {arr[i].tolist()}: expected finite x, y and positive w, h")
+    if width is None or height is None:
+        return arr
+    outside = (arr[:, 0] >= width) | (arr[:, 1] >= height) | (arr[:, 0] + arr[:, 2] <= 0) | (arr[:, 1] + arr[:, 3] <= 0)
     for i in np.flatnonzero(outside):
         raise ValueError(f"box #{i} {arr[i].tolist()} lies outside the image ({width}x{height} pixels)")
+    huge = (arr[:, 2] > MAX_BOX_TO_IMAGE * width) | (arr[:, 3] > MAX_BOX_TO_IMAGE * height)
+    for i in np.flatnonzero(huge):
+        raise ValueError(f"box #{i} {arr[i].tolist()} is more than {MAX_BOX_TO_IMAGE:g} times the image "
+                         f"({width}x{height} pixels) wide or high")
     return arr
 
 
