@@ -9,7 +9,8 @@ Run from the repository root after each implementation's pytest session (``nox -
    weights must come back bit-exact;
 4. the framework-free spec checks (decoders, COCO evaluator vs pycocotools, PCKh) from the JUnit XML of the
    core test files run in the numpy session (``<artifacts>/spec-junit.xml``);
-5. writes ``conformance/report.json`` and ``conformance/report.md`` (git commit, dirty flag, versions), and
+5. writes ``conformance/report.json`` and ``conformance/report.md`` (git commit, dirty flag, versions, the
+   SHA-256 of the golden tensors and of the check table, which the publish gate recomputes), and
    exits 1 when any check failed. An implementation with no results is listed as "not run: <reason>".
 """
 
@@ -32,6 +33,7 @@ import numpy as np
 
 from conformance.adapters import ADAPTERS
 from enhancenet_runtime.gate import REPORT_FORMAT, REPORT_FORMAT_VERSION
+from enhancenet_runtime.gate_evidence import checks_digest, golden_digest
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -221,7 +223,8 @@ def build_report(artifacts: Path, pythons: dict[str, str]) -> dict[str, Any]:
         "format": REPORT_FORMAT, "format_version": REPORT_FORMAT_VERSION,
         "commit": _git("rev-parse", "HEAD"), "dirty": dirty,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "versions": versions, "implementations": impl_info, "checks": checks,
+        "versions": versions, "golden_digest": golden_digest(HERE / "golden" / "data"),
+        "checks_digest": checks_digest(checks), "implementations": impl_info, "checks": checks,
         "passed": not failed and any(c["status"] == "pass" for c in checks),
     }
 

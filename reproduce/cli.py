@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -34,6 +36,7 @@ from reproduce.runner import DISTRIBUTION, ROOT, FrameworkInfo, RunFailed, Runne
 
 __all__ = ["collect", "main"]
 
+REPORT_ENV = "ENHANCENET_CONFORMANCE_REPORT"  # the gate's report override: never publishes into results/
 PCK_THRESHOLDS = np.round(np.arange(0.0, 0.3001, 0.01), 4)
 FIG1_JOINT = 15  # left ankle, as in the paper's Fig. 1
 
@@ -248,13 +251,23 @@ def _bench(results: dict[str, Any], scale: Scale) -> dict[str, Any]:
             "wall_seconds_total": results["wall_seconds"], "runs": rows}
 
 
+def _has_numpy_ref(python: str) -> bool:
+    """Whether ``python`` can import numpy-ref (the re-run's reference); else the gate uses a framework's."""
+    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('enhancenet_numpy') is None)"
+    try:
+        return subprocess.run([python, "-c", probe], capture_output=True, timeout=60, check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     scale = SCALES["quick" if args.quick else "full"]
     repo_results = (ROOT / "results").resolve()
-    if (args.report is not None or args.allow_dirty) and args.results_root.resolve() == repo_results:
-        print("reproduce: refused: --report / --allow-dirty may not publish into the repository's results/ "
-              "(give --results-root elsewhere)", file=sys.stderr)
+    into_repo = args.results_root.resolve() == repo_results
+    if (args.report is not None or args.allow_dirty or os.environ.get(REPORT_ENV)) and into_repo:
+        print(f"reproduce: refused: --report / --allow-dirty / {REPORT_ENV} may not publish into the repository's "
+              "results/ (give --results-root elsewhere)", file=sys.stderr)
         return 2
     start = time.perf_counter()
     frameworks: dict[str, FrameworkInfo] = {}
@@ -266,9 +279,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     versions = {DISTRIBUTION[fw]: frameworks[fw].version for fw in usable}
     try:
         commit = current_commit(ROOT)
-        gate = check_gate(args.report, commit, versions, usable, ROOT, allow_dirty=args.allow_dirty)
+        pythons = None if args.plan else {fw: frameworks[fw].python for fw in usable}
+        if pythons is not None and _has_numpy_ref(default_python("numpy")):
+            pythons["numpy"] = default_python("numpy")
+        gate = check_gate(args.report, commit, versions, usable, ROOT, allow_dirty=args.allow_dirty,
+                          pythons=pythons)
     except ConformanceGateError as exc:
         print(f"reproduce: refused by the conformance gate: {exc}", file=sys.stderr)
+        return 2
+    if into_repo and not gate.report.official:
+        print("reproduce: refused: only the repository's own conformance/report.json may publish into results/",
+              file=sys.stderr)
         return 2
     status = {fw: ("not run: " + info.reason) if not info.usable else
               ("not run: " + gate.excluded[fw]) if fw in gate.excluded else "run"

@@ -1,5 +1,7 @@
 """The publish gate as ``reproduce`` applies it: one passing conformance report for this commit and the
-framework versions that will run; a framework the report did not run is left out (its reason recorded)."""
+framework versions that will run; a framework the report did not run is left out (its reason recorded); the
+frameworks that will run must also have passed their pairwise checks, and (unless only planning) one golden
+head case is re-run in numpy-ref and in each of them and must agree with the report."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ def check_gate(
     frameworks: list[str],
     repo: Path,
     allow_dirty: bool = False,
+    pythons: Mapping[str, str] | None = None,
 ) -> GateResult:
     """Raise :class:`ConformanceGateError` (naming the failing check) unless publishing is allowed.
 
@@ -44,19 +47,25 @@ def check_gate(
         frameworks: frameworks that would run; each must have passing checks in the report and its version
             recorded there, else it is left out (``excluded``, with the gate's reason).
         repo: the repository (its tree must be clean unless ``allow_dirty``).
+        pythons: implementation -> interpreter for the re-run (``numpy`` optional); None: no re-run.
     """
     if not allow_dirty and tree_is_dirty(repo):
         raise ConformanceGateError(
             "publishing refused: the working tree has uncommitted changes to tracked files; commit them first"
         )
-    report = require_passing_report(report_path, commit=commit, versions={}, allow_dirty=allow_dirty)
+    report = require_passing_report(report_path, commit=commit, versions={}, allow_dirty=allow_dirty, repo=repo)
     excluded: dict[str, str] = {}
     for fw in frameworks:
         dist = FRAMEWORK_DISTRIBUTIONS.get(fw, fw)
         try:
             require_passing_report(report_path, commit=commit, implementations=(fw,),
                                    versions={dist: versions[dist]} if dist in versions else {},
-                                   allow_dirty=allow_dirty)
+                                   allow_dirty=allow_dirty, repo=repo)
         except ConformanceGateError as exc:
             excluded[fw] = str(exc)
+    run = [fw for fw in frameworks if fw not in excluded]
+    if len(run) > 1 or pythons is not None:  # pairwise checks among those that run, then the re-run
+        spot = None if pythons is None else {k: v for k, v in pythons.items() if k in run or k == "numpy"}
+        report = require_passing_report(report_path, commit=commit, versions={}, implementations=run,
+                                        allow_dirty=allow_dirty, repo=repo, pythons=spot if run else None)
     return GateResult(report, commit, excluded)

@@ -8,22 +8,20 @@ from pathlib import Path
 import pytest
 
 from enhancenet_runtime.gate import ConformanceGateError, current_commit
+from enhancenet_runtime.gate_evidence import checks_digest, synthetic_report
 from reproduce import cli, runner
 from reproduce.gatecheck import check_gate
 from reproduce.runner import ROOT, FrameworkInfo
 
 
 def _report(path: Path, commit: str, failing: bool) -> Path:
-    checks = [{"check": "golden.head.head_L2", "implementation": "torch", "status": "pass",
-               "max_error": 1e-7, "tolerance": 1e-5}]
+    data = synthetic_report(ROOT, commit, ["torch"], {"torch": "2.13.0"})
     if failing:
-        checks.append({"check": "train_parity.r18.bn_running_stats", "implementation": "torch-paddle",
-                       "status": "fail", "max_error": 0.15, "tolerance": 1e-5, "detail": "running_var"})
-    path.write_text(json.dumps({
-        "format": "enhancenet-conformance-report", "format_version": 1, "commit": commit, "dirty": False,
-        "created": "2025-01-01T00:00:00", "versions": {"torch": "2.13.0"},
-        "implementations": {"torch": {"status": "run"}}, "checks": checks, "passed": not failing,
-    }))
+        data["checks"].append({"check": "train_parity.r18.bn_running_stats", "implementation": "torch-paddle",
+                               "status": "fail", "max_error": 0.15, "tolerance": 1e-5, "detail": "running_var"})
+        data["checks_digest"] = checks_digest(data["checks"])
+        data["passed"] = False
+    path.write_text(json.dumps(data))
     return path
 
 
@@ -91,3 +89,40 @@ def test_test_reports_may_not_publish_into_the_repository(tmp_path: Path, fake_t
     args[args.index("--results-root") + 1] = str(ROOT / "results")
     assert cli.main(args) == 2
     assert "results/" in capsys.readouterr().err
+
+
+def test_environment_override_may_not_publish_into_the_repository(tmp_path: Path, fake_torch: None,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """ENHANCENET_CONFORMANCE_REPORT (e.g. another clean checkout's report) never reaches results/."""
+    report = _report(tmp_path / "report.json", current_commit(ROOT), failing=False)
+    monkeypatch.setenv("ENHANCENET_CONFORMANCE_REPORT", str(report))
+    assert cli.main(["--quick", "--frameworks", "torch", "--plan", "--work-dir", str(tmp_path / "work"),
+                     "--bench-dir", str(tmp_path / "bench")]) == 2
+    assert "ENHANCENET_CONFORMANCE_REPORT" in capsys.readouterr().err
+
+
+def test_only_the_official_report_publishes_into_results(tmp_path: Path, fake_torch: None,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Even past the argument check, a report the gate did not read from conformance/report.json is refused."""
+    report = _report(tmp_path / "report.json", current_commit(ROOT), failing=False)
+    accepted = check_gate(report, current_commit(ROOT), {"torch": "2.13.0"}, ["torch"], ROOT, allow_dirty=True)
+    assert not accepted.report.official
+    monkeypatch.setattr(cli, "check_gate", lambda *a, **k: accepted)
+    monkeypatch.delenv("ENHANCENET_CONFORMANCE_REPORT", raising=False)
+    assert cli.main(["--quick", "--frameworks", "torch", "--plan", "--work-dir", str(tmp_path / "work"),
+                     "--bench-dir", str(tmp_path / "bench")]) == 2
+    assert "only the repository's own conformance/report.json" in capsys.readouterr().err
+
+
+def test_rerun_disagreement_refuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from enhancenet_runtime import gate_evidence
+
+    commit = current_commit(ROOT)
+    report = _report(tmp_path / "report.json", commit, failing=False)
+    monkeypatch.setattr(gate_evidence, "_run_spot", lambda python, keys, repo, case: {
+        k: {"implementation": k, "max_error": 0.5, "tolerance": 1e-5} for k in keys})
+    with pytest.raises(ConformanceGateError, match=r"golden\.head\.head_L2 \[torch\]: re-run now fails"):
+        check_gate(report, commit, {"torch": "2.13.0"}, ["torch"], ROOT, allow_dirty=True,
+                   pythons={"torch": "py"})

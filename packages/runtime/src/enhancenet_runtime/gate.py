@@ -7,17 +7,26 @@
     report = require_passing_report(implementations=("torch",))
 
 which returns the parsed :class:`ConformanceReport` or raises :class:`ConformanceGateError` whose message names
-what is wrong: the report is missing or unreadable; a check failed (each failing check and implementation
-named, with its max error and tolerance); the report was made on another commit, or from a tree with
-uncommitted changes; a framework version differs from the one the report was made with; or a requested
-implementation was not run.
+what is wrong: the report is missing, unreadable or lacks a mandatory field (``dirty``, ``versions``, the two
+digests); a check failed (each failing check and implementation named, with its max error and tolerance); a
+required check (:func:`enhancenet_runtime.gate_evidence.required_checks`) is missing or "not run"; the golden
+tensors or the check table do not match the report's digests; the report was made on another commit, or from a
+tree with uncommitted changes; a framework version differs from the one the report was made with; or, when
+``pythons`` is given, a re-run of one golden head case (numpy-ref and each published framework, each in its own
+interpreter) disagrees with the report.
 
-Report format (``format`` = ``enhancenet-conformance-report``, ``format_version`` = ``1``)::
+What a file-based gate can and cannot detect: it detects stale reports (commit, versions, golden data),
+incomplete ones (required checks), reports edited after the fact without recomputing the digest, and an
+implementation that is broken at this commit (the re-run). Someone with the code can still write a report
+that passes every one of these checks; the gate is a guard against mistakes, not against forgery.
+
+Report format (``format`` = ``enhancenet-conformance-report``, ``format_version`` = ``2``)::
 
     {
-      "format": "enhancenet-conformance-report", "format_version": 1,
+      "format": "enhancenet-conformance-report", "format_version": 2,
       "commit": "<40 hex>", "dirty": false, "created": "<ISO 8601>",
       "versions": {"torch": "2.13.0", "paddlepaddle": "3.3.1", ...},   # framework distributions
+      "golden_digest": "<sha256 of conformance/golden/data>", "checks_digest": "<sha256 of checks>",
       "implementations": {"torch": {"status": "run", "versions": {...}}, "mindspore": {"status": "not run",
                           "reason": "..."}},
       "checks": [{"check": "golden.head.head_L2", "implementation": "torch", "status": "pass" | "fail" |
@@ -31,6 +40,7 @@ This module is framework-free: it never imports a framework (installed versions 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -39,6 +49,16 @@ from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
+
+from enhancenet_runtime.gate_evidence import (
+    ROUND_TRIP_CASES,
+    checks_digest,
+    golden_digest,
+    golden_dir,
+    required_checks,
+    round_trip_required,
+    spot_check,
+)
 
 __all__ = [
     "FRAMEWORK_DISTRIBUTIONS",
@@ -51,12 +71,13 @@ __all__ = [
     "default_report_path",
     "installed_framework_versions",
     "read_report",
+    "repository_root",
     "require_passing_report",
     "tree_is_dirty",
 ]
 
 REPORT_FORMAT = "enhancenet-conformance-report"
-REPORT_FORMAT_VERSION = 1
+REPORT_FORMAT_VERSION = 2
 #: Distributions whose versions a report pins (implementation key -> PyPI distribution name).
 FRAMEWORK_DISTRIBUTIONS: dict[str, str] = {
     "torch": "torch",
@@ -93,6 +114,10 @@ class ConformanceReport:
     implementations: dict[str, dict[str, Any]] = field(default_factory=dict)
     created: str = ""
     path: Path | None = None
+    golden_digest: str = ""
+    checks_digest: str = ""
+    #: the report was read from the repository's own ``conformance/report.json`` (no override, no --report)
+    official: bool = False
 
     @property
     def failures(self) -> tuple[CheckResult, ...]:
@@ -107,13 +132,18 @@ class ConformanceReport:
 def default_report_path(start: str | os.PathLike[str] | None = None) -> Path:
     """``<repository root>/conformance/report.json``; the root is the git top level of ``start`` (default cwd).
 
-    ``ENHANCENET_CONFORMANCE_REPORT`` overrides the path.
+    ``ENHANCENET_CONFORMANCE_REPORT`` overrides the path (for checking a report kept elsewhere; a report found
+    that way is never :attr:`ConformanceReport.official`, so it cannot publish into ``results/``).
     """
     env = os.environ.get("ENHANCENET_CONFORMANCE_REPORT")
     if env:
         return Path(env)
-    root = _git(["rev-parse", "--show-toplevel"], Path(start) if start else Path.cwd())
-    return Path(root) / "conformance" / "report.json"
+    return repository_root(start) / "conformance" / "report.json"
+
+
+def repository_root(start: str | os.PathLike[str] | None = None) -> Path:
+    """The git top level of ``start`` (default: the current directory)."""
+    return Path(_git(["rev-parse", "--show-toplevel"], Path(start) if start else Path.cwd()))
 
 
 def _git(args: list[str], cwd: Path) -> str:
@@ -168,13 +198,22 @@ def read_report(path: str | os.PathLike[str]) -> ConformanceReport:
     if not isinstance(data, dict) or data.get("format") != REPORT_FORMAT:
         raise ValueError(f"{p}: field 'format' must be {REPORT_FORMAT!r}")
     if data.get("format_version") != REPORT_FORMAT_VERSION:
-        raise ValueError(f"{p}: field 'format_version' is {data.get('format_version')!r}, expected {REPORT_FORMAT_VERSION}")
+        raise ValueError(f"{p}: field 'format_version' is {data.get('format_version')!r}, expected "
+                         f"{REPORT_FORMAT_VERSION} (run `nox -s conformance` again)")
     commit = data.get("commit")
     if not isinstance(commit, str) or not commit:
         raise ValueError(f"{p}: field 'commit' must be a non-empty string")
-    versions = data.get("versions", {})
+    if not isinstance(data.get("dirty"), bool):
+        raise ValueError(f"{p}: field 'dirty' must be true or false (is the tree the report was made from clean?)")
+    if "versions" not in data:
+        raise ValueError(f"{p}: field 'versions' is missing (distribution name -> version of each framework run)")
+    versions = data["versions"]
     if not isinstance(versions, dict) or not all(isinstance(v, str) for v in versions.values()):
         raise ValueError(f"{p}: field 'versions' must map distribution names to version strings")
+    for key in ("golden_digest", "checks_digest"):
+        value = data.get(key)
+        if not isinstance(value, str) or len(value) != 64 or any(ch not in "0123456789abcdef" for ch in value):
+            raise ValueError(f"{p}: field {key!r} must be a SHA-256 hex digest (64 lowercase hex digits)")
     raw_checks = data.get("checks")
     if not isinstance(raw_checks, list):
         raise ValueError(f"{p}: field 'checks' must be a list")
@@ -198,17 +237,22 @@ def read_report(path: str | os.PathLike[str]) -> ConformanceReport:
                 detail=str(c.get("detail", "")),
             )
         )
+    if checks_digest(raw_checks) != data["checks_digest"]:
+        raise ValueError(f"{p}: field 'checks_digest' does not match the check table (the table was changed "
+                         "after the conformance suite wrote it)")
     impls = data.get("implementations", {})
     if not isinstance(impls, dict):
         raise ValueError(f"{p}: field 'implementations' must be an object")
     return ConformanceReport(
         commit=commit,
-        dirty=bool(data.get("dirty", False)),
+        dirty=data["dirty"],
         versions=dict(versions),
         checks=tuple(checks),
         implementations=impls,
         created=str(data.get("created", "")),
         path=p,
+        golden_digest=data["golden_digest"],
+        checks_digest=data["checks_digest"],
     )
 
 
@@ -227,24 +271,41 @@ def require_passing_report(
     versions: Mapping[str, str] | None = None,
     implementations: Iterable[str] | None = None,
     allow_dirty: bool = False,
+    repo: str | os.PathLike[str] | None = None,
+    pythons: Mapping[str, str] | None = None,
 ) -> ConformanceReport:
     """Return the conformance report when publishing is allowed, else raise :class:`ConformanceGateError`.
 
     Args:
-        report_path: the report (default :func:`default_report_path`).
-        commit: the commit being published; default ``git rev-parse HEAD`` of the report's repository.
+        report_path: the report (default :func:`default_report_path` of ``repo``).
+        commit: the commit being published; default ``git rev-parse HEAD`` of ``repo``.
         versions: distribution -> version the publisher runs with (e.g. ``{"torch": "2.13.0"}``); default the
             framework distributions installed in this interpreter (:func:`installed_framework_versions`)
             that the report records. Every given name must be in the report with the same version.
-        implementations: implementations that must have been run and passed every check (default: none
-            required by name; every check that ran must still pass).
+        implementations: implementations that will publish (``torch``, ``paddle``, ``mindspore``); their
+            required checks (:func:`~enhancenet_runtime.gate_evidence.required_checks`) must all have passed, as
+            must numpy-ref's and the spec's (required even when none is named), and each one's framework
+            version must be recorded.
         allow_dirty: accept a report made from, or a current tree with, uncommitted changes to tracked files
             (development only; the commit then does not describe the code that was checked).
+        repo: the repository being published from (default: the git top level of the current directory). Its
+            commit, its tree and its golden tensors are what the report is checked against, wherever the
+            report file lies.
+        pythons: implementation -> interpreter; when given, one golden head case is re-run in each of them
+            (and in numpy-ref) and must agree with the report (:func:`~enhancenet_runtime.gate_evidence.spot_check`).
 
-    Refuses (in this order): missing or unreadable report; a failing check (all of them named); a requested
-    implementation not run or without checks; commit mismatch; dirty tree; version mismatch.
+    Refuses (in this order): missing, unreadable or incomplete report; a failing check (all of them named); a
+    required check missing or not run; golden tensors that differ from the report's; commit mismatch; dirty
+    tree; version mismatch; a re-run that disagrees with the report.
     """
-    path = Path(report_path) if report_path is not None else default_report_path()
+    root = Path(repo) if repo is not None else repository_root()
+    own = root / "conformance" / "report.json"
+    if report_path is not None:
+        path = Path(report_path)
+    else:
+        path = default_report_path(root)
+    official = (report_path is None and not os.environ.get("ENHANCENET_CONFORMANCE_REPORT")
+                and path.resolve() == own.resolve() and not allow_dirty)
     try:
         report = read_report(path)
     except FileNotFoundError as exc:
@@ -260,7 +321,8 @@ def require_passing_report(
         )
     if not any(c.status == "pass" for c in report.checks):
         raise ConformanceGateError(f"publishing refused: {path} holds no passing check")
-    for impl in implementations or ():
+    impls = list(implementations or ())
+    for impl in impls:
         ran = [c for c in report.checks if c.implementation == impl and c.status == "pass"]
         if not ran:
             info = report.implementations.get(impl, {})
@@ -269,8 +331,17 @@ def require_passing_report(
                 f"publishing refused: implementation {impl!r} was not run by the conformance suite in {path}"
                 + (f" ({reason})" if reason else "")
             )
-    repo = path.resolve().parent
-    want_commit = commit if commit is not None else current_commit(repo)
+    _require_checks(report, path, impls, root)
+    try:
+        here_golden = golden_digest(golden_dir(root))
+    except FileNotFoundError as exc:
+        raise ConformanceGateError(f"publishing refused: {exc}") from exc
+    if report.golden_digest != here_golden:
+        raise ConformanceGateError(
+            f"publishing refused: the conformance report {path} was made against other golden tensors than "
+            f"{golden_dir(root)} (golden_digest differs); run `nox -s conformance` again"
+        )
+    want_commit = commit if commit is not None else current_commit(root)
     if report.commit != want_commit:
         raise ConformanceGateError(
             f"publishing refused: the conformance report {path} is for commit {report.commit[:12]}, "
@@ -282,11 +353,50 @@ def require_passing_report(
                 f"publishing refused: the conformance report {path} was made from a tree with uncommitted "
                 "changes; commit them and run `nox -s conformance` again"
             )
-        if commit is None and tree_is_dirty(repo):
+        if commit is None and tree_is_dirty(root):
             raise ConformanceGateError(
                 "publishing refused: the working tree has uncommitted changes to tracked files, so the "
                 f"report for {report.commit[:12]} does not describe this code; commit and rerun conformance"
             )
+    _require_versions(report, path, impls, versions)
+    if pythons:
+        problems = spot_check(report.checks, pythons, root)
+        if problems:
+            raise ConformanceGateError(
+                f"publishing refused: re-running a golden check disagrees with {path}: " + "; ".join(problems)
+            )
+    return dataclasses.replace(report, official=official)
+
+
+def _require_checks(report: ConformanceReport, path: Path, impls: list[str], root: Path) -> None:
+    try:
+        required = required_checks(impls, golden_dir(root))
+    except ValueError as exc:
+        raise ConformanceGateError(f"publishing refused: {exc}") from exc
+    passed = {(c.check, c.implementation) for c in report.checks if c.status == "pass"}
+    missing = [f"{name} [{impl}]" for name, impl in required if (name, impl) not in passed]
+    chain = round_trip_required(impls)
+    if chain:
+        for case in ROUND_TRIP_CASES:
+            if not any(c.check == f"round_trip.{case}" and c.status == "pass"
+                       and set(chain) <= set(c.implementation.split("->")) for c in report.checks):
+                missing.append(f"round_trip.{case} [{'->'.join(chain)}]")
+    if missing:
+        shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+        raise ConformanceGateError(
+            f"publishing refused: {len(missing)} required conformance check(s) did not pass (missing or not "
+            f"run) in {path}: {shown}; run the whole `nox -s conformance`"
+        )
+
+
+def _require_versions(report: ConformanceReport, path: Path, impls: list[str],
+                      versions: Mapping[str, str] | None) -> None:
+    missing = [FRAMEWORK_DISTRIBUTIONS[i] for i in impls
+               if i in FRAMEWORK_DISTRIBUTIONS and FRAMEWORK_DISTRIBUTIONS[i] not in report.versions]
+    if missing:
+        raise ConformanceGateError(
+            f"publishing refused: the conformance report {path} records no version of {', '.join(missing)}"
+        )
     if versions is None:
         here = installed_framework_versions()
         want = {k: v for k, v in here.items() if k in report.versions}
@@ -303,4 +413,3 @@ def require_passing_report(
             f"publishing refused: framework version mismatch with {path}: " + "; ".join(mismatched)
             + "; run `nox -s conformance` with these versions"
         )
-    return report
