@@ -106,7 +106,7 @@ def test_ckpt_needs_an_interpreter_with_the_mindspore_back_end(tmp_path: Path) -
     interpreter); without the back end the error says which flag to pass, and nothing is written."""
     assert format_of("w.ckpt") == "mindspore"
     src = tmp_path / "a.safetensors"
-    src.write_bytes(b"not read: the back end is missing")
+    _front_end_file(src)  # a valid file: the front end checks it before any back end runs
     with pytest.raises(ConvertError, match=r"enhancenet_mindspore is not installed for .*pass --mindspore-python"):
         convert_weights(src, tmp_path / "m.ckpt", config=CFG)
     assert not (tmp_path / "m.ckpt").exists()
@@ -160,3 +160,31 @@ def test_damaged_model_config_header_is_refused_even_with_config(tmp_path: Path,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "damaged.safetensors" in err and "model_config" in err, err
     assert not (tmp_path / "m.pt").exists()
+
+
+def _front_end_file(path: Path, nan: bool = False, model_config: str | None = None) -> None:
+    """A small canonical file written with the spec alone (no back end needed: these are refused before one runs)."""
+    from enhancenet_core.canonical import model_config_json
+    from enhancenet_core.safetensors_io import safetensors_bytes
+
+    w = np.ones((4, 2), np.float32)
+    if nan:
+        w[1, 1] = np.nan
+    meta = {"model_config": model_config_json(CFG) if model_config is None else model_config}
+    path.write_bytes(safetensors_bytes({"head.w": w}, meta))
+
+
+def test_front_end_refuses_non_finite_weights_and_corrupt_records(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    dst = tmp_path / "out.pt"
+    dst.write_bytes(b"previous")
+    _front_end_file(tmp_path / "nan.safetensors", nan=True)
+    assert main([str(tmp_path / "nan.safetensors"), str(dst)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'head.w' holds 1 NaN/inf" in err[0]
+    # a corrupt model_config record is refused even when --config would replace it
+    bad = '{"num_keypoints": 0}'
+    _front_end_file(tmp_path / "rec.safetensors", model_config=bad)
+    with pytest.raises(ConvertError, match=r"rec\.safetensors header model_config: not a valid model configuration.*num_keypoints"):
+        convert_weights(tmp_path / "rec.safetensors", dst, config=CFG)
+    assert dst.read_bytes() == b"previous"

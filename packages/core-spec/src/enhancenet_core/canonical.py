@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from enhancenet_core.config import ConfigError, ModelConfig, _dataclass_from_dict
+from enhancenet_core.config import ConfigError, ModelConfig, _check_rules, _dataclass_from_dict
 from enhancenet_core.conventions import BaseModelName, PretrainedScope, ShuffleOrder, Upsampler
 from enhancenet_core.namemap import BN_EPS, HEAD_PREFIX, TensorSpec, parameter_specs
 from enhancenet_core.pixel_shuffle import convert_subpixel_weights
@@ -459,9 +459,13 @@ def model_config_from_json(text: str, source: str = "model_config") -> ModelConf
     try:
         data = json.loads(text)
         # the model section alone: no dataset cross-checks (a weight file may hold any K)
-        return _dataclass_from_dict(ModelConfig, data, "model")
+        model = _dataclass_from_dict(ModelConfig, data, "model")
+        _check_rules(model, "model")  # value ranges (channels >= 1, upscale >= 1, ...), as a config file's
+        return model
     except (ValueError, ConfigError) as exc:
         raise ValueError(f"{source}: not a valid model configuration ({exc})") from exc
+    except RecursionError:
+        raise ValueError(f"{source}: not a valid model configuration (JSON nested too deeply)") from None
 
 
 def file_model_config(metadata: Mapping[str, str], source: str = "weights") -> ModelConfig:

@@ -93,6 +93,8 @@ def _read_header(fh: Any, path: Path) -> tuple[dict[str, Any], int]:
         header = json.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValueError(f"{path}: not a readable safetensors file (header is not JSON: {exc})") from exc
+    except RecursionError:
+        raise ValueError(f"{path}: not a readable safetensors file (header JSON nested too deeply)") from None
     if not isinstance(header, dict):
         raise ValueError(f"{path}: not a readable safetensors file (header is not a JSON object)")
     return header, 8 + n

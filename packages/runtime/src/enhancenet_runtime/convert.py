@@ -42,6 +42,7 @@ import numpy as np
 from enhancenet_core import canonical
 from enhancenet_core.canonical import model_config_json, read_canonical_metadata
 from enhancenet_core.config import ConfigError, ModelConfig, load_config
+from enhancenet_core.safetensors_io import read_safetensors
 
 __all__ = [
     "BACKENDS",
@@ -141,6 +142,19 @@ def _resolve_model_config(config: str | os.PathLike[str] | ModelConfig | None) -
         raise ConvertError(f"--config {config}: {exc}") from exc
 
 
+def _check_canonical_source(path: Path) -> None:
+    """Every header entry of a canonical source fits the file, and every float tensor is finite."""
+    try:
+        tensors, _ = read_safetensors(path)
+    except ValueError as exc:
+        raise ConvertError(str(exc)) from exc
+    for name, arr in tensors.items():
+        if arr.dtype.kind == "f" and arr.size and not np.isfinite(arr).all():
+            bad = int(np.count_nonzero(~np.isfinite(arr)))
+            raise ConvertError(f"{path}: tensor {name!r} holds {bad} NaN/inf value(s) of {arr.size}; "
+                               "non-finite weights are not converted")
+
+
 def _run_backend(framework: str, python: str, args: Sequence[str]) -> str:
     if framework not in BACKENDS:
         raise ConvertError(f"no converter back end for {framework!r}")
@@ -204,6 +218,7 @@ def convert_weights(
         if "model_config" in meta:  # a damaged record is refused even when --config overrides it
             recorded = model_config_from_json(meta["model_config"], f"{src_p} header model_config")
             model_cfg = model_cfg if model_cfg is not None else recorded
+        _check_canonical_source(src_p)
     cfg_args = ["--model-config", model_config_to_json(model_cfg)] if model_cfg is not None else []
 
     def py(fw: str) -> str:
