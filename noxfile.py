@@ -3,6 +3,7 @@ every session that needs it (tests, conformance, bench, reproduce).
 
     nox -s conformance   # the main job: every implementation checked against numpy-ref golden tensors
     nox -s tests         # every package's unit tests, each in its own virtualenv
+    nox -s fuzz          # generated bad inputs through the command lines: exit 2 and one line for each
     nox -s lint          # ruff
     nox -s bench         # benchmarks/ (ratios measured in one run)
     nox -s reproduce     # the paper's experiments at CPU scale (behind the conformance gate)
@@ -136,7 +137,24 @@ def tests(session: nox.Session, package: str) -> None:
         session.skip(NOT_YET[package])
     bin_dir = _framework_env(session, package)
     _run(session, bin_dir, "pytest", "-c", "pyproject.toml", "--rootdir", ".", f"{PACKAGES[package][0]}/tests",
-         *CROSS_CHECKS.get(package, ()), "-q", *session.posargs)
+         *CROSS_CHECKS.get(package, ()), *(f"--ignore={d}" for d in FUZZ_SUITES.values()), "-q", *session.posargs)
+
+
+# The fuzz suites (`nox -s fuzz`, run by CI after `nox -s tests`, not by `tests`): hypothesis feeds generated bad
+# configs, COCO/MPII files, weight files and images through the command lines in-process; every one must be
+# refused with exit 2 and one line, leaving no output. Each runs in its package's environment.
+FUZZ_SUITES: dict[str, str] = {"runtime": "packages/runtime/tests/fuzz", "torch": "packages/torch-impl/tests/fuzz"}
+
+
+@nox.session(venv_backend="none")
+def fuzz(session: nox.Session) -> None:
+    """Property-based fuzzing of the command lines (ENHANCENET_FUZZ_EXAMPLES per strategy, default 60)."""
+    for package, suite in FUZZ_SUITES.items():
+        if not (ROOT / suite).is_dir():
+            continue
+        bin_dir = _framework_env(session, package)
+        _run(session, bin_dir, "pytest", "-c", "pyproject.toml", "--rootdir", ".", suite, "-q", "-p", "no:cacheprovider",
+             *session.posargs, env={"OMP_NUM_THREADS": "1"})
 
 
 # Each benchmark runs in the virtualenv of the framework it measures (never two frameworks in one process);

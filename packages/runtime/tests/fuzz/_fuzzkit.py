@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 #: input class -> [inputs fed, inputs refused cleanly]
 TALLY: dict[str, Counter] = {}
@@ -31,6 +31,8 @@ FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
     database=None,
+    # no shrinking: every input is already small, and a refusal that fails is reported as generated
+    phases=[Phase.explicit, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
 
@@ -114,3 +116,16 @@ def byte_damage() -> dict[str, Callable[[bytes], bytes]]:
         "deeply nested": lambda b: b"[" * 100_000 + b"]" * 100_000,
         "NUL bytes": lambda b: b"\x00" * 64,
     }
+
+
+def terminal_summary(terminalreporter) -> None:
+    """The tally at the end of a session (called from the fuzz suites' conftest files)."""
+    if not TALLY:
+        return
+    fed = sum(c["fed"] for c in TALLY.values())
+    ok = sum(c["refused"] for c in TALLY.values())
+    terminalreporter.section("fuzz: bad inputs fed through the command lines")
+    for kind, c in sorted(TALLY.items()):
+        terminalreporter.write_line(f"{kind:<28} {c['fed']:>5} fed, {c['refused']:>5} refused cleanly")
+    terminalreporter.write_line(f"{'total':<28} {fed:>5} fed, {ok:>5} refused cleanly "
+                                "(a strategy stops at its first bad refusal: see its test)")

@@ -171,7 +171,8 @@ def _run(damage: str, data) -> None:
         src, dst = d / "fuzzed_weights.safetensors", d / "previous_output.safetensors"
         src.write_bytes(raw)
         dst.write_bytes(_valid())  # an existing output: must keep its bytes
-        assert_refused("safetensors header", main, [str(src), str(dst)], d, ["fuzzed_weights", *names], damage)
+        kind = "safetensors tensors" if damage in TENSOR_DAMAGE else "safetensors header"
+        assert_refused(kind, main, [str(src), str(dst)], d, ["fuzzed_weights", *names], damage)
 
 
 @FUZZ
