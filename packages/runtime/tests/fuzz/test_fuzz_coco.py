@@ -204,3 +204,9 @@ def _survey_files(damage, data):
 #: each table with a runner of one damage (packages/runtime/tests/fuzz/survey.py runs them one at a time)
 SURVEY = {"gt": (GT_DAMAGE, _survey_gt), "results": (RESULT_DAMAGE, _survey_res),
           "files": (byte_damage(), _survey_files)}
+
+
+def test_the_clean_inputs_are_accepted(tmp_path: Path) -> None:
+    """The base every damage starts from is valid (else the refusals above would prove nothing)."""
+    gt, res = dump_json(tmp_path / "gt.json", _gt()), dump_json(tmp_path / "res.json", _results())
+    assert main(["eval-coco", str(gt), str(res)]) == 0

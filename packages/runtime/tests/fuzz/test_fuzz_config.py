@@ -136,3 +136,10 @@ SURVEY = {
              lambda damage, data: _duplicate_key(data) if damage == "duplicate key" else _unknown_key(data)
              if damage == "unknown key" else _run("config yaml", YAML_DAMAGE[damage](BASE_TEXT.encode()), [], damage)),
 }
+
+
+def test_the_clean_input_is_accepted(tmp_path: Path) -> None:
+    """The base every damage starts from is valid, also after a YAML round trip (as the value damage writes it)."""
+    for i, text in enumerate((BASE_TEXT, yaml.safe_dump(yaml.safe_load(BASE_TEXT), sort_keys=False))):
+        (tmp_path / f"c{i}.yaml").write_text(text, encoding="utf-8")
+        assert main(["validate", str(tmp_path / f"c{i}.yaml")]) == 0

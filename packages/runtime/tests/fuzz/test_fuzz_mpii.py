@@ -128,3 +128,12 @@ def test_fuzz_mpii_files(damage: str, data) -> None:
 
 SURVEY = {"mpii": (DAMAGE, _run),
           "files": (byte_damage(), lambda damage, data: _run(damage, data, byte_damage()[damage]))}
+
+
+def test_the_clean_inputs_are_accepted(tmp_path: Path) -> None:
+    """The base every damage starts from is valid (else the refusals above would prove nothing)."""
+    gt, preds, sizes = tmp_path / "gt.json", tmp_path / "preds.npy", tmp_path / "sizes.json"
+    dump_json(gt, _gt())
+    np.save(preds, _preds())
+    dump_json(sizes, _sizes().tolist())
+    assert main(["eval-mpii", str(gt), str(preds), "--head-sizes", str(sizes)]) == 0

@@ -188,3 +188,13 @@ def test_fuzz_safetensors_tensors(damage: str, data) -> None:
 
 
 SURVEY = {"header": (DAMAGE, _run), "tensors": (TENSOR_DAMAGE, _run)}
+
+
+def test_the_clean_input_passes_the_front_end(tmp_path: Path) -> None:
+    """The base every damage starts from passes every front-end check (the back end is what runs next)."""
+    from enhancenet_core.canonical import model_config_from_json
+    from enhancenet_core.safetensors_io import read_safetensors
+
+    (tmp_path / "w.safetensors").write_bytes(_valid())
+    tensors, meta = read_safetensors(tmp_path / "w.safetensors")
+    assert set(tensors) == set(TENSORS) and model_config_from_json(meta["model_config"]) == CFG
