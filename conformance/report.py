@@ -239,6 +239,8 @@ def to_markdown(report: dict[str, Any]) -> str:
         "# Conformance report",
         "",
         f"- commit `{report['commit']}`{' (**dirty tree**)' if report['dirty'] else ''}, {report['created']}",
+        f"- golden tensors sha256 `{report['golden_digest'][:16]}…`, check table sha256 "
+        f"`{report['checks_digest'][:16]}…` (the publish gate recomputes both)",
         f"- result: **{'PASS' if report['passed'] else 'FAIL'}** "
         f"({sum(c['status'] == 'fail' for c in report['checks'])} failed, "
         f"{sum(c['status'] == 'pass' for c in report['checks'])} passed, "
