@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from enhancenet_runtime.data.image import read_image
-from enhancenet_runtime.engine.visualize import MAX_BOX_FACTOR, check_boxes
+from enhancenet_runtime.engine.visualize import MAX_BOX_TO_IMAGE, check_boxes
 
 
 def _chunk(kind: bytes, payload: bytes) -> bytes:
@@ -30,8 +30,8 @@ def test_empty_and_oversized_images_are_refused_naming_the_file(tmp_path: Path) 
 
 
 def test_boxes_far_larger_than_the_image_are_refused() -> None:
-    assert check_boxes([[0, 0, MAX_BOX_FACTOR * 64, 10]], 64, 48).shape == (1, 4)  # at the limit: kept
-    for box in ([0, 0, 1e308, 10], [0, 0, 10, MAX_BOX_FACTOR * 48 + 1]):
-        with pytest.raises(ValueError, match=r"box #0 .*at most 10 times the image's \(64x48 pixels\)"):
+    assert check_boxes([[0, 0, MAX_BOX_TO_IMAGE * 64, 10]], 64, 48).shape == (1, 4)  # at the limit: kept
+    for box in ([0, 0, 1e308, 10], [0, 0, 10, MAX_BOX_TO_IMAGE * 48 + 1]):
+        with pytest.raises(ValueError, match=r"box #0 .*times the image \(64x48 pixels\)"):
             check_boxes([box], 64, 48)
     assert np.isfinite(check_boxes([[-5, -5, 20, 20]], 64, 48)).all()  # partly outside: kept, as before
