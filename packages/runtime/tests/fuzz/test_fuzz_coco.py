@@ -6,7 +6,6 @@ import math
 import tempfile
 from pathlib import Path
 
-import pytest
 from _fuzzkit import FUZZ, assert_refused, byte_damage, dump_json
 from hypothesis import given
 from hypothesis import strategies as st
@@ -156,7 +155,6 @@ def _run(kind, gt_bytes_or_obj, res_obj, names, what, damage_file=None):
         assert_refused(kind, main, ["eval-coco", str(gt), str(res)], d, names, what)
 
 
-@pytest.mark.xfail(strict=False, reason="fixed by evalguard branch")
 @FUZZ
 @given(damage=st.sampled_from(sorted(GT_DAMAGE)), data=st.data())
 def test_fuzz_coco_ground_truth(damage: str, data) -> None:
@@ -175,7 +173,6 @@ def test_fuzz_coco_results(damage: str, data) -> None:
     _run("coco results", _gt(), res, ["dets_results", *names], damage)
 
 
-@pytest.mark.xfail(strict=False, reason="fixed by evalguard branch")
 @FUZZ
 @given(damage=st.sampled_from(sorted(byte_damage())), which=st.sampled_from(["gt", "results"]))
 def test_fuzz_coco_files(damage: str, which: str) -> None:

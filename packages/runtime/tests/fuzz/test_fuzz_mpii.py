@@ -7,7 +7,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import pytest
 from _fuzzkit import FUZZ, assert_refused, byte_damage, dump_json
 from hypothesis import given
 from hypothesis import strategies as st
@@ -112,14 +111,12 @@ def _run(damage: str, data, file_damage=None) -> None:
         assert_refused("mpii files" if file_damage else "mpii", main, argv, d, names, what)
 
 
-@pytest.mark.xfail(strict=False, reason="fixed by evalguard branch")
 @FUZZ
 @given(damage=st.sampled_from(sorted(DAMAGE)), data=st.data())
 def test_fuzz_mpii(damage: str, data) -> None:
     _run(damage, data)
 
 
-@pytest.mark.xfail(strict=False, reason="fixed by evalguard branch")
 @FUZZ
 @given(damage=st.sampled_from(sorted(byte_damage())), data=st.data())
 def test_fuzz_mpii_files(damage: str, data) -> None:
