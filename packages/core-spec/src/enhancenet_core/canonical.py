@@ -40,7 +40,7 @@ import numpy as np
 from enhancenet_core.config import ConfigError, ModelConfig, _dataclass_from_dict
 from enhancenet_core.conventions import BaseModelName, PretrainedScope, ShuffleOrder, Upsampler
 from enhancenet_core.namemap import BN_EPS, HEAD_PREFIX, TensorSpec, parameter_specs
-from enhancenet_core.pixel_shuffle import convert_subpixel_weights
+from enhancenet_core.pixel_shuffle import convert_subpixel_weights, subpixel_channels
 from enhancenet_core.safetensors_io import (
     read_canonical_metadata,
     read_safetensors,
@@ -339,7 +339,7 @@ def convert_shuffle_order(
     if src is dst:
         return out
     head, k = model_cfg.head, model_cfg.num_keypoints
-    c = k * head.upscale * head.upscale
+    c = subpixel_channels(k, head.upscale)
     w, b = out.get(f"{HEAD_PREFIX}upsample.weight"), out.get(f"{HEAD_PREFIX}upsample.bias")
     if w is None or np.ndim(w) < 1 or np.shape(w)[0] != c:
         return out

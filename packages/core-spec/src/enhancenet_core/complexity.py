@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from enhancenet_core.conventions import BaseModelName, HeadInput, Upsampler
+from enhancenet_core.pixel_shuffle import subpixel_channels
 
 if TYPE_CHECKING:  # config.py imports this module (deconv_padding); keep the import one-way at run time
     from enhancenet_core.config import BaseModelConfig, ModelConfig
@@ -218,8 +219,9 @@ def head_complexity(cfg: ModelConfig, feature_channels: int) -> HeadComplexity:
     kk = head.upsampler_kernel
     upsampler = Upsampler(head.upsampler)
     if upsampler is Upsampler.SUBPIXEL:
-        rows.append(_conv(f"conv{last}", c, k_out * r * r, kk, lr))
-        rows.append(LayerComplexity("pixel_shuffle", "pixel_shuffle", k_out * r * r, k_out, 0, r, hr, 0, 0, 0))
+        rows.append(_conv(f"conv{last}", c, subpixel_channels(k_out, r), kk, lr))
+        rows.append(LayerComplexity("pixel_shuffle", "pixel_shuffle", subpixel_channels(k_out, r), k_out, 0, r, hr, 0,
+                                    0, 0))
     elif upsampler is Upsampler.DECONV:
         deconv_padding(kk, r)  # raises for impossible kernel / stride combinations
         params = c * k_out * kk * kk

@@ -47,6 +47,7 @@ from enhancenet_core.complexity import feature_channels as _feature_channels
 from enhancenet_core.complexity import head_input_channels
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
 from enhancenet_core.conventions import BaseModelName, Upsampler
+from enhancenet_core.pixel_shuffle import subpixel_channels
 
 BN_EPS: float = 1e-5
 """Batch-norm epsilon of every canonical model (PyTorch's default)."""
@@ -304,7 +305,7 @@ def head_parameter_specs(
         c = head.channels
     k, r, kp = head.upsampler_kernel, head.upscale, num_keypoints
     if head.upsampler == Upsampler.SUBPIXEL:
-        s.conv(f"{HEAD_PREFIX}upsample", c, kp * r * r, k, True)
+        s.conv(f"{HEAD_PREFIX}upsample", c, subpixel_channels(kp, r), k, True)
     elif head.upsampler == Upsampler.DECONV:
         s.deconv(f"{HEAD_PREFIX}upsample", c, kp, k, True)
     elif head.upsampler == Upsampler.BILINEAR_CONV:
