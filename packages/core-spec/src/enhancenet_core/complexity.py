@@ -219,9 +219,9 @@ def head_complexity(cfg: ModelConfig, feature_channels: int) -> HeadComplexity:
     kk = head.upsampler_kernel
     upsampler = Upsampler(head.upsampler)
     if upsampler is Upsampler.SUBPIXEL:
-        rows.append(_conv(f"conv{last}", c, subpixel_channels(k_out, r), kk, lr))
-        rows.append(LayerComplexity("pixel_shuffle", "pixel_shuffle", subpixel_channels(k_out, r), k_out, 0, r, hr, 0,
-                                    0, 0))
+        c_ps = subpixel_channels(k_out, r)
+        rows.append(_conv(f"conv{last}", c, c_ps, kk, lr))
+        rows.append(LayerComplexity("pixel_shuffle", "pixel_shuffle", c_ps, k_out, 0, r, hr, 0, 0, 0))
     elif upsampler is Upsampler.DECONV:
         deconv_padding(kk, r)  # raises for impossible kernel / stride combinations
         params = c * k_out * kk * kk

@@ -44,11 +44,18 @@ def forward_maps(model: Callable[[ms.Tensor], Any], images: np.ndarray | ms.Tens
     return {k: out[k].asnumpy().astype(np.float32) for k in ("lr", "hr") if k in out}
 
 
-def infer_heatmaps(model: Callable[[ms.Tensor], Any], images: np.ndarray, cfg: Config) -> dict[str, np.ndarray]:
+def infer_heatmaps(
+    model: Callable[[ms.Tensor], Any], images: np.ndarray, cfg: Config
+) -> dict[str, np.ndarray]:
     """Maps of (N, 3, H, W) patches, with the flip test when ``cfg.test.flip_test`` (the horizontally flipped
     patches run through the network and are merged by :func:`enhancenet_runtime.engine.prediction.infer_maps`)."""
     images = np.ascontiguousarray(images, dtype=np.float32)
-    return infer_maps(lambda x: forward_maps(model, x), images, cfg, flip=lambda x: np.ascontiguousarray(x[..., ::-1]))
+    return infer_maps(lambda x: forward_maps(model, x), images, cfg, flip=_mirror)
+
+
+def _mirror(images: np.ndarray) -> np.ndarray:
+    """(N, 3, H, W) patches mirrored left-right (a contiguous copy)."""
+    return np.ascontiguousarray(images[..., ::-1])
 
 
 def _network(model: nn.Cell, mode: str) -> Callable[[ms.Tensor], Any]:

@@ -36,8 +36,9 @@ def _infer(model: nn.Layer, cfg: Config) -> InferFn:
 
 def predict_boxes(model: nn.Layer, image: np.ndarray, boxes: np.ndarray, cfg: Config) -> BoxPredictions:
     """Run ``model`` on the crops of ``boxes`` ((N, 4) x, y, w, h) in ``image`` ((H, W, 3) uint8, channel order
-    per ``cfg.data.color_rgb``) on Paddle's current device: :func:`enhancenet_runtime.engine.prediction.predict_boxes`
-    (patches, center/scale, the maps after the flip test and ``preds`` {"lr"[, "hr"]} (N, K, 3) image (x, y, score))."""
+    per ``cfg.data.color_rgb``) on Paddle's current device:
+    :func:`enhancenet_runtime.engine.prediction.predict_boxes` (patches, center/scale, the maps after the flip test
+    and ``preds`` {"lr"[, "hr"]} (N, K, 3) image (x, y, score))."""
     model.eval()
     return prediction.predict_boxes(image, boxes, cfg, _infer(model, cfg))
 

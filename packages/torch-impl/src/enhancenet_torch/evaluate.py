@@ -5,7 +5,8 @@ Everything around it is the runtime's, shared by every framework so they report 
 maps: the batch loop and the flip-test merge (the ``test.flip_shift`` rule applied for each map's own stride, so
 M^LR and M^HR get their own correction), decoding through the codecs (LR or HR maps) and the map back to the
 image, collecting predictions (:mod:`enhancenet_runtime.engine.prediction`), COCO AP (rescoring, OKS-NMS,
-pycocotools and our evaluator) or MPII PCKh, and the files (:func:`enhancenet_runtime.engine.evaluation.finish_evaluation`).
+pycocotools and our evaluator) or MPII PCKh, and the files
+(:func:`enhancenet_runtime.engine.evaluation.finish_evaluation`).
 
 Outputs in ``out_dir``:
 

@@ -90,7 +90,8 @@ class GaussianHeatmapCodec:
 
     @property
     def flip_shift_pixels(self) -> float:
-        """Pixels of this map the flipped-back map is shifted right (:func:`~enhancenet_core.coordinates.flip_shift_pixels`)."""
+        """Pixels of this map the flipped-back map is shifted right in the flip test
+        (:func:`enhancenet_core.coordinates.flip_shift_pixels` for this map's stride and rule)."""
         return flip_shift_pixels(self.convention, self.input_size, self.heatmap_size, self.flip_shift_rule)
 
     def _maps(self, heatmaps: ArrayLike) -> NDArray:
@@ -180,7 +181,9 @@ def heatmap_codecs(cfg: Config) -> HeatmapCodecs:
     )  # fmt: skip
     return HeatmapCodecs(
         lr=GaussianHeatmapCodec(heatmap_size=model.heatmap_size, sigma=target.sigma, **common),
-        hr=GaussianHeatmapCodec(heatmap_size=model.hr_heatmap_size, sigma=target.sigma * model.head.upscale, **common),
+        hr=GaussianHeatmapCodec(
+            heatmap_size=model.hr_heatmap_size, sigma=target.sigma * model.head.upscale, **common  # Eq. 6: r·σ
+        ),
     )
 
 

@@ -6,11 +6,11 @@ A framework supplies only hooks that run its network:
   (N, 3, H_in, W_in) patches (a framework tensor or a NumPy array, whatever the framework's loader gives);
 * ``flip(images) -> images`` mirrored left-right (the last axis), in the same type.
 
-From them: :func:`infer_maps` (the flip test merged by :func:`enhancenet_runtime.engine.evaluation.merge_flip_test`),
-:func:`predict_dataset` (a test set batch by batch -> :class:`~enhancenet_runtime.engine.evaluation.PredictionCollector`
-arrays, the input of :func:`~enhancenet_runtime.engine.evaluation.finish_evaluation`) and :func:`predict_boxes`
-(person boxes in one image -> :class:`BoxPredictions`, drawn by
-:func:`enhancenet_runtime.engine.visualize.predict_picture`).
+From them: :func:`infer_maps` (the flip test, merged by
+:func:`enhancenet_runtime.engine.evaluation.merge_flip_test`), :func:`predict_dataset` (a test set batch by batch
+-> :class:`~enhancenet_runtime.engine.evaluation.PredictionCollector` arrays, the input of
+:func:`~enhancenet_runtime.engine.evaluation.finish_evaluation`) and :func:`predict_boxes` (person boxes in one
+image -> :class:`BoxPredictions`, drawn by :func:`enhancenet_runtime.engine.visualize.predict_picture`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def infer_maps(
 
     Returns:
         float32 maps; with flip test, each averaged with the flipped patch's map flipped back and shifted by the
-        ``test.flip_shift`` rule for that map's own stride (:func:`~enhancenet_runtime.engine.evaluation.merge_flip_test`).
+        ``test.flip_shift`` rule for that map's own stride
+        (:func:`~enhancenet_runtime.engine.evaluation.merge_flip_test`).
     """
     maps = forward(images)
     flipped = forward(flip(images)) if cfg.test.flip_test else None
