@@ -7,13 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from enhancenet_core.complexity import subpixel_channels
 from enhancenet_core.conventions import ShuffleOrder
 from enhancenet_core.pixel_shuffle import (
     channel_permutation,
     convert_subpixel_weights,
     pixel_shuffle,
     pixel_unshuffle,
-    subpixel_channels,
 )
 
 PAPER, FRAMEWORK = ShuffleOrder.PAPER, ShuffleOrder.FRAMEWORK

@@ -37,10 +37,11 @@ from typing import Any
 
 import numpy as np
 
+from enhancenet_core.complexity import subpixel_channels
 from enhancenet_core.config import ConfigError, ModelConfig, _dataclass_from_dict
 from enhancenet_core.conventions import BaseModelName, PretrainedScope, ShuffleOrder, Upsampler
 from enhancenet_core.namemap import BN_EPS, HEAD_PREFIX, TensorSpec, parameter_specs
-from enhancenet_core.pixel_shuffle import convert_subpixel_weights, subpixel_channels
+from enhancenet_core.pixel_shuffle import convert_subpixel_weights
 from enhancenet_core.safetensors_io import (
     read_canonical_metadata,
     read_safetensors,

@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from enhancenet_core.conventions import BaseModelName, HeadInput, Upsampler
-from enhancenet_core.pixel_shuffle import subpixel_channels
 
 if TYPE_CHECKING:  # config.py imports this module (deconv_padding); keep the import one-way at run time
     from enhancenet_core.config import BaseModelConfig, ModelConfig
@@ -36,6 +35,7 @@ __all__ = [
     "format_complexity_table",
     "head_complexity",
     "head_input_channels",
+    "subpixel_channels",
 ]
 
 
@@ -104,6 +104,15 @@ def head_input_channels(inputs: HeadInput, feature_channels: int, num_keypoints:
     if inputs is HeadInput.HEATMAPS:
         return num_keypoints
     return feature_channels + num_keypoints
+
+
+def subpixel_channels(num_keypoints: int, upscale: int) -> int:
+    """``K·r²``: the output channels of EnhanceNet's sub-pixel conv (layer L), which PS turns into K maps at r×.
+
+    The one place this number is written; the heads, the name map, the canonical weight format and the complexity
+    table read it here (this module imports no NumPy, so the config and the benchmark harness stay light).
+    """
+    return num_keypoints * upscale * upscale
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,9 @@ from dataclasses import dataclass
 from enum import Enum
 
 from enhancenet_core.complexity import feature_channels as _feature_channels
-from enhancenet_core.complexity import head_input_channels
+from enhancenet_core.complexity import head_input_channels, subpixel_channels
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
 from enhancenet_core.conventions import BaseModelName, Upsampler
-from enhancenet_core.pixel_shuffle import subpixel_channels
 
 BN_EPS: float = 1e-5
 """Batch-norm epsilon of every canonical model (PyTorch's default)."""

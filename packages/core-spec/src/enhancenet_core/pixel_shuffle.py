@@ -33,17 +33,7 @@ __all__ = [
     "convert_subpixel_weights",
     "pixel_shuffle",
     "pixel_unshuffle",
-    "subpixel_channels",
 ]
-
-
-def subpixel_channels(num_keypoints: int, upscale: int) -> int:
-    """``K·r²``: the output channels of EnhanceNet's sub-pixel conv (layer L), which PS turns into K maps at r×.
-
-    The one place this number is written; heads, the name map, the canonical weight format and the complexity
-    table read it here.
-    """
-    return num_keypoints * upscale * upscale
 
 
 def _check_r(r: int) -> int:

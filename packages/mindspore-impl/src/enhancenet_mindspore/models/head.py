@@ -25,10 +25,10 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-from enhancenet_core.complexity import deconv_padding, head_input_channels
+from enhancenet_core.complexity import deconv_padding, head_input_channels, subpixel_channels
 from enhancenet_core.config import EnhanceNetConfig
 from enhancenet_core.conventions import HeadInput, ShuffleOrder, Upsampler
-from enhancenet_core.pixel_shuffle import channel_permutation, subpixel_channels
+from enhancenet_core.pixel_shuffle import channel_permutation
 from enhancenet_mindspore.models.layers import ConvTranspose2d, Upsample, conv2d, init_he_fan_out_
 
 

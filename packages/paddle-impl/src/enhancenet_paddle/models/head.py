@@ -31,10 +31,10 @@ import paddle
 import paddle.nn.functional as F
 from paddle import Tensor, nn
 
-from enhancenet_core.complexity import deconv_padding, head_input_channels
+from enhancenet_core.complexity import deconv_padding, head_input_channels, subpixel_channels
 from enhancenet_core.config import EnhanceNetConfig
 from enhancenet_core.conventions import HeadInput, ShuffleOrder, Upsampler
-from enhancenet_core.pixel_shuffle import channel_permutation, subpixel_channels
+from enhancenet_core.pixel_shuffle import channel_permutation
 
 BILINEAR_ALIGN_MODE = 0
 """``align_mode`` of Paddle's bilinear ``interpolate`` that equals PyTorch's ``align_corners=False`` rule

@@ -25,10 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from enhancenet_core.complexity import deconv_padding, head_input_channels
+from enhancenet_core.complexity import deconv_padding, head_input_channels, subpixel_channels
 from enhancenet_core.config import EnhanceNetConfig
 from enhancenet_core.conventions import HeadInput, ShuffleOrder, Upsampler
-from enhancenet_core.pixel_shuffle import channel_permutation, subpixel_channels
+from enhancenet_core.pixel_shuffle import channel_permutation
 
 
 def paper_to_framework_index(num_keypoints: int, upscale: int) -> Tensor:
