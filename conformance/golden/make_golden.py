@@ -20,8 +20,9 @@ Kinds:
 - ``head``: the EnhanceNet head: ``input.F`` (N, C_F, H, W), ``input.M`` (N, K, H, W) -> ``output.M_HR``.
 - ``base``: a full model at reduced input size: ``input.x`` (N, 3, H, W) -> ``output.F_LR``,
   ``output.M_LR``, ``output.M_HR`` (and ``output.scores.{i}`` per hourglass stack).
-- ``targets``: ``enhancenet_core.targets.generate_lr_hr_targets`` on fixed joints (float32, as the spec
-  returns them); ``decoders``: ``enhancenet_core.decoders.decode_heatmaps`` on fixed maps.
+- ``targets``: the LR and HR codecs' ``encode`` (:func:`enhancenet_core.codecs.heatmap_codecs`, i.e.
+  ``enhancenet_core.targets.generate_targets`` at σ and r·σ) on fixed joints (float32, as the spec returns them);
+  ``decoders``: ``enhancenet_core.decoders.decode_heatmaps`` on fixed maps (through the codecs' ``decode_on_map``).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ if __name__ == "__main__" and platform.machine().lower() in ("x86_64", "amd64"):
 
 import numpy as np
 
-from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig, TargetConfig
+from enhancenet_core.config import BaseModelConfig, Config, EnhanceNetConfig, ModelConfig, TargetConfig
 from enhancenet_core.conventions import (
     BaseModelName,
     CoordinateConvention,
@@ -242,13 +243,24 @@ TARGET_JOINTS = np.array(
 TARGET_VIS = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 1]], dtype=np.float64)
 
 
+# The model and targets of the spec cases: a (48, 64) patch, K = 5, stride 4, r = 4, σ = 2. The codecs derive the
+# LR map (12, 16) with σ and the HR map (48, 64) with r·σ = 8 (enhancenet_core.codecs.heatmap_codecs).
+SPEC_MODEL = ModelConfig(num_keypoints=5, input_size=(48, 64), head=EnhanceNetConfig(upscale=4))
+SPEC_SIGMA = 2.0
+
+
+def _spec_codecs(convention: CoordinateConvention):
+    from enhancenet_core.codecs import heatmap_codecs
+
+    return heatmap_codecs(Config(model=SPEC_MODEL, target=TargetConfig(sigma=SPEC_SIGMA, convention=convention)))
+
+
 def _targets_case(convention: CoordinateConvention) -> Case:
     def build():
-        from enhancenet_core.targets import generate_lr_hr_targets
-
-        cfg = ModelConfig(num_keypoints=5, input_size=(48, 64), head=EnhanceNetConfig(upscale=4))
-        tcfg = TargetConfig(sigma=2.0, convention=convention)
-        lr, lr_w, hr, hr_w = generate_lr_hr_targets(TARGET_JOINTS, TARGET_VIS, cfg, tcfg)
+        cfg = SPEC_MODEL
+        codecs = _spec_codecs(convention)
+        lr, lr_w = codecs.lr.encode(TARGET_JOINTS, TARGET_VIS)
+        hr, hr_w = codecs.hr.encode(TARGET_JOINTS, TARGET_VIS)
         tensors = {
             "input.joints": TARGET_JOINTS,
             "input.joints_vis": TARGET_VIS,
@@ -257,7 +269,9 @@ def _targets_case(convention: CoordinateConvention) -> Case:
             "output.target_hr": hr,
             "output.target_weight_hr": hr_w,
         }
-        meta = {"function": "enhancenet_core.targets.generate_lr_hr_targets", "target_config": {"sigma": 2.0, "convention": convention.value}}
+        # "function" names what wrote the committed files (now enhancenet_core.codecs.generate_lr_hr_targets, the
+        # same numbers); kept as written so the files regenerate byte for byte.
+        meta = {"function": "enhancenet_core.targets.generate_lr_hr_targets", "target_config": {"sigma": SPEC_SIGMA, "convention": convention.value}}
         return tensors, meta, None, cfg, None
 
     return Case(f"targets_{convention.value}", "targets", build)
@@ -265,18 +279,16 @@ def _targets_case(convention: CoordinateConvention) -> Case:
 
 def _decoders_case() -> Case:
     def build():
-        from enhancenet_core.decoders import decode_heatmaps
-        from enhancenet_core.targets import generate_targets
-
         tensors: dict[str, np.ndarray] = {}
         meta_calls = []
         for conv in CoordinateConvention:
-            for level, (size, sigma) in {"lr": ((12, 16), 2.0), "hr": ((48, 64), 8.0)}.items():
-                maps, _ = generate_targets(TARGET_JOINTS, np.ones_like(TARGET_VIS), (48, 64), size, sigma, conv)
+            for level, codec in _spec_codecs(conv)._asdict().items():
+                sigma = codec.sigma
+                maps, _ = codec.encode(TARGET_JOINTS, np.ones_like(TARGET_VIS))
                 noisy = maps.astype(np.float64) + _u(f"decoders.noise.{conv.value}.{level}", maps.shape, 0.0, 0.05)
                 tensors[f"input.{conv.value}.{level}"] = noisy
                 for dec in Decoder:
-                    coords, maxvals = decode_heatmaps(noisy, dec, conv, sigma=sigma)
+                    coords, maxvals = dataclasses.replace(codec, decoder=dec).decode_on_map(noisy)
                     tensors[f"output.{conv.value}.{level}.{dec.value}.coords"] = coords
                     tensors[f"output.{conv.value}.{level}.{dec.value}.maxvals"] = np.asarray(maxvals, dtype=np.float64)
                     meta_calls.append({"input": f"input.{conv.value}.{level}", "decoder": dec.value, "convention": conv.value, "sigma": sigma})

@@ -76,13 +76,13 @@ def test_legacy_flip_misalignment_matches_flip_shift() -> None:
         x = 77.3
         back = size[0] - 1 - input_to_heatmap(np.array([191 - x, 0.0]), (192, 256), size, LEGACY)[0]
         direct = input_to_heatmap(np.array([x, 0.0]), (192, 256), size, LEGACY)[0]
-        shift = flip_shift_pixels(LEGACY, (192, 256), size)
+        shift = flip_shift_pixels(LEGACY, (192, 256), size, FlipShiftRule.EXACT)
         assert direct - back == pytest.approx((s - 1) / s)
         assert shift == pytest.approx((s - 1) / s)
     assert flip_shift_pixels(LEGACY, (192, 256), (48, 64), FlipShiftRule.HRNET) == 1.0  # HRNet's 1 at s=4
     assert flip_shift_pixels(LEGACY, (192, 256), (96, 128), FlipShiftRule.HRNET) == 1.0  # 0.5 rounds up
     assert flip_shift_pixels(LEGACY, (192, 256), (192, 256), FlipShiftRule.HRNET) == 0.0
-    assert flip_shift_pixels(UNBIASED, (192, 256), (48, 64)) == 0.0
+    assert flip_shift_pixels(UNBIASED, (192, 256), (48, 64), FlipShiftRule.EXACT) == 0.0
     assert flip_shift_pixels(UNBIASED, (192, 256), (192, 256), FlipShiftRule.HRNET) == 0.0
 
 

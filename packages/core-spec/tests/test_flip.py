@@ -62,7 +62,7 @@ def test_flip_test_realigns_legacy_and_unbiased(size, sigma) -> None:
         direct, _ = generate_targets(x, np.ones((1, 1)), (192, 256), size, sigma, conv)
         flipped, _ = generate_targets(flipped_x, np.ones((1, 1)), (192, 256), size, sigma, conv)
         back = flip_back(flipped, [])
-        shift = flip_shift_pixels(conv, (192, 256), size)
+        shift = flip_shift_pixels(conv, (192, 256), size, FlipShiftRule.EXACT)
         fixed = flip_shift(back, shift)
         c_direct, _ = decode_heatmaps(direct, decoder, conv, sigma=sigma)
         c_back, _ = decode_heatmaps(back, decoder, conv, sigma=sigma)

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from enhancenet_core.complexity import subpixel_channels
 from enhancenet_core.conventions import ShuffleOrder
 from enhancenet_core.pixel_shuffle import (
     channel_permutation,
@@ -119,3 +120,9 @@ def test_bad_input() -> None:
         convert_subpixel_weights(np.zeros((4, 1, 3, 3)), np.zeros(3), 1, 2, PAPER, FRAMEWORK)
     with pytest.raises(ValueError, match="weight"):
         convert_subpixel_weights(np.zeros((5, 1, 3, 3)), None, 1, 2, PAPER, FRAMEWORK)
+
+
+def test_subpixel_channels_is_k_r_squared() -> None:
+    assert subpixel_channels(17, 4) == 272 and subpixel_channels(16, 2) == 64 and subpixel_channels(3, 1) == 3
+    x = np.zeros((1, subpixel_channels(5, 3), 2, 2))
+    assert pixel_shuffle(x, 3, FRAMEWORK).shape == (1, 5, 6, 6)

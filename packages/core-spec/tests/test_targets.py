@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from enhancenet_core.codecs import generate_lr_hr_targets
 from enhancenet_core.config import ModelConfig, TargetConfig
 from enhancenet_core.conventions import CoordinateConvention
 from enhancenet_core.coordinates import input_to_heatmap
-from enhancenet_core.targets import combine_multi_peak, generate_lr_hr_targets, generate_targets
+from enhancenet_core.targets import combine_multi_peak, generate_targets
 from enhancenet_core.transforms import affine_transform, box_to_center_scale, get_affine_transform
 
 LEGACY = CoordinateConvention.LEGACY

@@ -61,9 +61,9 @@ def test_oracle_coco_ap_hr_beats_lr_and_flip(tmp_path: Path, coco_sample_dir: Pa
     assert_results_json(tmp_path / "ev", metrics, framework="mindspore", checkpoint="oracle", input_size=[96, 128],
                         versions={"mindspore": ms.__version__, "numpy": np.__version__})
 
-    flip = oracle_coco_config(root, "test.flip_test=true", "test.shift_heatmap=false")
+    flip = oracle_coco_config(root, "test.flip_test=true", "test.flip_shift=none")
     evaluate(flip, oracle, out_dir=tmp_path / "fl", progress=False, dataset=ds)
-    no_pairs = oracle_coco_config(root, "test.flip_test=true", "test.shift_heatmap=false", "data.flip_pairs=[]")
+    no_pairs = oracle_coco_config(root, "test.flip_test=true", "test.flip_shift=none", "data.flip_pairs=[]")
     evaluate(no_pairs, oracle, out_dir=tmp_path / "np", progress=False, dataset=ds)
     assert_flip_test(tmp_path / "ev", tmp_path / "fl", tmp_path / "np")
 

@@ -25,11 +25,11 @@ def _mirror_by_name(names: tuple[str, ...]) -> list[int]:
 def test_mpii_flip_test_swaps_mpii_pairs_by_default() -> None:
     # flip_pairs: null -> the data set's own pairs (before the table: COCO's, out of range for K = 16)
     cfg = load_config(shipped_config_path("mpii_hourglass_2stage_256x256_base"),
-                      ["data.flip_pairs=null", "test.shift_heatmap=false"])  # fmt: skip
+                      ["data.flip_pairs=null", "test.flip_shift=none"])  # fmt: skip
     assert cfg.data.dataset is DatasetName.MPII
     names = dataset_info(cfg.data.dataset).keypoint_names
     rng = np.random.default_rng(0)
-    maps = rng.random((2, 16, 8, 6)).astype(np.float32)
+    maps = rng.random((2, 16, 64, 64)).astype(np.float32)  # M^LR of the 256x256 patch (the codec checks the size)
     expected = maps[:, _mirror_by_name(names), :, ::-1]
     np.testing.assert_array_equal(flip_back_maps(maps, cfg), expected)
 

@@ -50,7 +50,7 @@ def _hand_flip_back(maps: np.ndarray, shift: int) -> np.ndarray:
 
 def test_merge_flip_test_by_hand_with_the_per_stride_shift():
     rng = np.random.default_rng(0)
-    cfg = _cfg("target.convention=legacy", "test.shift_heatmap=true")
+    cfg = _cfg("target.convention=legacy", "test.flip_shift=hrnet")
     lr, hr = rng.random((2, K, 8, 8), np.float32), rng.random((2, K, 32, 32), np.float32)  # strides 4 and 1
     flr, fhr = rng.random((2, K, 8, 8), np.float32), rng.random((2, K, 32, 32), np.float32)
     merged = merge_flip_test({"lr": lr, "hr": hr}, {"lr": flr, "hr": fhr}, cfg)
@@ -58,8 +58,8 @@ def test_merge_flip_test_by_hand_with_the_per_stride_shift():
     np.testing.assert_allclose(merged["hr"], (hr + _hand_flip_back(fhr, 0)) / 2, rtol=0, atol=1e-7)
     assert merged["lr"].dtype == np.float32
     # no shift: switched off, or the unbiased convention
-    for extra in (("target.convention=legacy", "test.shift_heatmap=false"),
-                  ("target.convention=unbiased", "test.shift_heatmap=true")):
+    for extra in (("target.convention=legacy", "test.flip_shift=none"),
+                  ("target.convention=unbiased", "test.flip_shift=hrnet")):
         m = merge_flip_test({"lr": lr}, {"lr": flr}, _cfg(*extra))
         np.testing.assert_allclose(m["lr"], (lr + _hand_flip_back(flr, 0)) / 2, rtol=0, atol=1e-7)
     # the input is never changed, and no flip test returns float32 copies of the maps
@@ -82,7 +82,7 @@ def test_use_hr_switches():
 def _oracle_batches(cfg, records, batch: int = 3):
     """Ground-truth joints of each record -> patch coordinates -> Gaussian M^LR / M^HR (the network's ideal
     output), with the metadata a framework's data loader gives."""
-    from enhancenet_core.targets import generate_lr_hr_targets
+    from enhancenet_core.codecs import generate_lr_hr_targets
     from enhancenet_core.transforms import affine_transform, get_affine_transform
 
     for start in range(0, len(records), batch):

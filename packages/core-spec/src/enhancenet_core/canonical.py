@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from enhancenet_core.complexity import subpixel_channels
 from enhancenet_core.config import ConfigError, ModelConfig, _check_rules, _dataclass_from_dict
 from enhancenet_core.conventions import BaseModelName, PretrainedScope, ShuffleOrder, Upsampler
 from enhancenet_core.namemap import BN_EPS, HEAD_PREFIX, TensorSpec, parameter_specs
@@ -339,7 +340,7 @@ def convert_shuffle_order(
     if src is dst:
         return out
     head, k = model_cfg.head, model_cfg.num_keypoints
-    c = k * head.upscale * head.upscale
+    c = subpixel_channels(k, head.upscale)
     w, b = out.get(f"{HEAD_PREFIX}upsample.weight"), out.get(f"{HEAD_PREFIX}upsample.bias")
     if w is None or np.ndim(w) < 1 or np.shape(w)[0] != c:
         return out

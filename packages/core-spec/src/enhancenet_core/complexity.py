@@ -35,6 +35,7 @@ __all__ = [
     "format_complexity_table",
     "head_complexity",
     "head_input_channels",
+    "subpixel_channels",
 ]
 
 
@@ -103,6 +104,15 @@ def head_input_channels(inputs: HeadInput, feature_channels: int, num_keypoints:
     if inputs is HeadInput.HEATMAPS:
         return num_keypoints
     return feature_channels + num_keypoints
+
+
+def subpixel_channels(num_keypoints: int, upscale: int) -> int:
+    """``K·r²``: the output channels of EnhanceNet's sub-pixel conv (layer L), which PS turns into K maps at r×.
+
+    The one place this number is written; the heads, the name map, the canonical weight format and the complexity
+    table read it here (this module imports no NumPy, so the config and the benchmark harness stay light).
+    """
+    return num_keypoints * upscale * upscale
 
 
 @dataclass(frozen=True)
@@ -218,8 +228,9 @@ def head_complexity(cfg: ModelConfig, feature_channels: int) -> HeadComplexity:
     kk = head.upsampler_kernel
     upsampler = Upsampler(head.upsampler)
     if upsampler is Upsampler.SUBPIXEL:
-        rows.append(_conv(f"conv{last}", c, k_out * r * r, kk, lr))
-        rows.append(LayerComplexity("pixel_shuffle", "pixel_shuffle", k_out * r * r, k_out, 0, r, hr, 0, 0, 0))
+        c_ps = subpixel_channels(k_out, r)
+        rows.append(_conv(f"conv{last}", c, c_ps, kk, lr))
+        rows.append(LayerComplexity("pixel_shuffle", "pixel_shuffle", c_ps, k_out, 0, r, hr, 0, 0, 0))
     elif upsampler is Upsampler.DECONV:
         deconv_padding(kk, r)  # raises for impossible kernel / stride combinations
         params = c * k_out * kk * kk

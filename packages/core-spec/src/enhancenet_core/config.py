@@ -2,7 +2,7 @@
 
 Frozen dataclasses, validated once at the edge (:func:`load_config`, :func:`config_from_dict`), so everything
 below takes typed values. Field names follow the HRNet code base where one exists (``sigma``, ``flip_pairs``,
-``use_target_weight``, ``flip_test``, ``shift_heatmap``, ``post_process``, ``oks_thre``, ``in_vis_thre``).
+``use_target_weight``, ``flip_test``, ``post_process``, ``oks_thre``, ``in_vis_thre``).
 
 Sizes are ``(width, height)`` as in HRNet's ``IMAGE_SIZE`` / ``HEATMAP_SIZE``.
 
@@ -45,6 +45,7 @@ from enhancenet_core.conventions import (
     BaseModelName,
     CoordinateConvention,
     Decoder,
+    FlipShiftRule,
     HeadInput,
     PretrainedScope,
     ShuffleOrder,
@@ -232,7 +233,7 @@ class TestConfig:
     """Evaluation settings (HRNet's TEST section)."""
 
     flip_test: bool = True  # average with the prediction of the flipped patch
-    shift_heatmap: bool = True  # HRNet's flip shift; its size is derived from convention and stride
+    flip_shift: FlipShiftRule = FlipShiftRule.HRNET  # shift of the flipped-back maps: hrnet | exact | none
     post_process: bool = True  # refine decoded peaks (see decoder)
     decoder: Decoder = Decoder.ARGMAX_QUARTER  # heat map -> coordinates
     use_hr: bool = True  # decode M^HR when EnhanceNet is on, else M^LR

@@ -76,3 +76,18 @@ class Decoder(str, Enum):
     ARGMAX_QUARTER = "argmax_quarter"  # HRNet get_final_preds: quarter-pixel step toward the larger neighbour
     DARK = "dark"  # DarkPose: blur, log, second-order Taylor step
     UNBIASED = "unbiased"  # the decoder matching the unbiased encoder (DARK step, pixel-centre aligned)
+
+
+class FlipShiftRule(str, Enum):
+    """How many heat-map pixels the flipped-back map is shifted right in the flip test (config ``test.flip_shift``).
+
+    HRNET: the exact value rounded half up to whole pixels: 1 on every LEGACY map with stride >= 2 (HRNet's
+        hard-coded ``flipped[..., 1:] = flipped[..., :-1]``), 0 on an HR map of stride 1.
+    EXACT: ``(s_x - 1) / s_x``, the derived LEGACY misalignment (fractional; ``flip.flip_shift`` interpolates).
+    NONE: no shift (HRNet's ``SHIFT_HEATMAP: false``).
+    UNBIASED maps get 0 under every rule. See :mod:`enhancenet_core.coordinates` for the derivation.
+    """
+
+    HRNET = "hrnet"
+    EXACT = "exact"
+    NONE = "none"

@@ -47,12 +47,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from enum import Enum
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from enhancenet_core.conventions import CoordinateConvention
+from enhancenet_core.conventions import CoordinateConvention, FlipShiftRule
 
 __all__ = [
     "FlipShiftRule",
@@ -62,19 +61,6 @@ __all__ = [
     "heatmap_to_input",
     "input_to_heatmap",
 ]
-
-
-class FlipShiftRule(str, Enum):  # same base as conventions.py (Python 3.10 has no StrEnum)
-    """How many heat-map pixels the flipped-back map is shifted right in the flip test (LEGACY only).
-
-    EXACT: ``(s_x - 1) / s_x``, the derived misalignment (fractional; flip.flip_shift interpolates).
-    HRNET: the exact value rounded half up to whole pixels: 1 on every LR map with stride >= 2 (HRNet's
-        hard-coded ``flipped[..., 1:] = flipped[..., :-1]``), 0 on an HR map of stride 1.
-    UNBIASED maps get 0 under both rules.
-    """
-
-    EXACT = "exact"
-    HRNET = "hrnet"
 
 
 def _pair(size: Sequence[float] | ArrayLike, name: str, minimum: float) -> NDArray[np.float64]:
@@ -167,23 +153,25 @@ def flip_shift_pixels(
     convention: CoordinateConvention,
     input_size: Sequence[int],
     heatmap_size: Sequence[int],
-    rule: FlipShiftRule = FlipShiftRule.EXACT,
+    rule: FlipShiftRule,
 ) -> float:
     """Heat-map pixels to shift a flipped-back map to the right in the flip test (see the module docstring).
 
     Args:
-        convention: LEGACY -> ``(s_x - 1) / s_x`` (``rule=EXACT``) or that rounded half up (``rule=HRNET``);
-            UNBIASED -> 0.
+        convention: LEGACY -> ``(s_x - 1) / s_x`` (``rule=EXACT``), that rounded half up (``rule=HRNET``) or 0
+            (``rule=NONE``); UNBIASED -> 0.
         input_size: ``(W_in, H_in)`` of the input patch.
         heatmap_size: ``(W_hm, H_hm)`` of the map being flipped (LR or HR).
-        rule: :class:`FlipShiftRule`.
+        rule: :class:`~enhancenet_core.conventions.FlipShiftRule` (re-exported here). No default here: the
+            one default is the config's ``test.flip_shift`` (HRNET), which reaches this function through the
+            codecs (:func:`enhancenet_core.codecs.heatmap_codecs`).
 
     Returns:
         The shift in pixels of this map (x axis); ``>= 0`` whenever the map is not larger than the input.
     """
     convention = CoordinateConvention(convention)
     rule = FlipShiftRule(rule)
-    if convention is CoordinateConvention.UNBIASED:
+    if convention is CoordinateConvention.UNBIASED or rule is FlipShiftRule.NONE:
         heatmap_stride(input_size, heatmap_size, convention)  # validate sizes
         return 0.0
     s_x = float(heatmap_stride(input_size, heatmap_size, convention)[0])

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from enhancenet_core.complexity import feature_channels as _feature_channels
-from enhancenet_core.complexity import head_input_channels
+from enhancenet_core.complexity import head_input_channels, subpixel_channels
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
 from enhancenet_core.conventions import BaseModelName, Upsampler
 
@@ -304,7 +304,7 @@ def head_parameter_specs(
         c = head.channels
     k, r, kp = head.upsampler_kernel, head.upscale, num_keypoints
     if head.upsampler == Upsampler.SUBPIXEL:
-        s.conv(f"{HEAD_PREFIX}upsample", c, kp * r * r, k, True)
+        s.conv(f"{HEAD_PREFIX}upsample", c, subpixel_channels(kp, r), k, True)
     elif head.upsampler == Upsampler.DECONV:
         s.deconv(f"{HEAD_PREFIX}upsample", c, kp, k, True)
     elif head.upsampler == Upsampler.BILINEAR_CONV:

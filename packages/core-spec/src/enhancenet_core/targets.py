@@ -24,6 +24,7 @@ UNBIASED (sub-pixel, UDP-like, no HRNet quirks):
   always comes with a non-zero map); drawn where the weight is > 0.5.
 
 Both are vectorized over N and K: the windows are scattered into the flat target in one indexed assignment.
+The sizes and σ of M^LR and M^HR (r·σ) come from the config through :mod:`enhancenet_core.codecs`.
 """
 
 from __future__ import annotations
@@ -34,13 +35,11 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from enhancenet_core.config import ModelConfig, TargetConfig
 from enhancenet_core.conventions import CoordinateConvention
 from enhancenet_core.coordinates import heatmap_stride
 
 __all__ = [
     "combine_multi_peak",
-    "generate_lr_hr_targets",
     "generate_targets",
     "hrnet_gaussian_table",
 ]
@@ -196,37 +195,6 @@ def generate_targets(
             raise ValueError(f"joints_weight must have shape (K,) = ({weight.shape[1]},), got {jw.shape}")
         weight = weight * jw
     return target, weight
-
-
-def generate_lr_hr_targets(
-    joints: ArrayLike,
-    joints_vis: ArrayLike,
-    model_cfg: ModelConfig,
-    target_cfg: TargetConfig,
-    joints_weight: ArrayLike | None = None,
-) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
-    """Targets for M^LR (``model_cfg.heatmap_size``, σ) and M^HR (``hr_heatmap_size`` = r × LR, r·σ; Eq. 6).
-
-    Args:
-        joints: ``(N, K, 2)`` input-patch pixels, (x, y).
-        joints_vis: ``(N, K)``.
-        model_cfg: gives ``input_size``, ``heatmap_size``, ``hr_heatmap_size`` and r = ``head.upscale``.
-        target_cfg: gives σ and the convention.
-        joints_weight: optional ``(K,)`` per-keypoint weights multiplied into both weights.
-
-    Returns:
-        ``(lr (N, K, H, W), lr_weight (N, K), hr (N, K, rH, rW), hr_weight (N, K))``, all float32.
-    """
-    use_jw = joints_weight is not None
-    lr, lr_w = generate_targets(
-        joints, joints_vis, model_cfg.input_size, model_cfg.heatmap_size, target_cfg.sigma,
-        target_cfg.convention, use_jw, joints_weight,
-    )
-    hr, hr_w = generate_targets(
-        joints, joints_vis, model_cfg.input_size, model_cfg.hr_heatmap_size,
-        target_cfg.sigma * model_cfg.head.upscale, target_cfg.convention, use_jw, joints_weight,
-    )
-    return lr, lr_w, hr, hr_w
 
 
 def combine_multi_peak(maps: ArrayLike) -> NDArray[np.float32]:

@@ -1,8 +1,10 @@
 """Top-down evaluation in MindSpore: run the network (and the flipped pass), hand NumPy maps to the engine.
 
-Only the network runs here. Flip merging (the shift derived from the convention and each map's own stride),
-decoding LR or HR maps to image pixels, rescoring + OKS-NMS, COCO AP / MPII PCKh and ``results.json`` are
-:mod:`enhancenet_runtime.engine.evaluation`'s, the same code for every framework.
+Only the network runs here (the ``forward``/``flip`` hooks of :mod:`enhancenet_runtime.engine.prediction`). The
+batch loop, flip merging (the ``test.flip_shift`` rule for each map's own stride), decoding LR or HR maps to image
+pixels through the codecs, rescoring + OKS-NMS, COCO AP / MPII PCKh and ``results.json`` are the runtime's
+(:mod:`enhancenet_runtime.engine.prediction`, :func:`enhancenet_runtime.engine.evaluation.finish_evaluation`),
+the same code for every framework.
 
 Outputs in ``out_dir`` (written atomically): ``keypoints_<test_set>_results.json`` (COCO), ``predictions.npz``
 (``preds`` (N, K, 3) image (x, y, score), ``preds_lr``, instance metadata), ``results.json`` (metrics,
@@ -12,10 +14,8 @@ Outputs in ``out_dir`` (written atomically): ``keypoints_<test_set>_results.json
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import mindspore as ms
@@ -23,14 +23,8 @@ import numpy as np
 from mindspore import nn
 
 from enhancenet_core.config import Config
-from enhancenet_core.coordinates import FlipShiftRule
-from enhancenet_runtime.engine.evaluation import (
-    PredictionCollector,
-    compute_metrics,
-    merge_flip_test,
-    write_evaluation,
-)
-from enhancenet_runtime.engine.logs import progress_bar
+from enhancenet_runtime.engine.evaluation import finish_evaluation
+from enhancenet_runtime.engine.prediction import infer_maps, predict_dataset
 
 __all__ = ["evaluate", "evaluate_checkpoint", "forward_maps", "infer_heatmaps", "run_inference", "versions"]
 
@@ -51,14 +45,17 @@ def forward_maps(model: Callable[[ms.Tensor], Any], images: np.ndarray | ms.Tens
 
 
 def infer_heatmaps(
-    model: Callable[[ms.Tensor], Any], images: np.ndarray, cfg: Config, flip_rule: FlipShiftRule = FlipShiftRule.HRNET
+    model: Callable[[ms.Tensor], Any], images: np.ndarray, cfg: Config
 ) -> dict[str, np.ndarray]:
     """Maps of (N, 3, H, W) patches, with the flip test when ``cfg.test.flip_test`` (the horizontally flipped
-    patches run through the network and are merged by :func:`enhancenet_runtime.engine.evaluation.merge_flip_test`)."""
+    patches run through the network and are merged by :func:`enhancenet_runtime.engine.prediction.infer_maps`)."""
     images = np.ascontiguousarray(images, dtype=np.float32)
-    maps = forward_maps(model, images)
-    flipped = forward_maps(model, np.ascontiguousarray(images[..., ::-1])) if cfg.test.flip_test else None
-    return merge_flip_test(maps, flipped, cfg, flip_rule)
+    return infer_maps(lambda x: forward_maps(model, x), images, cfg, flip=_mirror)
+
+
+def _mirror(images: np.ndarray) -> np.ndarray:
+    """(N, 3, H, W) patches mirrored left-right (a contiguous copy)."""
+    return np.ascontiguousarray(images[..., ::-1])
 
 
 def _network(model: nn.Cell, mode: str) -> Callable[[ms.Tensor], Any]:
@@ -77,23 +74,15 @@ def run_inference(
     mode: str = "pynative",
 ) -> dict[str, np.ndarray]:
     """Predict every instance of the test ``dataset`` (core ``PoseDataset``); returns
-    :meth:`enhancenet_runtime.engine.evaluation.PredictionCollector.result` (``preds`` (N, K, 3), ``preds_lr``,
+    :func:`enhancenet_runtime.engine.prediction.predict_dataset` (``preds`` (N, K, 3), ``preds_lr``,
     ``index``, ``image_id``, ``center``, ``scale``, ``score``, ``area``)."""
     from enhancenet_mindspore.data import BatchLoader
 
     loader = BatchLoader(dataset, cfg.test.batch_size, train=False, workers=min(cfg.train.workers, 2))
     net = _network(model, mode)
-    collector = PredictionCollector(cfg)
-    bar = progress_bar(total=len(loader), desc="eval", enabled=progress)
-    try:
-        for i, batch in enumerate(loader.batches(0)):
-            if max_batches is not None and i >= max_batches:
-                break
-            collector.add(infer_heatmaps(net, batch["image"], cfg), batch["meta"])
-            bar.update(1)
-    finally:
-        bar.close()
-    return collector.result()
+    batches = ((batch["image"], batch["meta"]) for batch in loader.batches(0))
+    return predict_dataset(batches, lambda images: infer_heatmaps(net, images, cfg), cfg, total=len(loader),
+                           progress=progress, max_batches=max_batches)
 
 
 def evaluate(
@@ -129,13 +118,8 @@ def evaluate(
     t0 = time.perf_counter()
     pred = run_inference(model, dataset, cfg, progress=progress, max_batches=max_batches, mode=mode)
     seconds = time.perf_counter() - t0
-    records = dataset.records
-    with tempfile.TemporaryDirectory(prefix="enhancenet-eval-") as tmp:
-        out = Path(out_dir) if out_dir is not None else Path(tmp)
-        metrics = compute_metrics(pred, cfg, records, out)
-        write_evaluation(out, pred, metrics, cfg, framework="mindspore", versions=versions(), checkpoint=checkpoint,
-                         seconds=seconds)
-    return metrics
+    return finish_evaluation(pred, cfg, dataset.records, out_dir, framework="mindspore", versions=versions(),
+                             checkpoint=checkpoint, seconds=seconds)
 
 
 def evaluate_checkpoint(

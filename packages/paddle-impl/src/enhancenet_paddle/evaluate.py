@@ -1,8 +1,10 @@
 """Top-down evaluation in Paddle: run the network (and the flipped pass), then hand NumPy maps to enhancenet-core.
 
-This module only runs the network. Flip-test merging (pairs swapped, the shift derived from the convention and
-each map's own stride), decoding (LR or HR maps), COCO AP (rescoring, OKS-NMS, pycocotools and ours), MPII PCKh
-and ``results.json`` are :mod:`enhancenet_runtime.engine.evaluation`'s, so every framework reports the same numbers
+This module only runs the network (the ``forward``/``flip`` hooks of :mod:`enhancenet_runtime.engine.prediction`).
+The batch loop, flip-test merging (pairs swapped, the ``test.flip_shift`` rule for each map's own stride),
+decoding through the codecs (LR or HR maps), COCO AP (rescoring, OKS-NMS, pycocotools and ours), MPII PCKh and
+``results.json`` are the runtime's (:mod:`enhancenet_runtime.engine.prediction`,
+:func:`enhancenet_runtime.engine.evaluation.finish_evaluation`), so every framework reports the same numbers
 from the same maps.
 
 Outputs in ``out_dir``: ``keypoints_<test_set>_results.json`` (COCO), ``predictions.npz`` (``preds`` (N, K, 3)
@@ -13,9 +15,7 @@ checkpoint, git commit, ``framework: "paddle"`` and the versions), written atomi
 from __future__ import annotations
 
 import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,14 +23,8 @@ import paddle
 from paddle import nn
 
 from enhancenet_core.config import Config
-from enhancenet_core.coordinates import FlipShiftRule
-from enhancenet_runtime.engine.evaluation import (
-    PredictionCollector,
-    compute_metrics,
-    merge_flip_test,
-    write_evaluation,
-)
-from enhancenet_runtime.engine.logs import progress_bar
+from enhancenet_runtime.engine.evaluation import finish_evaluation
+from enhancenet_runtime.engine.prediction import infer_maps, predict_dataset
 
 __all__ = ["evaluate", "evaluate_checkpoint", "infer_heatmaps", "run_inference", "versions"]
 
@@ -52,18 +46,14 @@ def _maps(out: Any) -> dict[str, np.ndarray]:
 
 
 @paddle.no_grad()
-def infer_heatmaps(
-    model: nn.Layer, images: paddle.Tensor, cfg: Config, flip_rule: FlipShiftRule = FlipShiftRule.HRNET
-) -> dict[str, np.ndarray]:
+def infer_heatmaps(model: nn.Layer, images: paddle.Tensor, cfg: Config) -> dict[str, np.ndarray]:
     """Run ``model`` on (N, 3, H, W) patches, with flip test when ``cfg.test.flip_test``.
 
     Returns:
         ``{"lr": (N, K, h, w)}`` and, with the head, ``"hr": (N, K, rh, rw)``: float32 NumPy maps, averaged with
-        the maps of the mirrored patch flipped back (:func:`enhancenet_runtime.engine.evaluation.merge_flip_test`).
+        the maps of the mirrored patch flipped back (:func:`enhancenet_runtime.engine.prediction.infer_maps`).
     """
-    maps = _maps(model(images))
-    flipped = _maps(model(paddle.flip(images, axis=[3]))) if cfg.test.flip_test else None
-    return merge_flip_test(maps, flipped, cfg, flip_rule)
+    return infer_maps(lambda x: _maps(model(x)), images, cfg, flip=lambda x: paddle.flip(x, axis=[3]))
 
 
 def run_inference(
@@ -72,25 +62,18 @@ def run_inference(
     """Predict every instance of a test ``dataset`` (a :class:`~enhancenet_paddle.data.PaddlePoseDataset`).
 
     Returns:
-        :meth:`enhancenet_runtime.engine.evaluation.PredictionCollector.result`: ``preds`` (N, K, 3), ``preds_lr``
+        :func:`enhancenet_runtime.engine.prediction.predict_dataset`: ``preds`` (N, K, 3), ``preds_lr``
         (N, K, 3), ``index``, ``image_id``, ``center``, ``scale``, ``score``, ``area``.
     """
     from enhancenet_paddle.data import build_loader, to_numpy
 
     loader = build_loader(dataset, cfg.test.batch_size, train=False, workers=min(cfg.train.workers, 2))
-    if len(loader.batch_sampler) == 0:
-        raise ValueError("test set: no instances to evaluate (check data.test_set and test.bbox_file)")
     model.eval()
-    collector = PredictionCollector(cfg)
-    for i, batch in enumerate(progress_bar(loader, total=len(loader.batch_sampler), desc="eval", enabled=progress)):
-        if max_batches is not None and i >= max_batches:
-            break
-        images = batch["image"]
-        if not paddle.get_device().startswith("cpu"):
-            images = images.cuda()
-        maps = infer_heatmaps(model, images, cfg)
-        collector.add(maps, {k: to_numpy(v) for k, v in batch["meta"].items()})
-    return collector.result()
+    on_cpu = paddle.get_device().startswith("cpu")
+    batches = ((b["image"] if on_cpu else b["image"].cuda(), {k: to_numpy(v) for k, v in b["meta"].items()})
+               for b in loader)
+    return predict_dataset(batches, lambda images: infer_heatmaps(model, images, cfg), cfg,
+                           total=len(loader.batch_sampler), progress=progress, max_batches=max_batches)
 
 
 def evaluate(
@@ -130,17 +113,8 @@ def evaluate(
     t0 = time.perf_counter()
     pred = run_inference(model, dataset, cfg, progress=progress, max_batches=max_batches)
     seconds = time.perf_counter() - t0
-    records = dataset.records
-    tmp = tempfile.TemporaryDirectory(prefix="enhancenet-eval-") if out_dir is None else None
-    out = Path(tmp.name if tmp is not None else out_dir)
-    try:
-        metrics = compute_metrics(pred, cfg, records, out)
-        write_evaluation(out, pred, metrics, cfg, framework="paddle", versions=versions(), checkpoint=checkpoint,
-                         seconds=seconds)
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
-    return metrics
+    return finish_evaluation(pred, cfg, dataset.records, out_dir, framework="paddle", versions=versions(),
+                             checkpoint=checkpoint, seconds=seconds)
 
 
 def evaluate_checkpoint(

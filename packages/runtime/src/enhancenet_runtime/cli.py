@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from enhancenet_core.codecs import heatmap_codecs
 from enhancenet_core.complexity import feature_channels, format_complexity_table, head_complexity
 from enhancenet_core.config import (
     Config,
@@ -67,7 +68,7 @@ def _summary(cfg: Config) -> str:
         f"(HxW), M^LR {lr_h}x{lr_w} (stride {m.heatmap_stride})",
     ]
     if head.enabled:
-        hr_w, hr_h = m.hr_heatmap_size
+        hr_w, hr_h = heatmap_codecs(cfg).hr.heatmap_size
         lines.append(
             f"  head:     EnhanceNet L={head.num_layers}, C={head.channels}, r={head.upscale}, "
             f"{head.upsampler.value} k{head.upsampler_kernel}, inputs={head.inputs.value}, M^HR {hr_h}x{hr_w}, "

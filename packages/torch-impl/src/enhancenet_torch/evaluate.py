@@ -1,10 +1,12 @@
 """Top-down evaluation in PyTorch: run the network (with the flipped pass) and hand NumPy maps to the engine.
 
-Only running the network is here. Everything after it is :mod:`enhancenet_runtime.engine.evaluation`, shared by
-every framework so they report the same numbers from the same maps: the flip-test merge (the shift derived
-from the coordinate convention and each map's own stride, so M^LR and M^HR get their own correction),
-decoding (LR or HR maps) and the map back to the image, collecting predictions, COCO AP (rescoring, OKS-NMS,
-pycocotools and our evaluator) or MPII PCKh, and the files.
+Only running the network is here (the ``forward``/``flip`` hooks of :mod:`enhancenet_runtime.engine.prediction`).
+Everything around it is the runtime's, shared by every framework so they report the same numbers from the same
+maps: the batch loop and the flip-test merge (the ``test.flip_shift`` rule applied for each map's own stride, so
+M^LR and M^HR get their own correction), decoding through the codecs (LR or HR maps) and the map back to the
+image, collecting predictions (:mod:`enhancenet_runtime.engine.prediction`), COCO AP (rescoring, OKS-NMS,
+pycocotools and our evaluator) or MPII PCKh, and the files
+(:func:`enhancenet_runtime.engine.evaluation.finish_evaluation`).
 
 Outputs in ``out_dir``:
 
@@ -18,9 +20,7 @@ Outputs in ``out_dir``:
 from __future__ import annotations
 
 import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,15 +28,9 @@ import torch
 from torch import nn
 
 from enhancenet_core.config import Config
-from enhancenet_core.coordinates import FlipShiftRule
-from enhancenet_runtime.engine.evaluation import (
-    PredictionCollector,
-    compute_metrics,
-    merge_flip_test,
-    write_evaluation,
-)
+from enhancenet_runtime.engine.evaluation import finish_evaluation
 from enhancenet_runtime.engine.io import package_versions
-from enhancenet_runtime.engine.logs import progress_bar
+from enhancenet_runtime.engine.prediction import infer_maps, predict_dataset
 
 __all__ = ["evaluate", "evaluate_checkpoint", "infer_heatmaps", "run_inference", "torch_versions"]
 
@@ -46,25 +40,24 @@ def torch_versions() -> dict[str, str]:
     return {**package_versions("enhancenet-core", "enhancenet-torch"), "torch": torch.__version__}
 
 
+def _numpy(value: Any) -> Any:
+    return value.numpy() if isinstance(value, torch.Tensor) else value
+
+
 def _maps(out: dict[str, Any]) -> dict[str, np.ndarray]:
     return {k: out[k].float().cpu().numpy() for k in ("lr", "hr") if out.get(k) is not None}
 
 
 @torch.no_grad()
-def infer_heatmaps(
-    model: nn.Module, images: torch.Tensor, cfg: Config, flip_rule: FlipShiftRule = FlipShiftRule.HRNET
-) -> dict[str, np.ndarray]:
+def infer_heatmaps(model: nn.Module, images: torch.Tensor, cfg: Config) -> dict[str, np.ndarray]:
     """Run the model on (N, 3, H, W) patches, with flip test when ``cfg.test.flip_test``.
 
     Returns:
-        ``{"lr": (N, K, h, w)}`` and, when the model has the head, ``"hr": (N, K, rh, rw)``, float32 NumPy:
-        with flip test, :func:`enhancenet_runtime.engine.evaluation.merge_flip_test` of the maps of the patch and
-        of its horizontally flipped copy (the shift for each map's own stride, rounded as HRNet by default;
-        ``flip_rule=FlipShiftRule.EXACT`` interpolates the exact fractional shift).
+        ``{"lr": (N, K, h, w)}`` and, when the model has the head, ``"hr": (N, K, rh, rw)``, float32 NumPy
+        (:func:`enhancenet_runtime.engine.prediction.infer_maps`: with flip test, averaged with the maps of the
+        horizontally flipped patch flipped back and shifted by the ``test.flip_shift`` rule for each map's stride).
     """
-    maps = _maps(model(images))
-    flipped = _maps(model(torch.flip(images, dims=[3]))) if cfg.test.flip_test else None
-    return merge_flip_test(maps, flipped, cfg, flip_rule)
+    return infer_maps(lambda x: _maps(model(x)), images, cfg, flip=lambda x: torch.flip(x, dims=[3]))
 
 
 def run_inference(
@@ -78,23 +71,17 @@ def run_inference(
     """Predict every instance of a test ``dataset`` (a :class:`~enhancenet_torch.data.TorchPoseDataset`).
 
     Returns:
-        :meth:`enhancenet_runtime.engine.evaluation.PredictionCollector.result`: ``preds`` (N, K, 3) image
-        (x, y, score) from the decoded map (HR when used, else LR), ``preds_lr`` (N, K, 3) always from M^LR,
-        and ``index``, ``image_id``, ``center``, ``scale``, ``score``, ``area`` per instance (N, ...).
+        :func:`enhancenet_runtime.engine.prediction.predict_dataset`: ``preds`` (N, K, 3) image (x, y, score)
+        from the decoded map (HR when used, else LR), ``preds_lr`` (N, K, 3) always from M^LR, and ``index``,
+        ``image_id``, ``center``, ``scale``, ``score``, ``area`` per instance (N, ...).
     """
     from enhancenet_torch.data import build_loader
 
     loader = build_loader(dataset, cfg.test.batch_size, train=False, workers=min(cfg.train.workers, 2))
-    if len(loader) == 0:
-        raise ValueError("test set: no instances to evaluate (check data.test_set and test.bbox_file)")
     model.eval()
-    collector = PredictionCollector(cfg)
-    for i, batch in enumerate(progress_bar(loader, desc="eval", enabled=progress)):
-        if max_batches is not None and i >= max_batches:
-            break
-        meta = {k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in batch["meta"].items()}
-        collector.add(infer_heatmaps(model, batch["image"].to(device), cfg), meta)
-    return collector.result()
+    batches = ((b["image"].to(device), {k: _numpy(v) for k, v in b["meta"].items()}) for b in loader)
+    return predict_dataset(batches, lambda images: infer_heatmaps(model, images, cfg), cfg, total=len(loader),
+                           progress=progress, max_batches=max_batches)
 
 
 def evaluate(
@@ -132,13 +119,8 @@ def evaluate(
     t0 = time.perf_counter()
     pred = run_inference(model, dataset, cfg, dev, progress=progress, max_batches=max_batches)
     seconds = time.perf_counter() - t0
-    records = dataset.records
-    with tempfile.TemporaryDirectory(prefix="enhancenet-eval-") as tmp:
-        out = Path(out_dir) if out_dir is not None else Path(tmp)
-        metrics = compute_metrics(pred, cfg, records, out)
-        write_evaluation(out, pred, metrics, cfg, framework="torch", versions=torch_versions(),
-                         checkpoint=checkpoint, seconds=seconds)
-    return metrics
+    return finish_evaluation(pred, cfg, dataset.records, out_dir, framework="torch", versions=torch_versions(),
+                             checkpoint=checkpoint, seconds=seconds)
 
 
 def evaluate_checkpoint(

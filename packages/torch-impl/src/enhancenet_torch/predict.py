@@ -1,8 +1,9 @@
 """Predict poses in one image from person boxes and draw them, with M^LR and M^HR side by side (paper Fig. 1).
 
 The picture (per person box: the patch with the LR and HR heat maps overlaid, and the skeletons decoded from
-M^LR and from M^HR on the image crop), the crops, the decoding and the box checks are
-:mod:`enhancenet_runtime.engine.visualize`'s; this module only runs the PyTorch network on the crops.
+M^LR and from M^HR on the image crop) and the box checks are :mod:`enhancenet_runtime.engine.visualize`'s, the
+crops, flip test and decoding :mod:`enhancenet_runtime.engine.prediction`'s; this module only runs the PyTorch
+network on the crops.
 """
 
 from __future__ import annotations
@@ -10,39 +11,36 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from enhancenet_core.config import Config
-from enhancenet_runtime.engine.evaluation import decode_pose_maps
-from enhancenet_runtime.engine.visualize import crop_person_boxes, predict_picture
+from enhancenet_runtime.engine import prediction
+from enhancenet_runtime.engine.prediction import BoxPredictions, InferFn
+from enhancenet_runtime.engine.visualize import predict_picture
 
 __all__ = ["predict_boxes", "predict_image"]
 
 
-@torch.no_grad()
 def predict_boxes(
     model: torch.nn.Module, image: np.ndarray, boxes: np.ndarray, cfg: Config, device: torch.device
-) -> dict[str, Any]:
-    """Run ``model`` on the crops of ``boxes`` in ``image`` ((H, W, 3) uint8, channel order per config).
+) -> BoxPredictions:
+    """Run ``model`` on the crops of ``boxes`` ((N, 4) x, y, w, h) in ``image`` ((H, W, 3) uint8, channel order
+    per config): :func:`enhancenet_runtime.engine.prediction.predict_boxes` (patches, center/scale, the maps
+    after the flip test and ``preds`` {"lr"[, "hr"]} (N, K, 3) image (x, y, score))."""
+    model.eval()
+    return prediction.predict_boxes(image, boxes, cfg, _infer(model, cfg, device))
 
-    Returns:
-        ``patches`` (N, H_in, W_in, 3) uint8, ``center``/``scale`` (N, 2), ``maps`` ({"lr", ["hr"]} float32
-        heat maps after the flip test), ``preds_lr`` and, with the head, ``preds_hr``: (N, K, 3) image
-        (x, y, score).
-    """
+
+def _infer(model: torch.nn.Module, cfg: Config, device: torch.device) -> InferFn:
+    """The ``infer`` hook: (N, 3, H_in, W_in) float32 NumPy crops -> the maps after the flip test."""
     from enhancenet_torch.evaluate import infer_heatmaps
 
-    crops = crop_person_boxes(image, boxes, cfg)
-    model.eval()
-    maps = infer_heatmaps(model, torch.from_numpy(crops["inputs"]).to(device), cfg)
-    out: dict[str, Any] = {"patches": crops["patches"], "center": crops["center"], "scale": crops["scale"],
-                           "maps": maps}
-    for key, value in decode_pose_maps(maps, crops["center"], crops["scale"], cfg).items():
-        out[f"preds_{key}"] = value
-    return out
+    def infer(inputs: np.ndarray) -> dict[str, np.ndarray]:
+        return infer_heatmaps(model, torch.from_numpy(inputs).to(device), cfg)
+
+    return infer
 
 
 def predict_image(
@@ -71,7 +69,6 @@ def predict_image(
         The files written (picture, keypoints JSON).
     """
     from enhancenet_torch.checkpoint import load_model_weights
-    from enhancenet_torch.evaluate import infer_heatmaps
     from enhancenet_torch.models import build_model
     from enhancenet_torch.train import resolve_device
 
@@ -79,8 +76,5 @@ def predict_image(
     model = build_model(cfg.model)
     load_model_weights(model, checkpoint, cfg.model)
     model.to(dev).eval()
-
-    def infer(inputs: np.ndarray) -> dict[str, np.ndarray]:
-        return infer_heatmaps(model, torch.from_numpy(inputs).to(dev), cfg)
-
-    return predict_picture(cfg, image, boxes, out_path, infer, joint=joint, score_threshold=score_threshold)
+    return predict_picture(cfg, image, boxes, out_path, _infer(model, cfg, dev), joint=joint,
+                           score_threshold=score_threshold)

@@ -25,7 +25,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-from enhancenet_core.complexity import deconv_padding, head_input_channels
+from enhancenet_core.complexity import deconv_padding, head_input_channels, subpixel_channels
 from enhancenet_core.config import EnhanceNetConfig
 from enhancenet_core.conventions import HeadInput, ShuffleOrder, Upsampler
 from enhancenet_core.pixel_shuffle import channel_permutation
@@ -80,7 +80,7 @@ class EnhanceNet(nn.Cell):
         self.relu = nn.ReLU()
         k, r = cfg.upsampler_kernel, cfg.upscale
         if self.is_subpixel:
-            self.upsample = conv2d(c, num_keypoints * r * r, k, bias=True)
+            self.upsample = conv2d(c, subpixel_channels(num_keypoints, r), k, bias=True)
             self.shuffle = nn.PixelShuffle(r)
         elif self.upsampler is Upsampler.DECONV:
             padding, output_padding = deconv_padding(k, r)

@@ -31,7 +31,7 @@ import paddle
 import paddle.nn.functional as F
 from paddle import Tensor, nn
 
-from enhancenet_core.complexity import deconv_padding, head_input_channels
+from enhancenet_core.complexity import deconv_padding, head_input_channels, subpixel_channels
 from enhancenet_core.config import EnhanceNetConfig
 from enhancenet_core.conventions import HeadInput, ShuffleOrder, Upsampler
 from enhancenet_core.pixel_shuffle import channel_permutation
@@ -93,7 +93,7 @@ class EnhanceNet(nn.Layer):
         self.convs = nn.LayerList(convs)
         k, r = cfg.upsampler_kernel, cfg.upscale
         if self.upsampler is Upsampler.SUBPIXEL:
-            self.upsample: nn.Layer = nn.Conv2D(c, num_keypoints * r * r, k, padding=k // 2)
+            self.upsample: nn.Layer = nn.Conv2D(c, subpixel_channels(num_keypoints, r), k, padding=k // 2)
             self.shuffle = nn.PixelShuffle(r)
         elif self.upsampler is Upsampler.DECONV:
             padding, output_padding = deconv_padding(k, r)

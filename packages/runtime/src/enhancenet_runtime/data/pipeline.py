@@ -4,9 +4,9 @@ A sample is a dict of NumPy arrays (shapes for K joints, input ``(W_in, H_in)``,
 ``(r·w, r·h)``)::
 
     image             (3, H_in, W_in) float32   normalised with ImageNet mean/std (RGB when data.color_rgb)
-    target_lr         (K, h, w)       float32   Gaussian σ          (enhancenet_core.targets)
+    target_lr         (K, h, w)       float32   Gaussian σ          (the LR codec, enhancenet_core.codecs)
     target_weight_lr  (K,)            float32
-    target_hr         (K, r·h, r·w)   float32   Gaussian r·σ (Eq. 6); only when model.head.enabled
+    target_hr         (K, r·h, r·w)   float32   Gaussian r·σ (Eq. 6, the HR codec); only when model.head.enabled
     target_weight_hr  (K,)            float32   only when model.head.enabled
     meta              dict: center (2,) float64, scale (2,) float64, rotation float, flip bool, half_body bool,
                       score float,
@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from enhancenet_core.codecs import heatmap_codecs
 from enhancenet_core.config import Config
 from enhancenet_core.datasets import RecordLoader, dataset_info
-from enhancenet_core.targets import generate_lr_hr_targets, generate_targets
 from enhancenet_core.transforms import affine_transform, get_affine_transform
 from enhancenet_runtime.data.augmentation import (
     AugmentationParams,
@@ -74,8 +74,8 @@ def build_sample(
 
     Args:
         record: the instance.
-        cfg: sizes (``model.input_size``, heat-map sizes, ``head.enabled``/``upscale``), σ and convention
-            (``target``), ``data.flip_pairs``, ``data.pixel_std``, ``data.color_rgb``.
+        cfg: the codecs' sizes, σ and convention (:func:`enhancenet_core.codecs.heatmap_codecs`),
+            ``head.enabled``, ``data.flip_pairs``, ``data.pixel_std``, ``data.color_rgb``.
         params: from :func:`~enhancenet_runtime.data.augmentation.sample_augmentation` or ``no_augmentation``.
         image: the decoded ``(H, W, 3)`` image (RGB/BGR per ``cfg.data.color_rgb``); read from
             ``record.image`` when None.
@@ -96,15 +96,12 @@ def build_sample(
     joints_patch = np.where(vis[:, None] > 0, affine_transform(joints, trans), joints)
 
     sample: dict[str, Any] = {"image": normalize_image(patch)}
+    codecs = heatmap_codecs(cfg)
+    lr, lr_w = codecs.lr.encode(joints_patch[None], vis[None])
+    sample.update(target_lr=lr[0], target_weight_lr=lr_w[0])
     if cfg.model.head.enabled:
-        lr, lr_w, hr, hr_w = generate_lr_hr_targets(joints_patch[None], vis[None], cfg.model, cfg.target)
-        sample.update(target_lr=lr[0], target_weight_lr=lr_w[0], target_hr=hr[0], target_weight_hr=hr_w[0])
-    else:
-        lr, lr_w = generate_targets(
-            joints_patch[None], vis[None], input_size, cfg.model.heatmap_size, cfg.target.sigma,
-            cfg.target.convention,
-        )  # fmt: skip
-        sample.update(target_lr=lr[0], target_weight_lr=lr_w[0])
+        hr, hr_w = codecs.hr.encode(joints_patch[None], vis[None])
+        sample.update(target_hr=hr[0], target_weight_hr=hr_w[0])
     sample["meta"] = {
         "center": np.asarray(params.center, dtype=np.float64),
         "scale": np.asarray(params.scale, dtype=np.float64),

@@ -4,8 +4,11 @@ Each framework package only runs its network; everything around it lives here on
 
 * :mod:`.io`: atomic writes (bytes, JSON), the git commit and package versions of a result;
 * :mod:`.data`: the core data set of a split, with the error for an empty one;
-* :mod:`.evaluation`: flip-test merging, decoding LR/HR maps to image coordinates, collecting predictions,
-  COCO AP / MPII PCKh from them, ``results.json``;
+* :mod:`.evaluation`: flip-test merging, decoding LR/HR maps to image coordinates (through the codecs of
+  :mod:`enhancenet_core.codecs`), collecting predictions, COCO AP / MPII PCKh from them, ``results.json``, and the
+  evaluate tail every framework calls (``finish_evaluation``);
+* :mod:`.prediction`: the one prediction path: the flip test around a framework's ``forward``/``flip`` hooks, the
+  batch loop over a test set, and person boxes in one image (``BoxPredictions``);
 * :mod:`.logs`: the resumable CSV training log and the progress bar;
 * :mod:`.checkpointing`: the architecture a training checkpoint records, and the check on load;
 * :mod:`.training`: the training loop's bookkeeping (position, best model, checkpoint fields, CSV rows, ``max_steps``

@@ -4,30 +4,33 @@ A framework runs its network on a batch of patches (and, with flip test, on the 
 and hands the heat maps over as NumPy arrays; everything else is here, once, so every framework reports the
 same numbers from the same maps:
 
-1. :func:`merge_flip_test`: flip the maps of the flipped patch back (swap ``flip_pairs``), shift them by
-   :func:`enhancenet_core.coordinates.flip_shift_pixels` for *that map's own stride* (so M^LR and M^HR each get
-   their own correction; 0 in the unbiased convention) and average;
-2. :func:`decode_to_image`: the configured decoder (σ_HR = r·σ sets the DARK kernel on M^HR) and the map back to
-   image pixels through center/scale;
+1. :func:`merge_flip_test`: flip the maps of the flipped patch back (swap ``flip_pairs``), shift them by the
+   ``test.flip_shift`` rule for *that map's own stride* (so M^LR and M^HR each get their own correction; 0 in the
+   unbiased convention) and average;
+2. :func:`decode_to_image`: the map's codec (:func:`enhancenet_core.codecs.heatmap_codecs`: the configured
+   decoder, σ_HR = r·σ for the DARK kernel on M^HR) and the map back to image pixels through center/scale;
 3. :class:`PredictionCollector`: per-batch decoded predictions and instance metadata → arrays;
 4. :func:`compute_metrics`: COCO (rescoring, OKS-NMS, AP through pycocotools and our evaluator) or MPII PCKh;
 5. :func:`write_evaluation`: ``predictions.npz`` and ``results.json`` (metrics, config, checkpoint, git commit,
-   framework and versions), written atomically.
+   framework and versions), written atomically;
+6. :func:`finish_evaluation`: 4 and 5 in one call (the tail of every framework's ``evaluate``).
+
+Running the network batch by batch (with the flipped pass) is :mod:`enhancenet_runtime.engine.prediction`.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from enhancenet_core.codecs import heatmap_codecs
 from enhancenet_core.config import Config, config_to_dict
-from enhancenet_core.conventions import Decoder
-from enhancenet_core.coordinates import FlipShiftRule, flip_shift_pixels
 from enhancenet_core.datasets import Metric, dataset_info
 from enhancenet_runtime.engine.io import atomic_write_bytes, atomic_write_json, git_commit
 
@@ -36,6 +39,7 @@ __all__ = [
     "compute_metrics",
     "decode_pose_maps",
     "decode_to_image",
+    "finish_evaluation",
     "flip_back_maps",
     "merge_flip_test",
     "use_hr",
@@ -43,25 +47,18 @@ __all__ = [
 ]
 
 
-def flip_back_maps(maps: np.ndarray, cfg: Config, rule: FlipShiftRule = FlipShiftRule.HRNET) -> np.ndarray:
-    """Flip the (N, K, H, W) maps of a horizontally flipped patch back (swapping ``data.flip_pairs``) and, with
-    ``test.shift_heatmap``, shift them right by the convention's correction for this map's stride: LEGACY with the
-    HRNET rule gives HRNet's 1 px on a stride-4 M^LR and 0 px on a stride-1 M^HR (r = 4); UNBIASED gives 0."""
-    from enhancenet_core.flip import flip_back, flip_shift
-
-    back = flip_back(maps, cfg.data.flip_pairs)
-    if cfg.test.shift_heatmap:
-        pixels = flip_shift_pixels(cfg.target.convention, cfg.model.input_size, (maps.shape[3], maps.shape[2]), rule)
-        if pixels:
-            back = flip_shift(back, pixels)
-    return back
+def flip_back_maps(maps: np.ndarray, cfg: Config, key: str = "lr") -> np.ndarray:
+    """Flip the (N, K, H, W) maps ``key`` ("lr" or "hr") of a horizontally flipped patch back (swapping
+    ``data.flip_pairs``) and shift them right by the ``test.flip_shift`` rule for that map's own stride
+    (:meth:`enhancenet_core.codecs.GaussianHeatmapCodec.flip_back`): LEGACY with the HRNET rule gives HRNet's
+    1 px on a stride-4 M^LR and 0 px on a stride-1 M^HR (r = 4); UNBIASED and the NONE rule give 0."""
+    return heatmap_codecs(cfg).of(key).flip_back(maps, cfg.data.flip_pairs)
 
 
 def merge_flip_test(
     maps: Mapping[str, np.ndarray],
     flipped_maps: Mapping[str, np.ndarray] | None,
     cfg: Config,
-    rule: FlipShiftRule = FlipShiftRule.HRNET,
 ) -> dict[str, np.ndarray]:
     """Average each map of ``maps`` ({"lr": (N, K, h, w)[, "hr": (N, K, rh, rw)]}) with the same map of the flipped
     patch flipped back (:func:`flip_back_maps`); returns float32 copies. ``flipped_maps=None`` (no flip test)
@@ -69,10 +66,11 @@ def merge_flip_test(
     out = {k: np.asarray(v, dtype=np.float32) for k, v in maps.items()}
     if flipped_maps is None:
         return out
+    codecs = heatmap_codecs(cfg)
     for key in out:
         if key not in flipped_maps:
             raise ValueError(f"flip test: the flipped pass has no {key!r} maps (got {sorted(flipped_maps)})")
-        back = flip_back_maps(np.asarray(flipped_maps[key], dtype=np.float32), cfg, rule)
+        back = codecs.of(key).flip_back(np.asarray(flipped_maps[key], dtype=np.float32), cfg.data.flip_pairs)
         out[key] = (out[key] + back) * np.float32(0.5)
     return out
 
@@ -85,22 +83,16 @@ def use_hr(cfg: Config, maps: Mapping[str, np.ndarray]) -> bool:
 def decode_to_image(
     heatmaps: np.ndarray, center: np.ndarray, scale: np.ndarray, cfg: Config, hr: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Decode (N, K, H, W) maps with the configured decoder and map them to image pixels.
+    """Decode (N, K, H, W) maps (M^HR when ``hr``, else M^LR) with their codec and map them to image pixels.
 
-    ``test.post_process: false`` means plain argmax (HRNet's switch); σ is ``target.sigma`` for M^LR and
-    ``upscale × sigma`` for M^HR (Eq. 6), which sets the DARK blur kernel.
+    The codec (:func:`enhancenet_core.codecs.heatmap_codecs`) holds the decoder (``test.decoder``; plain argmax
+    when ``test.post_process`` is false, HRNet's switch) and σ (``target.sigma`` for M^LR, r·σ for M^HR, Eq. 6),
+    which sets the DARK blur kernel.
 
     Returns:
         ``preds`` (N, K, 2) image (x, y) and ``maxvals`` (N, K, 1).
     """
-    from enhancenet_core.decoders import get_final_preds
-
-    decoder = Decoder(cfg.test.decoder) if cfg.test.post_process else Decoder.ARGMAX
-    sigma = cfg.target.sigma * (cfg.model.head.upscale if hr else 1)
-    return get_final_preds(
-        heatmaps, center, scale, decoder, cfg.target.convention, cfg.model.input_size, sigma=sigma,
-        pixel_std=cfg.data.pixel_std,
-    )
+    return heatmap_codecs(cfg).of("hr" if hr else "lr").decode_to_image(heatmaps, center, scale)
 
 
 def decode_pose_maps(
@@ -112,9 +104,10 @@ def decode_pose_maps(
         ``{"lr": (N, K, 3)[, "hr": (N, K, 3)]}``: image (x, y, score) decoded from each map on its own (σ and
         the DARK kernel of that map, :func:`decode_to_image`).
     """
+    codecs = heatmap_codecs(cfg)
     out = {}
     for key, value in maps.items():
-        preds, maxvals = decode_to_image(np.asarray(value), center, scale, cfg, hr=key == "hr")
+        preds, maxvals = codecs.of(key).decode_to_image(np.asarray(value), center, scale)
         out[key] = np.concatenate([preds, maxvals], axis=2)
     return out
 
@@ -132,16 +125,18 @@ class PredictionCollector:
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
+        self.codecs = heatmap_codecs(cfg)
         self._chunks: dict[str, list[np.ndarray]] = {}
 
     def add(self, maps: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
         center = np.asarray(meta["center"], dtype=np.float64)
         scale = np.asarray(meta["scale"], dtype=np.float64)
         hr = use_hr(self.cfg, maps)
-        preds, maxvals = decode_to_image(maps["hr" if hr else "lr"], center, scale, self.cfg, hr)
+        key = "hr" if hr else "lr"
+        preds, maxvals = self.codecs.of(key).decode_to_image(maps[key], center, scale)
         entries = {"preds": np.concatenate([preds, maxvals], axis=2)}
         if hr:
-            lr_preds, lr_max = decode_to_image(maps["lr"], center, scale, self.cfg, False)
+            lr_preds, lr_max = self.codecs.lr.decode_to_image(maps["lr"], center, scale)
             entries["preds_lr"] = np.concatenate([lr_preds, lr_max], axis=2)
         else:
             entries["preds_lr"] = entries["preds"]
@@ -282,3 +277,30 @@ def write_evaluation(
     path = atomic_write_json(out / "results.json", record)
     metrics["results_json"] = path
     return path
+
+
+def finish_evaluation(
+    pred: Mapping[str, np.ndarray],
+    cfg: Config,
+    records: Sequence[Any],
+    out_dir: str | os.PathLike[str] | None,
+    *,
+    framework: str,
+    versions: Mapping[str, str] | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    seconds: float | None = None,
+) -> dict[str, Any]:
+    """The tail of every framework's ``evaluate``: :func:`compute_metrics` on ``pred`` (from
+    :func:`enhancenet_runtime.engine.prediction.predict_dataset`) with the test set's ``records``, then
+    :func:`write_evaluation` into ``out_dir`` (a temporary directory, removed afterwards, when ``None``).
+
+    Returns:
+        The metrics: ``metric``/``metric_name``, ``coco``/``coco_ours`` or ``pckh``, ``num_instances``,
+        ``heatmaps`` ("hr" or "lr"), ``seconds``, ``results_json``.
+    """
+    with tempfile.TemporaryDirectory(prefix="enhancenet-eval-") as tmp:
+        out = Path(out_dir) if out_dir is not None else Path(tmp)
+        metrics = compute_metrics(pred, cfg, records, out)
+        write_evaluation(out, pred, metrics, cfg, framework=framework, versions=versions, checkpoint=checkpoint,
+                         seconds=seconds)
+    return metrics

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 from enhancenet_core.config import Config
 from enhancenet_core.datasets import DatasetName, dataset_info, info_for_num_keypoints
 from enhancenet_runtime.engine.io import atomic_write_bytes
+from enhancenet_runtime.engine.prediction import InferFn, crop_person_boxes, predict_boxes
 
 __all__ = ["MAX_BOX_TO_IMAGE", "MPII_SKELETON", "check_boxes", "crop_person_boxes", "draw_pose_figure", "predict_picture", "skeleton_for"]
 
@@ -157,41 +158,17 @@ def draw_pose_figure(
     return [out, js]
 
 
-def crop_person_boxes(image: np.ndarray, boxes: np.ndarray, cfg: Config) -> dict[str, np.ndarray]:
-    """The network inputs for person ``boxes`` in ``image``, cropped as the test pipeline crops them.
-
-    Args:
-        image: (H, W, 3) uint8 in the channel order the model was trained on (``data.color_rgb``).
-        boxes: (N, 4) person boxes (x, y, w, h) in image pixels (see :func:`check_boxes`).
-        cfg: ``model.input_size``, ``data.pixel_std``, ``data.bbox_scale``.
-
-    Returns:
-        ``patches`` (N, H_in, W_in, 3) uint8, ``inputs`` (N, 3, H_in, W_in) float32 normalised (ImageNet mean
-        and std), ``center`` and ``scale`` (N, 2) (center/scale with ``pixel_std``, box scale ×``bbox_scale``).
-    """
-    from enhancenet_core.transforms import box_to_center_scale
-    from enhancenet_runtime.data.image import crop_patch, normalize_image
-
-    w_in, h_in = cfg.model.input_size
-    center, scale = box_to_center_scale(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), w_in / h_in,
-                                        cfg.data.pixel_std, cfg.data.bbox_scale)
-    patches = np.stack([
-        crop_patch(image, c, s, 0.0, cfg.model.input_size, cfg.data.pixel_std) for c, s in zip(center, scale, strict=True)
-    ])  # fmt: skip
-    inputs = np.stack([normalize_image(p) for p in patches]).astype(np.float32, copy=False)
-    return {"patches": patches, "inputs": inputs, "center": center, "scale": scale}
-
-
 def predict_picture(
     cfg: Config,
     image: str | os.PathLike[str],
     boxes: Sequence[Sequence[float]],
     out_path: str | os.PathLike[str],
-    infer: Callable[[np.ndarray], Mapping[str, np.ndarray]],
+    infer: InferFn,
     joint: int | None = None,
     score_threshold: float = 0.2,
 ) -> list[Path]:
-    """Read ``image``, crop ``boxes``, run ``infer`` and write the Fig. 1 picture (:func:`draw_pose_figure`).
+    """Read ``image``, predict the poses in ``boxes`` (:func:`enhancenet_runtime.engine.prediction.predict_boxes`)
+    and write the Fig. 1 picture (:func:`draw_pose_figure`).
 
     Args:
         cfg: the experiment config (``data.color_rgb`` says the channel order the network expects).
@@ -199,7 +176,7 @@ def predict_picture(
         boxes: person boxes ``(x, y, w, h)`` in image pixels (checked with :func:`check_boxes`).
         out_path: the picture; a ``.json`` of the keypoints is written beside it.
         infer: the framework's network: (N, 3, H_in, W_in) float32 inputs -> ``{"lr"[, "hr"]}`` NumPy maps
-            after the flip test (e.g. through :func:`enhancenet_runtime.engine.evaluation.merge_flip_test`).
+            after the flip test (:func:`enhancenet_runtime.engine.prediction.infer_maps`).
         joint: keypoint whose heat maps are drawn (default: the maximum over all keypoints).
         score_threshold: keypoints scoring at or below this are not drawn.
 
@@ -210,7 +187,6 @@ def predict_picture(
         FileNotFoundError: no such image. ValueError: a bad box or ``joint`` (checked before ``infer`` runs).
     """
     from enhancenet_runtime.data.image import read_image
-    from enhancenet_runtime.engine.evaluation import decode_pose_maps
 
     k = cfg.model.num_keypoints
     if joint is not None and not 0 <= joint < k:
@@ -218,9 +194,7 @@ def predict_picture(
     img = read_image(image, color_rgb=True)
     arr = check_boxes(boxes, img.shape[1], img.shape[0])
     model_img = img if cfg.data.color_rgb else img[..., ::-1].copy()
-    crops = crop_person_boxes(model_img, arr, cfg)
-    maps = {key: np.asarray(v, dtype=np.float32) for key, v in infer(crops["inputs"]).items()}
-    preds = decode_pose_maps(maps, crops["center"], crops["scale"], cfg)
-    patches = crops["patches"] if cfg.data.color_rgb else crops["patches"][..., ::-1]
-    return draw_pose_figure(img, arr, patches, maps, preds, out_path, k, joint=joint,
+    res = predict_boxes(model_img, arr, cfg, infer)
+    patches = res.patches if cfg.data.color_rgb else res.patches[..., ::-1]
+    return draw_pose_figure(img, arr, patches, res.maps, res.preds, out_path, k, joint=joint,
                             score_threshold=score_threshold, image_name=os.fspath(image))

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from enhancenet_core.complexity import deconv_padding, head_input_channels
+from enhancenet_core.complexity import deconv_padding, head_input_channels, subpixel_channels
 from enhancenet_core.config import EnhanceNetConfig
 from enhancenet_core.conventions import HeadInput, ShuffleOrder, Upsampler
 from enhancenet_core.pixel_shuffle import channel_permutation
@@ -77,7 +77,7 @@ class EnhanceNet(nn.Module):
         self.convs = nn.ModuleList(convs)
         k, r = cfg.upsampler_kernel, cfg.upscale
         if self.upsampler is Upsampler.SUBPIXEL:
-            self.upsample: nn.Module = nn.Conv2d(c, num_keypoints * r * r, k, padding=k // 2)
+            self.upsample: nn.Module = nn.Conv2d(c, subpixel_channels(num_keypoints, r), k, padding=k // 2)
             self.shuffle = nn.PixelShuffle(r)
         elif self.upsampler is Upsampler.DECONV:
             padding, output_padding = deconv_padding(k, r)
