@@ -103,3 +103,5 @@ def test_bad_head_config() -> None:
         EnhanceNet(EnhanceNetConfig(upscale=0), C_F, K)
     with pytest.raises(ValueError, match="deconv"):
         EnhanceNet(EnhanceNetConfig(upsampler=Upsampler.DECONV, upsampler_kernel=12, upscale=1), C_F, K)
+    with pytest.raises(ValueError, match=r"model\.head\.num_layers: expected a value >= 2, got 1"):
+        EnhanceNet(EnhanceNetConfig(num_layers=1), C_F, K)  # Eq. 2 needs w_1 before the upsampler

@@ -71,7 +71,7 @@ def _head_params(cfg: ModelConfig, fc: int, seed: int = 0) -> dict[str, np.ndarr
     + [{"upsampler": Upsampler.DECONV, "upsampler_kernel": k, "upscale": r} for k, r in ((3, 4), (12, 4), (3, 1), (3, 5), (4, 2))]
     + [{"upsampler": Upsampler.BILINEAR_CONV, "upscale": r} for r in (1, 3, 4)],
 )
-@pytest.mark.parametrize("layers", [1, 2, 3, 4])
+@pytest.mark.parametrize("layers", [2, 3, 4])
 def test_output_is_exactly_r_times_larger(head, layers):
     cfg = _cfg(channels=6, num_layers=layers, **head)
     fc, h, w = 4, 5, 3
@@ -80,6 +80,19 @@ def test_output_is_exactly_r_times_larger(head, layers):
     r = cfg.head.upscale
     assert out.shape == (2, 3, r * h, r * w)
     assert np.isfinite(out).all() and out.std() > 0
+
+
+def test_one_layer_head_is_refused():
+    """L counts the upsampler and Eq. 2 needs w_1 before it (Sec. 3.1): L = 1 is refused by the forward pass and
+    by the name map, with the config's message."""
+    good = _cfg(channels=6)
+    p = _head_params(good, 4)
+    one = EnhanceNetConfig(channels=6, num_layers=1)
+    f, m = RNG.standard_normal((1, 4, 3, 3)), RNG.standard_normal((1, 3, 3, 3))
+    with pytest.raises(ValueError, match=r"model\.head\.num_layers: expected a value >= 2, got 1"):
+        head_forward(p, f, m, one)
+    with pytest.raises(ValueError, match=r"model\.head\.num_layers"):
+        _head_params(ModelConfig(head=one, num_keypoints=3), 4)
 
 
 def test_input_selection_and_concat_order():

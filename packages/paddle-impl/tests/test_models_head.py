@@ -79,9 +79,15 @@ def test_head_inputs(inputs: HeadInput) -> None:
     _check(EnhanceNetConfig(inputs=inputs, channels=16))
 
 
-@pytest.mark.parametrize("num_layers", [1, 2, 3, 4])
+@pytest.mark.parametrize("num_layers", [2, 3, 4])
 def test_head_num_layers(num_layers: int) -> None:
     _check(EnhanceNetConfig(num_layers=num_layers, channels=16))
+
+
+def test_head_refuses_one_layer() -> None:
+    """L counts the upsampler and Eq. 2 needs w_1 before it (Sec. 3.1): L = 1 is refused, as the config does."""
+    with pytest.raises(ValueError, match=r"model\.head\.num_layers: expected a value >= 2, got 1"):
+        EnhanceNet(EnhanceNetConfig(num_layers=1, channels=16), C_F, K)
 
 
 @pytest.mark.parametrize("order", list(ShuffleOrder))

@@ -12,20 +12,23 @@ Counting rules (Sec. 3.3 and Table 5 of the paper):
 
 Sizes are ``(width, height)`` like the config; the table printers show ``H x W`` like the paper.
 
-Also here: :func:`deconv_padding` (the padding that makes a stride-``r`` deconvolution output exactly
-``r*H x r*W``) and :func:`feature_channels` (the width of ``F^LR`` for each base model).
+:func:`deconv_padding`, :func:`feature_channels`, :func:`head_input_channels` and :func:`subpixel_channels`
+live in :mod:`enhancenet_core.architecture` and are re-exported here.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from enhancenet_core.conventions import BaseModelName, HeadInput, Upsampler
-
-if TYPE_CHECKING:  # config.py imports this module (deconv_padding); keep the import one-way at run time
-    from enhancenet_core.config import BaseModelConfig, ModelConfig
+from enhancenet_core.architecture import (
+    deconv_padding,
+    feature_channels,
+    head_input_channels,
+    subpixel_channels,
+)
+from enhancenet_core.config import ModelConfig
+from enhancenet_core.conventions import Upsampler
 
 __all__ = [
     "HeadComplexity",
@@ -37,82 +40,6 @@ __all__ = [
     "head_input_channels",
     "subpixel_channels",
 ]
-
-
-def deconv_padding(kernel: int, stride: int) -> tuple[int, int]:
-    """Padding and output padding that make a transposed convolution output exactly ``stride`` times larger.
-
-    A transposed convolution with kernel ``k``, stride ``r``, padding ``p`` and output padding ``op`` maps an
-    input of size ``H`` to ``(H - 1) * r - 2p + k + op``. Setting this equal to ``r * H`` gives
-    ``op = 2p - (k - r)``. We take the smallest non-negative ``p`` that makes ``op`` non-negative::
-
-        p  = max(0, ceil((k - r) / 2))
-        op = 2p - (k - r)                    # 0 or 1 when k >= r - 1; r - k when k < r
-
-    Frameworks (PyTorch, Paddle, MindSpore, ONNX) require ``0 <= op < r``; that fails only for
-    ``r = 1`` with an even kernel (there ``op`` would have to be 1).
-
-    Examples: ``(k=4, r=2) -> (1, 0)`` (SimpleBaseline), ``(k=3, r=4) -> (0, 1)``, ``(k=12, r=4) -> (4, 0)``.
-
-    Args:
-        kernel: kernel size ``k`` (>= 1).
-        stride: upscaling ratio ``r`` (>= 1).
-
-    Returns:
-        ``(padding, output_padding)``.
-
-    Raises:
-        ValueError: when ``kernel`` or ``stride`` is below 1 or no valid output padding exists.
-    """
-    for name, value in (("kernel", kernel), ("stride", stride)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"deconv_padding: {name} must be an integer >= 1, got {value!r}")
-    padding = max(0, math.ceil((kernel - stride) / 2))
-    output_padding = 2 * padding - (kernel - stride)
-    if not 0 <= output_padding < stride:
-        raise ValueError(
-            f"deconv_padding: no padding makes a deconvolution with kernel {kernel} and stride {stride} output "
-            f"exactly {stride}x the input (it would need output_padding={output_padding}, but frameworks "
-            f"require 0 <= output_padding < stride); use an odd kernel when the stride is 1"
-        )
-    return padding, output_padding
-
-
-def feature_channels(base: BaseModelConfig) -> int:
-    """Number of channels of ``F^LR``, the last feature map of the base model before the heat-map layer.
-
-    SimpleBaseline: ``deconv_channels`` (256); HRNet: ``width`` (32 / 48, the highest-resolution branch);
-    stacked hourglass: ``hourglass_channels`` (256); CPN: 256 (the GlobalNet / RefineNet width).
-    """
-    name = BaseModelName(base.name)
-    if name is BaseModelName.SIMPLE_BASELINE:
-        return base.deconv_channels
-    if name is BaseModelName.HRNET:
-        return base.width
-    if name is BaseModelName.HOURGLASS:
-        return base.hourglass_channels
-    if name is BaseModelName.CPN:
-        return 256
-    raise ValueError(f"feature_channels: unknown base model {base.name!r}")  # pragma: no cover - enum exhausted
-
-
-def head_input_channels(inputs: HeadInput, feature_channels: int, num_keypoints: int) -> int:
-    """Channels of the EnhanceNet input x (Eq. 1): ``F^LR`` (features), ``M^LR`` (K heat maps) or both."""
-    inputs = HeadInput(inputs)
-    if inputs is HeadInput.FEATURES:
-        return feature_channels
-    if inputs is HeadInput.HEATMAPS:
-        return num_keypoints
-    return feature_channels + num_keypoints
-
-
-def subpixel_channels(num_keypoints: int, upscale: int) -> int:
-    """``K·r²``: the output channels of EnhanceNet's sub-pixel conv (layer L), which PS turns into K maps at r×.
-
-    The one place this number is written; the heads, the name map, the canonical weight format and the complexity
-    table read it here (this module imports no NumPy, so the config and the benchmark harness stay light).
-    """
-    return num_keypoints * upscale * upscale
 
 
 @dataclass(frozen=True)

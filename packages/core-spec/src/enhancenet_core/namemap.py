@@ -43,9 +43,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from enhancenet_core.complexity import feature_channels as _feature_channels
-from enhancenet_core.complexity import head_input_channels, subpixel_channels
-from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
+from enhancenet_core.architecture import feature_channels as _feature_channels
+from enhancenet_core.architecture import head_input_channels, subpixel_channels
+from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig, validate_head
 from enhancenet_core.conventions import BaseModelName, Upsampler
 
 BN_EPS: float = 1e-5
@@ -289,9 +289,7 @@ def head_parameter_specs(
     head: EnhanceNetConfig, feature_channels: int, num_keypoints: int
 ) -> dict[str, TensorSpec]:
     """Canonical specs of the EnhanceNet head alone (names start with ``enhance.``), in module order."""
-    for field_name in ("num_layers", "channels", "upscale", "first_kernel", "kernel", "upsampler_kernel"):
-        if getattr(head, field_name) < 1:
-            raise ValueError(f"model.head.{field_name}: expected >= 1, got {getattr(head, field_name)}")
+    validate_head(head)  # the config's head rules, written once
     if feature_channels < 1 or num_keypoints < 1:
         raise ValueError(
             f"feature_channels and num_keypoints must be >= 1, got {feature_channels} and {num_keypoints}"

@@ -7,7 +7,7 @@ then the L-th layer ``enhance.upsample`` without activation:
 - SUBPIXEL: conv C -> K·r² (kernel ``upsampler_kernel``) whose output channels are stored in
   ``shuffle_order``, then the periodic shuffle PS (Eq. 4-5);
 - DECONV: transposed conv C -> K, kernel k, stride r, padding and output padding from
-  :func:`enhancenet_core.complexity.deconv_padding` so the output is exactly r·H × r·W;
+  :func:`enhancenet_core.architecture.deconv_padding` so the output is exactly r·H × r·W;
 - BILINEAR_CONV: bilinear ×r (``align_corners=False``), then conv C -> K (kernel k, padding k // 2).
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from enhancenet_core.complexity import deconv_padding
-from enhancenet_core.config import EnhanceNetConfig
+from enhancenet_core.architecture import deconv_padding
+from enhancenet_core.config import EnhanceNetConfig, validate_head
 from enhancenet_core.conventions import HeadInput, Upsampler
 from enhancenet_core.namemap import HEAD_PREFIX
 from enhancenet_numpy import ops
@@ -50,6 +50,7 @@ def head_forward(
 
     ``params`` holds the canonical tensors ``{prefix}convs.{l}.weight/bias`` and ``{prefix}upsample.*``.
     """
+    validate_head(head)  # the config's head rules (L >= 2, kernels, upsampler), written once
     x = head_input(f_lr, m_lr, head.inputs)
     for layer in range(head.num_layers - 1):
         w = params[f"{prefix}convs.{layer}.weight"]

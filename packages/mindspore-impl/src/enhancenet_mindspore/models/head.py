@@ -25,8 +25,8 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-from enhancenet_core.complexity import deconv_padding, head_input_channels, subpixel_channels
-from enhancenet_core.config import EnhanceNetConfig
+from enhancenet_core.architecture import deconv_padding, head_input_channels, subpixel_channels
+from enhancenet_core.config import EnhanceNetConfig, validate_head
 from enhancenet_core.conventions import HeadInput, ShuffleOrder, Upsampler
 from enhancenet_core.pixel_shuffle import channel_permutation
 from enhancenet_mindspore.models.layers import ConvTranspose2d, Upsample, conv2d, init_he_fan_out_
@@ -51,9 +51,7 @@ class EnhanceNet(nn.Cell):
 
     def __init__(self, cfg: EnhanceNetConfig, feature_channels: int, num_keypoints: int) -> None:
         super().__init__()
-        for name in ("num_layers", "channels", "upscale", "first_kernel", "kernel", "upsampler_kernel"):
-            if getattr(cfg, name) < 1:
-                raise ValueError(f"model.head.{name}: expected an integer >= 1, got {getattr(cfg, name)}")
+        validate_head(cfg)  # the config's head rules (L >= 2, kernels, upsampler), written once
         if feature_channels < 1 or num_keypoints < 1:
             raise ValueError(
                 f"EnhanceNet: feature_channels and num_keypoints must be >= 1, got {feature_channels}, "

@@ -1,0 +1,217 @@
+"""The config schema: one frozen dataclass per section, with defaults and a comment per field.
+
+Field names follow the HRNet code base where one exists (``sigma``, ``flip_pairs``, ``use_target_weight``,
+``flip_test``, ``post_process``, ``oks_thre``, ``in_vis_thre``). Sizes are
+``(width, height)`` as in HRNet's ``IMAGE_SIZE`` / ``HEATMAP_SIZE``.
+
+The trailing ``# comment`` of each field line is its description in the JSON Schema
+(:mod:`enhancenet_core.config.json_schema` reads this file's source), so keep one comment per field line.
+Value ranges live in :mod:`enhancenet_core.config.rules`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from enhancenet_core.conventions import (
+    BaseModelName,
+    CoordinateConvention,
+    Decoder,
+    FlipShiftRule,
+    HeadInput,
+    PretrainedScope,
+    ShuffleOrder,
+    Upsampler,
+)
+from enhancenet_core.datasets import DatasetName, dataset_info
+
+__all__ = [
+    "COCO_FLIP_PAIRS",
+    "MPII_FLIP_PAIRS",
+    "AugmentationConfig",
+    "BaseModelConfig",
+    "Config",
+    "DataConfig",
+    "EnhanceNetConfig",
+    "LossConfig",
+    "ModelConfig",
+    "SplitFiles",
+    "TargetConfig",
+    "TestConfig",
+    "TrainConfig",
+]
+
+# [datasets] the pairs live in the data-set table (enhancenet_core.datasets); re-exported here.
+COCO_FLIP_PAIRS: tuple[tuple[int, int], ...] = dataset_info(DatasetName.COCO).flip_pairs
+MPII_FLIP_PAIRS: tuple[tuple[int, int], ...] = dataset_info(DatasetName.MPII).flip_pairs
+
+
+@dataclass(frozen=True)
+class EnhanceNetConfig:
+    """The EnhanceNet head (Sec. 3.1). Paper setting: L=3, C=128, r=4, sub-pixel, input F+M."""
+
+    enabled: bool = True  # attach the head; false trains/evaluates the base model alone
+    inputs: HeadInput = HeadInput.BOTH  # x = F^LR, M^LR or [F^LR, M^LR] (Eq. 1, Table 5a)
+    num_layers: int = 3  # L, counting the upsampling layer: L-1 regular convs + 1 upsampler
+    channels: int = 128  # C, width of the L-1 regular convs
+    upscale: int = 4  # r
+    first_kernel: int = 1  # kernel of w_1 (1x1: channel reduction)
+    kernel: int = 3  # kernel of w_2 .. w_{L-1}
+    upsampler: Upsampler = Upsampler.SUBPIXEL  # the L-th layer (Table 5c)
+    upsampler_kernel: int = 3  # kernel of the L-th layer: 3 for sub-pixel / bilinear+conv; 3 or 12 for deconv
+    shuffle_order: ShuffleOrder = ShuffleOrder.FRAMEWORK  # channel order the last conv's weights are stored in
+
+
+@dataclass(frozen=True)
+class BaseModelConfig:
+    """The base pose model that produces (F^LR, M^LR).
+
+    Only the fields of the chosen ``name`` are read: ``depth`` for simple_baseline / cpn (ResNet 18..152),
+    ``width`` for hrnet (32 or 48), ``stages`` for hourglass (stacks: 2, 4, 8).
+    """
+
+    name: BaseModelName = BaseModelName.SIMPLE_BASELINE  # base pose model
+    depth: int = 50  # ResNet depth (simple_baseline, cpn): 18, 34, 50, 101 or 152
+    width: int = 32  # HRNet width (hrnet): 18, 32 or 48
+    stages: int = 4  # number of stacked hourglasses (hourglass)
+    num_deconv_layers: int = 3  # SimpleBaseline
+    deconv_channels: int = 256  # SimpleBaseline
+    deconv_kernel: int = 4  # SimpleBaseline
+    final_conv_kernel: int = 1  # heat-map layer
+    hourglass_channels: int = 256  # stacked hourglass feature width
+    hourglass_blocks: int = 1  # residual blocks per hourglass stage
+    pretrained: str | None = None  # local path to ImageNet weights; never downloaded
+    pretrained_scope: PretrainedScope = PretrainedScope.BACKBONE  # backbone only, or the whole base model
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Base model, EnhanceNet head, keypoints and patch / heat-map geometry."""
+
+    base: BaseModelConfig = field(default_factory=BaseModelConfig)  # the base pose model
+    head: EnhanceNetConfig = field(default_factory=EnhanceNetConfig)  # the EnhanceNet head
+    num_keypoints: int = 17  # K
+    input_size: tuple[int, int] = (192, 256)  # (width, height) of the input patch
+    heatmap_stride: int = 4  # s: input size / LR heat-map size
+
+    @property
+    def heatmap_size(self) -> tuple[int, int]:
+        """(width, height) of M^LR."""
+        return (self.input_size[0] // self.heatmap_stride, self.input_size[1] // self.heatmap_stride)
+
+    @property
+    def hr_heatmap_size(self) -> tuple[int, int]:
+        """(width, height) of M^HR = r * size of M^LR."""
+        w, h = self.heatmap_size
+        return (w * self.head.upscale, h * self.head.upscale)
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """Gaussian targets: LR with ``sigma``, HR with ``upscale * sigma`` (Eq. 6)."""
+
+    sigma: float = 2.0  # std of the LR Gaussian in LR heat-map pixels; M^HR uses r * sigma
+    convention: CoordinateConvention = CoordinateConvention.LEGACY  # grid alignment (legacy HRNet or unbiased)
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """L = lr_weight * L^LR + hr_weight * L^HR (Eq. 8, eta = hr_weight = 1)."""
+
+    hr_weight: float = 1.0  # eta
+    lr_weight: float = 1.0  # weight of the base model's loss L^LR
+    use_target_weight: bool = True  # mask joints by their visibility weight (HRNet)
+    ohkm: bool = False  # online hard keypoint mining (CPN), applied after EnhanceNet
+    ohkm_topk: int = 8  # OHKM keeps the top-k joint losses (1 <= k <= K)
+
+
+@dataclass(frozen=True)
+class AugmentationConfig:
+    """HRNet's training augmentation."""
+
+    flip: bool = True  # random horizontal flip (p = 0.5) with flip_pairs
+    scale_factor: float = 0.35  # scale jitter: scale *= clip(1 + N(0,1) * f, 1 - f, 1 + f)
+    rotation_factor: float = 45.0  # rotation jitter in degrees: clip(N(0,1) * f, -2f, 2f)
+    rotation_prob: float = 0.6  # probability of applying the rotation
+    half_body_prob: float = 0.3  # probability of a half-body crop (0 disables)
+    num_joints_half_body: int = 8  # half-body crop only when more visible joints than this
+
+
+@dataclass(frozen=True)
+class SplitFiles:  # [datasets] files of one split, named directly instead of HRNet's layout under data.root
+    """The annotation file and image directory of one split; empty: HRNet's layout under ``data.root``."""
+
+    annotations: str = ""  # annotation file (COCO-format JSON; HRNet's MPII JSON for loader mpii)
+    images: str = ""  # directory the annotation file's image names are relative to
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Data set, splits, flip pairs, augmentation and crop geometry."""
+
+    dataset: str = DatasetName.COCO  # a shipped data set (coco, mpii, ...) or a data-set file (.yaml/.yml/.json)
+    root: str = ""  # data set root; for synthetic, where it is generated
+    train_set: str = "train2017"  # training split name
+    test_set: str = "val2017"  # evaluation split name
+    train: SplitFiles = field(default_factory=SplitFiles)  # training files (default: layout under root)
+    test: SplitFiles = field(default_factory=SplitFiles)  # evaluation files (default: layout under root)
+    flip_pairs: tuple[tuple[int, int], ...] | None = None  # (left, right) keypoint pairs; null: the data set's
+    augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)  # training augmentation
+    color_rgb: bool = True  # feed RGB (true) or OpenCV's BGR (false)
+    pixel_std: float = 200.0  # HRNet's scale unit: scale = box size / pixel_std
+    bbox_scale: float = 1.25  # box -> scale enlargement
+
+    def __post_init__(self) -> None:  # [datasets] a shipped name as the enum; flip_pairs default to the row's
+        if not isinstance(self.dataset, DatasetName) and self.dataset in tuple(DatasetName):
+            object.__setattr__(self, "dataset", DatasetName(self.dataset))
+        if self.flip_pairs is None:
+            try:
+                object.__setattr__(self, "flip_pairs", dataset_info(self.dataset).flip_pairs)
+            except (ValueError, FileNotFoundError):  # a bad data.dataset: validate_config reports it
+                pass
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimizer, schedule and run settings."""
+
+    optimizer: str = "adam"  # adam | sgd
+    lr: float = 1e-3  # base learning rate
+    lr_steps: tuple[int, ...] = (170, 200)  # epochs at which lr is multiplied by lr_factor (increasing)
+    lr_factor: float = 0.1  # step decay factor
+    weight_decay: float = 0.0  # L2 weight decay
+    momentum: float = 0.9  # sgd only
+    epochs: int = 210  # total training epochs
+    batch_size: int = 32  # per process
+    seed: int = 0  # random seed (>= 0)
+    workers: int = 4  # data-loading worker processes
+    amp: bool = True  # used only on CUDA
+
+
+@dataclass(frozen=True)
+class TestConfig:
+    """Evaluation settings (HRNet's TEST section)."""
+
+    flip_test: bool = True  # average with the prediction of the flipped patch
+    flip_shift: FlipShiftRule = FlipShiftRule.HRNET  # shift of the flipped-back maps: hrnet | exact | none
+    post_process: bool = True  # refine decoded peaks (see decoder)
+    decoder: Decoder = Decoder.ARGMAX_QUARTER  # heat map -> coordinates
+    use_hr: bool = True  # decode M^HR when EnhanceNet is on, else M^LR
+    use_gt_bbox: bool = False  # ground-truth boxes (true) or detections from bbox_file (false)
+    bbox_file: str = ""  # person detections (COCO results JSON)
+    image_thre: float = 0.0  # keep detections scoring above this
+    in_vis_thre: float = 0.2  # keypoint score threshold used in rescoring
+    oks_thre: float = 0.9  # OKS-NMS threshold
+    batch_size: int = 32  # per process
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole experiment: model, targets, loss, data, training and testing."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)  # network
+    target: TargetConfig = field(default_factory=TargetConfig)  # ground-truth heat maps
+    loss: LossConfig = field(default_factory=LossConfig)  # training loss
+    data: DataConfig = field(default_factory=DataConfig)  # data set and augmentation
+    train: TrainConfig = field(default_factory=TrainConfig)  # optimisation
+    test: TestConfig = field(default_factory=TestConfig)  # evaluation
