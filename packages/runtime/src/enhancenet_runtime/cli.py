@@ -6,7 +6,8 @@
     enhancenet-spec complexity CONFIG [--json] [--feature-channels N] [--set ...]
 
 ``CONFIG`` is a path or the name of a shipped config (``coco_hrnet_w32_256x192_enhancenet``).
-Exit status: 0 on success, 2 on an invalid config, a missing file or bad arguments.
+Exit status: 0 on success, 2 on an invalid config, a missing or unreadable file or bad arguments, with one line
+on stderr naming the file and field; anything else (a bug) keeps its traceback.
 
 Sub-commands set ``func`` (``args -> int | None``) with ``parser.set_defaults``; the evaluation sub-commands
 come from :func:`enhancenet_runtime.cli_eval.register` and follow the same contract.
@@ -196,13 +197,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         status = args.func(args)
-    except ConfigError as exc:
-        print(f"error: invalid config: {exc}", file=sys.stderr)
+    except ConfigError as exc:  # every problem of a config file or --set override, naming the field and file
+        print(f"error: invalid config: {_one_line(exc)}", file=sys.stderr)
         return EXIT_INVALID
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except OSError as exc:  # a file named on the command line is missing, unreadable or cannot be written
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_INVALID
     return 0 if status is None else int(status)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message on one line (a file name or value could hold a line break)."""
+    return " ".join(str(exc).splitlines())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -36,8 +36,40 @@ __all__ = [
     "shipped_config_path",
 ]
 
+#: Largest config file read (bytes): 256 KiB. Shipped configs are at most 1.5 KiB; a larger file is refused
+#: before parsing (pure-Python YAML parses about 16 KiB/s of dense mappings: 256 KiB takes ~15 s, 10 MB minutes).
+MAX_CONFIG_BYTES = 256 * 1024
+#: Deepest nesting of mappings / lists accepted in a config file or override (the schema needs 4).
+MAX_CONFIG_DEPTH = 32
+#: Most values (scalars, lists, mappings, YAML aliases expanded) in one file, against alias "bombs".
+MAX_CONFIG_NODES = 100_000
+#: Most files one load may read through ``_base_`` (against exponential diamond chains).
+MAX_BASE_FILES = 64
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads ``1e-3`` as a float (YAML 1.1 would read it as the string '1e-3')."""
+    """SafeLoader that also reads ``1e-3`` as a float (YAML 1.1 would read it as the string '1e-3') and refuses
+    a key that appears twice in one mapping (PyYAML would silently keep the last value)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # ``<<: *base`` keys may be overridden on purpose
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise _DuplicateKeyError(key, f"at line {line} (first at line {seen[key]})")
+                seen[key] = line
+            except TypeError:  # an unhashable key: SafeConstructor reports it
+                continue
+        return super().construct_mapping(node, deep=deep)
+
+
+class _DuplicateKeyError(Exception):
+    def __init__(self, key: Any, where: str) -> None:
+        super().__init__(f"duplicate key {key!r} {where}: each key may appear once in a mapping")
 
 
 _Loader.add_implicit_resolver(
@@ -57,17 +89,162 @@ BASE_KEY = "_base_"
 _SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A PyYAML error on one line: the problem and where (``line L, column C``), without the source excerpt."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(p for p in (exc.context, exc.problem) if p) or "syntax error"
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        return f"{problem}{where}"
+    return " ".join(str(exc).split())
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKeyError(key, "in a JSON object")
+        out[key] = value
+    return out
+
+
+def _check_shape(data: Any, what: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_CONFIG_DEPTH` or more than :data:`MAX_CONFIG_NODES` values
+    (YAML aliases counted each time they are used; shared nodes are counted once per use, without re-walking)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: Any, depth: int) -> int:
+        if depth > MAX_CONFIG_DEPTH:
+            raise ConfigError("", f"{what} nests mappings/lists deeper than {MAX_CONFIG_DEPTH} levels")
+        if not isinstance(node, (dict, list)):
+            return 1
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        children = node.values() if isinstance(node, dict) else node
+        total = 1
+        for child in children:
+            total += size(child, depth + 1)
+            if total > MAX_CONFIG_NODES:
+                raise ConfigError("", f"{what} holds more than {MAX_CONFIG_NODES} values (YAML aliases expanded)")
+        sizes[id(node)] = total
+        return total
+
+    size(data, 0)
+
+
+_FLOW_CHARS = re.compile(r"[\"'#\[\]{}]")
+_SCALAR_START = " \t\r\n[{,:-?"
+
+
+def _quote_end(text: str, start: int) -> int:
+    """Index of the quote closing the quoted scalar opened at ``start`` (-1 when it is not closed)."""
+    quote, i = text[start], start + 1
+    while True:
+        i = text.find(quote, i)
+        if i < 0:
+            return -1
+        if quote == "'":
+            if text.startswith("''", i):  # '' is an escaped quote
+                i += 2
+                continue
+            return i
+        j = i - 1
+        while j > start and text[j] == "\\":
+            j -= 1
+        if (i - 1 - j) % 2 == 0:  # an even number of backslashes: the quote is not escaped
+            return i
+        i += 1
+
+
+def _too_deep_flow_line(text: str) -> int | None:
+    """The line where ``[ ]`` / ``{ }`` nesting first exceeds :data:`MAX_CONFIG_DEPTH`, else None.
+
+    PyYAML needs quadratic time and Python's recursion for deep flow collections (a few thousand ``[`` take
+    seconds and end in RecursionError), so they are counted before parsing; quoted scalars and comments are
+    skipped. An unclosed quote ends the scan (the parser reports it).
+    """
+    depth, pos = 0, 0
+    while (m := _FLOW_CHARS.search(text, pos)) is not None:
+        i, c = m.start(), m.group()
+        before = text[i - 1] if i else "\n"
+        if c in "\"'":
+            if before not in _SCALAR_START:  # an apostrophe inside a plain scalar
+                pos = i + 1
+                continue
+            end = _quote_end(text, i)
+            if end < 0:
+                return None
+            pos = end + 1
+            continue
+        if c == "#":
+            if before in " \t\r\n":
+                newline = text.find("\n", i)
+                if newline < 0:
+                    return None
+                pos = newline
+            else:
+                pos = i + 1
+            continue
+        depth = depth + 1 if c in "[{" else max(0, depth - 1)
+        if depth > MAX_CONFIG_DEPTH:
+            return text.count("\n", 0, i) + 1
+        pos = i + 1
+    return None
+
+
+def _parse_text(text: str, kind: str) -> Any:
+    """Parse YAML or JSON text; every problem becomes a one-line ConfigError (no path, no source yet)."""
+    line = _too_deep_flow_line(text) if kind == "yaml" else None
+    if line is not None:
+        raise ConfigError("", f"malformed YAML: brackets nested deeper than {MAX_CONFIG_DEPTH} levels at line {line}")
+    try:
+        data = json.loads(text, object_pairs_hook=_json_object) if kind == "json" else yaml.load(text, Loader=_Loader)
+    except _DuplicateKeyError as exc:
+        raise ConfigError("", str(exc)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError("", f"malformed YAML: {_yaml_problem(exc)}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError("", f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError(
+            "", f"malformed {kind.upper()}: nested too deeply to parse (at most {MAX_CONFIG_DEPTH} levels are accepted)"
+        ) from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits, an impossible YAML date
+        raise ConfigError("", f"malformed {kind.upper()}: {' '.join(str(exc).split())}") from None
+    _check_shape(data, f"the {kind.upper()}")
+    return data
+
+
 def _read_mapping(path: Path) -> dict[str, Any]:
     kind = _SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise ConfigError("", f"expected a .yaml, .yml or .json config file, got suffix '{path.suffix}'", path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"config file {path} not found")
-    text = path.read_text(encoding="utf-8")
+    if not path.is_file():
+        raise ConfigError("", "expected a regular file", path)
     try:
-        data = json.loads(text) if kind == "json" else yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise ConfigError("", f"malformed {kind.upper()}: {exc}", path) from None
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError("", f"cannot read the file: {exc.strerror or exc}", path) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            "", f"the file is larger than the {MAX_CONFIG_BYTES} bytes (256 KiB) a config file may have", path
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            "", f"expected UTF-8 text, byte {exc.start} (0x{raw[exc.start]:02x}) is not valid UTF-8", path
+        ) from None
+    if "\x00" in text:
+        raise ConfigError("", f"expected a text file, found a NUL byte at offset {text.index(chr(0))}", path)
+    try:
+        data = _parse_text(text, kind)
+    except ConfigError as exc:
+        raise exc.with_source(path) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -86,8 +263,14 @@ def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _resolve(path: Path, stack: tuple[Path, ...]) -> dict[str, Any]:
-    path = path.resolve()
+def _resolve(path: Path, stack: tuple[Path, ...], reads: list[int]) -> dict[str, Any]:
+    try:
+        path = path.resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL in a _base_ name, ...
+        raise ConfigError(BASE_KEY if stack else "", f"cannot resolve the path {str(path)!r}: {exc}") from None
+    reads[0] += 1
+    if reads[0] > MAX_BASE_FILES:
+        raise ConfigError(BASE_KEY, f"the _base_ chain reads more than {MAX_BASE_FILES} files", path)
     if path in stack:
         chain = " -> ".join(str(p) for p in (*stack, path))
         raise ConfigError(BASE_KEY, f"circular _base_ chain: {chain}", path)
@@ -102,7 +285,7 @@ def _resolve(path: Path, stack: tuple[Path, ...]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for base in bases:
         try:
-            merged = _merge(merged, _resolve(path.parent / base, (*stack, path)))
+            merged = _merge(merged, _resolve(path.parent / base, (*stack, path), reads))
         except FileNotFoundError:
             raise FileNotFoundError(
                 f"config file {path.parent / base} (the _base_ of {path}) not found"
@@ -112,7 +295,7 @@ def _resolve(path: Path, stack: tuple[Path, ...]) -> dict[str, Any]:
 
 def load_config_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The raw nested mapping of a config file with its ``_base_`` chain merged in (not yet validated)."""
-    return _resolve(Path(path), ())
+    return _resolve(Path(path), (), [0])
 
 
 def _parse_override(item: str) -> tuple[list[str], Any]:
@@ -123,9 +306,11 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     if not all(p.strip() for p in parts):
         raise ConfigError(key, f"expected a dotted field path like 'model.head.upscale', got {key!r}")
     try:
-        value = yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
-    except yaml.YAMLError as exc:
-        raise ConfigError(key.strip(), f"could not parse the override value {text!r} as YAML: {exc}") from None
+        value = _parse_text(text, "yaml")
+    except ConfigError as exc:
+        shown = repr(text) if len(text) <= 80 else f"{text[:60]!r}... ({len(text)} characters)"
+        problem = exc.detail.removeprefix("malformed YAML: ")
+        raise ConfigError(key.strip(), f"could not parse the override value {shown} as YAML: {problem}") from None
     return [p.strip() for p in parts], value
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "UsageError",
     "build_parser",
     "check_predict_inputs",
+    "check_step_counts",
     "guard_main",
     "parse_boxes",
     "require_modules",
@@ -165,6 +166,17 @@ def parse_boxes(items: Sequence[str]) -> list[tuple[float, float, float, float]]
     if not boxes:
         raise UsageError("--boxes: give at least one box x,y,w,h")
     return boxes
+
+
+def check_step_counts(args: argparse.Namespace) -> None:
+    """``--max-steps`` must be >= 1 (a run of no step would exit 0 having done nothing) and
+    ``--checkpoint-every`` >= 0 (0: only the regular checkpoints); raises :class:`UsageError`."""
+    max_steps = getattr(args, "max_steps", None)
+    if max_steps is not None and max_steps < 1:
+        raise UsageError(f"--max-steps: expected an integer >= 1 (optimizer steps of the whole run), got {max_steps}")
+    every = getattr(args, "checkpoint_every", None)
+    if every is not None and every < 0:
+        raise UsageError(f"--checkpoint-every: expected an integer >= 0 (0: no extra checkpoints), got {every}")
 
 
 Handler = Callable[[argparse.Namespace], "int | None"]
@@ -317,6 +329,7 @@ def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) 
     commands: FrameworkCommands = args._commands
 
     def body() -> int:
+        check_step_counts(args)
         if getattr(args, "config", None) is not None:
             args.cfg = resolve_config(args.config, args.set)
         if getattr(args, "boxes", None) is not None:

@@ -239,7 +239,10 @@ def run_training_loop(
 
     Raises:
         FloatingPointError: a non-finite loss (names the step and the epoch).
+        ValueError: ``max_steps`` is not None or an integer >= 1.
     """
+    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1):
+        raise ValueError(f"max_steps: expected None or an integer >= 1, got {max_steps!r}")
     out = Path(out_dir)
     total = epochs * steps_per_epoch if max_steps is None else min(epochs * steps_per_epoch, max_steps)
     bar = progress_bar(total=total, initial=min(state.step, total), desc="train", enabled=progress and is_main)
