@@ -131,3 +131,54 @@ def test_usage_errors_exit_2() -> None:
         with pytest.raises(SystemExit) as info:
             main(argv)
         assert info.value.code == 2
+
+
+def _bad_file_cases(tmp: Path) -> list[tuple[Path, tuple[str, ...]]]:
+    """(file, words its one error line must hold): each a hostile input that once gave a traceback, ran for
+    minutes or was accepted silently."""
+    def write(name: str, data: str | bytes) -> Path:
+        path = tmp / name
+        path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+        return path
+
+    return [
+        (write("garbage.yaml", bytes(range(256)) * 16), ("expected UTF-8 text",)),
+        (write("latin1.yaml", b"train:\n  optimizer: sgd # caf\xe9\n"), ("UTF-8", "0xe9")),
+        (write("nested.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n"), ("brackets nested deeper than",)),
+        (write("nested.json", '{"a": ' + "[" * 50000 + "]" * 50000 + "}"), ("malformed JSON", "nested too")),
+        (write("big.yaml", "train:\n  seed: 1\n" + "# padding\n" * 200_000), ("larger than", "256 KiB")),
+        (write("dup.yaml", "train:\n  seed: 1\n  seed: 2\n"), ("duplicate key 'seed'", "line 3", "line 2")),
+        (write("seed.yaml", f"train:\n  seed: {2**70}\n"), ("train.seed", "<= 4294967295")),
+        (write("neg.yaml", "train:\n  seed: -1\n"), ("train.seed", ">= 0")),
+    ]
+
+
+@pytest.mark.parametrize("index", range(8))
+def test_validate_hostile_files_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], index: int) -> None:
+    path, words = _bad_file_cases(tmp_path)[index]
+    assert main(["validate", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("error: invalid config: ") and captured.err.count("\n") == 1, captured.err
+    for word in (path.name, *words):
+        assert word in captured.err, captured.err
+
+
+def test_unwritable_schema_out_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    assert main(["schema", "--out", str(blocker / "schema.json")]) == 2  # a file where a directory should be
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ") and captured.err.count("\n") == 1 and str(blocker) in captured.err
+
+
+def test_programming_errors_are_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only config/file problems become exit 2; a bug keeps its traceback."""
+    import enhancenet_runtime.cli as cli
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(cli, "load_config", broken)
+    with pytest.raises(TypeError, match="a bug"):
+        main(["validate", "synthetic_quick"])

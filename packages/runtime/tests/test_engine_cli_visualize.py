@@ -102,6 +102,39 @@ def test_bad_input_is_one_line_and_status_2(tmp_path: Path, capsys) -> None:
     _fail(capsys, p, ["predict", "synthetic_quick", "c", "i", "--boxes", "1,2,0,4"], "positive")
     _fail(capsys, p, ["predict", "synthetic_quick", "c", "i", "--boxes", "1,2,nan,4"], "four numbers")
     assert not calls.seen  # no handler ran on bad input
+
+
+def test_step_counts_checked_before_anything_runs(tmp_path: Path, capsys) -> None:
+    """``--max-steps -1`` used to exit 0 having trained nothing; now it (and 0, and a negative
+    ``--checkpoint-every``) is refused up front, before the config is even read."""
+    calls = Calls()
+    p = _parser(calls)
+    for argv, words in (
+        (["train", "synthetic_quick", "--max-steps", "-1"], ("--max-steps", ">= 1", "got -1")),
+        (["train", "synthetic_quick", "--max-steps", "0"], ("--max-steps", "got 0")),
+        (["train", "synthetic_quick", "--checkpoint-every", "-5"], ("--checkpoint-every", ">= 0", "got -5")),
+        (["train", str(tmp_path / "nope.yaml"), "--max-steps", "-1"], ("--max-steps",)),
+    ):
+        _fail(capsys, p, argv, *words)
+    assert not calls.seen
+    assert run_cli(p, ["train", "synthetic_quick", "--max-steps", "1", "--checkpoint-every", "0"]) == 0
+    assert calls.seen[-1][1].max_steps == 1
+
+
+def test_hostile_config_files_one_line(tmp_path: Path, capsys) -> None:
+    calls = Calls()
+    p = _parser(calls)
+    garbage = tmp_path / "garbage.yaml"
+    garbage.write_bytes(bytes(range(256)) * 4)
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("a: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("train:\n  epochs: 3\n  epochs: 4\n", encoding="utf-8")
+    _fail(capsys, p, ["train", str(garbage)], "garbage.yaml", "UTF-8")
+    _fail(capsys, p, ["train", str(nested)], "nested.yaml", "nested deeper")
+    _fail(capsys, p, ["train", str(dup)], "dup.yaml", "duplicate key 'epochs'", "line 3")
+    _fail(capsys, p, ["train", "synthetic_quick", "--set", f"train.seed={2**70}"], "train.seed", "4294967295")
+    assert not calls.seen
     p = _parser(calls, eval=ValueError("weights w.safetensors: 2 tensor(s) do not fit"),
                 export=FrameworkError("exporter says no"))
     _fail(capsys, p, ["eval", "synthetic_quick", "ck"], "w.safetensors", "2 tensor(s)")

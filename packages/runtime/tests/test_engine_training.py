@@ -185,6 +185,14 @@ def test_a_run_resumed_past_max_steps_does_nothing(tmp_path: Path) -> None:
     assert fw.calls == []
 
 
+@pytest.mark.parametrize("max_steps", [-1, 0, 2.5, True])
+def test_max_steps_must_be_a_positive_integer(tmp_path: Path, max_steps: Any) -> None:
+    fw = FakeFramework(_tcfg(), tmp_path)
+    with pytest.raises(ValueError, match=rf"^max_steps: expected None or an integer >= 1, got {max_steps!r}$"):
+        _run(fw, max_steps=max_steps)
+    assert fw.calls == [] and not (tmp_path / "config.json").exists()  # refused before anything ran
+
+
 def test_checkpoint_every_saves_at_its_multiples_of_the_step(tmp_path: Path) -> None:
     fw = FakeFramework(_tcfg(), tmp_path)
     _run(fw, epochs=2, checkpoint_every=2)

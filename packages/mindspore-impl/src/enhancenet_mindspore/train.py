@@ -143,7 +143,7 @@ def seed_everything(seed: int, rank: int = 0) -> None:
     s = int(seed) + int(rank)
     random.seed(s)
     np.random.seed(s % 2**32)  # noqa: NPY002 - seeds the global state third-party code may use
-    ms.set_seed(s)
+    ms.set_seed(s % 2**32)  # MindSpore takes 0 .. 2**32 - 1; seed + step + rank may pass train.seed's maximum
 
 
 def build_optimizer(params: list[ms.Parameter], cfg: TrainConfig) -> nn.Optimizer:

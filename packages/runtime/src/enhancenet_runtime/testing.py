@@ -410,12 +410,21 @@ def assert_help_lists_verbs(stdout: str) -> None:
 
 
 def bad_config_cases(tmp: Path) -> list[Case]:
-    """``train`` with a config that cannot load: a missing file, a bad value, an unknown field (each must name
-    the file or the field)."""
+    """``train`` with a config that cannot load: a missing file, a bad value, an unknown field, binary garbage,
+    a duplicate key, a seed no framework accepts, a negative ``--max-steps`` (each must name the file, field or
+    flag)."""
+    garbage = tmp / "garbage.yaml"
+    garbage.write_bytes(bytes(range(256)) * 4)
+    dup = tmp / "dup.yaml"
+    dup.write_text("train:\n  seed: 1\n  seed: 2\n", encoding="utf-8")
     return [
         (["train", str(tmp / "nope.yaml")], ("nope.yaml", "not found")),
         (["train", "synthetic_quick", "--set", "model.head.upscale=0", "--out", str(tmp)], ("upscale",)),
         (["train", "synthetic_quick", "--set", "train.no_such_field=1", "--out", str(tmp)], ("no_such_field",)),
+        (["train", str(garbage), "--out", str(tmp)], ("garbage.yaml", "UTF-8")),
+        (["train", str(dup), "--out", str(tmp)], ("dup.yaml", "duplicate key 'seed'", "line 3")),
+        (["train", "synthetic_quick", "--set", f"train.seed={2**70}", "--out", str(tmp)], ("train.seed",)),
+        (["train", "synthetic_quick", "--max-steps", "-1", "--out", str(tmp)], ("--max-steps", "-1")),
     ]
 
 

@@ -270,7 +270,9 @@ def _resolve(path: Path, stack: tuple[Path, ...], reads: list[int]) -> dict[str,
         raise ConfigError(BASE_KEY if stack else "", f"cannot resolve the path {str(path)!r}: {exc}") from None
     reads[0] += 1
     if reads[0] > MAX_BASE_FILES:
-        raise ConfigError(BASE_KEY, f"the _base_ chain reads more than {MAX_BASE_FILES} files", path)
+        raise ConfigError(
+            BASE_KEY, f"the _base_ chain reads more than {MAX_BASE_FILES} files (the last: {path})", stack[0]
+        )
     if path in stack:
         chain = " -> ".join(str(p) for p in (*stack, path))
         raise ConfigError(BASE_KEY, f"circular _base_ chain: {chain}", path)
