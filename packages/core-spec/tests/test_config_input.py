@@ -124,12 +124,13 @@ def test_deep_block_nesting(tmp_path: Path) -> None:
 
 def test_very_deep_block_nesting_is_one_line(tmp_path: Path) -> None:
     text = "".join(" " * d + f"k{d}:\n" for d in range(700))  # 250 KB: Python's recursion runs out first
-    _refused(_write(tmp_path, "block.yaml", text), "nested too deeply", str(MAX_CONFIG_DEPTH))
+    _refused(_write(tmp_path, "block.yaml", text), f"deeper than {MAX_CONFIG_DEPTH} levels")
 
 
 def test_deep_json(tmp_path: Path) -> None:
     depth = 100_000
-    _refused(_write(tmp_path, "deep.json", '{"a": ' + "[" * depth + "]" * depth + "}"), "malformed JSON")
+    text = '{"a": ' + "[" * depth + "]" * depth + "}"
+    _refused(_write(tmp_path, "deep.json", text), "malformed JSON", f"deeper than {MAX_CONFIG_DEPTH} levels")
 
 
 def test_alias_bomb(tmp_path: Path) -> None:

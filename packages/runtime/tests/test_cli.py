@@ -145,7 +145,7 @@ def _bad_file_cases(tmp: Path) -> list[tuple[Path, tuple[str, ...]]]:
         (write("garbage.yaml", bytes(range(256)) * 16), ("expected UTF-8 text",)),
         (write("latin1.yaml", b"train:\n  optimizer: sgd # caf\xe9\n"), ("UTF-8", "0xe9")),
         (write("nested.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n"), ("brackets nested deeper than",)),
-        (write("nested.json", '{"a": ' + "[" * 50000 + "]" * 50000 + "}"), ("malformed JSON", "nested too")),
+        (write("nested.json", '{"a": ' + "[" * 50000 + "]" * 50000 + "}"), ("malformed JSON", "nested deeper than")),
         (write("big.yaml", "train:\n  seed: 1\n" + "# padding\n" * 200_000), ("larger than", "256 KiB")),
         (write("dup.yaml", "train:\n  seed: 1\n  seed: 2\n"), ("duplicate key 'seed'", "line 3", "line 2")),
         (write("seed.yaml", f"train:\n  seed: {2**70}\n"), ("train.seed", "<= 4294967295")),
@@ -170,6 +170,12 @@ def test_unwritable_schema_out_is_one_line(tmp_path: Path, capsys: pytest.Captur
     assert main(["schema", "--out", str(blocker / "schema.json")]) == 2  # a file where a directory should be
     captured = capsys.readouterr()
     assert captured.err.startswith("error: ") and captured.err.count("\n") == 1 and str(blocker) in captured.err
+
+
+def test_overlong_config_name_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "x" * 5000 + ".yaml"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ") and captured.err.count("\n") == 1 and "too long" in captured.err
 
 
 def test_programming_errors_are_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:

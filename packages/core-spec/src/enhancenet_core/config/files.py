@@ -208,7 +208,7 @@ def _parse_text(text: str, kind: str) -> Any:
         raise ConfigError("", f"malformed JSON: {exc}") from None
     except RecursionError:
         raise ConfigError(
-            "", f"malformed {kind.upper()}: nested too deeply to parse (at most {MAX_CONFIG_DEPTH} levels are accepted)"
+            "", f"malformed {kind.upper()}: nested deeper than {MAX_CONFIG_DEPTH} levels (too deep to parse)"
         ) from None
     except ValueError as exc:  # e.g. an integer of more than 4300 digits, an impossible YAML date
         raise ConfigError("", f"malformed {kind.upper()}: {' '.join(str(exc).split())}") from None
