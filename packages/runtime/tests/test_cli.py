@@ -172,6 +172,14 @@ def test_unwritable_schema_out_is_one_line(tmp_path: Path, capsys: pytest.Captur
     assert captured.err.startswith("error: ") and captured.err.count("\n") == 1 and str(blocker) in captured.err
 
 
+def test_bad_arguments_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["validate", "synthetic_quick", "--sett", "x=1"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--sett" in err and err.startswith("enhancenet-spec: error: "), err
+
+
 def test_overlong_config_name_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "x" * 5000 + ".yaml"]) == 2
     captured = capsys.readouterr()

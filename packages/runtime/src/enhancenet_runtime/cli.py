@@ -33,6 +33,7 @@ from enhancenet_core.config import (
     shipped_config_path,
 )
 from enhancenet_runtime import __version__, cli_eval
+from enhancenet_runtime.engine.cli import OneLineArgumentParser
 
 EXIT_INVALID = 2
 
@@ -145,7 +146,7 @@ def _cmd_complexity(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``enhancenet-spec`` argument parser (core sub-commands plus the evaluation ones)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineArgumentParser(  # a bad argument: one line, exit 2
         prog="enhancenet-spec",
         description="EnhanceNet (belief map enhancement for pose estimation) spec tools.",
     )
