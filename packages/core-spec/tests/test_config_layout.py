@@ -17,7 +17,7 @@ FORMER_NAMES = [
     "DataConfig", "EnhanceNetConfig", "LossConfig", "ModelConfig", "TargetConfig", "TestConfig", "TrainConfig",
     "base_model_stride", "config_from_dict", "config_json_schema", "config_to_dict", "list_shipped_configs",
     "load_config", "load_config_dict", "override", "required_input_multiple", "save_config",
-    "shipped_config_path", "validate_config", "_atomic_write_text", "_dataclass_from_dict",
+    "shipped_config_path", "validate_config", "_atomic_write_text", "_check_rules", "_dataclass_from_dict",
 ]
 
 
@@ -98,14 +98,13 @@ def test_architecture_facts() -> None:
     from enhancenet_core.architecture import (
         base_model_stride,
         head_input_channels,
-        head_output_channels,
         required_input_multiple,
+        subpixel_channels,
     )
     from enhancenet_core.config import BaseModelConfig
-    from enhancenet_core.conventions import BaseModelName, HeadInput, Upsampler
+    from enhancenet_core.conventions import BaseModelName, HeadInput
 
-    assert head_output_channels(Upsampler.SUBPIXEL, 17, 4) == 272  # Eq. 4: w_L has K*r^2 filters
-    assert head_output_channels("deconv", 17, 4) == 17 and head_output_channels(Upsampler.BILINEAR_CONV, 16, 3) == 16
+    assert subpixel_channels(17, 4) == 272  # Eq. 4: w_L has K*r^2 filters
     assert head_input_channels(HeadInput.BOTH, 256, 17) == 273  # Eq. 1: [F^LR, M^LR]
     assert required_input_multiple("hourglass") == 64 == required_input_multiple(BaseModelName.HOURGLASS)
     assert required_input_multiple(BaseModelConfig(name=BaseModelName.HRNET)) == 32
