@@ -221,9 +221,15 @@ def test_giant_integer(tmp_path: Path) -> None:
 def test_seed_range() -> None:
     assert SEED_MAX == 2**32 - 1  # np.random.seed's range; torch/paddle/mindspore take at least that
     assert override(Config(), [f"train.seed={SEED_MAX}"]).train.seed == SEED_MAX
-    for bad, expected in ((SEED_MAX + 1, "<= 4294967295"), (2**70, "<= 4294967295"), (-1, ">= 0")):
+    for bad, expected in ((SEED_MAX + 1, "<= 4294967295"), (2**40, "<= 4294967295"), (-1, ">= 0")):
         with pytest.raises(ConfigError, match=rf"^train\.seed: expected a value {expected}, got {bad}$"):
             override(Config(), [f"train.seed={bad}"])
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 10**30])
+def test_integers_must_fit_in_64_bits(value: int) -> None:
+    with pytest.raises(ConfigError, match=rf"^model\.num_keypoints: expected an integer that fits in 64 bits .*got {value}$"):
+        override(Config(), ["data.dataset=synthetic", f"model.num_keypoints={value}"])
 
 
 def test_seed_range_in_json_schema() -> None:
@@ -232,7 +238,8 @@ def test_seed_range_in_json_schema() -> None:
 
 
 def test_seed_from_file_names_file(tmp_path: Path) -> None:
-    _refused(_write(tmp_path, "seed.json", json.dumps({"train": {"seed": 2**70}})), "train.seed", "4294967295")
+    _refused(_write(tmp_path, "seed.json", json.dumps({"train": {"seed": 2**40}})), "train.seed", "4294967295")
+    _refused(_write(tmp_path, "seed70.json", json.dumps({"train": {"seed": 2**70}})), "train.seed", "64 bits")
 
 
 # ------------------------------------------------------------------------------------------------ head rules

@@ -6,7 +6,6 @@ import math
 import tempfile
 from pathlib import Path
 
-import pytest
 import yaml
 from _fuzzkit import FUZZ, assert_refused, byte_damage
 from hypothesis import given
@@ -101,17 +100,18 @@ YAML_DAMAGE = {
     "alias to a missing anchor": lambda b: b.replace(b"sigma: 2.0", b"sigma: *nowhere"),
     # an empty file is a valid config (every default); everything else byte_damage() makes is not
     **{k: v for k, v in byte_damage().items() if k != "empty file"},
+    # byte_damage()'s cut at half the bytes lands on a line boundary of this file: the first sections alone are a
+    # valid partial config (missing sections take their defaults). Cut inside a flow list instead.
+    "truncated": lambda b: b[: b.index(b"[[1, 2], [3, 4]") + 9],
 }
 
 
-@pytest.mark.xfail(strict=False, reason="fixed by config branch")
 @FUZZ
 @given(path=st.sampled_from(sorted(BAD_VALUES)), data=st.data())
 def test_fuzz_config_values(path: str, data) -> None:
     _value(path, data)
 
 
-@pytest.mark.xfail(strict=False, reason="fixed by config branch")
 @FUZZ
 @given(damage=st.sampled_from([*sorted(YAML_DAMAGE), "duplicate key", "unknown key"]), data=st.data())
 def test_fuzz_config_yaml(damage: str, data) -> None:
@@ -123,7 +123,6 @@ def test_fuzz_config_yaml(damage: str, data) -> None:
         _run("config yaml", YAML_DAMAGE[damage](BASE_TEXT.encode()), [], damage)
 
 
-@pytest.mark.xfail(strict=False, reason="fixed by config branch")
 def test_fuzz_config_size_limit() -> None:
     """A 12 MB config (comments) is refused at once, not parsed for minutes."""
     _run("config yaml", BASE_TEXT.encode() + b"# padding padding padding\n" * 480_000, ["size", "MB", "bytes"],

@@ -1,7 +1,7 @@
 """Typed decoding: a nested mapping (from YAML/JSON) to the frozen dataclasses and back.
 
 Each value is checked against its field's type hint: enum fields accept their string values, tuple fields
-accept lists, float fields accept integers (never booleans), floats must be finite. Unknown keys are refused
+accept lists, float fields accept integers (never booleans), floats must be finite, integers must fit in 64 bits. Unknown keys are refused
 with the closest allowed name. Every problem raises :class:`~enhancenet_core.config.errors.ConfigError`
 naming the field path.
 """
@@ -71,6 +71,8 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(path, f"expected an integer, {_got(value)}")
+        if not -(2**63) <= value < 2**63:  # NumPy's and every framework's sizes and indices are int64
+            raise ConfigError(path, f"expected an integer that fits in 64 bits (|value| < 2**63), got {value}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
