@@ -1,4 +1,4 @@
-"""Atomic file writes, written once for every package (the spec, numpy-ref, the runtime and the frameworks).
+"""Atomic file writes (standard library only: the config imports this without NumPy), written once for every package (the spec, numpy-ref, the runtime and the frameworks).
 
 Nothing is overwritten on failure: data goes to a temporary file in the target directory, is flushed and
 fsynced, and then replaces the target with :func:`os.replace` (atomic on POSIX and Windows). Every file gets
@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 __all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "json_default", "usual_file_mode"]
 
@@ -64,9 +63,10 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, make_parents: boo
 
 def json_default(obj: Any) -> Any:
     """JSON encoder fallback for NumPy scalars/arrays, paths and enums."""
-    if isinstance(obj, np.generic):
+    np = sys.modules.get("numpy")  # NumPy values exist only once NumPy is imported; importing this module must not
+    if np is not None and isinstance(obj, np.generic):
         return obj.item()
-    if isinstance(obj, np.ndarray):
+    if np is not None and isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)

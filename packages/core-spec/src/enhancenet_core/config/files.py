@@ -13,7 +13,6 @@ import difflib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -25,6 +24,7 @@ from enhancenet_core.config.decode import config_from_dict, config_to_dict
 from enhancenet_core.config.errors import ConfigError
 from enhancenet_core.config.errors import describe_value as _got
 from enhancenet_core.config.schema import Config
+from enhancenet_core.files import atomic_write_text
 
 __all__ = [
     "BASE_KEY",
@@ -359,15 +359,8 @@ def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> 
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """:func:`enhancenet_core.files.atomic_write_text`, creating the directory (mode ``0o666 & ~umask``)."""
+    atomic_write_text(path, text, make_parents=True)
 
 
 def save_config(cfg: Config, path: str | os.PathLike[str]) -> Path:

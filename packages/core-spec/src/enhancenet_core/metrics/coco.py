@@ -25,13 +25,13 @@ import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from enhancenet_core.files import atomic_write_text
 from enhancenet_core.metrics.oks import COCO_SIGMAS, as_sigmas
 from enhancenet_core.metrics.validation import (
     check_coco_gt,
@@ -258,22 +258,6 @@ def result_areas(results: Sequence[Mapping[str, Any]]) -> np.ndarray:
     return (x.max(axis=1) - x.min(axis=1)) * (y.max(axis=1) - y.min(axis=1))
 
 
-def _atomic_write_text(path: PathLike, text: str) -> None:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def keypoint_results(
     image_ids: Sequence[int] | np.ndarray,
     keypoints: np.ndarray,
@@ -312,7 +296,7 @@ def write_keypoint_results(path: PathLike, results: Sequence[Mapping[str, Any]])
     if len(results) == 0:
         raise ValueError(f"results for {path}: refusing to write an empty result list")
     text = json.dumps([dict(r) for r in results], default=_json_default)
-    _atomic_write_text(path, text)
+    atomic_write_text(path, text, make_parents=True)
     return Path(path)
 
 
