@@ -1,7 +1,8 @@
 """Test setup for enhancenet-mindspore: explicit thread count, PYNATIVE_MODE by default, a quiet MindSpore.
 
 The whole package is skipped (with the reason) where MindSpore is not installed (e.g. the torch virtualenv).
-Tests that need GRAPH_MODE use the ``graph_mode`` fixture, which restores PYNATIVE_MODE afterwards.
+Tests that need GRAPH_MODE use the ``graph_mode`` fixture, which restores PYNATIVE_MODE afterwards. The
+``binding`` fixture is what the shared suites of :mod:`enhancenet_runtime.suites` need from MindSpore.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import warnings
+from typing import Any
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
@@ -36,3 +39,27 @@ else:
         ms.set_context(mode=ms.GRAPH_MODE)
         yield
         ms.set_context(mode=ms.PYNATIVE_MODE)
+
+    from enhancenet_mindspore import losses
+
+    class MindSporeBinding:
+        """MindSpore's side of the shared suites (see each suite's ``Binding`` protocol)."""
+
+        name = "mindspore"
+        losses = losses
+
+        @staticmethod
+        def tensor(array: np.ndarray) -> ms.Tensor:
+            return ms.Tensor(np.ascontiguousarray(array, dtype=np.float32))
+
+        @staticmethod
+        def numpy(tensor: ms.Tensor) -> np.ndarray:
+            return tensor.asnumpy()
+
+        @staticmethod
+        def grad(fn, array: np.ndarray) -> np.ndarray:
+            return ms.grad(fn)(ms.Tensor(np.array(array, dtype=np.float32))).asnumpy()
+
+    @pytest.fixture(scope="session")
+    def binding() -> Any:
+        return MindSporeBinding()

@@ -1,4 +1,5 @@
-"""Test setup for enhancenet-paddle: explicit thread count, a quiet Paddle, float32 default dtype per test.
+"""Test setup for enhancenet-paddle: explicit thread count, a quiet Paddle, float32 default dtype per test, and the
+``binding`` fixture: what the shared suites of :mod:`enhancenet_runtime.suites` need from Paddle.
 
 The whole package is skipped (with the reason) where Paddle is not installed, e.g. in the torch virtualenv.
 """
@@ -8,7 +9,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import warnings
+from typing import Any
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
@@ -28,3 +31,30 @@ else:
     def _float32_default_and_seed() -> None:
         paddle.set_default_dtype("float32")
         paddle.seed(0)
+
+    from enhancenet_paddle import losses
+
+    class PaddleBinding:
+        """Paddle's side of the shared suites (see each suite's ``Binding`` protocol)."""
+
+        name = "paddle"
+        losses = losses
+
+        @staticmethod
+        def tensor(array: np.ndarray) -> paddle.Tensor:
+            return paddle.to_tensor(np.ascontiguousarray(array, dtype=np.float32))
+
+        @staticmethod
+        def numpy(tensor: paddle.Tensor) -> np.ndarray:
+            return tensor.numpy()
+
+        @staticmethod
+        def grad(fn, array: np.ndarray) -> np.ndarray:
+            x = paddle.to_tensor(np.array(array, dtype=np.float32))
+            x.stop_gradient = False
+            fn(x).backward()
+            return x.grad.numpy()
+
+    @pytest.fixture(scope="session")
+    def binding() -> Any:
+        return PaddleBinding()
