@@ -40,13 +40,27 @@ else:
         yield
         ms.set_context(mode=ms.PYNATIVE_MODE)
 
+    from enhancenet_core.config import EnhanceNetConfig
     from enhancenet_mindspore import losses
+    from enhancenet_mindspore.cli import main as cli_main
+    from enhancenet_mindspore.models import EnhanceNet
+    from enhancenet_mindspore.weights import canonical_parameters, load_tensors
 
     class MindSporeBinding:
         """MindSpore's side of the shared suites (see each suite's ``Binding`` protocol)."""
 
         name = "mindspore"
         losses = losses
+        cli_prog = "enhancenet-mindspore"
+        cli_module = "enhancenet_mindspore.cli"
+        cli_main = staticmethod(cli_main)
+        cli_synth_images = 8
+        checkpoint_suffix = ".ckpt"
+        cli_architecture_words = {  # noqa: RUF012 - read only
+            "model.base.depth=34": ("model.base.depth: checkpoint 18, config 34",),
+            "model.head.enabled=false": ("model.head.enabled: checkpoint True, config False",),
+            "model.head.channels=8": ("model.head.channels: checkpoint 16, config 8",),
+        }
 
         @staticmethod
         def tensor(array: np.ndarray) -> ms.Tensor:
@@ -59,6 +73,26 @@ else:
         @staticmethod
         def grad(fn, array: np.ndarray) -> np.ndarray:
             return ms.grad(fn)(ms.Tensor(np.array(array, dtype=np.float32))).asnumpy()
+        head_dtypes = ("float32",)  # MindSpore 2.8's CPU convolutions accept float16/32 only
+        head = EnhanceNet
+
+        @staticmethod
+        def head_forward(cfg: EnhanceNetConfig, params: dict[str, np.ndarray], features: np.ndarray,
+                         heatmaps: np.ndarray, dtype: str) -> np.ndarray:
+            assert dtype == "float32"
+            head = EnhanceNet(cfg, features.shape[1], heatmaps.shape[1])
+            load_tensors(head, params, "init_weights")
+            got = head(ms.Tensor(features.astype(np.float32)), ms.Tensor(heatmaps.astype(np.float32)))
+            assert got.dtype == ms.float32
+            return got.asnumpy().astype(np.float64)
+
+        @staticmethod
+        def head_canonical_shapes(head: EnhanceNet) -> dict[str, tuple[int, ...]]:
+            return {k: tuple(p.shape) for k, p in canonical_parameters(head).items()}
+
+        @staticmethod
+        def head_tolerance(cfg: EnhanceNetConfig, dtype: str) -> float | None:
+            return None
 
     @pytest.fixture(scope="session")
     def binding() -> Any:

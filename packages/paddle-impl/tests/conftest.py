@@ -32,13 +32,29 @@ else:
         paddle.set_default_dtype("float32")
         paddle.seed(0)
 
+    from enhancenet_core.config import EnhanceNetConfig
+    from enhancenet_core.conventions import Upsampler
+    from enhancenet_core.namemap import HEAD_PREFIX
     from enhancenet_paddle import losses
+    from enhancenet_paddle.cli import main as cli_main
+    from enhancenet_paddle.models.head import EnhanceNet
+    from enhancenet_paddle.weights import canonical_state_dict, paddle_name
 
     class PaddleBinding:
         """Paddle's side of the shared suites (see each suite's ``Binding`` protocol)."""
 
         name = "paddle"
         losses = losses
+        cli_prog = "enhancenet-paddle"
+        cli_module = "enhancenet_paddle.cli"
+        cli_main = staticmethod(cli_main)
+        cli_synth_images = 10
+        checkpoint_suffix = ".pdckpt"
+        cli_architecture_words = {  # noqa: RUF012 - read only
+            "model.base.depth=34": ("depth=18", "depth=34"),
+            "model.head.enabled=false": ("enhancenet(L=3,C=16", "config builds 'simple_baseline(depth=18,K=17)'"),
+            "model.head.channels=8": ("enhancenet(L=3,C=16", "enhancenet(L=3,C=8"),
+        }
 
         @staticmethod
         def tensor(array: np.ndarray) -> paddle.Tensor:
@@ -54,6 +70,37 @@ else:
             x.stop_gradient = False
             fn(x).backward()
             return x.grad.numpy()
+        head_dtypes = ("float64", "float32")  # every op of the head has float64 CPU kernels in Paddle
+        head = EnhanceNet
+
+        @staticmethod
+        def head_forward(cfg: EnhanceNetConfig, params: dict[str, np.ndarray], features: np.ndarray,
+                         heatmaps: np.ndarray, dtype: str) -> np.ndarray:
+            layer = EnhanceNet(cfg, features.shape[1], heatmaps.shape[1])
+            layer.to(dtype=dtype)
+            layer.eval()
+            state = {paddle_name(k[len(HEAD_PREFIX):], in_pose_model=False): v.astype(dtype)
+                     for k, v in params.items()}
+            missing, unexpected = layer.set_state_dict(state)
+            assert not missing and not unexpected
+            with paddle.no_grad():
+                got = layer(paddle.to_tensor(features.astype(dtype)), paddle.to_tensor(heatmaps.astype(dtype)))
+            assert str(got.dtype) == f"paddle.{dtype}"
+            return got.numpy().astype(np.float64)
+
+        @staticmethod
+        def head_canonical_shapes(head: EnhanceNet) -> dict[str, tuple[int, ...]]:
+            return {HEAD_PREFIX + k: tuple(v.shape) for k, v in canonical_state_dict(head).items()}
+
+        @staticmethod
+        def head_tolerance(cfg: EnhanceNetConfig, dtype: str) -> float | None:
+            """Paddle's bilinear kernel computes the source coordinate ``(dst + 0.5) / r - 0.5`` in float32 even
+            for float64 tensors, so for an upscale r that is not a power of two (1/r not exact in binary) float64
+            agrees to ~1e-7 x scale only: 1e-6 there (r = 1, 2, 4 stay at 1e-10; float32 is unchanged)."""
+            r = cfg.upscale
+            if dtype == "float64" and cfg.upsampler is Upsampler.BILINEAR_CONV and r & (r - 1) != 0:
+                return 1e-6
+            return None
 
     @pytest.fixture(scope="session")
     def binding() -> Any:

@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from enhancenet_core.config import EnhanceNetConfig
+from enhancenet_core.namemap import HEAD_PREFIX
 from enhancenet_torch import losses
+from enhancenet_torch.cli import main as cli_main
+from enhancenet_torch.models.head import EnhanceNet
 
 
 class TorchBinding:
@@ -17,6 +21,16 @@ class TorchBinding:
 
     name = "torch"
     losses = losses
+    cli_prog = "enhancenet-torch"
+    cli_module = "enhancenet_torch.cli"
+    cli_main = staticmethod(cli_main)
+    cli_synth_images = 10
+    checkpoint_suffix = ".pt"
+    cli_architecture_words = {  # noqa: RUF012 - read only
+        "model.base.depth=34": ("depth=18", "depth=34"),
+        "model.head.enabled=false": ("enhancenet(L=3,C=16", "config builds 'simple_baseline(depth=18,K=17)'"),
+        "model.head.channels=8": ("enhancenet(L=3,C=16", "enhancenet(L=3,C=8"),
+    }
 
     @staticmethod
     def tensor(array: np.ndarray) -> torch.Tensor:
@@ -32,6 +46,29 @@ class TorchBinding:
         fn(x).backward()
         assert x.grad is not None
         return x.grad.numpy()
+
+    head_dtypes = ("float64", "float32")
+    head = EnhanceNet
+
+    @staticmethod
+    def head_forward(cfg: EnhanceNetConfig, params: dict[str, np.ndarray], features: np.ndarray,
+                     heatmaps: np.ndarray, dtype: str) -> np.ndarray:
+        torch_dtype = getattr(torch, dtype)
+        module = EnhanceNet(cfg, features.shape[1], heatmaps.shape[1]).to(torch_dtype).eval()
+        state = {k[len(HEAD_PREFIX):]: torch.from_numpy(v).to(torch_dtype) for k, v in params.items()}
+        module.load_state_dict(state, strict=True)
+        with torch.no_grad():
+            out = module(torch.from_numpy(features).to(torch_dtype), torch.from_numpy(heatmaps).to(torch_dtype))
+        assert out.dtype == torch_dtype
+        return out.double().numpy()
+
+    @staticmethod
+    def head_canonical_shapes(head: EnhanceNet) -> dict[str, tuple[int, ...]]:
+        return {HEAD_PREFIX + k: tuple(v.shape) for k, v in head.state_dict().items()}
+
+    @staticmethod
+    def head_tolerance(cfg: EnhanceNetConfig, dtype: str) -> float | None:
+        return None
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,10 @@ def resolve_device(device: str | torch.device | None, local_rank: int = 0) -> to
     """``None``: CUDA (``cuda:local_rank``) when available, else CPU. Raises for an unavailable CUDA."""
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except RuntimeError as exc:  # an unknown device type: bad input, not a traceback
+        raise ValueError(f"device {device!r}: expected cpu, cuda or cuda:N") from exc
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(f"device {device}: CUDA is not available on this machine (use --device cpu)")

@@ -12,8 +12,10 @@ classes, how it turns a NumPy array into a tensor and back, its file suffixes, i
         '''The shared loss suite with torch's binding (conftest.py).'''
 
 The suites import no framework (the runtime never does): every framework call goes through the binding, so
-one file holds each assertion and tolerance, and a framework cannot drift from the others unnoticed. What only
-one framework has (GRAPH_MODE, an export format, its name table) stays in that framework's tests.
+one file holds each assertion, and a framework cannot drift from the others unnoticed. What only one framework
+has (GRAPH_MODE, an export format, its name table) stays in that framework's tests. This is test code: it imports
+pytest (the runtime's ``test`` extra), and :mod:`.head` imports enhancenet-numpy, the reference it holds every
+head to (installed wherever a framework is; the import contract allows that one import).
 
 - :mod:`.losses`: JointsMSELoss / JointsOHKMLoss / EnhanceNetLoss against hand-computed numbers.
 - :mod:`.head`: the EnhanceNet head in every configuration against enhancenet-numpy.
