@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,8 +41,10 @@ else:
         yield
         ms.set_context(mode=ms.PYNATIVE_MODE)
 
-    from enhancenet_core.config import EnhanceNetConfig
-    from enhancenet_mindspore import losses
+    from _toy import tiny_model
+
+    from enhancenet_core.config import Config, EnhanceNetConfig
+    from enhancenet_mindspore import checkpoint, evaluate, losses, models, train, weights
     from enhancenet_mindspore.cli import main as cli_main
     from enhancenet_mindspore.models import EnhanceNet
     from enhancenet_mindspore.weights import canonical_parameters, load_tensors
@@ -93,6 +96,26 @@ else:
         @staticmethod
         def head_tolerance(cfg: EnhanceNetConfig, dtype: str) -> float | None:
             return None
+        version_key = "mindspore"
+        synthetic_steps = 80
+        synthetic_loss_window = 5  # as this package has always checked it: the means of the first and last five
+        tiny_model = staticmethod(tiny_model)
+        build_model = staticmethod(models.build_model)
+        load_model_weights = staticmethod(checkpoint.load_model_weights)
+        load_checkpoint = staticmethod(checkpoint.load_checkpoint)
+        model_tensors = staticmethod(weights.model_tensors)
+
+        @staticmethod
+        def train(cfg: Config, out_dir: Path, **kwargs: Any) -> Any:
+            return train.train(cfg, out_dir, device="cpu", **kwargs)
+
+        @staticmethod
+        def evaluate(cfg: Config, model: ms.nn.Cell, out_dir: Path) -> dict[str, Any]:
+            return evaluate.evaluate(cfg, model, out_dir=out_dir, progress=False)
+
+        @staticmethod
+        def checkpoint_tensors(ckpt: dict[str, Any]) -> dict[str, np.ndarray]:
+            return {k: np.asarray(v) for k, v in ckpt["tensors"].items()}
 
     @pytest.fixture(scope="session")
     def binding() -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,10 +33,12 @@ else:
         paddle.set_default_dtype("float32")
         paddle.seed(0)
 
-    from enhancenet_core.config import EnhanceNetConfig
+    from _train_toy import tiny_model
+
+    from enhancenet_core.config import Config, EnhanceNetConfig
     from enhancenet_core.conventions import Upsampler
     from enhancenet_core.namemap import HEAD_PREFIX
-    from enhancenet_paddle import losses
+    from enhancenet_paddle import checkpoint, evaluate, losses, models, train
     from enhancenet_paddle.cli import main as cli_main
     from enhancenet_paddle.models.head import EnhanceNet
     from enhancenet_paddle.weights import canonical_state_dict, paddle_name
@@ -101,6 +104,29 @@ else:
             if dtype == "float64" and cfg.upsampler is Upsampler.BILINEAR_CONV and r & (r - 1) != 0:
                 return 1e-6
             return None
+        version_key = "paddlepaddle"
+        synthetic_steps = 100  # the transposed conv init matters: with PyTorch's, 80 steps reach ~0.43, 100 a margin
+        synthetic_loss_window = 1
+        tiny_model = staticmethod(tiny_model)
+        build_model = staticmethod(models.build_model)
+        load_model_weights = staticmethod(checkpoint.load_model_weights)
+        load_checkpoint = staticmethod(checkpoint.load_checkpoint)
+
+        @staticmethod
+        def train(cfg: Config, out_dir: Path, **kwargs: Any) -> Any:
+            return train.train(cfg, out_dir, device="cpu", **kwargs)
+
+        @staticmethod
+        def evaluate(cfg: Config, model: paddle.nn.Layer, out_dir: Path) -> dict[str, Any]:
+            return evaluate.evaluate(cfg, model, device="cpu", out_dir=out_dir, progress=False)
+
+        @staticmethod
+        def checkpoint_tensors(ckpt: dict[str, Any]) -> dict[str, np.ndarray]:
+            return {k: v.numpy() for k, v in ckpt["model"].items()}
+
+        @staticmethod
+        def model_tensors(model: paddle.nn.Layer) -> dict[str, np.ndarray]:
+            return {k: v.numpy().copy() for k, v in model.state_dict().items()}
 
     @pytest.fixture(scope="session")
     def binding() -> Any:

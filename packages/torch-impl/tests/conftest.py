@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from _toy import tiny_model
 
-from enhancenet_core.config import EnhanceNetConfig
+from enhancenet_core.config import Config, EnhanceNetConfig
 from enhancenet_core.namemap import HEAD_PREFIX
-from enhancenet_torch import losses
+from enhancenet_torch import checkpoint, evaluate, losses, models, train
 from enhancenet_torch.cli import main as cli_main
 from enhancenet_torch.models.head import EnhanceNet
 
@@ -69,6 +71,30 @@ class TorchBinding:
     @staticmethod
     def head_tolerance(cfg: EnhanceNetConfig, dtype: str) -> float | None:
         return None
+
+    version_key = "torch"
+    synthetic_steps = 80
+    synthetic_loss_window = 1
+    tiny_model = staticmethod(tiny_model)
+    build_model = staticmethod(models.build_model)
+    load_model_weights = staticmethod(checkpoint.load_model_weights)
+    load_checkpoint = staticmethod(checkpoint.load_checkpoint)
+
+    @staticmethod
+    def train(cfg: Config, out_dir: Path, **kwargs: Any) -> Any:
+        return train.train(cfg, out_dir, device="cpu", **kwargs)
+
+    @staticmethod
+    def evaluate(cfg: Config, model: torch.nn.Module, out_dir: Path) -> dict[str, Any]:
+        return evaluate.evaluate(cfg, model, device="cpu", out_dir=out_dir, progress=False)
+
+    @staticmethod
+    def checkpoint_tensors(ckpt: dict[str, Any]) -> dict[str, np.ndarray]:
+        return {k: v.numpy() for k, v in ckpt["model"].items()}
+
+    @staticmethod
+    def model_tensors(model: torch.nn.Module) -> dict[str, np.ndarray]:
+        return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
 
 
 @pytest.fixture(scope="session")
