@@ -47,7 +47,7 @@ else:
     from enhancenet_mindspore import checkpoint, evaluate, losses, models, train, weights
     from enhancenet_mindspore.cli import main as cli_main
     from enhancenet_mindspore.models import EnhanceNet
-    from enhancenet_mindspore.weights import canonical_parameters, load_tensors
+    from enhancenet_mindspore.weights import canonical_name, canonical_parameters, load_tensors
 
     class MindSporeBinding:
         """MindSpore's side of the shared suites (see each suite's ``Binding`` protocol)."""
@@ -116,6 +116,17 @@ else:
         @staticmethod
         def checkpoint_tensors(ckpt: dict[str, Any]) -> dict[str, np.ndarray]:
             return {k: np.asarray(v) for k, v in ckpt["tensors"].items()}
+
+        @staticmethod
+        def canonical_shapes(model: ms.nn.Cell) -> dict[str, tuple[int, ...]]:
+            return {k: tuple(p.shape) for k, p in canonical_parameters(model).items()}
+
+        @staticmethod
+        def assert_native_names(model: ms.nn.Cell, canonical_names: list[str]) -> None:
+            native = [name for name, _ in model.parameters_and_names()]
+            assert len(set(native)) == len(native) == len(canonical_names)
+            assert sorted(canonical_name(n) for n in native) == sorted(canonical_names)
+            assert all(p.name == n for n, p in model.parameters_and_names())  # .ckpt names = cell paths
 
     @pytest.fixture(scope="session")
     def binding() -> Any:

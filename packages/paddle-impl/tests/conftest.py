@@ -128,6 +128,15 @@ else:
         def model_tensors(model: paddle.nn.Layer) -> dict[str, np.ndarray]:
             return {k: v.numpy().copy() for k, v in model.state_dict().items()}
 
+        @staticmethod
+        def canonical_shapes(model: paddle.nn.Layer) -> dict[str, tuple[int, ...]]:
+            return {k: tuple(v.shape) for k, v in canonical_state_dict(model).items()}
+
+        @staticmethod
+        def assert_native_names(model: paddle.nn.Layer, canonical_names: list[str]) -> None:
+            # the table is a bijection: canonical -> Paddle gives back exactly Paddle's own keys, in order
+            assert [paddle_name(k) for k in canonical_names] == list(model.state_dict())
+
     @pytest.fixture(scope="session")
     def binding() -> Any:
         return PaddleBinding()

@@ -96,6 +96,16 @@ class TorchBinding:
     def model_tensors(model: torch.nn.Module) -> dict[str, np.ndarray]:
         return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
 
+    @staticmethod
+    def canonical_shapes(model: torch.nn.Module) -> dict[str, tuple[int, ...]]:
+        return {k: tuple(v.shape) for k, v in models.canonical_state_dict(model).items()}
+
+    @staticmethod
+    def assert_native_names(model: torch.nn.Module, canonical_names: list[str]) -> None:
+        # torch's state_dict is canonical (the base. prefix is stripped by hooks); BN counters are not tensors
+        # of the format
+        assert [k for k in model.state_dict() if not k.endswith("num_batches_tracked")] == canonical_names
+
 
 @pytest.fixture(scope="session")
 def binding() -> Any:
