@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -35,13 +36,14 @@ else:
 
     from _train_toy import tiny_model
 
-    from enhancenet_core.config import Config, EnhanceNetConfig
+    from enhancenet_core.config import Config, EnhanceNetConfig, ModelConfig
     from enhancenet_core.conventions import Upsampler
     from enhancenet_core.namemap import HEAD_PREFIX
+    from enhancenet_numpy.weights import save_weights
     from enhancenet_paddle import checkpoint, evaluate, losses, models, train
     from enhancenet_paddle.cli import main as cli_main
     from enhancenet_paddle.models.head import EnhanceNet
-    from enhancenet_paddle.weights import canonical_state_dict, paddle_name
+    from enhancenet_paddle.weights import canonical_state_dict, load_canonical, paddle_name
 
     class PaddleBinding:
         """Paddle's side of the shared suites (see each suite's ``Binding`` protocol)."""
@@ -127,6 +129,39 @@ else:
         @staticmethod
         def model_tensors(model: paddle.nn.Layer) -> dict[str, np.ndarray]:
             return {k: v.numpy().copy() for k, v in model.state_dict().items()}
+
+        model_dtypes = ("float64", "float32")
+
+        @staticmethod
+        def _outputs(out: dict[str, Any]) -> dict[str, Any]:
+            return {k: [t.numpy().astype(np.float64) for t in v] if isinstance(v, list)
+                    else v.numpy().astype(np.float64) for k, v in out.items()}
+
+        @classmethod
+        def model_forward(cls, cfg: ModelConfig, params: dict[str, np.ndarray], images: np.ndarray,
+                          dtype: str) -> dict[str, Any]:
+            """Through the canonical file written by enhancenet-numpy (``save_weights``) and read by
+            :func:`load_canonical` into a float64 model, then cast: float64 -> float32 rounds each weight once, as
+            loading the file into float32 does."""
+            model = models.build_model(cfg)
+            model.eval()
+            model.to(dtype="float64")
+            with tempfile.TemporaryDirectory() as tmp:
+                save_weights(Path(tmp) / "w.safetensors", params, cfg)
+                load_canonical(model, Path(tmp) / "w.safetensors", cfg)
+            model.to(dtype=dtype)
+            with paddle.no_grad():
+                return cls._outputs(model(paddle.to_tensor(images.astype(dtype))))
+
+        @classmethod
+        def infer(cls, model: paddle.nn.Layer, images: np.ndarray) -> dict[str, Any]:
+            model.eval()
+            with paddle.no_grad():
+                return cls._outputs(model(paddle.to_tensor(images.astype(np.float32))))
+
+        @staticmethod
+        def model_tolerance(dtype: str) -> float | None:
+            return None
 
         @staticmethod
         def canonical_shapes(model: paddle.nn.Layer) -> dict[str, tuple[int, ...]]:

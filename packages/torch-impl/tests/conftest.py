@@ -11,7 +11,7 @@ import pytest
 import torch
 from _toy import tiny_model
 
-from enhancenet_core.config import Config, EnhanceNetConfig
+from enhancenet_core.config import Config, EnhanceNetConfig, ModelConfig
 from enhancenet_core.namemap import HEAD_PREFIX
 from enhancenet_torch import checkpoint, evaluate, losses, models, train
 from enhancenet_torch.cli import main as cli_main
@@ -95,6 +95,32 @@ class TorchBinding:
     @staticmethod
     def model_tensors(model: torch.nn.Module) -> dict[str, np.ndarray]:
         return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+
+    model_dtypes = ("float64", "float32")
+
+    @staticmethod
+    def _outputs(out: dict[str, Any]) -> dict[str, Any]:
+        return {k: [t.double().numpy() for t in v] if isinstance(v, list) else v.double().numpy()
+                for k, v in out.items()}
+
+    @classmethod
+    def model_forward(cls, cfg: ModelConfig, params: dict[str, np.ndarray], images: np.ndarray,
+                      dtype: str) -> dict[str, Any]:
+        torch_dtype = getattr(torch, dtype)
+        model = models.build_model(cfg).to(torch_dtype).eval()
+        model.load_state_dict({k: torch.from_numpy(v).to(torch_dtype) for k, v in params.items()}, strict=True)
+        with torch.no_grad():
+            return cls._outputs(model(torch.from_numpy(images).to(torch_dtype)))
+
+    @classmethod
+    def infer(cls, model: torch.nn.Module, images: np.ndarray) -> dict[str, Any]:
+        model.eval()
+        with torch.no_grad():
+            return cls._outputs(model(torch.from_numpy(images.astype(np.float32))))
+
+    @staticmethod
+    def model_tolerance(dtype: str) -> float | None:
+        return None
 
     @staticmethod
     def canonical_shapes(model: torch.nn.Module) -> dict[str, tuple[int, ...]]:

@@ -14,11 +14,13 @@ classes, how it turns a NumPy array into a tensor and back, its file suffixes, i
 The suites import no framework (the runtime never does): every framework call goes through the binding, so
 one file holds each assertion, and a framework cannot drift from the others unnoticed. What only one framework
 has (GRAPH_MODE, an export format, its name table) stays in that framework's tests. This is test code: it imports
-pytest (the runtime's ``test`` extra), and :mod:`.head` imports enhancenet-numpy, the reference it holds every
-head to (installed wherever a framework is; the import contract allows that one import).
+pytest (the runtime's ``test`` extra), and :mod:`.head` and :mod:`.models` import enhancenet-numpy, the
+reference they hold every model to (installed wherever a framework is; the import contract allows only that).
 
 - :mod:`.losses`: JointsMSELoss / JointsOHKMLoss / EnhanceNetLoss against hand-computed numbers.
 - :mod:`.head`: the EnhanceNet head in every configuration against enhancenet-numpy.
+- :mod:`.models`: base models (+ head) against enhancenet-numpy; bad inputs and configurations.
+- :mod:`.names`: canonical tensor names, shapes and order of every architecture.
 - :mod:`.cli`: the command line end to end on a tiny synthetic set, and bad input (exit 2, one line).
 - :mod:`.training`: short training runs (synthetic set: learns; COCO sample: checkpoints, logs, validation).
 """
