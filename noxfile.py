@@ -4,7 +4,7 @@ every session that needs it (tests, conformance, bench, reproduce).
     nox -s conformance   # the main job: every implementation checked against numpy-ref golden tensors
     nox -s tests         # every package's unit tests, each in its own virtualenv
     nox -s fuzz          # generated bad inputs through the command lines: exit 2 and one line for each
-    nox -s lint          # ruff
+    nox -s lint          # ruff and the import contract (layering, no cycles)
     nox -s bench         # benchmarks/ (ratios measured in one run)
     nox -s reproduce     # the paper's experiments at CPU scale (behind the conformance gate)
 """
@@ -178,10 +178,18 @@ def bench(session: nox.Session, env: str) -> None:
         _run(session, bin_dir, "python", script, env={"OMP_NUM_THREADS": "2"})
 
 
+#: the source folders of every package, so that import-linter finds them without installing anything
+SOURCE_DIRS: tuple[str, ...] = tuple(f"{directory}/src" for directory, _ in PACKAGES.values())
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff")
+    """ruff, then the layering contract (pyproject.toml `[tool.importlinter]`): spec <- runtime <- frameworks,
+    numpy-ref <- spec only, frameworks independent, nothing imports conformance or reproduce, no import cycle."""
+    session.install("ruff", "import-linter==2.17")
     session.run("ruff", "check", ".")
+    python_path = os.pathsep.join([str(ROOT), *(str(ROOT / d) for d in SOURCE_DIRS)])
+    session.run("lint-imports", "--no-cache", env={"PYTHONPATH": python_path})
 
 
 # ------------------------------------------------------------------------------------------- conformance

@@ -1,4 +1,5 @@
-"""Losses vs hand-computed values (HRNet's 0.5 x MSE with target weights, OHKM top-k, Eq. 8), both modes."""
+"""The shared loss suite (:mod:`enhancenet_runtime.suites.losses`) with MindSpore's binding (conftest.py), and the
+total loss of Eq. 8 compiled in GRAPH_MODE (as a training step runs it) as well as in PYNATIVE_MODE."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ import pytest
 from mindspore import nn
 
 from enhancenet_core.config import LossConfig
-from enhancenet_mindspore.losses import EnhanceNetLoss, JointsMSELoss, JointsOHKMLoss, per_joint_mse
+from enhancenet_mindspore.losses import EnhanceNetLoss
+from enhancenet_runtime.suites.losses import LossSuite
 
 T = ms.Tensor
+
+
+class TestLosses(LossSuite):
+    """Hand-computed values, HRNet's per-joint loop, Eq. 8, OHKM placement, errors, gradients."""
 
 
 def _maps() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -21,30 +27,6 @@ def _maps() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pred[1, 2] = 3.0  # 0.5 * 9 = 4.5
     weight = np.array([[1, 0, 1], [1, 1, 1]], np.float32)
     return pred, gt, weight
-
-
-def test_per_joint_mse_by_hand() -> None:
-    pred, gt, weight = _maps()
-    got = per_joint_mse(T(pred), T(gt), T(weight)).asnumpy()
-    np.testing.assert_allclose(got, [[0.5, 0.0, 0.0], [0.0, 0.0, 4.5]])
-    got = per_joint_mse(T(pred), T(gt), T(weight[..., None])).asnumpy()  # (N, K, 1) weights
-    np.testing.assert_allclose(got, [[0.5, 0.0, 0.0], [0.0, 0.0, 4.5]])
-
-
-def test_mse_and_ohkm_by_hand() -> None:
-    pred, gt, weight = _maps()
-    assert float(JointsMSELoss(True)(T(pred), T(gt), T(weight)).asnumpy()) == pytest.approx(5.0 / 6)
-    assert float(JointsMSELoss(False)(T(pred), T(gt), T(weight)).asnumpy()) == pytest.approx(5.5 / 6)
-    # top-1 per instance: 0.5 and 4.5 -> mean 2.5; top-2: (0.5 + 0) / 2, (4.5 + 0) / 2 -> 1.25
-    assert float(JointsOHKMLoss(True, 1)(T(pred), T(gt), T(weight)).asnumpy()) == pytest.approx(2.5)
-    assert float(JointsOHKMLoss(True, 2)(T(pred), T(gt), T(weight)).asnumpy()) == pytest.approx(1.25)
-    assert float(JointsOHKMLoss(False, 1)(T(pred), T(gt), T(weight)).asnumpy()) == pytest.approx((0.5 + 4.5) / 2)
-    with pytest.raises(ValueError, match="ohkm_topk"):
-        JointsOHKMLoss(True, 0)
-    with pytest.raises(ValueError, match="at most K"):
-        JointsOHKMLoss(True, 4)(T(pred), T(gt), T(weight))
-    with pytest.raises(ValueError, match="same shape"):
-        JointsMSELoss()(T(pred), T(gt[:, :2]), T(weight))
 
 
 class _Total(nn.Cell):
@@ -75,13 +57,3 @@ def test_total_loss_eq8(mode: str) -> None:
     assert float(hrl.asnumpy()) == pytest.approx(want_hr, rel=1e-6)
     assert float(total.asnumpy()) == pytest.approx(0.5 * want_lr + 2.0 * want_hr, rel=1e-6)
     ms.set_context(mode=ms.PYNATIVE_MODE)
-
-
-def test_ohkm_on_final_lr_without_head() -> None:
-    pred, gt, weight = _maps()
-    loss = EnhanceNetLoss(LossConfig(ohkm=True, ohkm_topk=1), head_enabled=False)
-    out = loss({"lr": T(pred)}, {"target_lr": T(gt), "target_weight_lr": T(weight)})
-    assert float(out["loss"].asnumpy()) == pytest.approx(2.5) and "loss_hr" not in out
-    with pytest.raises(ValueError, match="'hr'"):
-        EnhanceNetLoss(LossConfig(), head_enabled=True)({"lr": T(pred)},
-                                                         {"target_lr": T(gt), "target_weight_lr": T(weight)})

@@ -1,20 +1,25 @@
-"""Base models (+ head) vs enhancenet-numpy at reduced input size, with identical canonical weights.
-
-Tolerance: max abs diff <= 1e-4 x max |map| of the float64 reference (float32 through 20-100 layers; the head
-alone is held to 1e-5 in test_models_head.py). HRNet needs H, W divisible by 32, hourglass by 64.
+"""Base models (+ head) vs enhancenet-numpy at reduced input size, with identical canonical weights: the shared
+suite (:mod:`enhancenet_runtime.suites.models`; float32 <= 1e-4 x max |map| of the float64 reference, as said in
+conftest.py; bad inputs and configurations) with MindSpore's binding (conftest.py), GRAPH_MODE, and CPN, which
+has no NumPy reference. HRNet needs H, W divisible by 32, hourglass by 64.
 """
 
 from __future__ import annotations
 
 import mindspore as ms
 import numpy as np
-import pytest
 from _helpers import assert_close_to_scale, model_with_reference_weights
 
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
 from enhancenet_core.conventions import BaseModelName
 from enhancenet_mindspore.models import build_model
 from enhancenet_numpy.models import full_forward
+from enhancenet_runtime.suites.models import ModelsSuite
+
+
+class TestModels(ModelsSuite):
+    """Every base model (+ head) against numpy-ref; bad inputs and configurations."""
+
 
 REL = 1e-4
 HEAD = EnhanceNetConfig(channels=16, upscale=2)
@@ -31,32 +36,6 @@ def _check(cfg: ModelConfig, size_hw: tuple[int, int]) -> dict:
     else:
         assert "hr" not in out
     return out
-
-
-@pytest.mark.parametrize("depth", [18, 50])
-def test_simple_baseline(depth: int) -> None:
-    cfg = ModelConfig(base=BaseModelConfig(depth=depth), head=HEAD, input_size=(48, 64))
-    out = _check(cfg, (64, 48))
-    assert out["features"].shape == (1, 256, 16, 16)  # 48 px -> C5 of 2 columns (ceil) -> 16 after 3 deconvs
-
-
-def test_simple_baseline_without_head_and_deconv3() -> None:
-    cfg = ModelConfig(base=BaseModelConfig(depth=18, deconv_kernel=3, deconv_channels=32),
-                      head=EnhanceNetConfig(enabled=False), input_size=(48, 64))
-    _check(cfg, (64, 48))
-
-
-def test_hrnet_w32() -> None:
-    cfg = ModelConfig(base=BaseModelConfig(name=BaseModelName.HRNET, width=32), head=HEAD, input_size=(64, 64))
-    out = _check(cfg, (64, 64))
-    assert out["features"].shape == (1, 32, 16, 16)
-
-
-def test_hourglass_two_stacks() -> None:
-    cfg = ModelConfig(base=BaseModelConfig(name=BaseModelName.HOURGLASS, stages=2, hourglass_channels=64),
-                      head=HEAD, input_size=(64, 64))
-    out = _check(cfg, (64, 64))
-    assert len(out["intermediate"]) == 1 and out["intermediate"][0].shape == (1, 17, 16, 16)
 
 
 def test_simple_baseline_graph_mode(graph_mode: None) -> None:
@@ -76,15 +55,3 @@ def test_cpn_outputs() -> None:
     assert out["lr"].shape == (1, 17, 16, 16) and out["hr"].shape == (1, 17, 32, 32)
     assert [t.shape for t in out["intermediate"]] == [(1, 17, 16, 16)] * 4
     assert all(np.isfinite(t.asnumpy()).all() for t in [out["lr"], out["hr"], *out["intermediate"]])
-
-
-def test_bad_inputs_and_configs() -> None:
-    hr = build_model(ModelConfig(base=BaseModelConfig(name=BaseModelName.HRNET, width=32)))
-    with pytest.raises(ValueError, match="divisible by 32"):
-        hr(ms.Tensor(np.zeros((1, 3, 48, 40), np.float32)))
-    with pytest.raises(ValueError, match=r"model\.base\.width"):
-        build_model(ModelConfig(base=BaseModelConfig(name=BaseModelName.HRNET, width=18)))
-    with pytest.raises(ValueError, match=r"model\.base\.depth"):
-        build_model(ModelConfig(base=BaseModelConfig(depth=20)))
-    with pytest.raises(FileNotFoundError, match=r"nonexistent\.safetensors"):  # loaded (test_pretrained_backbone)
-        build_model(ModelConfig(base=BaseModelConfig(pretrained="/nonexistent.safetensors")))

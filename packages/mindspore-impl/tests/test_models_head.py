@@ -1,7 +1,8 @@
-"""EnhanceNet head vs enhancenet-numpy in every configuration, with identical canonical weights.
-
-float32 tolerance: max abs diff <= 1e-5 x max |M^HR| of the float64 reference (MindSpore 2.8's CPU convolutions
-accept float16/32 only, so no float64 run exists). PYNATIVE_MODE for every configuration, GRAPH_MODE for two.
+"""EnhanceNet head: the shared suite (:mod:`enhancenet_runtime.suites.head`: every configuration against
+enhancenet-numpy with identical canonical weights, float32 <= 1e-5 x max |M^HR| of the float64 reference, as
+MindSpore 2.8's CPU convolutions accept float16/32 only; canonical names; bad configurations) with MindSpore's
+binding (conftest.py), and what is MindSpore's own: GRAPH_MODE for two configurations, and folding the paper
+order into the weights and back.
 """
 
 from __future__ import annotations
@@ -14,25 +15,14 @@ import pytest
 from _helpers import assert_close_to_scale
 
 from enhancenet_core.config import EnhanceNetConfig, ModelConfig
-from enhancenet_core.conventions import HeadInput, ShuffleOrder, Upsampler
-from enhancenet_core.namemap import parameter_specs
+from enhancenet_core.conventions import ShuffleOrder, Upsampler
 from enhancenet_mindspore.models import EnhanceNet
-from enhancenet_mindspore.weights import canonical_parameters, load_tensors
+from enhancenet_mindspore.weights import load_tensors
 from enhancenet_numpy.head import head_forward
 from enhancenet_numpy.weights import init_weights
+from enhancenet_runtime.suites.head import HeadSuite
 
 C_F, K, H, W = 6, 3, 5, 4
-
-CONFIGS = (
-    [EnhanceNetConfig(inputs=i) for i in HeadInput]
-    + [EnhanceNetConfig(num_layers=n, inputs=HeadInput.HEATMAPS) for n in (2, 3, 4)]
-    + [EnhanceNetConfig(upscale=r, shuffle_order=o, channels=8) for r in range(1, 6) for o in ShuffleOrder]
-    + [EnhanceNetConfig(upsampler=Upsampler.DECONV, upsampler_kernel=k, upscale=r, channels=8)
-       for k in (3, 12) for r in range(2, 6)]
-    + [EnhanceNetConfig(upsampler=Upsampler.DECONV, upsampler_kernel=3, upscale=1, channels=8)]
-    + [EnhanceNetConfig(upsampler=Upsampler.BILINEAR_CONV, upscale=r, channels=8) for r in range(1, 6)]
-)
-
 
 def _ids(cfg: EnhanceNetConfig) -> str:
     return (f"{cfg.inputs.value}-L{cfg.num_layers}-r{cfg.upscale}-{cfg.upsampler.value}{cfg.upsampler_kernel}-"
@@ -52,12 +42,8 @@ def _run(head_cfg: EnhanceNetConfig, seed: int = 0) -> tuple[np.ndarray, np.ndar
     return got, want
 
 
-@pytest.mark.parametrize("head_cfg", CONFIGS, ids=_ids)
-def test_head_matches_numpy(head_cfg: EnhanceNetConfig) -> None:
-    got, want = _run(head_cfg)
-    r = head_cfg.upscale
-    assert got.shape == (2, K, r * H, r * W)
-    assert_close_to_scale(got, want, 1e-5, _ids(head_cfg))
+class TestHead(HeadSuite):
+    """Every head configuration against numpy-ref (float32); canonical names; bad configurations."""
 
 
 @pytest.mark.parametrize("head_cfg", [EnhanceNetConfig(shuffle_order=ShuffleOrder.PAPER, channels=8),
@@ -87,21 +73,3 @@ def test_paper_and_framework_orders_differ_and_fold() -> None:
     np.testing.assert_allclose(paper(f, m).asnumpy(), a, atol=1e-6 * np.abs(a).max())  # conv blocking may differ
     paper.to_paper_order()
     np.testing.assert_array_equal(paper.upsample.weight.asnumpy(), params["enhance.upsample.weight"].astype(np.float32))
-
-
-@pytest.mark.parametrize("head_cfg", CONFIGS[:6] + CONFIGS[-1:], ids=_ids)
-def test_head_names_are_canonical(head_cfg: EnhanceNetConfig) -> None:
-    model_cfg = ModelConfig(head=head_cfg, num_keypoints=K)
-    head = EnhanceNet(head_cfg, C_F, K)
-    got = {k: tuple(p.shape) for k, p in canonical_parameters(head).items()}
-    want = {k: s.shape for k, s in parameter_specs(model_cfg, feature_channels=C_F).items()}
-    assert got == want
-
-
-def test_bad_head_config() -> None:
-    with pytest.raises(ValueError, match=r"model\.head\.upscale"):
-        EnhanceNet(EnhanceNetConfig(upscale=0), C_F, K)
-    with pytest.raises(ValueError, match="deconv"):
-        EnhanceNet(EnhanceNetConfig(upsampler=Upsampler.DECONV, upsampler_kernel=12, upscale=1), C_F, K)
-    with pytest.raises(ValueError, match=r"model\.head\.num_layers: expected a value >= 2, got 1"):
-        EnhanceNet(EnhanceNetConfig(num_layers=1), C_F, K)  # Eq. 2 needs w_1 before the upsampler

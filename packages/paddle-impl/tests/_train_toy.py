@@ -1,4 +1,5 @@
-"""A tiny model and data set following the enhancenet-paddle contracts, for fast trainer tests.
+"""A tiny model and data set following the enhancenet-paddle contracts, for fast trainer tests (and
+:class:`TinyBase`, a small real base model for the shared synthetic-training test).
 
 The model returns ``{"lr": (N, K, h, w), "hr": (N, K, r*h, r*w), "features": ...}`` like ``PoseModel``; it has no
 batch norm, so a data-parallel run and a single-process run over the same global batch compute the same
@@ -78,3 +79,41 @@ def toy_config(epochs: int = 3, batch_size: int = 4, **train_kw: object) -> Conf
 
 def toy_model(cfg: Config) -> nn.Layer:
     return ToyPoseModel(cfg.model.num_keypoints, cfg.model.head.upscale)
+
+
+class TinyBase(nn.Layer):
+    """(N, 3, 64, 64) -> F^LR (N, 32, 16, 16), M^LR (N, K, 16, 16)."""
+
+    feature_channels = 32
+
+    def __init__(self, num_keypoints: int) -> None:
+        super().__init__()
+        self.num_keypoints = num_keypoints
+
+        def block(cin: int, cout: int, stride: int) -> list[nn.Layer]:
+            return [nn.Conv2D(cin, cout, 3, stride, 1, bias_attr=False), nn.BatchNorm2D(cout), nn.ReLU()]
+
+        self.body = nn.Sequential(
+            *block(3, 24, 2), *block(24, 32, 2), *block(32, 48, 2), *block(48, 48, 1),
+            nn.Conv2DTranspose(48, 32, 4, 2, 1, bias_attr=False), nn.BatchNorm2D(32), nn.ReLU(),
+        )  # fmt: skip
+        self.final = nn.Conv2D(32, num_keypoints, 1)
+
+    def forward(self, images):
+        features = self.body(images)
+        return features, self.final(features)
+
+
+def tiny_model(cfg: Config) -> nn.Layer:
+    """:class:`TinyBase` (PyTorch's default initialisation) wrapped by the real PoseModel with the EnhanceNet
+    head of ``cfg``."""
+    from enhancenet_paddle.models import attach_enhancenet
+    from enhancenet_paddle.models.resnet import init_torch_default_
+
+    base = TinyBase(cfg.model.num_keypoints)
+    init_torch_default_(base)  # PyTorch's default initialisation, as the torch twin of this test
+    for m in base.sublayers():
+        if isinstance(m, nn.Conv2DTranspose):  # torch: U(±1/sqrt(fan_in)), fan_in from weight.shape[1]
+            bound = 1.0 / float(np.sqrt(m.weight.shape[1] * m.weight.shape[2] * m.weight.shape[3]))
+            nn.initializer.Uniform(-bound, bound)(m.weight)
+    return attach_enhancenet(base, cfg.model)

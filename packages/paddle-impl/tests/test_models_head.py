@@ -1,18 +1,11 @@
-"""The EnhanceNet head in every configuration against enhancenet-numpy with the same canonical weights, and the
-Paddle operators it relies on (PixelShuffle, bilinear / nearest interpolation, max pooling, Conv2DTranspose)
-against enhancenet-core / enhancenet-numpy on every index.
-
-float64 Paddle vs float64 NumPy: max abs diff <= 1e-10 x scale; float32 Paddle vs float64 NumPy: <= 1e-5 x scale
-(scale = max |M^HR| of the reference), the tolerance stated in DEVELOPERS.md. Every op used here supports
-float64 on Paddle's CPU kernels, so both are run. One exception to the float64 bound: Paddle's bilinear
-kernel computes the source coordinate ``(dst + 0.5) / r - 0.5`` in float32 even for float64 tensors, so for an
-upscale r that is not a power of two (1/r not exact in binary) float64 agrees to ~1e-7 x scale only; those
-cases use 1e-6 (r = 2, 4 stay at 1e-10 and the float32 bound is unchanged).
+"""The EnhanceNet head: the shared suite (:mod:`enhancenet_runtime.suites.head`: every configuration against
+enhancenet-numpy, float64 <= 1e-10 x scale and float32 <= 1e-5 x scale, the bilinear exception of Paddle's kernel
+described in conftest.py; canonical names; bad configurations) with Paddle's binding (conftest.py), and the
+Paddle operators the head relies on (PixelShuffle, bilinear / nearest interpolation, max pooling,
+Conv2DTranspose) against enhancenet-core / enhancenet-numpy on every index.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 import paddle
@@ -20,30 +13,25 @@ import paddle.nn.functional as F
 import pytest
 
 from enhancenet_core import pixel_shuffle as core_ps
-from enhancenet_core.config import EnhanceNetConfig, ModelConfig
-from enhancenet_core.conventions import HeadInput, ShuffleOrder, Upsampler
-from enhancenet_core.namemap import HEAD_PREFIX, head_parameter_specs
+from enhancenet_core.config import EnhanceNetConfig
+from enhancenet_core.conventions import ShuffleOrder
+from enhancenet_core.namemap import HEAD_PREFIX
 from enhancenet_numpy import ops
-from enhancenet_numpy.head import head_forward
-from enhancenet_numpy.weights import init_weights
 from enhancenet_paddle.models.head import (
     BILINEAR_ALIGN_MODE,
     EnhanceNet,
     paper_to_framework_channels,
     paper_to_framework_index,
 )
-from enhancenet_paddle.weights import canonical_state_dict, paddle_name
+from enhancenet_paddle.weights import paddle_name
+from enhancenet_runtime.suites.head import C_F, HeadSuite, K, head_params
 
-C_F, K, H, W = 24, 5, 7, 6  # small F^LR / M^LR: odd sizes catch padding mistakes
+H, W = 7, 6  # as the shared suite's inputs
 
 
 def _inputs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     return rng.standard_normal((2, C_F, H, W)), rng.standard_normal((2, K, H, W))
-
-
-def _head_params(head: EnhanceNetConfig, seed: int = 1) -> dict[str, np.ndarray]:
-    return init_weights(ModelConfig(head=head, num_keypoints=K), seed, np.float64, feature_channels=C_F)
 
 
 def _paddle_head(head: EnhanceNetConfig, params: dict[str, np.ndarray], dtype: str) -> EnhanceNet:
@@ -56,71 +44,8 @@ def _paddle_head(head: EnhanceNetConfig, params: dict[str, np.ndarray], dtype: s
     return layer
 
 
-def _check(head: EnhanceNetConfig, tol64: float = 1e-10) -> None:
-    f, m = _inputs()
-    params = _head_params(head)
-    want = head_forward(params, f, m, head)
-    assert want.shape == (2, K, head.upscale * H, head.upscale * W)
-    scale = float(np.abs(want).max())
-    assert scale > 0
-    for dtype, tol in (("float64", tol64), ("float32", 1e-5)):
-        layer = _paddle_head(head, params, dtype)
-        with paddle.no_grad():
-            got = layer(paddle.to_tensor(f.astype(dtype)), paddle.to_tensor(m.astype(dtype)))
-        assert str(got.dtype) == f"paddle.{dtype}"
-        got_np = got.numpy().astype(np.float64)
-        assert got_np.shape == want.shape
-        diff = float(np.abs(got_np - want).max())
-        assert diff <= tol * scale, f"{dtype}: max abs diff {diff:.3e} > {tol:g} x scale {scale:.3e} for {head}"
-
-
-@pytest.mark.parametrize("inputs", list(HeadInput))
-def test_head_inputs(inputs: HeadInput) -> None:
-    _check(EnhanceNetConfig(inputs=inputs, channels=16))
-
-
-@pytest.mark.parametrize("num_layers", [2, 3, 4])
-def test_head_num_layers(num_layers: int) -> None:
-    _check(EnhanceNetConfig(num_layers=num_layers, channels=16))
-
-
-def test_head_refuses_one_layer() -> None:
-    """L counts the upsampler and Eq. 2 needs w_1 before it (Sec. 3.1): L = 1 is refused, as the config does."""
-    with pytest.raises(ValueError, match=r"model\.head\.num_layers: expected a value >= 2, got 1"):
-        EnhanceNet(EnhanceNetConfig(num_layers=1, channels=16), C_F, K)
-
-
-@pytest.mark.parametrize("order", list(ShuffleOrder))
-@pytest.mark.parametrize("upscale", [1, 2, 3, 4, 5])
-def test_head_subpixel(upscale: int, order: ShuffleOrder) -> None:
-    _check(EnhanceNetConfig(upscale=upscale, shuffle_order=order, channels=16))
-
-
-@pytest.mark.parametrize("kernel", [3, 12])
-@pytest.mark.parametrize("upscale", [2, 4])
-def test_head_deconv(kernel: int, upscale: int) -> None:
-    _check(EnhanceNetConfig(upsampler=Upsampler.DECONV, upsampler_kernel=kernel, upscale=upscale, channels=16))
-
-
-@pytest.mark.parametrize("upscale", [2, 3, 4, 5])
-def test_head_bilinear_conv(upscale: int) -> None:
-    exact_ratio = upscale & (upscale - 1) == 0  # 1/r exact in float32: Paddle's coordinate arithmetic is exact
-    _check(EnhanceNetConfig(upsampler=Upsampler.BILINEAR_CONV, upscale=upscale, channels=16),
-           tol64=1e-10 if exact_ratio else 1e-6)
-
-
-def test_head_kernels_and_width() -> None:
-    _check(EnhanceNetConfig(first_kernel=3, kernel=5, upsampler_kernel=5, channels=8))
-
-
-def test_head_state_dict_is_canonical() -> None:
-    for head in (EnhanceNetConfig(), EnhanceNetConfig(upsampler=Upsampler.DECONV, upsampler_kernel=12),
-                 EnhanceNetConfig(num_layers=4, inputs=HeadInput.HEATMAPS, upsampler=Upsampler.BILINEAR_CONV)):
-        layer = EnhanceNet(head, 256, 17)
-        specs = head_parameter_specs(head, 256, 17)
-        got = {HEAD_PREFIX + k: tuple(v.shape) for k, v in canonical_state_dict(layer).items()}
-        assert got == {k: s.shape for k, s in specs.items()}
-        assert list(got) == list(specs)
+class TestHead(HeadSuite):
+    """Every head configuration against numpy-ref; canonical names; bad configurations."""
 
 
 # ------------------------------------------------------------------------------------- pixel shuffle
@@ -158,7 +83,7 @@ def test_paper_index_matches_eq5() -> None:
 
 def test_paper_order_equals_framework_order_after_conversion() -> None:
     head = EnhanceNetConfig(upscale=3, shuffle_order=ShuffleOrder.PAPER, channels=16)
-    layer = _paddle_head(head, _head_params(head), "float64")
+    layer = _paddle_head(head, head_params(head), "float64")
     f, m = (paddle.to_tensor(a) for a in _inputs(3))
     with paddle.no_grad():
         before = layer(f, m).numpy()
@@ -214,11 +139,7 @@ def test_conv_transpose_layout_is_torch_layout(groups: int) -> None:
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
 
 
-def test_head_rejects_bad_config() -> None:
-    with pytest.raises(ValueError, match="upscale"):
-        EnhanceNet(EnhanceNetConfig(upscale=0), C_F, K)
-    with pytest.raises(ValueError, match="kernel 12 and stride 1"):
-        EnhanceNet(replace(EnhanceNetConfig(), upsampler=Upsampler.DECONV, upsampler_kernel=12, upscale=1), C_F, K)
+def test_head_needs_its_inputs() -> None:
     layer = EnhanceNet(EnhanceNetConfig(), C_F, K)
     with pytest.raises(ValueError, match="needs both"):
         layer(paddle.zeros([1, C_F, 4, 4]), None)

@@ -1,4 +1,5 @@
-"""A tiny model and data set following the enhancenet-torch contracts, for fast trainer tests.
+"""A tiny model and data set following the enhancenet-torch contracts, for fast trainer tests (and
+:class:`TinyBase`, a small real base model for the shared synthetic-training test).
 
 The model returns ``{"lr": (N, K, h, w), "hr": (N, K, r*h, r*w), "features": ...}`` like ``PoseModel``; it has
 no batch norm, so a DDP run and a single-process run over the same global batch compute the same gradients.
@@ -76,3 +77,33 @@ def toy_config(epochs: int = 3, batch_size: int = 4, **train_kw: object) -> Conf
 
 def toy_model(cfg: Config) -> nn.Module:
     return ToyPoseModel(cfg.model.num_keypoints, cfg.model.head.upscale)
+
+
+class TinyBase(nn.Module):
+    """(N, 3, 64, 64) -> F^LR (N, 32, 16, 16), M^LR (N, K, 16, 16)."""
+
+    feature_channels = 32
+
+    def __init__(self, num_keypoints: int) -> None:
+        super().__init__()
+        self.num_keypoints = num_keypoints
+
+        def block(cin: int, cout: int, stride: int) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+        self.body = nn.Sequential(
+            *block(3, 24, 2), *block(24, 32, 2), *block(32, 48, 2), *block(48, 48, 1),
+            nn.ConvTranspose2d(48, 32, 4, 2, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
+        )  # fmt: skip
+        self.final = nn.Conv2d(32, num_keypoints, 1)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.body(images)
+        return features, self.final(features)
+
+
+def tiny_model(cfg: Config) -> nn.Module:
+    """:class:`TinyBase` wrapped by the real PoseModel with the EnhanceNet head of ``cfg``."""
+    from enhancenet_torch.models import attach_enhancenet
+
+    return attach_enhancenet(TinyBase(cfg.model.num_keypoints), cfg.model)

@@ -134,8 +134,8 @@ def evaluate_checkpoint(
     """Build the model of ``cfg``, load ``checkpoint`` (training ``.ckpt``, plain ``.ckpt`` weights or canonical
     ``.safetensors``; the architecture is checked first) and :func:`evaluate` it."""
     from enhancenet_mindspore.checkpoint import load_model_weights
+    from enhancenet_mindspore.device import resolve_device
     from enhancenet_mindspore.models import build_model
-    from enhancenet_mindspore.train import resolve_device
 
     resolve_device(device)
     model = build_model(cfg.model)

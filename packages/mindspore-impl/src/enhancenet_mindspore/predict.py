@@ -58,8 +58,8 @@ def predict_image(
         checkpoint of another architecture (:class:`~enhancenet_mindspore.checkpoint.CheckpointError`).
     """
     from enhancenet_mindspore.checkpoint import load_model_weights
+    from enhancenet_mindspore.device import resolve_device
     from enhancenet_mindspore.models import build_model
-    from enhancenet_mindspore.train import resolve_device
 
     resolve_device(device)
     model = build_model(cfg.model)

@@ -60,6 +60,7 @@ from enhancenet_mindspore.checkpoint import (
     restore_rng_state,
 )
 from enhancenet_mindspore.data import BatchLoader, build_pose_dataset
+from enhancenet_mindspore.device import resolve_device
 from enhancenet_mindspore.losses import EnhanceNetLoss
 from enhancenet_mindspore.optim import TorchAdam
 from enhancenet_runtime.engine.training import (
@@ -88,7 +89,6 @@ __all__ = [
 ]
 
 MODES = ("pynative", "graph")
-_DEVICES = {"cpu": "CPU", "gpu": "GPU", "cuda": "GPU", "ascend": "Ascend", "npu": "Ascend"}
 
 
 @dataclass(frozen=True)
@@ -96,28 +96,6 @@ class DistContext(RankInfo):
     """This process: ``rank`` of ``world_size`` and the MindSpore device target (``CPU``, ``GPU``, ``Ascend``)."""
 
     device_target: str = "CPU"
-
-
-def resolve_device(device: str | None) -> str:
-    """Set and return the MindSpore device target: ``None`` keeps the current one; ``cpu``, ``gpu``/``cuda``,
-    ``ascend``/``npu``, optionally ``:N`` for the device id."""
-    if device is None:
-        return str(ms.get_context("device_target"))
-    name, _, index = str(device).partition(":")
-    target = _DEVICES.get(name.lower())
-    if target is None:
-        raise ValueError(f"device {device!r}: expected cpu, gpu (cuda) or ascend (npu), optionally ':N'")
-    if index and not index.isdigit():
-        raise ValueError(f"device {device!r}: the device id after ':' must be a number")
-    kwargs: dict[str, Any] = {}
-    if index:
-        kwargs["device_id"] = int(index)
-    if target != ms.get_context("device_target") or kwargs:
-        try:
-            ms.set_context(device_target=target, **kwargs)
-        except (RuntimeError, ValueError) as exc:
-            raise ValueError(f"device {device!r}: MindSpore cannot use {target} here ({exc})") from exc
-    return target
 
 
 def init_distributed(device: str | None = None) -> DistContext:

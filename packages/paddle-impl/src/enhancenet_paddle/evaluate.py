@@ -105,7 +105,7 @@ def evaluate(
     from enhancenet_paddle.data import build_pose_dataset
 
     if device is not None:
-        from enhancenet_paddle.train import resolve_device
+        from enhancenet_paddle.device import resolve_device
 
         paddle.set_device(resolve_device(device))
     if dataset is None:
@@ -128,8 +128,8 @@ def evaluate_checkpoint(
     """Build the model of ``cfg``, load ``checkpoint`` (``.pdckpt``, ``.pdparams`` or ``.safetensors``; its
     architecture is checked first) and :func:`evaluate` it."""
     from enhancenet_paddle.checkpoint import load_model_weights
+    from enhancenet_paddle.device import resolve_device
     from enhancenet_paddle.models import build_model
-    from enhancenet_paddle.train import resolve_device
 
     paddle.set_device(resolve_device(device))
     model = build_model(cfg.model)

@@ -69,8 +69,8 @@ def predict_image(
         The files written (picture, keypoints JSON).
     """
     from enhancenet_paddle.checkpoint import load_model_weights
+    from enhancenet_paddle.device import resolve_device
     from enhancenet_paddle.models import build_model
-    from enhancenet_paddle.train import resolve_device
 
     paddle.set_device(resolve_device(device))
     model = build_model(cfg.model)

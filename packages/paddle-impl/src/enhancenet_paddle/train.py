@@ -49,6 +49,7 @@ from enhancenet_paddle.checkpoint import (
     restore_rng_state,
 )
 from enhancenet_paddle.data import PaddlePoseDataset, ResumableDistributedBatchSampler, build_loader
+from enhancenet_paddle.device import resolve_device
 from enhancenet_paddle.losses import EnhanceNetLoss
 from enhancenet_runtime.engine.training import (
     RankInfo,
@@ -84,29 +85,6 @@ class DistContext(RankInfo):
     @property
     def is_gpu(self) -> bool:
         return self.device.startswith("gpu")
-
-
-def _gpu_available() -> bool:
-    return paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
-
-
-def resolve_device(device: str | None, local_rank: int = 0) -> str:
-    """``None``: ``gpu:local_rank`` when a GPU is available, else ``cpu``. ``cuda[:N]`` is accepted for ``gpu[:N]``.
-
-    Raises:
-        ValueError: an unknown device, or a GPU requested where Paddle has none.
-    """
-    if device is None:
-        device = "gpu" if _gpu_available() else "cpu"
-    name = str(device).strip().lower().replace("cuda", "gpu")
-    kind, _, index = name.partition(":")
-    if kind == "cpu" and not index:
-        return "cpu"
-    if kind != "gpu" or (index and not index.isdigit()):
-        raise ValueError(f"device {device!r}: expected cpu, gpu, gpu:N (or cuda, cuda:N)")
-    if not _gpu_available():
-        raise ValueError(f"device {device!r}: this Paddle has no usable GPU (use --device cpu)")
-    return f"gpu:{index or local_rank}"
 
 
 def init_distributed(device: str | None = None) -> DistContext:

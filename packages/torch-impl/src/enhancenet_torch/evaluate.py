@@ -134,8 +134,8 @@ def evaluate_checkpoint(
     """Build the model of ``cfg``, load ``checkpoint`` (``.pt`` or ``.safetensors``; its architecture is checked
     first) and :func:`evaluate` it."""
     from enhancenet_torch.checkpoint import load_model_weights
+    from enhancenet_torch.device import resolve_device
     from enhancenet_torch.models import build_model
-    from enhancenet_torch.train import resolve_device
 
     model = build_model(cfg.model)
     load_model_weights(model, checkpoint, cfg.model)

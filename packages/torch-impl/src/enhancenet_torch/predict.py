@@ -69,8 +69,8 @@ def predict_image(
         The files written (picture, keypoints JSON).
     """
     from enhancenet_torch.checkpoint import load_model_weights
+    from enhancenet_torch.device import resolve_device
     from enhancenet_torch.models import build_model
-    from enhancenet_torch.train import resolve_device
 
     dev = resolve_device(device)
     model = build_model(cfg.model)

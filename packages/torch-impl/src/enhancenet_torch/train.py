@@ -55,6 +55,7 @@ from enhancenet_torch.checkpoint import (
     restore_rng_state,
 )
 from enhancenet_torch.data import ResumableDistributedSampler, TorchPoseDataset, build_loader
+from enhancenet_torch.device import resolve_device
 from enhancenet_torch.losses import EnhanceNetLoss
 
 __all__ = [
@@ -76,19 +77,6 @@ class DistContext(RankInfo):
 
     local_rank: int = 0
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-
-
-def resolve_device(device: str | torch.device | None, local_rank: int = 0) -> torch.device:
-    """``None``: CUDA (``cuda:local_rank``) when available, else CPU. Raises for an unavailable CUDA."""
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device}: CUDA is not available on this machine (use --device cpu)")
-        if device.index is None:
-            device = torch.device("cuda", local_rank)
-    return device
 
 
 def init_distributed(device: str | torch.device | None = None) -> DistContext:

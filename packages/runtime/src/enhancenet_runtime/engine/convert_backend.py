@@ -26,9 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from enhancenet_core.canonical import read_canonical_metadata
+from enhancenet_core.canonical import model_config_from_json, read_canonical_metadata
 from enhancenet_core.config import ModelConfig
-from enhancenet_runtime.convert import model_config_from_json
 
 __all__ = [
     "CANONICAL_SUFFIX",
