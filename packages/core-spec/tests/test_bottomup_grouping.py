@@ -15,7 +15,7 @@ from enhancenet_core.bottomup import (
     group_batch,
 )
 from enhancenet_core.bottomup.candidates import nms, sample_tags, top_k
-from enhancenet_core.bottomup.refine import adjust
+from enhancenet_core.bottomup.refine import adjust, refine
 
 K = 17
 X0 = [4 + 3 * k for k in range(K)]  # joint k of every person is at column 4 + 3k (each joint has its own map)
@@ -212,3 +212,38 @@ def test_hr_refine_reads_the_lr_pixel_of_each_hr_pixel():
     det[k, hy + 3, hx + 1] = 0.05  # weak, below the threshold, inside person B's tag band
     g = group(det, tag)
     assert g.people[1, k].tolist()[:3] == [hx + 1 + 0.5 - 0.25, hy + 3 + 0.5 - 0.25, 1.0]
+
+
+def _dense_refine_reference(people, det, tag, r):
+    """refine on M^HR written densely: each LR pixel's rounded distance repeated r x r, argmax per joint."""
+    out = people.copy()
+    for p in range(len(people)):
+        have = [k for k in range(K) if people[p, k, 2] > 0]
+        tags = [tag[k, int(people[p, k, 1]) // r, int(people[p, k, 0]) // r] for k in have]
+        mean = np.mean(tags, axis=0)
+        for k in range(K):
+            if people[p, k, 2] > 0:
+                continue
+            dist = np.round(np.sqrt(((tag[k] - mean) ** 2).sum(axis=2)))
+            score = det[k] - np.repeat(np.repeat(dist, r, axis=0), r, axis=1)
+            row, col = np.unravel_index(np.argmax(score), score.shape)
+            if det[k, row, col] > 0:
+                m = det[k]
+                dx = 0.25 if m[row, min(col + 1, m.shape[1] - 1)] > m[row, max(col - 1, 0)] else -0.25
+                dy = 0.25 if m[min(row + 1, m.shape[0] - 1), col] > m[max(row - 1, 0), col] else -0.25
+                out[p, k, :3] = (col + 0.5 + dx, row + 0.5 + dy, 1.0)
+    return out
+
+
+def test_hr_nearest_refine_equals_the_dense_computation():
+    rng = np.random.default_rng(3)
+    r = 4
+    det = (rng.random((K, 64, 64)) ** 4).astype(np.float32)
+    det[:, :, :32] = np.round(det[:, :, :32] * 8) / 8  # equal values across blocks: the tie rule matters
+    tag = rng.normal(0, 1.5, (K, 16, 16, 2)).astype(np.float32)
+    people = np.zeros((6, K, 5), np.float32)
+    for p in range(6):
+        for k in rng.choice(K, 5, replace=False):
+            people[p, k, :3] = (rng.integers(0, 64), rng.integers(0, 64), 0.5)
+    got = refine(people, det, tag, RefineMode.CORRECTED, TagReading.NEAREST)
+    np.testing.assert_array_equal(got, _dense_refine_reference(people, det, tag, r))

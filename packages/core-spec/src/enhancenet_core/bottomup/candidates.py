@@ -70,7 +70,11 @@ def top_k(det: NDArray, k: int) -> tuple[NDArray, NDArray[np.int64]]:
         idx = np.empty((nk, k), np.int64)
         for j in range(nk):
             cand = pos[starts[j] : starts[j + 1]]
-            order = np.lexsort((cand, -flat[j, cand]))[:k]  # value descending, then flat index
+            v = flat[j, cand]
+            if cand.size > 4 * k:  # keep the values >= the k-th largest (ties at it included), then sort
+                keep = v >= np.partition(v, cand.size - k)[cand.size - k]
+                cand, v = cand[keep], v[keep]
+            order = np.lexsort((cand, -v))[:k]  # value descending, then flat index
             idx[j] = cand[order]
         return np.take_along_axis(flat, idx, axis=1), idx
     kth = np.partition(flat, n - k, axis=1)[:, n - k][:, None]  # the k-th largest value per joint

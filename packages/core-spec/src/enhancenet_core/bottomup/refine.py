@@ -47,24 +47,30 @@ class RefineMode(str, Enum):
 
 
 def quarter_offsets(
-    maps: NDArray, rows: NDArray, cols: NDArray, row_clamp: int | None = None, col_clamp: int | None = None
+    det: NDArray,
+    ks: NDArray,
+    rows: NDArray,
+    cols: NDArray,
+    row_clamp: int | None = None,
+    col_clamp: int | None = None,
 ) -> tuple[NDArray, NDArray]:
-    """The ±0.25 steps for integer pixels ``(rows, cols)`` of ``maps`` ``(..., H, W)`` (indexed per element).
+    """The ±0.25 steps for integer pixels ``(rows, cols)`` of maps ``ks`` of ``det`` ``(K, H, W)``.
 
-    ``maps`` is indexed as ``maps[rows, cols]`` after the leading axes are broadcast by the caller: pass
-    ``maps`` of shape ``(n, H, W)`` with ``rows``, ``cols`` of shape ``(n,)``.
+    Args:
+        det: ``(K, H, W)`` maps.
+        ks, rows, cols: ``(n,)`` joint, row and column of each pixel (broadcastable).
+        row_clamp, col_clamp: the largest neighbour row / column (default ``H - 1`` / ``W - 1``).
 
     Returns:
         ``(dx, dy)`` each ``(n,)`` in {+0.25, -0.25}.
     """
-    n, h, w = maps.shape
+    _, h, w = det.shape
     rc = h - 1 if row_clamp is None else row_clamp
     cc = w - 1 if col_clamp is None else min(col_clamp, w - 1)
-    i = np.arange(n)
-    right = maps[i, rows, np.minimum(cols + 1, cc)]
-    left = maps[i, rows, np.maximum(cols - 1, 0)]
-    down = maps[i, np.minimum(rows + 1, rc), cols]
-    up = maps[i, np.maximum(rows - 1, 0), cols]
+    right = det[ks, rows, np.minimum(cols + 1, cc)]
+    left = det[ks, rows, np.maximum(cols - 1, 0)]
+    down = det[ks, np.minimum(rows + 1, rc), cols]
+    up = det[ks, np.maximum(rows - 1, 0), cols]
     return np.where(right > left, 0.25, -0.25), np.where(down > up, 0.25, -0.25)
 
 
@@ -76,9 +82,34 @@ def adjust(people: NDArray, det: NDArray) -> NDArray:
         return out
     cols = people[p_idx, k_idx, 0].astype(np.int64)
     rows = people[p_idx, k_idx, 1].astype(np.int64)
-    dx, dy = quarter_offsets(det[k_idx], rows, cols)
+    dx, dy = quarter_offsets(det, k_idx, rows, cols)
     out[p_idx, k_idx, 0] = cols + dx + 0.5
     out[p_idx, k_idx, 1] = rows + dy + 0.5
+    return out
+
+
+def _first_argmax_nearest(det: NDArray, blocks: NDArray, bmax: NDArray, dist: NDArray, r: int) -> NDArray:
+    """First maximum (HR row-major) of ``det - dist`` with ``dist`` ``(Q, h, w)`` constant on each r × r block.
+
+    Subtracting the same number is monotonic in floating point, so the maximum over a block is
+    ``bmax - dist``; only the blocks that reach the overall maximum are opened, pixel by pixel (equal values
+    after rounding included), to find the first maximal HR pixel. Same result as the dense ``argmax``.
+    """
+    q = dist.shape[0]
+    ww = det.shape[1]
+    cell = bmax[None] - dist  # (Q, h, w)
+    best = cell.reshape(q, -1).max(axis=1)
+    qi, cy, cx = np.nonzero(cell == best[:, None, None])
+    vals = blocks[cy, cx] - dist[qi, cy, cx][:, None, None]  # (n, r, r)
+    dy, dx = np.arange(r)[:, None], np.arange(r)[None, :]
+    flat = (cy[:, None, None] * r + dy) * ww + cx[:, None, None] * r + dx
+    flat = (
+        np.where(vals == best[qi][:, None, None], flat, np.iinfo(np.int64).max)
+        .reshape(qi.size, -1)
+        .min(axis=1)
+    )
+    out = np.full(q, np.iinfo(np.int64).max)
+    np.minimum.at(out, qi, flat)
     return out
 
 
@@ -127,6 +158,9 @@ def refine(
     bilinear = r > 1 and reading is TagReading.BILINEAR
     grid = upsample_tags(tag, r, reading) if bilinear else tag  # tags on the grid the distance is taken on
     means, has_joint = _person_means(people, tag, r, reading)
+    if r > 1 and not bilinear:
+        blocks = det.reshape(nk, h, r, ww // r, r).transpose(0, 1, 3, 2, 4)  # (K, h, w, r, r)
+        bmax = det.reshape(nk, h, r, ww // r, r).max(axis=4).max(axis=2)  # (K, h, w) block maxima
     row_clamp = nk - 1 if mode is RefineMode.PEER else None
     col_clamp = hh - 1 if mode is RefineMode.PEER else None
     missing = (people[..., 2] <= 0) & has_joint[:, None]  # (P, K)
@@ -139,12 +173,13 @@ def refine(
         np.sqrt(dist, out=dist)
         np.round(dist, out=dist)
         if not bilinear and r > 1:  # NEAREST on M^HR: each HR pixel takes its LR pixel's distance
-            dist = np.repeat(np.repeat(dist, r, axis=1), r, axis=2)
-        np.subtract(det[k][None], dist, out=dist)
-        flat = dist.reshape(ps.size, -1).argmax(axis=1)  # first maximum in row-major order
+            flat = _first_argmax_nearest(det[k], blocks[k], bmax[k], dist, r)
+        else:
+            np.subtract(det[k][None], dist, out=dist)
+            flat = dist.reshape(ps.size, -1).argmax(axis=1)  # first maximum in row-major order
         vals = det[k].reshape(-1)[flat]
         rows, cols = flat // ww, flat % ww
-        dx, dy = quarter_offsets(np.broadcast_to(det[k], (ps.size, hh, ww)), rows, cols, row_clamp, col_clamp)
+        dx, dy = quarter_offsets(det, k, rows, cols, row_clamp, col_clamp)
         fill = vals > 0
         pf = ps[fill]
         out[pf, k, 0] = (cols + 0.5 + dx)[fill]
