@@ -247,3 +247,14 @@ def test_hr_nearest_refine_equals_the_dense_computation():
             people[p, k, :3] = (rng.integers(0, 64), rng.integers(0, 64), 0.5)
     got = refine(people, det, tag, RefineMode.CORRECTED, TagReading.NEAREST)
     np.testing.assert_array_equal(got, _dense_refine_reference(people, det, tag, r))
+
+
+@pytest.mark.parametrize("k", [3, 30, 200])
+def test_top_k_equals_a_stable_full_sort(k):
+    rng = np.random.default_rng(k)
+    det = np.round(rng.normal(0, 1, (K, 24, 24)) * 3).astype(np.float32) / 3  # many equal values, some <= 0
+    vals, idx = top_k(nms(det), k)
+    flat = nms(det).reshape(K, -1)
+    order = np.argsort(-flat, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(idx, order)
+    np.testing.assert_array_equal(vals, np.take_along_axis(flat, order, axis=1))

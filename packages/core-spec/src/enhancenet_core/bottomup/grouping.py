@@ -21,8 +21,8 @@ One image, :func:`group`:
      candidate starts a new person;
    * ``ignore_too_much``: once ``max_num_people`` persons exist, the remaining joint types are skipped. The
      number of people can still exceed ``max_num_people`` (a step may open several new persons);
-   * persons are keyed by the first component of their first tag (:class:`PersonKeying`).``TAG_VALUE``
-     (pose-ae-train's dict): a new person whose key equals an existing one's is merged into it (its joint is
+   * persons are keyed by the first component of their first tag (:class:`PersonKeying`): with ``TAG_VALUE``
+     (pose-ae-train's dict) a new person whose key equals an existing one's is merged into it (its joint is
      overwritten and its tag list restarts); ``PER_CANDIDATE`` gives every new candidate its own person;
 4. the quarter-pixel ``adjust`` (:mod:`~enhancenet_core.bottomup.refine`), if enabled;
 5. person score = mean of the K detection values (missing joints count 0), before refine;
