@@ -161,7 +161,8 @@ def fuzz(session: nox.Session) -> None:
 # Each benchmark runs in the virtualenv of the framework it measures (never two frameworks in one process);
 # numpy-ref's head is timed against torch, so it runs in the torch environment. Ratios are measured in one run.
 BENCHMARKS: dict[str, tuple[str, ...]] = {
-    "core": ("benchmarks/core/bench_targets_decoders.py", "benchmarks/core/bench_coco_eval.py"),
+    "core": ("benchmarks/core/bench_targets_decoders.py", "benchmarks/core/bench_coco_eval.py",
+             "benchmarks/core/bench_grouping.py"),
     "torch": ("benchmarks/numpy_ref/bench_head.py", "benchmarks/torch/bench_models.py"),
     "paddle": ("benchmarks/paddle/bench_models.py",),
     "mindspore": ("benchmarks/mindspore/bench_models.py",),
