@@ -212,22 +212,34 @@ def main() -> None:
 
     rows = []
     t_loop = best_time(run(loop_group, scenes), args.repeats)
-    for name, p in (("ours (munkres-compatible)", params), ("ours (scipy solver)", GroupingParams(solver="scipy"))):
+    for name, p in (
+        ("ours (munkres-compatible)", params),
+        ("ours (scipy solver)", GroupingParams(solver="scipy")),
+    ):
         t = best_time(run(lambda d, t, p=p: group(d, t, p), scenes), args.repeats)
-        rows.append({"case": f"{name}, 128x128", "s_per_image": t / len(scenes), "speedup_vs_loop": t_loop / t})
-    rows.append({"case": "loop baseline, 128x128", "s_per_image": t_loop / len(scenes), "speedup_vs_loop": 1.0})
+        rows.append(
+            {"case": f"{name}, 128x128", "s_per_image": t / len(scenes), "speedup_vs_loop": t_loop / t}
+        )
+    rows.append(
+        {"case": "loop baseline, 128x128", "s_per_image": t_loop / len(scenes), "speedup_vs_loop": 1.0}
+    )
     t_hr = best_time(run(lambda d, t: group(d, t, params), hr_scenes), args.repeats)
     rows.append({"case": "ours, HR 512x512 det + 128x128 tags", "s_per_image": t_hr / len(hr_scenes),
                  "speedup_vs_loop": None})  # fmt: skip
 
-    print(f"{args.images} images, {n_people} people, K {K}, T {T}, threads OMP={os.environ.get('OMP_NUM_THREADS')}")
+    print(
+        f"{args.images} images, {n_people} people, K {K}, T {T}, threads OMP={os.environ.get('OMP_NUM_THREADS')}"
+    )
     print(f"{'case':42s} {'ms/image':>9s} {'speedup':>8s}")
     for r in rows:
         ratio = "" if r["speedup_vs_loop"] is None else f"{r['speedup_vs_loop']:7.1f}x"
         print(f"{r['case']:42s} {r['s_per_image'] * 1e3:9.1f} {ratio:>8s}")
     print("the same people (coordinates, values) from ours and the loop baseline on every image")
     if args.json:
-        payload = {"setting": {"images": args.images, "people": n_people, "keypoints": K, "tag_dim": T}, "rows": rows}
+        payload = {
+            "setting": {"images": args.images, "people": n_people, "keypoints": K, "tag_dim": T},
+            "rows": rows,
+        }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=args.json.parent, delete=False, suffix=".tmp") as fh:
             json.dump(payload, fh, indent=2)
