@@ -113,7 +113,7 @@ def test_bad_images_are_named(image, words) -> None:
     with pytest.raises((ValueError, TypeError), match="image") as info:
         load_image(image)
     assert words in str(info.value)
-    with pytest.raises(FileNotFoundError, match="missing.jpg"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.jpg"):
         load_image("missing.jpg")
 
 
@@ -140,13 +140,13 @@ def test_config_and_weights_arguments(tmp_path) -> None:
     assert cfg.model.num_keypoints == 5 and model_config(cfg) is cfg
     with pytest.raises(FileNotFoundError, match="did you mean"):
         model_config("synthetic_quik")
-    with pytest.raises(FileNotFoundError, match="nope.yaml"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.yaml"):
         model_config(tmp_path / "nope.yaml")
     with pytest.raises(ValueError, match="overrides"):
         model_config(cfg, ["model.num_keypoints=3"])
     with pytest.raises(ValueError, match=r"\.safetensors weights only.*enhancenet-convert"):
         check_weights_path(tmp_path / "model.pt")
-    with pytest.raises(FileNotFoundError, match="w.safetensors"):
+    with pytest.raises(FileNotFoundError, match=r"w\.safetensors"):
         check_weights_path(tmp_path / "w.safetensors")
 
     class Bare:
