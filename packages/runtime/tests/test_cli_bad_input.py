@@ -120,6 +120,16 @@ def test_predict_boxes_are_checked_against_the_image_up_front(image, capsys, box
     assert rec.ran == [] and out.read_bytes() == b"previous output"
 
 
+def test_predict_without_boxes_takes_the_whole_image(image, capsys):
+    rec = Recorder()
+    seen = []
+    parser = build_parser("enhancenet-dummy", "test", FrameworkCommands(
+        train=rec("train"), evaluate=rec("eval"), predict=lambda args: seen.append(args.boxes) or 0,
+        export=rec("export")))
+    assert run_cli(parser, ["predict", "synthetic_quick", "ck.pt", str(image)]) == 0
+    assert seen == [None]  # predict_picture then crops the whole image (test_engine_cli_visualize)
+
+
 def test_predict_never_writes_over_its_input_image(image, capsys):
     rec = Recorder()
     before = image.read_bytes()

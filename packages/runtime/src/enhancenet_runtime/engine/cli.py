@@ -289,7 +289,8 @@ def build_parser(prog: str, description: str, commands: FrameworkCommands) -> ar
     common(p)
     p.add_argument("checkpoint")
     p.add_argument("image")
-    p.add_argument("--boxes", nargs="+", required=True, metavar="x,y,w,h", help="person boxes in image pixels")
+    p.add_argument("--boxes", nargs="+", default=None, metavar="x,y,w,h",
+                   help="person boxes in image pixels (default: the whole image is one person)")
     p.add_argument("--out", help="output picture (default runs/predict/<image name>.pose.png)")
     p.add_argument("--joint", type=int, default=None, help="keypoint whose heat maps are shown (default: all)")
     p.set_defaults(func=commands.predict)
@@ -322,7 +323,8 @@ def check_predict_inputs(args: argparse.Namespace, distribution: str) -> None:
     require_modules(("matplotlib",), distribution)
     size = check_image_file(args.image)
     try:
-        check_boxes_for_image(args.boxes, size)
+        if args.boxes is not None:
+            check_boxes_for_image(args.boxes, size)
     except ValueError as exc:
         raise UsageError(f"--boxes: {exc}") from None
     out = Path(args.out) if args.out else default_predict_out(args.image)
