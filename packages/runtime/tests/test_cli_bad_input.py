@@ -106,13 +106,28 @@ def test_read_image_turns_decoder_errors_into_one_named_line(tmp_path):
     ("0,0,inf,10", ["four numbers"]),
     ("0,0,-3,10", ["positive"]),
 ])
-def test_predict_boxes_are_checked_against_the_image_up_front(image, capsys, box, words):
+def test_predict_boxes_are_checked_against_the_image_up_front(image, capsys, box, words, monkeypatch):
+    from enhancenet_runtime.engine.cli import default_predict_out
+
     rec = Recorder()
-    out = image.with_suffix(".pose.png")
+    monkeypatch.chdir(image.parent)
+    out = default_predict_out(image)
+    assert out == Path("runs") / "predict" / f"{image.stem}.pose.png"  # under runs/, not beside the image
+    out.parent.mkdir(parents=True)
     out.write_bytes(b"previous output")
     _refused(capsys, _parser(rec), ["predict", "synthetic_quick", "ck.pt", str(image), "--boxes", "0,0,10,10", box],
              "--boxes", *words)
     assert rec.ran == [] and out.read_bytes() == b"previous output"
+
+
+def test_predict_without_boxes_takes_the_whole_image(image, capsys):
+    rec = Recorder()
+    seen = []
+    parser = build_parser("enhancenet-dummy", "test", FrameworkCommands(
+        train=rec("train"), evaluate=rec("eval"), predict=lambda args: seen.append(args.boxes) or 0,
+        export=rec("export")))
+    assert run_cli(parser, ["predict", "synthetic_quick", "ck.pt", str(image)]) == 0
+    assert seen == [None]  # predict_picture then crops the whole image (test_engine_cli_visualize)
 
 
 def test_predict_never_writes_over_its_input_image(image, capsys):

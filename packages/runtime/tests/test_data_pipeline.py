@@ -165,3 +165,30 @@ def test_missing_image_at_sample_time(records, tmp_path: Path) -> None:
     mpii_like = replace(records[0], joints=np.zeros((16, 3)))
     with pytest.raises(ValueError, match="16 joints"):
         build_test_sample(mpii_like, CFG)
+
+
+def test_darkpose_convention_crops_and_targets_as_darkpose(records) -> None:
+    # DarkPose warps the image to the patch and the joints to the heat map with its own affine (grid centre (W-1)/2
+    # <-> crop centre, zoom (W-1)/(w*200-1)); a DARKPOSE sample's LR target must be DarkPose's Gaussian there.
+    from enhancenet_core.conventions import CoordinateConvention
+
+    rec = records[1]
+    cfg = replace(CFG, target=replace(CFG.target, convention=CoordinateConvention.DARKPOSE))
+    s = build_test_sample(rec, cfg)
+    src_w = rec.scale[0] * cfg.data.pixel_std
+    (w_hm, h_hm), sigma = cfg.model.heatmap_size, cfg.target.sigma
+    vis = rec.joints[:, 2] > 0
+    mu = (rec.joints[:, :2] - rec.center) * (w_hm - 1) / (src_w - 1) + [(w_hm - 1) / 2, (h_hm - 1) / 2]
+    x, y = np.arange(w_hm), np.arange(h_hm)[:, None]
+    want = np.exp(-((x - mu[:, 0, None, None]) ** 2 + (y - mu[:, 1, None, None]) ** 2) / (2 * sigma**2))
+    got = s["target_lr"]
+    drawn = vis & (s["target_weight_lr"] > 0)
+    assert drawn.sum() >= 5
+    inside = got[drawn] > 0  # our window is cut at 3σ (DarkPose draws the whole map)
+    np.testing.assert_allclose(got[drawn][inside], want[drawn][inside], atol=1e-6)
+    # and the patch is DarkPose's warp of the image
+    zoom = (cfg.model.input_size[0] - 1) / (src_w - 1)
+    mat = np.array([[zoom, 0, (cfg.model.input_size[0] - 1) / 2 - zoom * rec.center[0]],
+                    [0, zoom, (cfg.model.input_size[1] - 1) / 2 - zoom * rec.center[1]]])
+    np.testing.assert_allclose(get_affine_transform(rec.center, rec.scale, 0.0, cfg.model.input_size,
+                                                    convention=CoordinateConvention.DARKPOSE), mat, atol=1e-9)

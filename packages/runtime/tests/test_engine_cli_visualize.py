@@ -242,3 +242,5 @@ def test_draw_pose_figure_and_predict_picture(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"none\.png"):
         predict_picture(cfg, tmp_path / "none.png", [[10, 5, 30, 45]], tmp_path / "q.png", infer)
     assert len(seen) == 1 and not (tmp_path / "q.png").exists()
+    predict_picture(cfg, img_file, None, tmp_path / "w.png", infer)  # no boxes: the whole image is one person
+    assert json.loads((tmp_path / "w.json").read_text())["boxes"] == [[0.0, 0.0, 80.0, 60.0]]

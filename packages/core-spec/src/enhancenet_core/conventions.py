@@ -15,11 +15,18 @@ class CoordinateConvention(str, Enum):
     LEGACY: what the HRNet / SimpleBaseline code the paper used does (``x_hm = x_in / stride``,
         Gaussian centred on the integer pixel ``int(x_hm + 0.5)``, decoded back by ``x_in = x_hm * stride``).
     UNBIASED: pixel-centre aligned (UDP-style), sub-pixel Gaussian centres; encode then decode is the identity.
+    DARKPOSE: what the DarkPose code (``ilovepose/DarkPose``) does: the image is cropped to the patch *and* to the
+        heat map by its own affine (grid centre ``((W - 1)/2, (H - 1)/2)`` <-> crop centre, zoom
+        ``(W - 1)/(w·pixel_std - 1)`` from the widths alone), sub-pixel Gaussian centres, no flip-test shift. Patch
+        and heat map are then centre-aligned with one stride ``(W_in - 1)/(W_hm - 1)`` on both axes (UNBIASED's on
+        x; on y an offset when ``(H - 1)/(W - 1)`` differs between the grids). Only this convention changes the
+        image <-> patch affine (:mod:`enhancenet_core.transforms`); LEGACY and UNBIASED use HRNet's.
     See :mod:`enhancenet_core.coordinates` for the exact formulas.
     """
 
     LEGACY = "legacy"
     UNBIASED = "unbiased"
+    DARKPOSE = "darkpose"
 
 
 class ShuffleOrder(str, Enum):

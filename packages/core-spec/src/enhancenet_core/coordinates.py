@@ -30,6 +30,15 @@ The difference between the conventions for the same input point is
 ``x_hm^LEGACY - x_hm^UNBIASED = x_in * (W_hm / W_in - (W_hm - 1) / (W_in - 1))``: zero at ``x_in = 0``, and
 ``(W_in - W_hm) / W_in`` heat-map pixels at ``x_in = W_in - 1`` (0.75 px for 192 -> 48).
 
+DARKPOSE (DarkPose's code). DarkPose crops the image to the patch and to the heat map with its own affine
+(:func:`enhancenet_core.transforms.get_affine_transforms`: grid centre ``((W - 1)/2, (H - 1)/2)`` <-> crop centre,
+zoom ``(W - 1) / (w·pixel_std - 1)`` taken from the widths for both axes), so patch and heat map are related by
+one stride ``s = (W_in - 1) / (W_hm - 1)`` on both axes about their centres: ``x_in = s·x_hm`` (as UNBIASED) and
+``y_in = s·y_hm + o_y`` with ``o_y = (H_in - 1)/2 - s·(H_hm - 1)/2`` (:func:`heatmap_origin`; -0.51 px for
+256x192 -> 64x48, 0 when ``(H - 1)/(W - 1)`` is the same on both grids). Targets are sub-pixel Gaussians, the flip
+test needs no shift (``x_in -> W_in-1-x_in`` is ``x_hm -> W_hm-1-x_hm``). Composing heat map -> patch -> image
+gives exactly DarkPose's ``transform_preds(coords, center, scale, heatmap_size)``.
+
 LR <-> HR. Both maps are tied to the input patch by their own stride: ``s`` for M^LR and, for an HR map of
 ``r`` times the LR size, ``s / r`` (LEGACY) or ``(W_in - 1) / (r * W_lr - 1)`` (UNBIASED). A point moves from
 one map to the other through input coordinates (:func:`heatmap_to_heatmap`).
@@ -56,6 +65,7 @@ from enhancenet_core.conventions import CoordinateConvention, FlipShiftRule
 __all__ = [
     "FlipShiftRule",
     "flip_shift_pixels",
+    "heatmap_origin",
     "heatmap_stride",
     "heatmap_to_heatmap",
     "heatmap_to_input",
@@ -80,7 +90,8 @@ def heatmap_stride(
     Args:
         input_size: ``(W_in, H_in)`` of the input patch.
         heatmap_size: ``(W_hm, H_hm)`` of the heat map (LR or HR).
-        convention: LEGACY: ``W_in / W_hm``; UNBIASED: ``(W_in - 1) / (W_hm - 1)``.
+        convention: LEGACY: ``W_in / W_hm``; UNBIASED: ``(W_in - 1) / (W_hm - 1)`` per axis; DARKPOSE:
+            ``(W_in - 1) / (W_hm - 1)`` on both axes (the widths set DarkPose's zoom).
 
     Returns:
         ``(2,)`` float64 ``(s_x, s_y)``.
@@ -92,8 +103,35 @@ def heatmap_stride(
         return size_in / size_hm
     size_hm = _pair(heatmap_size, "heatmap_size", 2)  # (W-1) must be positive
     if np.any(size_in < 2):
-        raise ValueError(f"input_size must be at least 2 pixels per axis for UNBIASED, got {input_size!r}")
-    return (size_in - 1.0) / (size_hm - 1.0)
+        raise ValueError(f"input_size must be at least 2 pixels per axis for {convention.name}, got {input_size!r}")
+    stride = (size_in - 1.0) / (size_hm - 1.0)
+    if convention is CoordinateConvention.DARKPOSE:
+        return np.full(2, stride[0])
+    return stride
+
+
+def heatmap_origin(
+    input_size: Sequence[int],
+    heatmap_size: Sequence[int],
+    convention: CoordinateConvention,
+) -> NDArray[np.float64]:
+    """Input-patch coordinates of heat-map pixel ``(0, 0)``: ``x_in = x_hm * s + origin``.
+
+    ``(0, 0)`` for LEGACY and UNBIASED; for DARKPOSE ``(W_in - 1)/2 - s·(W_hm - 1)/2`` per axis (0 on x; see the
+    module docstring).
+
+    Returns:
+        ``(2,)`` float64 ``(o_x, o_y)``.
+    """
+    convention = CoordinateConvention(convention)
+    stride = heatmap_stride(input_size, heatmap_size, convention)
+    if convention is not CoordinateConvention.DARKPOSE:
+        return np.zeros(2)
+    size_in = np.asarray(input_size, dtype=np.float64).reshape(-1)
+    size_hm = np.asarray(heatmap_size, dtype=np.float64).reshape(-1)
+    origin = (size_in - 1.0) * 0.5 - stride * (size_hm - 1.0) * 0.5
+    origin[0] = 0.0  # exactly: the stride is taken from the widths
+    return origin
 
 
 def input_to_heatmap(
@@ -102,7 +140,7 @@ def input_to_heatmap(
     heatmap_size: Sequence[int],
     convention: CoordinateConvention,
 ) -> NDArray[np.float64]:
-    """Input-patch pixel coordinates -> heat-map pixel coordinates (``x_hm = x_in / s``).
+    """Input-patch pixel coordinates -> heat-map pixel coordinates (``x_hm = (x_in - origin) / s``).
 
     Args:
         xy: ``(..., 2)`` points, last axis (x, y), input-patch pixels.
@@ -115,7 +153,8 @@ def input_to_heatmap(
     pts = np.asarray(xy, dtype=np.float64)
     if pts.shape[-1:] != (2,):
         raise ValueError(f"xy must have last axis (x, y) of size 2, got shape {pts.shape}")
-    return pts / heatmap_stride(input_size, heatmap_size, convention)
+    origin = heatmap_origin(input_size, heatmap_size, convention)
+    return (pts - origin) / heatmap_stride(input_size, heatmap_size, convention)
 
 
 def heatmap_to_input(
@@ -124,7 +163,8 @@ def heatmap_to_input(
     heatmap_size: Sequence[int],
     convention: CoordinateConvention,
 ) -> NDArray[np.float64]:
-    """Heat-map pixel coordinates -> input-patch pixel coordinates (``x_in = x_hm * s``).
+    """Heat-map pixel coordinates -> input-patch pixel coordinates (``x_in = x_hm * s + origin``,
+    :func:`heatmap_origin`: 0 except on y for DARKPOSE).
 
     Args:
         xy: ``(..., 2)`` points, last axis (x, y), heat-map pixels.
@@ -135,7 +175,8 @@ def heatmap_to_input(
     pts = np.asarray(xy, dtype=np.float64)
     if pts.shape[-1:] != (2,):
         raise ValueError(f"xy must have last axis (x, y) of size 2, got shape {pts.shape}")
-    return pts * heatmap_stride(input_size, heatmap_size, convention)
+    origin = heatmap_origin(input_size, heatmap_size, convention)
+    return pts * heatmap_stride(input_size, heatmap_size, convention) + origin
 
 
 def heatmap_to_heatmap(
@@ -159,7 +200,7 @@ def flip_shift_pixels(
 
     Args:
         convention: LEGACY -> ``(s_x - 1) / s_x`` (``rule=EXACT``), that rounded half up (``rule=HRNET``) or 0
-            (``rule=NONE``); UNBIASED -> 0.
+            (``rule=NONE``); UNBIASED and DARKPOSE -> 0.
         input_size: ``(W_in, H_in)`` of the input patch.
         heatmap_size: ``(W_hm, H_hm)`` of the map being flipped (LR or HR).
         rule: :class:`~enhancenet_core.conventions.FlipShiftRule` (re-exported here). No default here: the
@@ -171,7 +212,7 @@ def flip_shift_pixels(
     """
     convention = CoordinateConvention(convention)
     rule = FlipShiftRule(rule)
-    if convention is CoordinateConvention.UNBIASED or rule is FlipShiftRule.NONE:
+    if convention is not CoordinateConvention.LEGACY or rule is FlipShiftRule.NONE:
         heatmap_stride(input_size, heatmap_size, convention)  # validate sizes
         return 0.0
     s_x = float(heatmap_stride(input_size, heatmap_size, convention)[0])

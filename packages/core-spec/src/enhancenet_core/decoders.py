@@ -17,7 +17,12 @@ DARK
     zero padding, rescale to the original max, ``log(max(hm, 1e-10))``, then one Newton (second-order Taylor)
     step with first differences over +-1 pixel and second differences over +-2 pixels
     (``dxx = (f(x+2) - 2 f(x) + f(x-2)) / 4``), applied only where ``1 < px < W - 2`` and ``1 < py < H - 2`` and
-    the Hessian determinant is non-zero. No clipping. The input is never modified.
+    the Hessian determinant is non-zero. No clipping. The input is never modified. One deliberate difference
+    from DarkPose: a map whose *blurred* maximum is ``<= 0`` (a small positive peak in a negative surround) is
+    not rescaled. DarkPose multiplies it by ``max / blurred max``, a negative factor (or divides by zero), which
+    turns the map upside down, and its Taylor step then moves the point far from the peak (tens of pixels in
+    ``test_darkpose_convention.py``); ours keeps the argmax there. DarkPose's image coordinates themselves are
+    the DARKPOSE convention's (:mod:`enhancenet_core.coordinates`), not this decoder's business.
 UNBIASED
     The decoder of the unbiased encoder: the same blur and log, then a Newton step with +-1 differences
     (``dxx = f(x+1) - 2 f(x) + f(x-1)``, exact for a log-quadratic peak), applied where ``1 <= px <= W - 2`` and
@@ -38,7 +43,7 @@ argmax, so only those 25 values are blurred (a ``(2R + 5)^2`` patch per keypoint
 max is a constant factor ``c >= 1`` (the kernel sums to 1 and the pad is zero, so the blurred max never exceeds
 a positive original max); it cancels in every difference of the log unless the ``1e-10`` floor is hit, which
 needs a blurred value below 1e-10. Maps where that happens are blurred in full and computed exactly as
-DarkPose. Values are computed in float64 (DarkPose rounds the blurred map to float32; offsets differ by
+DarkPose (except for the negative-maximum case above). Values are computed in float64 (DarkPose rounds the blurred map to float32; offsets differ by
 ~1e-5 px).
 """
 
@@ -322,8 +327,9 @@ def get_final_preds(
 
     heat map -> input patch by the convention (:func:`enhancenet_core.coordinates.heatmap_to_input`, stride from
     the maps' own size), then input patch -> image by the inverse crop affine (``center``, ``scale``,
-    ``input_size``). For LEGACY maps with the input's aspect ratio this equals HRNet's
-    ``transform_preds(coords, center, scale, heatmap_size)``.
+    ``input_size``; DarkPose's affine under DARKPOSE). For LEGACY maps with the input's aspect ratio this equals
+    HRNet's ``transform_preds(coords, center, scale, heatmap_size)``; for DARKPOSE maps, DarkPose's
+    ``transform_preds(coords, center, scale, heatmap_size)`` (its own affine, composed exactly).
 
     Args:
         heatmaps: ``(N, K, H, W)``.
@@ -338,5 +344,5 @@ def get_final_preds(
     coords, maxvals = decode_heatmaps(hm, decoder, convention, sigma, dark_kernel)
     heatmap_size = (hm.shape[3], hm.shape[2])
     patch = heatmap_to_input(coords, input_size, heatmap_size, convention)
-    preds = transform_preds(patch, center, scale, input_size, pixel_std=pixel_std)
+    preds = transform_preds(patch, center, scale, input_size, pixel_std=pixel_std, convention=convention)
     return preds, maxvals

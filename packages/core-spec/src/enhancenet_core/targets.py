@@ -23,6 +23,10 @@ UNBIASED (sub-pixel, UDP-like, no HRNet quirks):
 * ``target_weight = joints_vis``, set to 0 exactly when that window has no pixel on the map (so weight 1
   always comes with a non-zero map); drawn where the weight is > 0.5.
 
+DARKPOSE: the UNBIASED window and weight rule at ``mu = input_to_heatmap(x)`` (DarkPose's centre-aligned grid,
+:mod:`enhancenet_core.coordinates`). DarkPose itself evaluates the Gaussian on the whole map (no 3σ cut) and keeps
+HRNet's ``ul``/``br`` weight test; those differ only beyond 3σ and at the border.
+
 Both are vectorized over N and K: the windows are scattered into the flat target in one indexed assignment.
 The sizes and σ of M^LR and M^HR (r·σ) come from the config through :mod:`enhancenet_core.codecs`.
 """
@@ -36,7 +40,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from enhancenet_core.conventions import CoordinateConvention
-from enhancenet_core.coordinates import heatmap_stride
+from enhancenet_core.coordinates import heatmap_origin, heatmap_stride
 
 __all__ = [
     "combine_multi_peak",
@@ -185,7 +189,8 @@ def generate_targets(
     stride = heatmap_stride(input_size, heatmap_size, convention)
     if convention is CoordinateConvention.LEGACY:
         target, weight = _legacy(j, vis, stride, width, height, float(sigma))
-    else:
+    else:  # UNBIASED and DARKPOSE: sub-pixel centres (DARKPOSE: about the grids' centres, heatmap_origin)
+        j = j - heatmap_origin(input_size, heatmap_size, convention)
         target, weight = _unbiased(j, vis, stride, width, height, float(sigma))
     if use_different_joints_weight:
         if joints_weight is None:

@@ -14,6 +14,12 @@ zoom ``output_size[0] / (scale[0] * pixel_std)`` and a translation), and this mo
 form in float64. The two differ only by the float32 rounding of the points: for COCO-sized boxes the entries
 agree to ~1e-5 relative (translation entries to ~1e-4 px absolute for centres near 600 px), i.e. far below
 one image pixel. Tests measure this against the three-point OpenCV construction.
+
+Conventions (:class:`~enhancenet_core.conventions.CoordinateConvention`). LEGACY and UNBIASED use HRNet's affine:
+grid centre ``(W_out/2, H_out/2)`` <-> crop centre, zoom ``W_out / (scale_x·pixel_std)``. DARKPOSE uses DarkPose's
+(its ``lib/utils/transforms.py``): grid centre ``((W_out - 1)/2, (H_out - 1)/2)`` <-> crop centre, zoom
+``(W_out - 1) / (scale_x·pixel_std - 1)`` (also from the widths alone). For a 192-pixel-wide patch of a 240-pixel
+crop the two maps differ by up to ~1.6 px in the image.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from enhancenet_core.conventions import CoordinateConvention
 
 PIXEL_STD: float = 200.0
 BBOX_SCALE_FACTOR: float = 1.25
@@ -101,6 +109,7 @@ def get_affine_transforms(
     shift: Sequence[float] = (0.0, 0.0),
     inv: bool = False,
     pixel_std: float = PIXEL_STD,
+    convention: CoordinateConvention = CoordinateConvention.LEGACY,
 ) -> NDArray[np.float64]:
     """Batched :func:`get_affine_transform`: one ``(2, 3)`` matrix per instance.
 
@@ -113,6 +122,7 @@ def get_affine_transforms(
         shift: ``(2,)`` shift of the source centre in units of the crop size (HRNet's ``shift``).
         inv: False maps image -> destination, True maps destination -> image.
         pixel_std: HRNet's 200.
+        convention: DARKPOSE: DarkPose's affine; LEGACY, UNBIASED: HRNet's (see the module docstring).
 
     Returns:
         ``(N, 2, 3)`` float64 matrices ``A`` with ``dst = A[:, :2] @ (x, y) + A[:, 2]``.
@@ -120,8 +130,10 @@ def get_affine_transforms(
     Closed form (derived from HRNet's three-point construction): with ``z = W_out / (scale_x * pixel_std)``,
     ``c, s = cos, sin(rot)``, ``src0 = center + scale * pixel_std * shift`` and ``dst0 = (W_out/2, H_out/2)``:
     forward ``M = z [[c, s], [-s, c]]``, ``t = dst0 - M src0``; inverse ``M' = (1/z) [[c, -s], [s, c]]``,
-    ``t' = src0 - M' dst0``.
+    ``t' = src0 - M' dst0``. DARKPOSE: ``z = (W_out - 1) / (scale_x * pixel_std - 1)`` and
+    ``dst0 = ((W_out - 1)/2, (H_out - 1)/2)``.
     """
+    convention = CoordinateConvention(convention)
     center = np.asarray(center, dtype=np.float64)
     if center.ndim != 2 or center.shape[1] != 2:
         raise ValueError(f"center must have shape (N, 2), got {center.shape}")
@@ -142,11 +154,17 @@ def get_affine_transforms(
     if np.any(src_size[:, 0] <= 0):
         raise ValueError("scale[:, 0] must be positive (it sets the zoom)")
 
-    zoom = w_out / src_size[:, 0]
+    if convention is CoordinateConvention.DARKPOSE:
+        if w_out <= 1 or np.any(src_size[:, 0] <= 1):
+            raise ValueError("DARKPOSE affine: output width and scale[:, 0] * pixel_std must exceed 1 pixel")
+        zoom = (w_out - 1.0) / (src_size[:, 0] - 1.0)
+        dst0 = np.array([(w_out - 1.0) * 0.5, (h_out - 1.0) * 0.5])
+    else:
+        zoom = w_out / src_size[:, 0]
+        dst0 = np.array([w_out * 0.5, h_out * 0.5])
     rad = np.deg2rad(rot_arr)
     c, s = np.cos(rad), np.sin(rad)
     src0 = center + src_size * shift_arr
-    dst0 = np.array([w_out * 0.5, h_out * 0.5])
     mats = np.empty((n, 2, 3), dtype=np.float64)
     if not inv:
         lin = zoom[:, None, None] * np.stack([np.stack([c, s], -1), np.stack([-s, c], -1)], axis=1)
@@ -167,8 +185,9 @@ def get_affine_transform(
     shift: Sequence[float] = (0.0, 0.0),
     inv: bool = False,
     pixel_std: float = PIXEL_STD,
+    convention: CoordinateConvention = CoordinateConvention.LEGACY,
 ) -> NDArray[np.float64]:
-    """HRNet's ``get_affine_transform`` for one instance, exact float64 closed form.
+    """HRNet's ``get_affine_transform`` for one instance, exact float64 closed form (DarkPose's for DARKPOSE).
 
     Args:
         center: ``(2,)`` crop centre (x, y) in image pixels.
@@ -177,6 +196,7 @@ def get_affine_transform(
         output_size: ``(width, height)`` of the destination.
         shift: HRNet's ``shift`` in units of the crop size.
         inv: False: image -> destination; True: destination -> image.
+        convention: DARKPOSE: DarkPose's affine; LEGACY, UNBIASED: HRNet's.
 
     Returns:
         ``(2, 3)`` float64 matrix. See :func:`get_affine_transforms` for the formula and the module
@@ -191,7 +211,8 @@ def get_affine_transform(
     if scale_arr.shape != (2,):
         raise ValueError(f"scale must be a scalar or have shape (2,), got {np.shape(scale)}")
     return get_affine_transforms(
-        center_arr[None], scale_arr[None], np.array([rot], dtype=np.float64), output_size, shift, inv, pixel_std
+        center_arr[None], scale_arr[None], np.array([rot], dtype=np.float64), output_size, shift, inv, pixel_std,
+        convention,
     )[0]
 
 
@@ -227,8 +248,10 @@ def transform_preds(
     scale: ArrayLike,
     output_size: Sequence[float],
     pixel_std: float = PIXEL_STD,
+    convention: CoordinateConvention = CoordinateConvention.LEGACY,
 ) -> NDArray[np.float64]:
-    """Map heat-map (or patch) coordinates back to the image, as HRNet's ``transform_preds``.
+    """Map heat-map (or patch) coordinates back to the image, as HRNet's ``transform_preds`` (DarkPose's under
+    DARKPOSE).
 
     Uses the inverse of :func:`get_affine_transform` with ``rot = 0``; ``output_size`` is the size of the
     grid the coordinates live on (the heat map's ``(W, H)`` for heat-map coordinates).
@@ -238,6 +261,7 @@ def transform_preds(
         center: ``(N, 2)`` crop centres.
         scale: ``(N, 2)`` crop scales.
         output_size: ``(width, height)`` of the coordinate grid.
+        convention: the affine (:func:`get_affine_transforms`).
 
     Returns:
         ``(N, K, 2)`` float64 image coordinates (same leading shape as ``coords``).
@@ -252,7 +276,7 @@ def transform_preds(
         raise ValueError(f"coords must have shape (N, K, 2), got {np.shape(coords)}")
     if c.shape != (xy.shape[0], 2):
         raise ValueError(f"center must have shape (N, 2) = ({xy.shape[0]}, 2), got {c.shape}")
-    mats = get_affine_transforms(c, scale, 0.0, output_size, inv=True, pixel_std=pixel_std)
+    mats = get_affine_transforms(c, scale, 0.0, output_size, inv=True, pixel_std=pixel_std, convention=convention)
     out = affine_transform(xy, mats)
     return out[0] if single else out
 

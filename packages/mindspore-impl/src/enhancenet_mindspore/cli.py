@@ -4,7 +4,7 @@
                                       [--mode pynative|graph]
     msrun --worker_num=4 --local_worker_num=4 $(which enhancenet-mindspore) train CONFIG ...  # data parallel
     enhancenet-mindspore eval CONFIG CHECKPOINT [--out DIR] [--set ...]
-    enhancenet-mindspore predict CONFIG CHECKPOINT IMAGE --boxes x,y,w,h [x,y,w,h ...] [--out FILE] [--joint K]
+    enhancenet-mindspore predict CONFIG CHECKPOINT IMAGE [--boxes x,y,w,h ...] [--out FILE] [--joint K]
     enhancenet-mindspore export CONFIG CHECKPOINT OUT [--format mindir|onnx]
     enhancenet-mindspore synth OUT [--num-images N] [--seed S]
 

@@ -3,7 +3,7 @@
     enhancenet-paddle train CONFIG [--out DIR] [--set a.b=c ...] [--device cpu|gpu[:N]] [--max-steps N]
     python -m paddle.distributed.launch --nproc_per_node=4 -m enhancenet_paddle.cli train CONFIG ...   # multi-GPU
     enhancenet-paddle eval CONFIG CHECKPOINT [--out DIR] [--set ...]
-    enhancenet-paddle predict CONFIG CHECKPOINT IMAGE --boxes x,y,w,h [x,y,w,h ...] [--out FILE] [--joint K]
+    enhancenet-paddle predict CONFIG CHECKPOINT IMAGE [--boxes x,y,w,h ...] [--out FILE] [--joint K]
     enhancenet-paddle export CONFIG CHECKPOINT OUT [--format paddle|onnx]
     enhancenet-paddle synth OUT [--num-images N] [--seed S]
 

@@ -3,7 +3,7 @@
     enhancenet-torch train CONFIG [--out DIR] [--set a.b=c ...] [--device cpu|cuda] [--max-steps N]
     torchrun --nproc_per_node=4 -m enhancenet_torch.cli train CONFIG ...    # DDP
     enhancenet-torch eval CONFIG CHECKPOINT [--out DIR] [--set ...]
-    enhancenet-torch predict CONFIG CHECKPOINT IMAGE --boxes x,y,w,h [x,y,w,h ...] [--out FILE] [--joint K]
+    enhancenet-torch predict CONFIG CHECKPOINT IMAGE [--boxes x,y,w,h ...] [--out FILE] [--joint K]
     enhancenet-torch export CONFIG CHECKPOINT OUT.onnx [--format onnx]
     enhancenet-torch synth OUT [--num-images N] [--seed S]
 

@@ -6,8 +6,8 @@ of map and calls the spec's pure functions (:mod:`~enhancenet_core.targets`, :mo
 codecs of an experiment from its config and is the one place where r·σ, the HR map size, the decoder and the
 flip-shift rule are derived.
 
-Schemes today: :class:`GaussianHeatmapCodec` (top-down Gaussian maps, LEGACY or UNBIASED convention), used
-for M^LR and M^HR. Further schemes (bottom-up multi-peak, DLCM bone maps) will be further codecs here.
+Schemes today: :class:`GaussianHeatmapCodec` (top-down Gaussian maps, LEGACY, UNBIASED or DARKPOSE convention),
+used for M^LR and M^HR. Further schemes (bottom-up multi-peak, DLCM bone maps) will be further codecs here.
 """
 
 from enhancenet_core.codecs.gaussian import (

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from enhancenet_core.conventions import CoordinateConvention
 from enhancenet_core.transforms import PIXEL_STD, get_affine_transform
 
 try:  # the optional extra enhancenet-core[data]
@@ -59,6 +60,7 @@ def crop_patch(
     rotation: float,
     input_size: Sequence[int],
     pixel_std: float = PIXEL_STD,
+    convention: CoordinateConvention = CoordinateConvention.LEGACY,
 ) -> NDArray[np.uint8]:
     """Warp the crop window ``(center, scale, rotation)`` of ``image`` to an ``input_size`` patch (HRNet).
 
@@ -71,6 +73,7 @@ def crop_patch(
         scale: ``(2,)`` crop size in units of ``pixel_std`` (the zoom uses ``scale[0]``).
         rotation: degrees (HRNet's sign).
         input_size: ``(width, height)`` of the patch.
+        convention: the crop affine (``target.convention``: DarkPose's for DARKPOSE, else HRNet's).
 
     Returns:
         ``(height, width, C)`` patch of the image's dtype.
@@ -79,7 +82,7 @@ def crop_patch(
     if arr.ndim not in (2, 3) or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ValueError(f"image must have shape (H, W) or (H, W, C), got {arr.shape}")
     w, h = (int(v) for v in input_size)
-    trans = get_affine_transform(center, scale, rotation, (w, h), pixel_std=pixel_std)
+    trans = get_affine_transform(center, scale, rotation, (w, h), pixel_std=pixel_std, convention=convention)
     if not arr.flags.c_contiguous:  # e.g. a horizontally flipped view
         arr = np.ascontiguousarray(arr)
     return cv2.warpAffine(arr, trans, (w, h), flags=cv2.INTER_LINEAR)

@@ -90,8 +90,10 @@ def build_sample(
     if params.flip:
         img, joints, vis = apply_flip(img, joints, vis, cfg.data.flip_pairs)
     input_size = cfg.model.input_size
-    trans = get_affine_transform(params.center, params.scale, params.rotation, input_size, pixel_std=cfg.data.pixel_std)
-    patch = crop_patch(img, params.center, params.scale, params.rotation, input_size, cfg.data.pixel_std)
+    conv = cfg.target.convention  # the crop affine: DarkPose's for DARKPOSE, else HRNet's
+    trans = get_affine_transform(params.center, params.scale, params.rotation, input_size, pixel_std=cfg.data.pixel_std,
+                                 convention=conv)
+    patch = crop_patch(img, params.center, params.scale, params.rotation, input_size, cfg.data.pixel_std, conv)
     # HRNet transforms only visible joints; the others keep their (image or zeroed) coordinates.
     joints_patch = np.where(vis[:, None] > 0, affine_transform(joints, trans), joints)
 

@@ -9,6 +9,8 @@ Each framework package only runs its network; everything around it lives here on
   evaluate tail every framework calls (``finish_evaluation``);
 * :mod:`.prediction`: the one prediction path: the flip test around a framework's ``forward``/``flip`` hooks, the
   batch loop over a test set, and person boxes in one image (``BoxPredictions``);
+* :mod:`.inference`: one-call inference (``inference_topdown``, ``PoseResult``), the body of every framework's
+  ``inference_topdown`` / ``init_model``;
 * :mod:`.logs`: the resumable CSV training log and the progress bar;
 * :mod:`.checkpointing`: the architecture a training checkpoint records, and the check on load;
 * :mod:`.training`: the training loop's bookkeeping (position, best model, checkpoint fields, CSV rows, ``max_steps``

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -42,6 +43,7 @@ __all__ = [
     "build_parser",
     "check_predict_inputs",
     "check_step_counts",
+    "default_predict_out",
     "guard_main",
     "parse_boxes",
     "require_modules",
@@ -226,10 +228,16 @@ def run_evaluate(args: argparse.Namespace, evaluate_checkpoint: Callable[..., An
     return 0
 
 
+def default_predict_out(image: str | os.PathLike[str]) -> Path:
+    """Where ``predict`` writes without ``--out``: ``runs/predict/<image name>.pose.png`` under the working
+    directory (like ``train``'s ``runs/<config name>``), never beside the input image."""
+    return Path("runs") / "predict" / Path(image).with_suffix(".pose.png").name
+
+
 def run_predict(args: argparse.Namespace, predict_image: Callable[..., Any], **framework_kwargs: Any) -> int:
     """The ``predict`` verb: ``predict_image(cfg, checkpoint, image, boxes, out, device=, joint=)`` returning the
-    files written; the picture defaults to ``<image>.pose.png``."""
-    out = Path(args.out) if args.out else Path(args.image).with_suffix(".pose.png")
+    files written; the picture defaults to :func:`default_predict_out` (``runs/predict/<image name>.pose.png``)."""
+    out = Path(args.out) if args.out else default_predict_out(args.image)
     for path in predict_image(args.cfg, args.checkpoint, args.image, args.boxes, out, device=args.device,
                               joint=args.joint, **framework_kwargs):
         print(path)
@@ -281,8 +289,9 @@ def build_parser(prog: str, description: str, commands: FrameworkCommands) -> ar
     common(p)
     p.add_argument("checkpoint")
     p.add_argument("image")
-    p.add_argument("--boxes", nargs="+", required=True, metavar="x,y,w,h", help="person boxes in image pixels")
-    p.add_argument("--out", help="output picture (default <image>.pose.png)")
+    p.add_argument("--boxes", nargs="+", default=None, metavar="x,y,w,h",
+                   help="person boxes in image pixels (default: the whole image is one person)")
+    p.add_argument("--out", help="output picture (default runs/predict/<image name>.pose.png)")
     p.add_argument("--joint", type=int, default=None, help="keypoint whose heat maps are shown (default: all)")
     p.set_defaults(func=commands.predict)
 
@@ -314,10 +323,11 @@ def check_predict_inputs(args: argparse.Namespace, distribution: str) -> None:
     require_modules(("matplotlib",), distribution)
     size = check_image_file(args.image)
     try:
-        check_boxes_for_image(args.boxes, size)
+        if args.boxes is not None:
+            check_boxes_for_image(args.boxes, size)
     except ValueError as exc:
         raise UsageError(f"--boxes: {exc}") from None
-    out = Path(args.out) if args.out else Path(args.image).with_suffix(".pose.png")
+    out = Path(args.out) if args.out else default_predict_out(args.image)
     if out.resolve() == Path(args.image).resolve():
         raise UsageError(f"--out {out}: that is the input image; choose another output file")
 

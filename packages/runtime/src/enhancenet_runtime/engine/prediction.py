@@ -98,7 +98,7 @@ def crop_person_boxes(image: np.ndarray, boxes: np.ndarray, cfg: Config) -> dict
     Args:
         image: (H, W, 3) uint8 in the channel order the model was trained on (``data.color_rgb``).
         boxes: (N, 4) person boxes (x, y, w, h) in image pixels (see :func:`check_boxes`).
-        cfg: ``model.input_size``, ``data.pixel_std``, ``data.bbox_scale``.
+        cfg: ``model.input_size``, ``data.pixel_std``, ``data.bbox_scale``, ``target.convention`` (the crop affine).
 
     Returns:
         ``patches`` (N, H_in, W_in, 3) uint8, ``inputs`` (N, 3, H_in, W_in) float32 normalised (ImageNet mean
@@ -111,7 +111,8 @@ def crop_person_boxes(image: np.ndarray, boxes: np.ndarray, cfg: Config) -> dict
     center, scale = box_to_center_scale(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), w_in / h_in,
                                         cfg.data.pixel_std, cfg.data.bbox_scale)
     patches = np.stack([
-        crop_patch(image, c, s, 0.0, cfg.model.input_size, cfg.data.pixel_std) for c, s in zip(center, scale, strict=True)
+        crop_patch(image, c, s, 0.0, cfg.model.input_size, cfg.data.pixel_std, cfg.target.convention)
+        for c, s in zip(center, scale, strict=True)
     ])  # fmt: skip
     inputs = np.stack([normalize_image(p) for p in patches]).astype(np.float32, copy=False)
     return {"patches": patches, "inputs": inputs, "center": center, "scale": scale}

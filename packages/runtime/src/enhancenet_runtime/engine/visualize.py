@@ -161,7 +161,7 @@ def draw_pose_figure(
 def predict_picture(
     cfg: Config,
     image: str | os.PathLike[str],
-    boxes: Sequence[Sequence[float]],
+    boxes: Sequence[Sequence[float]] | None,
     out_path: str | os.PathLike[str],
     infer: InferFn,
     joint: int | None = None,
@@ -173,7 +173,8 @@ def predict_picture(
     Args:
         cfg: the experiment config (``data.color_rgb`` says the channel order the network expects).
         image: the image file.
-        boxes: person boxes ``(x, y, w, h)`` in image pixels (checked with :func:`check_boxes`).
+        boxes: person boxes ``(x, y, w, h)`` in image pixels (checked with :func:`check_boxes`); ``None``: the
+            whole image (:func:`enhancenet_runtime.engine.inference.person_boxes`).
         out_path: the picture; a ``.json`` of the keypoints is written beside it.
         infer: the framework's network: (N, 3, H_in, W_in) float32 inputs -> ``{"lr"[, "hr"]}`` NumPy maps
             after the flip test (:func:`enhancenet_runtime.engine.prediction.infer_maps`).
@@ -192,7 +193,12 @@ def predict_picture(
     if joint is not None and not 0 <= joint < k:
         raise ValueError(f"--joint: expected a keypoint index in [0, {k - 1}], got {joint}")
     img = read_image(image, color_rgb=True)
-    arr = check_boxes(boxes, img.shape[1], img.shape[0])
+    if boxes is None:
+        from enhancenet_runtime.engine.inference import person_boxes
+
+        arr = person_boxes(None, img.shape[1], img.shape[0])
+    else:
+        arr = check_boxes(boxes, img.shape[1], img.shape[0])
     model_img = img if cfg.data.color_rgb else img[..., ::-1].copy()
     res = predict_boxes(model_img, arr, cfg, infer)
     patches = res.patches if cfg.data.color_rgb else res.patches[..., ::-1]
