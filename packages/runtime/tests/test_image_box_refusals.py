@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from enhancenet_runtime.data.image import read_image
-from enhancenet_runtime.engine.visualize import MAX_BOX_TO_IMAGE, check_boxes
+from enhancenet_runtime.engine.inputs import MAX_BOX_TO_IMAGE, check_boxes
 
 
 def _chunk(kind: bytes, payload: bytes) -> bytes:

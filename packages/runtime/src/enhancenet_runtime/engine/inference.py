@@ -7,7 +7,7 @@ everything else is here, once:
 
 * :func:`load_image`: a path (read in RGB) or an ``(H, W, 3)`` uint8 array whose channel order the caller states
   (:class:`ChannelOrder`, RGB by default: PIL, imageio, matplotlib; OpenCV's ``cv2.imread`` gives BGR);
-* :func:`person_boxes`: the boxes checked against the image (:func:`enhancenet_runtime.engine.visualize.check_boxes`),
+* :func:`person_boxes`: the boxes checked against the image (:func:`enhancenet_runtime.engine.inputs.check_boxes`),
   or the whole image ``(0, 0, W, H)`` when none are given;
 * :func:`inference_topdown`: crop, run ``infer``, decode (:func:`enhancenet_runtime.engine.prediction.predict_boxes`)
   and return a :class:`PoseResult` per box;
@@ -30,6 +30,7 @@ import numpy as np
 
 from enhancenet_core.config import Config, load_config, shipped_config_path
 from enhancenet_runtime.engine.evaluation import use_hr
+from enhancenet_runtime.engine.inputs import person_boxes
 from enhancenet_runtime.engine.prediction import InferFn, predict_boxes
 
 __all__ = [
@@ -159,28 +160,6 @@ def load_image(image: str | os.PathLike[str] | np.ndarray, channel_order: Channe
     if image.dtype != np.uint8:
         raise ValueError(f"image: expected dtype uint8 (0..255), got {image.dtype}")
     return np.ascontiguousarray(image[..., ::-1] if order is ChannelOrder.BGR else image)
-
-
-def person_boxes(boxes: Sequence[Sequence[float]] | np.ndarray | None, width: int, height: int) -> np.ndarray:
-    """``(N, 4)`` float64 boxes (x, y, w, h) for an image of ``width × height``: ``None`` -> the whole image
-    ``[[0, 0, width, height]]``; otherwise ``(4,)`` or ``(N, 4)`` boxes checked by
-    :func:`enhancenet_runtime.engine.inputs.check_boxes_for_image` (finite, w, h > 0, overlapping the image, at most
-    :data:`~enhancenet_runtime.engine.visualize.MAX_BOX_TO_IMAGE` times its size). ``N = 0`` is allowed."""
-    from enhancenet_runtime.engine.inputs import check_boxes_for_image
-
-    if boxes is None:
-        return np.array([[0.0, 0.0, float(width), float(height)]])
-    try:
-        arr = np.asarray(boxes, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError("boxes: expected (N, 4) numbers (x, y, w, h) in image pixels") from None
-    if arr.ndim == 1 and arr.shape[0] == 4:
-        arr = arr[None]
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        if arr.size == 0:
-            return np.zeros((0, 4))
-        raise ValueError(f"boxes: expected shape (N, 4) or (4,) of (x, y, w, h), got {arr.shape}")
-    return check_boxes_for_image(arr, (width, height))
 
 
 def inference_topdown(

@@ -5,8 +5,8 @@
   with its name instead of reaching the decoder; :data:`MAX_IMAGE_PIXELS` is the limit.
 * :func:`check_image_file`: existence, a non-empty file, and the header size within the limit.
 * :func:`check_boxes_for_image`: person boxes ``(x, y, w, h)`` against the image
-  (:func:`enhancenet_runtime.engine.visualize.check_boxes`: finite, w, h > 0, overlapping the image, at most
-  :data:`~enhancenet_runtime.engine.visualize.MAX_BOX_TO_IMAGE` times the image's size).
+  (:func:`check_boxes`: finite, w, h > 0, overlapping the image, at most
+  :data:`MAX_BOX_TO_IMAGE` times the image's size).
 """
 
 from __future__ import annotations
@@ -18,7 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MAX_IMAGE_PIXELS", "check_boxes_for_image", "check_image_file", "image_header_size"]
+__all__ = [
+    "MAX_BOX_TO_IMAGE",
+    "MAX_IMAGE_PIXELS",
+    "check_boxes",
+    "check_boxes_for_image",
+    "check_image_file",
+    "image_header_size",
+    "person_boxes",
+]
 
 #: Largest image ``predict`` decodes (width × height): 100 megapixels (a 10000×10000 photograph).
 MAX_IMAGE_PIXELS: int = 100_000_000
@@ -100,8 +108,58 @@ def check_image_file(path: str | os.PathLike[str], max_pixels: int = MAX_IMAGE_P
 def check_boxes_for_image(boxes: Sequence[Sequence[float]], size: tuple[int, int] | None) -> np.ndarray:
     """``(N, 4)`` boxes checked against an image of ``size = (width, height)`` (only finite, w, h > 0 when
     the size is not known from the header)."""
-    from enhancenet_runtime.engine.visualize import check_boxes
-
     if size is None:
         return check_boxes(boxes, None, None)
     return check_boxes(boxes, size[0], size[1])
+
+
+MAX_BOX_TO_IMAGE: float = 4.0
+
+
+def check_boxes(boxes: Sequence[Sequence[float]], width: int | None, height: int | None) -> np.ndarray:
+    """Validate ``(x, y, w, h)`` person boxes against an image of ``width × height`` pixels.
+
+    Returns:
+        (N, 4) float64 boxes.
+
+    Raises:
+        ValueError: a box with a non-positive size, a non-finite value, no overlap with the image, or a width
+            (height) over :data:`MAX_BOX_TO_IMAGE` times the image's (naming the box and the image size).
+            Boxes that only partly leave the image are kept (as detector boxes). With ``width``/``height``
+            ``None`` only the finite, positive-size checks apply.
+    """
+    arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    finite = np.isfinite(arr).all(axis=1)
+    positive = (arr[:, 2] > 0) & (arr[:, 3] > 0)
+    for i in np.flatnonzero(~(finite & positive)):
+        raise ValueError(f"box #{i} {arr[i].tolist()}: expected finite x, y and positive w, h")
+    if width is None or height is None:
+        return arr
+    outside = (arr[:, 0] >= width) | (arr[:, 1] >= height) | (arr[:, 0] + arr[:, 2] <= 0) | (arr[:, 1] + arr[:, 3] <= 0)
+    for i in np.flatnonzero(outside):
+        raise ValueError(f"box #{i} {arr[i].tolist()} lies outside the image ({width}x{height} pixels)")
+    huge = (arr[:, 2] > MAX_BOX_TO_IMAGE * width) | (arr[:, 3] > MAX_BOX_TO_IMAGE * height)
+    for i in np.flatnonzero(huge):
+        raise ValueError(f"box #{i} {arr[i].tolist()} is more than {MAX_BOX_TO_IMAGE:g} times the image "
+                         f"({width}x{height} pixels) wide or high")
+    return arr
+
+
+def person_boxes(boxes: Sequence[Sequence[float]] | np.ndarray | None, width: int, height: int) -> np.ndarray:
+    """``(N, 4)`` float64 boxes (x, y, w, h) for an image of ``width × height``: ``None`` -> the whole image
+    ``[[0, 0, width, height]]``; otherwise ``(4,)`` or ``(N, 4)`` boxes checked by
+    :func:`check_boxes_for_image` (finite, w, h > 0, overlapping the image, at most
+    :data:`MAX_BOX_TO_IMAGE` times its size). ``N = 0`` is allowed."""
+    if boxes is None:
+        return np.array([[0.0, 0.0, float(width), float(height)]])
+    try:
+        arr = np.asarray(boxes, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("boxes: expected (N, 4) numbers (x, y, w, h) in image pixels") from None
+    if arr.ndim == 1 and arr.shape[0] == 4:
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        if arr.size == 0:
+            return np.zeros((0, 4))
+        raise ValueError(f"boxes: expected shape (N, 4) or (4,) of (x, y, w, h), got {arr.shape}")
+    return check_boxes_for_image(arr, (width, height))

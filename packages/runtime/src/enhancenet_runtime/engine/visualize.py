@@ -17,6 +17,7 @@ import numpy as np
 
 from enhancenet_core.config import Config
 from enhancenet_core.datasets import DatasetName, dataset_info, info_for_num_keypoints
+from enhancenet_runtime.engine.inputs import MAX_BOX_TO_IMAGE, check_boxes, person_boxes
 from enhancenet_runtime.engine.io import atomic_write_bytes
 from enhancenet_runtime.engine.prediction import InferFn, crop_person_boxes, predict_boxes
 
@@ -34,38 +35,6 @@ def skeleton_for(num_keypoints: int) -> tuple[tuple[int, int], ...]:
 
 
 #: A person box may leave the image partly (a detector box) but be at most this many times its width/height.
-MAX_BOX_TO_IMAGE: float = 4.0
-
-
-def check_boxes(boxes: Sequence[Sequence[float]], width: int | None, height: int | None) -> np.ndarray:
-    """Validate ``(x, y, w, h)`` person boxes against an image of ``width × height`` pixels.
-
-    Returns:
-        (N, 4) float64 boxes.
-
-    Raises:
-        ValueError: a box with a non-positive size, a non-finite value, no overlap with the image, or a width
-            (height) over :data:`MAX_BOX_TO_IMAGE` times the image's (naming the box and the image size).
-            Boxes that only partly leave the image are kept (as detector boxes). With ``width``/``height``
-            ``None`` only the finite, positive-size checks apply.
-    """
-    arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    finite = np.isfinite(arr).all(axis=1)
-    positive = (arr[:, 2] > 0) & (arr[:, 3] > 0)
-    for i in np.flatnonzero(~(finite & positive)):
-        raise ValueError(f"box #{i} {arr[i].tolist()}: expected finite x, y and positive w, h")
-    if width is None or height is None:
-        return arr
-    outside = (arr[:, 0] >= width) | (arr[:, 1] >= height) | (arr[:, 0] + arr[:, 2] <= 0) | (arr[:, 1] + arr[:, 3] <= 0)
-    for i in np.flatnonzero(outside):
-        raise ValueError(f"box #{i} {arr[i].tolist()} lies outside the image ({width}x{height} pixels)")
-    huge = (arr[:, 2] > MAX_BOX_TO_IMAGE * width) | (arr[:, 3] > MAX_BOX_TO_IMAGE * height)
-    for i in np.flatnonzero(huge):
-        raise ValueError(f"box #{i} {arr[i].tolist()} is more than {MAX_BOX_TO_IMAGE:g} times the image "
-                         f"({width}x{height} pixels) wide or high")
-    return arr
-
-
 def _draw_pose(ax: Any, keypoints: np.ndarray, skeleton: Sequence[tuple[int, int]], thr: float) -> None:
     ok = keypoints[:, 2] > thr
     for a, b in skeleton:
@@ -174,7 +143,7 @@ def predict_picture(
         cfg: the experiment config (``data.color_rgb`` says the channel order the network expects).
         image: the image file.
         boxes: person boxes ``(x, y, w, h)`` in image pixels (checked with :func:`check_boxes`); ``None``: the
-            whole image (:func:`enhancenet_runtime.engine.inference.person_boxes`).
+            whole image (:func:`enhancenet_runtime.engine.inputs.person_boxes`).
         out_path: the picture; a ``.json`` of the keypoints is written beside it.
         infer: the framework's network: (N, 3, H_in, W_in) float32 inputs -> ``{"lr"[, "hr"]}`` NumPy maps
             after the flip test (:func:`enhancenet_runtime.engine.prediction.infer_maps`).
@@ -194,7 +163,6 @@ def predict_picture(
         raise ValueError(f"--joint: expected a keypoint index in [0, {k - 1}], got {joint}")
     img = read_image(image, color_rgb=True)
     if boxes is None:
-        from enhancenet_runtime.engine.inference import person_boxes
 
         arr = person_boxes(None, img.shape[1], img.shape[0])
     else:
