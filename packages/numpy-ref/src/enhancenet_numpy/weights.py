@@ -29,13 +29,14 @@ from enhancenet_core.canonical import (
 )
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.files import atomic_write_bytes
-from enhancenet_core.namemap import TensorKind, parameter_specs
+from enhancenet_core.namemap import TensorKind, TensorSpec, parameter_specs
 
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "atomic_write_bytes",
     "check_tensors",
+    "init_from_specs",
     "init_weights",
     "load_weights",
     "model_config_json",
@@ -117,8 +118,15 @@ def init_weights(
     Each tensor depends only on (seed, name, shape): adding a head does not change the base's weights.
     Values are drawn in float64 and then cast to ``dtype``.
     """
+    return init_from_specs(parameter_specs(model_cfg, feature_channels), seed, dtype)
+
+
+def init_from_specs(
+    specs: dict[str, TensorSpec], seed: int, dtype: type[np.floating] | np.dtype = np.float64
+) -> dict[str, np.ndarray]:
+    """:func:`init_weights` for any name -> :class:`TensorSpec` map (e.g. a model outside ``ModelConfig``)."""
     out: dict[str, np.ndarray] = {}
-    for name, spec in parameter_specs(model_cfg, feature_channels).items():
+    for name, spec in specs.items():
         if spec.kind in (TensorKind.CONV_WEIGHT, TensorKind.DECONV_WEIGHT):
             kh, kw = spec.shape[2], spec.shape[3]
             fan_in = (spec.shape[1] if spec.kind == TensorKind.CONV_WEIGHT else spec.shape[0]) * kh * kw
