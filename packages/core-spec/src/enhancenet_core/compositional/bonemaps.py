@@ -82,11 +82,9 @@ def segment_distances(
     t = np.clip(_safe_div(u * dx + v * dy, dx * dx + dy * dy), 0.0, 1.0)
     d2 = (u - t * dx) ** 2 + (v - t * dy) ** 2
     # Chebyshev: max(|u - t dx|, |v - t dy|) is convex piecewise linear in t; its minimum over [0, 1] is at an
-    # end or a break point (each term's zero, or where the two terms are equal).
-    candidates = (
-        np.zeros(1), np.ones(1), _safe_div(u, dx), _safe_div(v, dy), _safe_div(u - v, dx - dy),
-        _safe_div(u + v, dx + dy),
-    )  # fmt: skip
+    # end or where the two terms are equal (at a term's own zero the other term is >= 0 = that term, so a
+    # zero is a minimum of the maximum only where the terms are equal too).
+    candidates = (np.zeros(1), np.ones(1), _safe_div(u - v, dx - dy), _safe_div(u + v, dx + dy))
     d_inf = None
     for c in candidates:
         tc = np.clip(c, 0.0, 1.0)
