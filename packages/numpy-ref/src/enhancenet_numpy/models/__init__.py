@@ -11,7 +11,7 @@ import numpy as np
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import BaseModelName
 from enhancenet_numpy.head import head_forward
-from enhancenet_numpy.models import hourglass, hrnet, simple_baseline
+from enhancenet_numpy.models import dlcm, hourglass, hrnet, simple_baseline
 
 
 def base_forward(params: dict[str, np.ndarray], x: np.ndarray, model_cfg: ModelConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -39,4 +39,4 @@ def full_forward(
     return m_lr, head_forward(params, f_lr, m_lr, model_cfg.head)
 
 
-__all__ = ["base_forward", "full_forward", "hourglass", "hrnet", "simple_baseline"]
+__all__ = ["base_forward", "dlcm", "full_forward", "hourglass", "hrnet", "simple_baseline"]
