@@ -72,8 +72,8 @@ def get_final_preds(maps: np.ndarray, centers: np.ndarray, scales: np.ndarray) -
     for n in range(xy.shape[0]):
         for p in range(xy.shape[1]):
             m = maps[n][p]
-            px = int(math.floor(xy[n][p][0] + 0.5))
-            py = int(math.floor(xy[n][p][1] + 0.5))
+            px = math.floor(xy[n][p][0] + 0.5)
+            py = math.floor(xy[n][p][1] + 0.5)
             if 1 < px < w - 1 and 1 < py < h - 1:
                 step = np.array([m[py][px + 1] - m[py][px - 1], m[py + 1][px] - m[py - 1][px]])
                 xy[n][p] += np.sign(step) * 0.25

@@ -111,6 +111,8 @@ class BatchLoader:
         """
         from enhancenet_runtime.data import collate_samples
 
+        # the core data set's collate renders the batch's targets in one call; other data sets: plain stacking
+        collate = getattr(self.dataset, "collate", collate_samples)
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(int(epoch))
         indices = self.epoch_indices(epoch)
@@ -125,7 +127,7 @@ class BatchLoader:
                     samples = [self._get(i, epoch) for i in chunk]
                 else:
                     samples = list(pool.map(lambda i: self._get(i, epoch), chunk))
-                yield collate_samples(samples)
+                yield collate(samples)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
