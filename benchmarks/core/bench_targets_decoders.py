@@ -109,6 +109,11 @@ def main() -> None:
         diff = _check_decoder("HRNet quarter", peer(), ours(), scales, size[0], 1e-3)
         rows.append({"case": f"HRNet 1/4 decoding [{n},{k},{size[1]},{size[0]}] vs HRNet get_final_preds",
                      "goal": goal, "max_diff_map_px": diff, **interleaved(peer, ours, args.repeats)})
+        if size == hr:  # the single-thread floor: any decoder reads every value once (one bare numpy argmax)
+            flat = maps.reshape(n * k, -1)
+            rows.append({"case": "  floor: HRNet get_final_preds / one bare numpy argmax over the same maps",
+                         "goal": None, "max_diff_map_px": 0.0,
+                         **interleaved(peer, lambda flat=flat: flat.argmax(axis=1), args.repeats)})
 
     # ---- DARK (DarkPose's default kernel 11, and 51 for σ_HR = 8), HR maps
     maps = _maps(rng, n, k, hr, 8.0)
