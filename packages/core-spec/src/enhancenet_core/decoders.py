@@ -207,16 +207,16 @@ def _local_blurred(hm: NDArray, ni: NDArray, ki: NDArray, px: NDArray, py: NDArr
     (``P = ksize + 4``, zero outside the map) times the banded kernel matrix on each side (two GEMMs).
     """
     h, w = hm.shape[2:]
-    rad = (ksize - 1) // 2
-    span = np.arange(-(_NEIGH + rad), _NEIGH + rad + 1)
-    rows = py[:, None] + span  # (M, P)
-    cols = px[:, None] + span
-    patch = hm[ni[:, None, None], ki[:, None, None], np.clip(rows, 0, h - 1)[:, :, None],
-               np.clip(cols, 0, w - 1)[:, None, :]].astype(np.float64)
-    inside = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]
-    if not inside.all():
-        patch *= inside
-    m, p = rows.shape
+    reach = _NEIGH + (ksize - 1) // 2
+    p = 2 * reach + 1
+    patch = np.zeros((ni.size, p, p))
+    # one slice per keypoint: ~5x faster than one 4-array fancy index over all (M, P, P) values
+    where = zip(ni.tolist(), ki.tolist(), (py - reach).tolist(), (px - reach).tolist(), strict=True)
+    for i, (n, k, r, c) in enumerate(where):
+        r0, c0 = max(r, 0), max(c, 0)
+        block = hm[n, k, r0 : min(r + p, h), c0 : min(c + p, w)]
+        patch[i, r0 - r : r0 - r + block.shape[0], c0 - c : c0 - c + block.shape[1]] = block
+    m = ni.size
     band = _band(ksize, p)  # (P, 5)
     xb = patch.reshape(m * p, p) @ band  # (M·P, 5): [m, row, dx]
     yb = xb.reshape(m, p, -1).transpose(0, 2, 1).reshape(-1, p) @ band  # [m, dx, dy]
