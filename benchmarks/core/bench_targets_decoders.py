@@ -88,6 +88,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7, help="interleaved repetitions per case")
     ap.add_argument("--dark-repeats", type=int, default=3, help="repetitions of the DARK cases (DarkPose is slow)")
     ap.add_argument("--json", type=Path, default=None, help="write the results here (atomic)")
+    ap.add_argument("--markdown", action="store_true", help="also print the rows as a Markdown table")
     args = ap.parse_args()
     n, k = args.batch, args.keypoints
     rng = np.random.default_rng(0)
@@ -163,6 +164,12 @@ def main() -> None:
         goal = "" if r["goal"] is None else f"≥ {r['goal']:g}× {'met' if r['ratio_median'] >= r['goal'] else 'NOT met'}"
         print(f"{r['case']:78s} {r['peer_ms_median']:9.2f} {r['ours_ms_median']:9.2f}  "
               f"{r['ratio_min']:6.2f} / {r['ratio_median']:6.2f} / {r['ratio_max']:6.2f}   {goal}")
+    if args.markdown:
+        print("\n| workload | peer ms | ours ms | peer / ours: min / **median** / max | goal |\n| --- | --: | --: | --- | --- |")
+        for r in rows:
+            goal = "" if r["goal"] is None else f"≥ {r['goal']:g}×"
+            print(f"| {r['case'].strip()} | {r['peer_ms_median']:.1f} | {r['ours_ms_median']:.1f} | "
+                  f"{r['ratio_min']:.2f} / **{r['ratio_median']:.2f}** / {r['ratio_max']:.2f} | {goal} |")
     if args.json:
         payload = {"setting": {"batch": n, "keypoints": k, "input": INPUT, "repeats": args.repeats,
                                "dark_repeats": args.dark_repeats, "cpus": os.cpu_count(),
