@@ -105,7 +105,8 @@ class BatchLoader:
     def batches(self, epoch: int, skip_batches: int = 0) -> Iterator[dict[str, Any]]:
         """Collated NumPy batches of ``epoch`` on this rank, starting after its first ``skip_batches`` batches.
 
-        Each batch is :func:`enhancenet_runtime.data.collate_samples` of its samples: ``image`` (B, 3, H, W),
+        Each batch is the data set's ``collate`` (the core ``PoseDataset`` renders the targets per batch) or
+        :func:`enhancenet_runtime.data.collate_samples` of its samples: ``image`` (B, 3, H, W),
         ``target_lr`` (B, K, h, w), ``target_weight_lr`` (B, K)[, ``target_hr``, ``target_weight_hr``] and
         ``meta`` (arrays of length B).
         """
