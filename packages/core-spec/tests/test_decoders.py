@@ -307,7 +307,7 @@ def _full_blur_refine(hm, decoder, ksize):
 @pytest.mark.parametrize(("shape", "sigma", "ksize"), [((4, 17, 64, 48), 2.0, 11), ((2, 17, 256, 192), 8.0, 51),
                                                        ((2, 17, 256, 192), 8.0, 11)])
 def test_local_blur_equals_full_blur_on_network_like_maps(shape, sigma, ksize) -> None:
-    """Only the refined keypoints' patches are blurred (banded products): the same coordinates to 1e-9 px as
+    """Only the refined keypoints' patches are blurred (separably, at 5 x 5 points): the same coordinates to 1e-9 px as
     blurring every map in full, on maps shaped like the network's (LR 64x48 σ 2, HR 256x192 σ 8)."""
     rng = np.random.default_rng(7)
     hm = _random_maps(rng, *shape, sigma)
