@@ -9,7 +9,7 @@ Cases run as interleaved repetitions (peer, ours, peer, ours, ... in alternating
 processes hits both sides alike; each row reports the ratio peer time / our time as min / median / max over the
 repetitions, and the load average before and after.
 
-    python benchmarks/core/bench_targets_decoders.py [--repeats 7] [--dark-repeats 3] [--json out.json]
+    python benchmarks/core/bench_targets_decoders.py [--repeats 15] [--dark-repeats 3] [--json out.json]
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--keypoints", type=int, default=17)
-    ap.add_argument("--repeats", type=int, default=7, help="interleaved repetitions per case")
+    ap.add_argument("--repeats", type=int, default=15, help="interleaved repetitions per case")
     ap.add_argument("--dark-repeats", type=int, default=3, help="repetitions of the DARK cases (DarkPose is slow)")
     ap.add_argument("--json", type=Path, default=None, help="write the results here (atomic)")
     ap.add_argument("--markdown", action="store_true", help="also print the rows as a Markdown table")
