@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from enhancenet_core.codecs import heatmap_codecs
 from enhancenet_core.config import Config, EnhanceNetConfig, ModelConfig
-from enhancenet_core.targets import generate_lr_hr_targets, generate_targets
 from enhancenet_core.transforms import affine_transform, get_affine_transform
 from enhancenet_runtime.data.coco import load_coco_gt_records
 from enhancenet_runtime.data.image import IMAGENET_MEAN, IMAGENET_STD, crop_patch, normalize_image, read_image
@@ -68,12 +68,11 @@ def test_batch_targets_equal_per_sample_targets(records, head: bool) -> None:
     samples = [ds[i] for i in range(len(ds))]
     batch = ds.collate(samples)
     assert "joints" not in batch and batch["meta"]["joints"].shape == (len(ds), 17, 2)
-    for i, s in enumerate(samples):
+    codecs = heatmap_codecs(cfg)
+    for i, s in enumerate(samples):  # each sample alone, as the pipeline rendered them before
+        expected = [*codecs.lr.encode(s["joints"][None], s["joints_vis"][None])]
         if head:
-            expected = generate_lr_hr_targets(s["joints"][None], s["joints_vis"][None], cfg.model, cfg.target)
-        else:
-            expected = generate_targets(s["joints"][None], s["joints_vis"][None], cfg.model.input_size,
-                                        cfg.model.heatmap_size, cfg.target.sigma, cfg.target.convention)
+            expected += codecs.hr.encode(s["joints"][None], s["joints_vis"][None])
         keys = ("target_lr", "target_weight_lr", "target_hr", "target_weight_hr")[: len(expected)]
         assert sorted(k for k in batch if k.startswith("target")) == sorted(keys)
         for key, value in zip(keys, expected, strict=True):
