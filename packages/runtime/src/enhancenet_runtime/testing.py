@@ -177,20 +177,15 @@ class OracleMaps:
 
     @classmethod
     def from_dataset(cls, dataset: Any, flip_pairs: Iterable[Sequence[int]], zero: bool = False) -> OracleMaps:
-        """Every sample of a test data set (``dataset[i]`` with ``image`` and ``target_lr`` [``target_hr``], or
-        ``joints``/``joints_vis`` rendered by the data set's (or its ``core``'s) ``targets``, as NumPy arrays or
-        framework tensors that convert with :func:`numpy.asarray`)."""
+        """Every sample of a test data set (``dataset[i]`` with ``image`` and ``target_lr`` [``target_hr``], or with
+        ``joints``/``joints_vis`` for the (core) data set's ``targets``; arrays or tensors :func:`numpy.asarray` takes)."""
         samples = [dataset[i] for i in range(len(dataset))]
-        images = np.stack([np.asarray(s["image"]) for s in samples])
-        if "target_lr" not in samples[0]:  # a core PoseDataset (or a wrapper): targets rendered per batch
-            core = getattr(dataset, "core", dataset)
-            stacked = core.targets(*(np.stack([np.asarray(s[k]) for s in samples]) for k in ("joints", "joints_vis")))
-            samples = [{**s, **{k: v[i] for k, v in stacked.items()}} for i, s in enumerate(samples)]
-        maps = {
-            k: np.stack([np.asarray(s[f"target_{k}"]) for s in samples])
-            for k in ("lr", "hr") if f"target_{k}" in samples[0]
-        }  # fmt: skip
-        return cls(images, maps, flip_pairs, zero=zero)
+        wanted = ("image", "target_lr", "target_hr", "joints", "joints_vis")
+        stack = {k: np.stack([np.asarray(s[k]) for s in samples]) for k in wanted if k in samples[0]}
+        if "target_lr" not in stack:  # a core PoseDataset (or a wrapper): the targets are rendered per batch
+            stack.update(getattr(dataset, "core", dataset).targets(stack["joints"], stack["joints_vis"]))
+        maps = {k: stack[f"target_{k}"] for k in ("lr", "hr") if f"target_{k}" in stack}
+        return cls(stack["image"], maps, flip_pairs, zero=zero)
 
     def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """``(B, 3, H, W)`` patches -> ``{"lr": (B, K, h, w)[, "hr": ...]}`` contiguous float32 maps."""
@@ -236,8 +231,7 @@ def assert_hr_beats_lr(out_dir: Path, records: Sequence[JointRecord], max_hr_err
 
 def assert_oracle_coco_metrics(metrics: Mapping[str, Any], min_ap: float = 0.9) -> None:
     """The metrics ``evaluate`` returns for the oracle on the COCO sample: AP from the HR maps above ``min_ap``,
-    our COCO numbers equal to pycocotools' (1e-9) when ``test.check_pycocotools`` ran it, and a results file
-    holding ``num_results > 0`` entries."""
+    our COCO numbers equal to pycocotools' (1e-9) if ``test.check_pycocotools`` ran it, ``num_results > 0``."""
     _check(metrics["metric_name"] == "AP", f"metric_name {metrics['metric_name']!r}, expected 'AP'")
     _check(metrics["heatmaps"] == "hr", f"heatmaps {metrics['heatmaps']!r}, expected 'hr'")
     _check(metrics["metric"] > min_ap, f"oracle AP {metrics['metric']}, expected > {min_ap}")
