@@ -209,7 +209,7 @@ def test_darkpose_convention_crops_and_targets_as_darkpose(records) -> None:
 
     rec = records[1]
     cfg = replace(CFG, target=replace(CFG.target, convention=CoordinateConvention.DARKPOSE))
-    s = build_test_sample(rec, cfg)
+    s = _with_targets(build_test_sample(rec, cfg), cfg)
     src_w = rec.scale[0] * cfg.data.pixel_std
     (w_hm, h_hm), sigma = cfg.model.heatmap_size, cfg.target.sigma
     vis = rec.joints[:, 2] > 0

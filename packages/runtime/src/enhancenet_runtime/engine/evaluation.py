@@ -304,7 +304,7 @@ def finish_evaluation(
     :func:`write_evaluation` into ``out_dir`` (a temporary directory, removed afterwards, when ``None``).
 
     Returns:
-        The metrics: ``metric``/``metric_name``, ``coco``/``coco_ours`` or ``pckh``, ``num_instances``,
+        The metrics: ``metric``/``metric_name``, ``coco`` (+ ``coco_pycocotools``) or ``pckh``, ``num_instances``,
         ``heatmaps`` ("hr" or "lr"), ``seconds``, ``results_json``.
     """
     with tempfile.TemporaryDirectory(prefix="enhancenet-eval-") as tmp:
