@@ -18,6 +18,7 @@ from enhancenet_core.decoders import (
     decode_heatmaps,
     gaussian_kernel_1d,
     get_final_preds,
+    get_max_preds,
     kernel_size_from_sigma,
 )
 from enhancenet_core.targets import generate_targets
@@ -275,3 +276,66 @@ def test_coco_sample_encode_decode(coco_sample_dir: Path, convention: Coordinate
         assert np.all(maxv[..., 0][interior] > 0.5)
         if convention is LEGACY:  # and the legacy error is really there (not accidentally exact)
             assert err[interior].max() > 0.1 * tol.min()
+
+
+# ---------------------------------------------------------------- the fast paths against plain full-map versions
+def _full_blur_refine(hm, decoder, ksize):
+    """DARK / UNBIASED by the book on the whole batch: full blur (blur_heatmaps), log, Newton step per keypoint."""
+    coords, _ = ref_get_max_preds(hm)
+    logs = np.log(np.maximum(blur_heatmaps(hm, ksize), 1e-10))
+    h, w = hm.shape[2:]
+    for i, j in np.ndindex(hm.shape[:2]):
+        m, (px, py) = logs[i, j], coords[i, j].astype(int)
+        wide = decoder is Decoder.DARK
+        if not ((1 < px < w - 2 and 1 < py < h - 2) if wide else (1 <= px <= w - 2 and 1 <= py <= h - 2)):
+            continue
+        dx, dy = 0.5 * (m[py, px + 1] - m[py, px - 1]), 0.5 * (m[py + 1, px] - m[py - 1, px])
+        if wide:
+            dxx = 0.25 * (m[py, px + 2] - 2 * m[py, px] + m[py, px - 2])
+            dyy = 0.25 * (m[py + 2, px] - 2 * m[py, px] + m[py - 2, px])
+        else:
+            dxx, dyy = m[py, px + 1] - 2 * m[py, px] + m[py, px - 1], m[py + 1, px] - 2 * m[py, px] + m[py - 1, px]
+        dxy = 0.25 * (m[py + 1, px + 1] - m[py - 1, px + 1] - m[py + 1, px - 1] + m[py - 1, px - 1])
+        det = dxx * dyy - dxy * dxy
+        if (det != 0) if wide else (det > 0 and dxx < 0):
+            coords[i, j] -= np.linalg.solve([[dxx, dxy], [dxy, dyy]], [dx, dy])
+    if decoder is Decoder.UNBIASED:
+        coords = np.clip(coords, 0, [w - 1, h - 1])
+    return coords
+
+
+@pytest.mark.parametrize(("shape", "sigma", "ksize"), [((4, 17, 64, 48), 2.0, 11), ((2, 17, 256, 192), 8.0, 51),
+                                                       ((2, 17, 256, 192), 8.0, 11)])
+def test_local_blur_equals_full_blur_on_network_like_maps(shape, sigma, ksize) -> None:
+    """Only the refined keypoints' patches are blurred (separably, at 5 x 5 points): the same coordinates to 1e-9 px as
+    blurring every map in full, on maps shaped like the network's (LR 64x48 σ 2, HR 256x192 σ 8)."""
+    rng = np.random.default_rng(7)
+    hm = _random_maps(rng, *shape, sigma)
+    for decoder in (Decoder.DARK, Decoder.UNBIASED):
+        c, _ = decode_heatmaps(hm, decoder, dark_kernel=ksize)
+        ref = _full_blur_refine(hm, decoder, ksize)
+        np.testing.assert_allclose(c, ref, atol=1e-9, rtol=0)
+        assert np.abs(c - np.round(c)).max() > 0.1  # refined
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_every_entry_point_refuses_non_finite_maps_anywhere(bad: float) -> None:
+    """The single scan (per-map argmax + a min per block) refuses NaN and +-inf wherever they are: in a later
+    block than the first, and away from the map's maximum (a -inf there does not change the argmax)."""
+    hm = np.zeros((3, 17, 64, 48), np.float32)  # 51 maps of 12 KiB: one block
+    hm[:, :, 30, 20] = 1.0
+    hm[2, 16, 63, 47] = bad  # the last value of the last map
+    center, scale = np.full((3, 2), 100.0), np.ones((3, 2))
+    calls = [lambda: get_max_preds(hm)] + [
+        lambda d=d: decode_heatmaps(hm, d, sigma=2.0) for d in Decoder
+    ] + [lambda d=d: get_final_preds(hm, center, scale, d, LEGACY, (192, 256), sigma=2.0) for d in Decoder]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"NaN or infinite values \(first at index \(n, k, y, x\) = \(2, 16, 63, 47\)"):
+            call()
+    big = np.zeros((2, 17, 256, 192), np.float32)  # 192 KiB maps: blocks of 5 maps
+    big[1, 9, 100, 3] = bad
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        get_max_preds(big)
+    big[1, 9, 100, 3] = 3e38  # large but finite values are accepted (a float32 sum would overflow)
+    big[1, 10, 100, 3] = 3e38
+    assert get_max_preds(big)[1][1, 9, 0] == np.float32(3e38)

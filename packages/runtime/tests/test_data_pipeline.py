@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from enhancenet_core.codecs import heatmap_codecs
 from enhancenet_core.config import Config, EnhanceNetConfig, ModelConfig
 from enhancenet_core.transforms import affine_transform, get_affine_transform
 from enhancenet_runtime.data.coco import load_coco_gt_records
@@ -17,6 +18,7 @@ from enhancenet_runtime.data.pipeline import (
     build_test_sample,
     build_train_sample,
     collate_samples,
+    render_targets,
 )
 from enhancenet_runtime.data.records import PoseRecord
 
@@ -34,8 +36,17 @@ def _peaks(maps: np.ndarray) -> np.ndarray:
     return np.stack([am % w, am // w], axis=1).astype(float)
 
 
+def _with_targets(sample: dict, cfg: Config = CFG) -> dict:
+    """One sample with its targets, as a batch of one renders them (index 0 of the batch)."""
+    return {**sample, **{k: v[0] for k, v in render_targets(sample["joints"][None], sample["joints_vis"][None],
+                                                              cfg).items()}}
+
+
 def test_shapes_and_dtypes(records) -> None:
-    s = build_train_sample(records[0], CFG, np.random.default_rng(0))
+    raw = build_train_sample(records[0], CFG, np.random.default_rng(0))
+    assert raw["joints"].shape == (17, 2) and raw["joints_vis"].shape == (17,)
+    assert not any(k.startswith("target") for k in raw)  # rendered per batch, in the collate step
+    s = _with_targets(raw)
     assert s["image"].shape == (3, 256, 192) and s["image"].dtype == np.float32
     assert s["target_lr"].shape == (17, 64, 48) and s["target_lr"].dtype == np.float32
     assert s["target_weight_lr"].shape == (17,) and s["target_weight_lr"].dtype == np.float32
@@ -44,15 +55,37 @@ def test_shapes_and_dtypes(records) -> None:
     assert meta["joints"].shape == (17, 2) and meta["joints_vis"].shape == (17,)
     assert meta["image_id"] == records[0].image_id and meta["score"] == 1.0
     no_head = replace(CFG, model=ModelConfig(head=EnhanceNetConfig(enabled=False)))
-    s2 = build_test_sample(records[0], no_head)
+    s2 = _with_targets(build_test_sample(records[0], no_head), no_head)
     assert "target_hr" not in s2 and "target_weight_hr" not in s2 and s2["target_lr"].shape == (17, 64, 48)
+
+
+@pytest.mark.parametrize("head", [True, False])
+def test_batch_targets_equal_per_sample_targets(records, head: bool) -> None:
+    """The collate step renders the batch at once; the arrays are those of rendering each sample alone (as the
+    pipeline did before), bit for bit, for augmented samples (flips, rotations, joints outside the patch)."""
+    cfg = CFG if head else replace(CFG, model=ModelConfig(head=EnhanceNetConfig(enabled=False)))
+    ds = PoseDataset(records, cfg, train=True, seed=11)
+    samples = [ds[i] for i in range(len(ds))]
+    batch = ds.collate(samples)
+    assert "joints" not in batch and batch["meta"]["joints"].shape == (len(ds), 17, 2)
+    codecs = heatmap_codecs(cfg)
+    for i, s in enumerate(samples):  # each sample alone, as the pipeline rendered them before
+        expected = [*codecs.lr.encode(s["joints"][None], s["joints_vis"][None])]
+        if head:
+            expected += codecs.hr.encode(s["joints"][None], s["joints_vis"][None])
+        keys = ("target_lr", "target_weight_lr", "target_hr", "target_weight_hr")[: len(expected)]
+        assert sorted(k for k in batch if k.startswith("target")) == sorted(keys)
+        for key, value in zip(keys, expected, strict=True):
+            assert batch[key].dtype == value.dtype
+            np.testing.assert_array_equal(batch[key][i], value[0])
+    assert (batch["target_weight_lr"] == 0).any() and (batch["target_weight_lr"] > 0).any()
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_target_peaks_on_transformed_joints(records, seed: int) -> None:
     rng = np.random.default_rng(seed)
     rec = records[seed % len(records)]
-    s = build_train_sample(rec, CFG, rng)
+    s = _with_targets(build_train_sample(rec, CFG, rng))
     j = s["meta"]["joints"].astype(float)
     # Independent check of the joints: transform the record's joints with the sample's own crop.
     m = get_affine_transform(s["meta"]["center"], s["meta"]["scale"], s["meta"]["rotation"], (192, 256))
@@ -86,7 +119,8 @@ def test_test_sample_uses_record_box(records) -> None:
     cfg_off = replace(CFG, data=replace(CFG.data, augmentation=off))
     t = build_train_sample(rec, cfg_off, np.random.default_rng(3))
     np.testing.assert_array_equal(t["image"], s["image"])
-    np.testing.assert_array_equal(t["target_hr"], s["target_hr"])
+    np.testing.assert_array_equal(t["joints"], s["joints"])
+    np.testing.assert_array_equal(_with_targets(t)["target_hr"], _with_targets(s)["target_hr"])
 
 
 def test_dataset_is_order_and_worker_independent(records) -> None:
@@ -97,7 +131,7 @@ def test_dataset_is_order_and_worker_independent(records) -> None:
         np.testing.assert_array_equal(b[i]["image"], a[j]["image"])
         assert b[i]["meta"]["rotation"] == a[j]["meta"]["rotation"]
     fresh = PoseDataset(records[:4], CFG, train=True, seed=5)  # e.g. another worker process
-    np.testing.assert_array_equal(fresh[2]["target_lr"], a[2]["target_lr"])
+    np.testing.assert_array_equal(fresh[2]["joints"], a[2]["joints"])
     ds.set_epoch(1)
     changed = [not np.array_equal(ds[i]["image"], a[i]["image"]) for i in range(4)]
     assert any(changed)
@@ -109,7 +143,8 @@ def test_dataset_is_order_and_worker_independent(records) -> None:
 
 def test_collate(records) -> None:
     ds = PoseDataset(records[:3], CFG, train=False)
-    batch = collate_samples([ds[i] for i in range(3)])
+    assert "target_hr" not in collate_samples([ds[i] for i in range(3)])  # no config: stacking only
+    batch = collate_samples([ds[i] for i in range(3)], CFG)
     assert batch["image"].shape == (3, 3, 256, 192)
     assert batch["target_hr"].shape == (3, 17, 256, 192)
     assert batch["meta"]["center"].shape == (3, 2) and batch["meta"]["joints"].shape == (3, 17, 2)
@@ -174,7 +209,7 @@ def test_darkpose_convention_crops_and_targets_as_darkpose(records) -> None:
 
     rec = records[1]
     cfg = replace(CFG, target=replace(CFG.target, convention=CoordinateConvention.DARKPOSE))
-    s = build_test_sample(rec, cfg)
+    s = _with_targets(build_test_sample(rec, cfg), cfg)
     src_w = rec.scale[0] * cfg.data.pixel_std
     (w_hm, h_hm), sigma = cfg.model.heatmap_size, cfg.target.sigma
     vis = rec.joints[:, 2] > 0

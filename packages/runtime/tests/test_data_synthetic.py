@@ -120,8 +120,8 @@ def test_readers_and_pipeline(synth) -> None:
         test=EvalConfig(bbox_file=str(synth.detection_files["val"])),
     )
     ds = PoseDataset(load_records(cfg, train=True), cfg, train=True)
-    s = ds[0]
-    assert s["image"].shape == (3, 256, 192) and s["target_hr"].shape == (17, 256, 192)
+    s = ds.collate([ds[0]])
+    assert s["image"].shape == (1, 3, 256, 192) and s["target_hr"].shape == (1, 17, 256, 192)
     assert len(load_records(cfg, train=False)) > 0
 
 

@@ -4,6 +4,7 @@ and collecting + metrics on the real COCO sample with an oracle (ground truth ->
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -126,7 +127,12 @@ def test_oracle_maps_give_ap_near_one_and_hr_beats_lr(tmp_path: Path, coco_sampl
     out = tmp_path / "ev"
     metrics = compute_metrics(pred, cfg, records, out)
     assert metrics["metric_name"] == "AP" and metrics["metric"] > 0.9
-    assert metrics["coco_ours"]["AP"] == pytest.approx(metrics["coco"]["AP"], abs=1e-9)
+    assert "coco_pycocotools" not in metrics  # ours by default; pycocotools only as the opt-in cross-check
+    checked = compute_metrics(pred, replace(cfg, test=replace(cfg.test, check_pycocotools=True)), records, out)
+    assert checked["coco"] == metrics["coco"] and set(checked["coco_pycocotools"]) == set(metrics["coco"])
+    for name, value in checked["coco_pycocotools"].items():
+        assert metrics["coco"][name] == pytest.approx(value, abs=1e-9), name
+    assert checked["coco_max_abs_diff"] <= 1e-9
     results = json.loads(Path(metrics["results_file"]).read_text())
     assert len(results) == metrics["num_results"] > 0
     path = write_evaluation(out, pred, metrics, cfg, framework="numpy", versions={"numpy": np.__version__},

@@ -71,8 +71,11 @@ def test_samples_are_tensors_and_deterministic(coco_cfg) -> None:
     assert len(ds) > 4
     a = ds[3]
     assert a["image"].shape == (3, 64, 64) and a["image"].dtype == torch.float32
-    assert a["target_lr"].shape == (17, 16, 16) and a["target_weight_lr"].shape == (17,)
-    assert a["target_hr"].shape == (17, 64, 64) and a["target_weight_hr"].shape == (17,)
+    assert a["joints"].shape == (17, 2) and a["joints_vis"].shape == (17,)  # targets: per batch, in collate
+    batch = next(iter(build_loader(ds, 2, train=False)))
+    assert batch["target_lr"].shape == (2, 17, 16, 16) and batch["target_weight_lr"].shape == (2, 17)
+    assert batch["target_hr"].shape == (2, 17, 64, 64) and batch["target_weight_hr"].shape == (2, 17)
+    assert "joints" not in batch and batch["target_lr"].dtype == torch.float32
     assert a["meta"]["index"] == 3
     assert torch.equal(ds[3]["image"], a["image"])  # same (seed, epoch, index): same sample
     ds.set_epoch(1)

@@ -38,8 +38,12 @@ Blur kernel: ``k`` odd, from the σ of the maps by the OpenCV rule σ = 0.3·((k
 ``cv2.getGaussianKernel(k, 0)`` (:func:`gaussian_kernel_1d`, including OpenCV's fixed tables for k <= 7;
 OpenCV 5 also tabulates k = 9, we follow OpenCV 4, which DarkPose and mmpose ran on).
 
-Speed without changing the result: the Newton step reads the blurred map only in the 5 x 5 neighbourhood of the
-argmax, so only those 25 values are blurred (a ``(2R + 5)^2`` patch per keypoint). The rescale to the original
+Speed without changing the result: the maps are read from memory once per call, whichever public function is
+called (the per-map argmax and, on each block while it is in cache, a ``min`` that with the argmax's maxima
+refuses NaN and +-inf). The Newton
+step reads the blurred map only in the 5 x 5 neighbourhood of the argmax, so only those 25 values are blurred
+(a ``(2R + 5)^2`` patch per refined keypoint, gathered by slicing, blurred separably at the 5 x 5 outputs only). The
+rescale to the original
 max is a constant factor ``c >= 1`` (the kernel sums to 1 and the pad is zero, so the blurred max never exceeds
 a positive original max); it cancels in every difference of the log unless the ``1e-10`` floor is hit, which
 needs a blurred value below 1e-10. Maps where that happens are blurred in full and computed exactly as
@@ -53,7 +57,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike, NDArray
 
 from enhancenet_core.conventions import CoordinateConvention, Decoder
@@ -71,6 +74,7 @@ __all__ = [
 
 _LOG_FLOOR = 1e-10
 _NEIGH = 2  # the 5 x 5 neighbourhood read by the refiners
+_BLOCK_BYTES = 1 << 20  # maps argmaxed and checked together (kept in cache between the two reads)
 
 # cv2.getGaussianKernel(ksize, sigma <= 0) uses these fixed tables for ksize 1, 3, 5, 7 (OpenCV <= 4.x).
 _SMALL_KERNELS: dict[int, tuple[float, ...]] = {
@@ -106,6 +110,7 @@ def gaussian_kernel_1d(ksize: int) -> NDArray[np.float64]:
 
 
 def _check_heatmaps(heatmaps: ArrayLike) -> NDArray:
+    """Shape and dtype only (no scan of the values: :func:`_checked_max_preds` does that once per public call)."""
     hm = np.asarray(heatmaps)
     if hm.ndim != 4:
         raise ValueError(f"heatmaps must have shape (N, K, H, W), got ndim {hm.ndim} shape {hm.shape}")
@@ -113,15 +118,36 @@ def _check_heatmaps(heatmaps: ArrayLike) -> NDArray:
         hm = hm.astype(np.float32)
     if hm.shape[2] < 1 or hm.shape[3] < 1:
         raise ValueError(f"heatmaps must have a non-empty H x W grid, got shape {hm.shape}")
-    if hm.size == 0:
-        return hm
-    total = hm.sum(dtype=np.float64)
-    if not np.isfinite(total) and not np.isfinite(hm).all():
+    return hm
+
+
+def _checked_max_preds(heatmaps: ArrayLike) -> tuple[NDArray, NDArray[np.float64], NDArray]:
+    """Shape check, per-map argmax and the refusal of NaN and +-inf: ``(hm, coords, maxvals)``.
+
+    The maps are read from memory once: in blocks of about ``_BLOCK_BYTES`` the argmax reads a block and a
+    ``min`` re-reads it while it is still in cache. ``argmax`` puts any +inf (and a NaN, which it treats as the
+    largest value) into ``maxvals``; ``min`` propagates NaN and finds -inf.
+    """
+    hm = _check_heatmaps(heatmaps)
+    n, k, h, w = hm.shape
+    flat = hm.reshape(n * k, h * w)
+    idx = np.empty(n * k, dtype=np.intp)
+    finite = True
+    step = max(1, _BLOCK_BYTES // (h * w * hm.itemsize))
+    for start in range(0, n * k, step):
+        block = flat[start : start + step]
+        idx[start : start + step] = block.argmax(axis=1)
+        finite = finite and bool(np.isfinite(block.min()))
+    maxvals = np.take_along_axis(flat, idx[:, None], axis=1).reshape(n, k, 1)
+    if not (finite and np.isfinite(maxvals).all()):
         bad = np.argwhere(~np.isfinite(hm))[0]
         raise ValueError(
             f"heatmaps contain NaN or infinite values (first at index (n, k, y, x) = {tuple(bad.tolist())})"
         )
-    return hm
+    idx = idx.reshape(n, k)
+    coords = np.stack([idx % w, idx // w], axis=-1).astype(np.float64)
+    coords *= (maxvals > 0).astype(np.float64)
+    return hm, coords, maxvals
 
 
 def get_max_preds(heatmaps: ArrayLike) -> tuple[NDArray[np.float64], NDArray]:
@@ -134,13 +160,7 @@ def get_max_preds(heatmaps: ArrayLike) -> tuple[NDArray[np.float64], NDArray]:
         ``coords`` ``(N, K, 2)`` float64 heat-map pixels (x, y), 0 where the map's max is ``<= 0``;
         ``maxvals`` ``(N, K, 1)`` in the maps' dtype.
     """
-    hm = _check_heatmaps(heatmaps)
-    n, k, h, w = hm.shape
-    flat = hm.reshape(n, k, h * w)
-    idx = flat.argmax(axis=2)
-    maxvals = np.take_along_axis(flat, idx[..., None], axis=2)
-    coords = np.stack([idx % w, idx // w], axis=-1).astype(np.float64)
-    coords *= (maxvals > 0).astype(np.float64)
+    _, coords, maxvals = _checked_max_preds(heatmaps)
     return coords, maxvals
 
 
@@ -173,50 +193,60 @@ def blur_heatmaps(heatmaps: ArrayLike, ksize: int) -> NDArray[np.float64]:
     return out * factor
 
 
-def _local_blurred(hm: NDArray, px: NDArray[np.int64], py: NDArray[np.int64], ksize: int) -> NDArray[np.float64]:
-    """Zero-padded blurred (unscaled) values in the 5 x 5 neighbourhood of ``(px, py)``: ``(N, K, 5, 5)`` [dy, dx]."""
-    n, k, h, w = hm.shape
-    kern = gaussian_kernel_1d(ksize)
-    rad = (ksize - 1) // 2
-    m = _NEIGH
-    span = np.arange(-(m + rad), m + rad + 1)
-    rows = py[..., None] + span  # (N, K, P)
-    cols = px[..., None] + span
-    row_ok = (rows >= 0) & (rows < h)
-    col_ok = (cols >= 0) & (cols < w)
-    ni = np.arange(n)[:, None, None, None]
-    ki = np.arange(k)[None, :, None, None]
-    patch = hm[ni, ki, np.clip(rows, 0, h - 1)[..., :, None], np.clip(cols, 0, w - 1)[..., None, :]]
-    patch = np.where(row_ok[..., :, None] & col_ok[..., None, :], patch.astype(np.float64), 0.0)
-    xb = sliding_window_view(patch, ksize, axis=3) @ kern  # (N, K, P, 2m+1)
-    yb = np.einsum("nkjrt,t->nkjr", sliding_window_view(xb, ksize, axis=2), kern)  # (N, K, 2m+1, 2m+1)
-    return yb
+def _local_blurred(hm: NDArray, ni: NDArray, ki: NDArray, px: NDArray, py: NDArray, ksize: int) -> NDArray[np.float64]:
+    """Zero-padded blurred (unscaled) values in the 5 x 5 neighbourhood of ``(px, py)`` of maps ``(ni, ki)``.
+
+    ``ni, ki, px, py``: ``(M,)``. Returns ``(M, 5, 5)`` [dy, dx]: the ``(P, P)`` patch around each point
+    (``P = ksize + 4``, zero outside the map) blurred along x at 5 columns, then along y at 5 rows.
+    """
+    h, w = hm.shape[2:]
+    reach = _NEIGH + (ksize - 1) // 2
+    p = 2 * reach + 1
+    patch = np.zeros((p, ni.size, p))  # [column, m, row]: the x pass below reads whole contiguous column slabs
+    # one slice per keypoint: ~5x faster than one 4-array fancy index over all (M, P, P) values
+    where = zip(ni.tolist(), ki.tolist(), (py - reach).tolist(), (px - reach).tolist(), strict=True)
+    for i, (n, k, r, c) in enumerate(where):
+        r0, c0 = max(r, 0), max(c, 0)
+        block = hm[n, k, r0 : min(r + p, h), c0 : min(c + p, w)]
+        patch[c0 - c : c0 - c + block.shape[1], i, r0 - r : r0 - r + block.shape[0]] = block.T
+    # separable blur at the 5 x 5 outputs, accumulated in kernel order with elementwise IEEE operations (no BLAS:
+    # the same bits on every machine, which the golden tensors rely on)
+    kern = gaussian_kernel_1d(ksize).tolist()
+    side = 2 * _NEIGH + 1
+    xb = patch[:side] * kern[0]  # (5, M, P): [dx, m, row]
+    tmp = np.empty_like(xb)
+    for t in range(1, ksize):
+        xb += np.multiply(patch[t : t + side], kern[t], out=tmp)
+    yb = xb[:, :, :side] * kern[0]  # (5, M, 5): [dx, m, dy]
+    for t in range(1, ksize):
+        yb += xb[:, :, t : t + side] * kern[t]
+    return yb.transpose(1, 2, 0)  # [m, dy, dx]
 
 
 def _log_neighbourhood(
     hm: NDArray,
-    px: NDArray[np.int64],
-    py: NDArray[np.int64],
-    refine: NDArray[np.bool_],
+    ni: NDArray,
+    ki: NDArray,
+    px: NDArray,
+    py: NDArray,
     ksize: int,
     used: NDArray[np.bool_],
 ) -> NDArray[np.float64]:
-    """``log(max(c · blur, 1e-10))`` on the 5 x 5 neighbourhood, up to a per-map constant (see module doc).
-
-    ``used``: ``(5, 5)`` the neighbours the refiner reads; only they decide whether the floor is hit.
+    """``log(max(c · blur, 1e-10))`` on the 5 x 5 neighbourhoods ``(M, 5, 5)``, up to a per-map constant (see the
+    module doc). ``used``: ``(5, 5)`` the neighbours the refiner reads; only they decide whether the floor is hit.
     """
-    local = _local_blurred(hm, px, py, ksize)
-    floor_hit = refine & np.any((local < _LOG_FLOOR) & used, axis=(2, 3))
+    local = _local_blurred(hm, ni, ki, px, py, ksize)
+    floor_hit = np.any((local < _LOG_FLOOR) & used, axis=(1, 2))
     logs = np.log(np.maximum(local, _LOG_FLOOR))
     if np.any(floor_hit):
-        ni, ki = np.nonzero(floor_hit)
-        full = blur_heatmaps(hm[ni, ki][:, None], ksize)[:, 0]  # (M, H, W), rescaled exactly as DarkPose
+        sel = np.nonzero(floor_hit)[0]
+        full = blur_heatmaps(hm[ni[sel], ki[sel]][:, None], ksize)[:, 0]  # (S, H, W), rescaled exactly as DarkPose
         h, w = hm.shape[2:]
         span = np.arange(-_NEIGH, _NEIGH + 1)
-        rr = np.clip(py[ni, ki][:, None] + span, 0, h - 1)
-        cc = np.clip(px[ni, ki][:, None] + span, 0, w - 1)
-        vals = full[np.arange(ni.size)[:, None, None], rr[:, :, None], cc[:, None, :]]
-        logs[ni, ki] = np.log(np.maximum(vals, _LOG_FLOOR))
+        rr = np.clip(py[sel][:, None] + span, 0, h - 1)
+        cc = np.clip(px[sel][:, None] + span, 0, w - 1)
+        vals = full[np.arange(sel.size)[:, None, None], rr[:, :, None], cc[:, None, :]]
+        logs[sel] = np.log(np.maximum(vals, _LOG_FLOOR))
     return logs
 
 
@@ -267,8 +297,19 @@ def decode_heatmaps(
     """
     decoder = Decoder(decoder)
     CoordinateConvention(convention)
-    hm = _check_heatmaps(heatmaps)
-    coords, maxvals = get_max_preds(hm)
+    hm, coords, maxvals = _checked_max_preds(heatmaps)
+    return _refine(hm, coords, maxvals, decoder, sigma, dark_kernel)
+
+
+def _refine(
+    hm: NDArray,
+    coords: NDArray[np.float64],
+    maxvals: NDArray,
+    decoder: Decoder,
+    sigma: float | None,
+    dark_kernel: int | None,
+) -> tuple[NDArray[np.float64], NDArray]:
+    """The sub-pixel step of ``decoder`` on checked maps and their argmax (``coords`` is updated in place)."""
     if decoder is Decoder.ARGMAX or hm.size == 0:
         return coords, maxvals
     h, w = hm.shape[2:]
@@ -299,16 +340,19 @@ def decode_heatmaps(
     if decoder is Decoder.DARK:
         used[_NEIGH, :] = used[:, _NEIGH] = True  # the +-2 cross
     used[_NEIGH - 1 : _NEIGH + 2, _NEIGH - 1 : _NEIGH + 2] = True  # the 3 x 3 block
-    logs = _log_neighbourhood(hm, px, py, refine, int(dark_kernel), used)
+    ni, ki = np.nonzero(refine)
+    logs = _log_neighbourhood(hm, ni, ki, px[ni, ki], py[ni, ki], int(dark_kernel), used)
     ox, oy, dxx, _, det = _newton_step(logs, wide_second=decoder is Decoder.DARK)
     if decoder is Decoder.DARK:
-        apply = refine & (det != 0)
-        coords[..., 0] += np.where(apply, ox, 0.0)
-        coords[..., 1] += np.where(apply, oy, 0.0)
+        apply = det != 0
+        coords[ni, ki, 0] += np.where(apply, ox, 0.0)
+        coords[ni, ki, 1] += np.where(apply, oy, 0.0)
     else:
-        apply = refine & (det > 0) & (dxx < 0)
-        coords[..., 0] = np.clip(coords[..., 0] + np.where(apply, ox, 0.0), 0, w - 1)
-        coords[..., 1] = np.clip(coords[..., 1] + np.where(apply, oy, 0.0), 0, h - 1)
+        apply = (det > 0) & (dxx < 0)
+        coords[ni, ki, 0] += np.where(apply, ox, 0.0)
+        coords[ni, ki, 1] += np.where(apply, oy, 0.0)
+        np.clip(coords[..., 0], 0, w - 1, out=coords[..., 0])
+        np.clip(coords[..., 1], 0, h - 1, out=coords[..., 1])
     return coords, maxvals
 
 
@@ -340,8 +384,10 @@ def get_final_preds(
     Returns:
         ``preds`` ``(N, K, 2)`` float64 image (x, y) and ``maxvals`` ``(N, K, 1)``.
     """
-    hm = _check_heatmaps(heatmaps)
-    coords, maxvals = decode_heatmaps(hm, decoder, convention, sigma, dark_kernel)
+    decoder = Decoder(decoder)
+    CoordinateConvention(convention)
+    hm, coords, maxvals = _checked_max_preds(heatmaps)
+    coords, maxvals = _refine(hm, coords, maxvals, decoder, sigma, dark_kernel)
     heatmap_size = (hm.shape[3], hm.shape[2])
     patch = heatmap_to_input(coords, input_size, heatmap_size, convention)
     preds = transform_preds(patch, center, scale, input_size, pixel_std=pixel_std, convention=convention)

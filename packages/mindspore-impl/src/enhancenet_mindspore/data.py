@@ -105,12 +105,15 @@ class BatchLoader:
     def batches(self, epoch: int, skip_batches: int = 0) -> Iterator[dict[str, Any]]:
         """Collated NumPy batches of ``epoch`` on this rank, starting after its first ``skip_batches`` batches.
 
-        Each batch is :func:`enhancenet_runtime.data.collate_samples` of its samples: ``image`` (B, 3, H, W),
+        Each batch is the data set's ``collate`` (the core ``PoseDataset`` renders the targets per batch) or
+        :func:`enhancenet_runtime.data.collate_samples` of its samples: ``image`` (B, 3, H, W),
         ``target_lr`` (B, K, h, w), ``target_weight_lr`` (B, K)[, ``target_hr``, ``target_weight_hr``] and
         ``meta`` (arrays of length B).
         """
         from enhancenet_runtime.data import collate_samples
 
+        # the core data set's collate renders the batch's targets in one call; other data sets: plain stacking
+        collate = getattr(self.dataset, "collate", collate_samples)
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(int(epoch))
         indices = self.epoch_indices(epoch)
@@ -125,7 +128,7 @@ class BatchLoader:
                     samples = [self._get(i, epoch) for i in chunk]
                 else:
                     samples = list(pool.map(lambda i: self._get(i, epoch), chunk))
-                yield collate_samples(samples)
+                yield collate(samples)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)

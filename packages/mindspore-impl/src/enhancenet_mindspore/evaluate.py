@@ -108,7 +108,7 @@ def evaluate(
         mode: ``"pynative"`` or ``"graph"`` (the forward compiled with ``mindspore.jit``).
 
     Returns:
-        The metrics: ``metric``/``metric_name``, ``coco``/``coco_ours`` or ``pckh``, ``num_instances``,
+        The metrics: ``metric``/``metric_name``, ``coco`` (+ ``coco_pycocotools``) or ``pckh``, ``num_instances``,
         ``heatmaps`` ("hr" or "lr"), ``seconds``, ``results_json``.
     """
     from enhancenet_mindspore.data import build_pose_dataset

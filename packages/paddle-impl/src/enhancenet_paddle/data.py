@@ -50,9 +50,9 @@ class PaddlePoseDataset(Dataset):
     ``__getitem__``, optionally ``sample(index, epoch)`` and ``set_epoch``).
 
     Items are the core sample dicts of NumPy arrays (:mod:`enhancenet_runtime.data.pipeline`): ``image``
-    (3, H, W) float32, ``target_lr`` (K, h, w), ``target_weight_lr`` (K,), with the head ``target_hr``
-    (K, rh, rw) and ``target_weight_hr`` (K,), and ``meta``. The key is an index, or an ``(epoch, index)`` pair
-    as the batch sampler yields.
+    (3, H, W) float32, ``joints`` (K, 2), ``joints_vis`` (K,) and ``meta``; the loader's collate adds the batch's
+    ``target_lr`` (B, K, h, w), ``target_weight_lr`` (B, K) and with the head ``target_hr``, ``target_weight_hr``.
+    The key is an index, or an ``(epoch, index)`` pair as the batch sampler yields.
     """
 
     def __init__(self, core: Any) -> None:
@@ -171,7 +171,9 @@ def build_loader(
     sampler = ResumableDistributedBatchSampler(
         dataset, batch_size, num_replicas=num_replicas, rank=rank, shuffle=train, seed=seed, drop_last=train
     )
-    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_samples, num_workers=int(workers),
+    # the core data set's collate renders the batch's targets in one call; other data sets: plain stacking
+    collate = getattr(getattr(dataset, "core", dataset), "collate", collate_samples)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=int(workers),
                       return_list=True, use_shared_memory=False)
 
 

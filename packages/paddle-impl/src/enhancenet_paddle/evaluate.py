@@ -99,7 +99,7 @@ def evaluate(
         checkpoint: recorded in ``results.json``.
 
     Returns:
-        dict with ``metric`` and ``metric_name``, ``coco``/``coco_ours`` or ``pckh``, ``num_instances``,
+        dict with ``metric`` and ``metric_name``, ``coco`` (+ ``coco_pycocotools``) or ``pckh``, ``num_instances``,
         ``heatmaps`` ("hr" or "lr"), ``seconds``, ``results_json``.
     """
     from enhancenet_paddle.data import build_pose_dataset

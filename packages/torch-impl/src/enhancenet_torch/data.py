@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 
 if TYPE_CHECKING:
     from enhancenet_runtime.data.records import PoseRecord
 
 __all__ = [
+    "CollateWithTargets",
     "ResumableDistributedSampler",
     "TorchPoseDataset",
     "build_loader",
@@ -53,8 +54,9 @@ class TorchPoseDataset(Dataset):
     """A torch :class:`~torch.utils.data.Dataset` over an enhancenet-core ``PoseDataset``.
 
     Each item is the core sample dict (:mod:`enhancenet_runtime.data.pipeline`) with arrays as tensors: ``image``
-    (3, H, W) float32, ``target_lr`` (K, h, w), ``target_weight_lr`` (K,), with the head ``target_hr``
-    (K, rh, rw) and ``target_weight_hr`` (K,), and ``meta`` (``center``, ``scale``, ``index``, ...).
+    (3, H, W) float32, ``joints`` (K, 2), ``joints_vis`` (K,) and ``meta`` (``center``, ``scale``, ``index``,
+    ...). The targets are rendered per batch by the loader's collate (:class:`CollateWithTargets`):
+    ``target_lr`` (B, K, h, w), ``target_weight_lr`` (B, K), with the head ``target_hr`` and ``target_weight_hr``.
 
     Args:
         core: any object with ``__len__``, ``__getitem__(index) -> dict`` and optionally ``set_epoch(epoch)``.
@@ -79,6 +81,21 @@ class TorchPoseDataset(Dataset):
         """Forward the epoch to the core dataset (its augmentation RNG depends on it)."""
         if hasattr(self.core, "set_epoch"):
             self.core.set_epoch(epoch)
+
+
+class CollateWithTargets:
+    """Collate function: torch's ``default_collate``, then the batch's heat-map targets in one call of the core
+    data set's ``targets(joints, joints_vis)`` (:func:`enhancenet_runtime.data.pipeline.render_targets`), which
+    replace ``joints`` and ``joints_vis`` (the batch has the keys it had when samples carried their targets)."""
+
+    def __init__(self, core: Any) -> None:
+        self.core = core
+
+    def __call__(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        batch = default_collate(samples)
+        targets = self.core.targets(batch.pop("joints").numpy(), batch.pop("joints_vis").numpy())
+        batch.update(to_tensors(targets))
+        return batch
 
 
 class ResumableDistributedSampler(DistributedSampler):
@@ -158,6 +175,7 @@ def build_loader(
     )
     generator = torch.Generator()
     generator.manual_seed(seed + rank)
+    core = getattr(dataset, "core", None)
     return DataLoader(
         dataset,
         batch_size=batch_size,
@@ -168,6 +186,8 @@ def build_loader(
         worker_init_fn=worker_init_fn if workers > 0 else None,
         generator=generator,
         persistent_workers=False,
+        # the core data set renders the batch's targets in one call; other data sets: torch's default collate
+        collate_fn=CollateWithTargets(core) if hasattr(core, "targets") else None,
     )
 
 

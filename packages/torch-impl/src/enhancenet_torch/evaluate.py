@@ -107,7 +107,7 @@ def evaluate(
         checkpoint: recorded in ``results.json``.
 
     Returns:
-        dict with ``metric`` and ``metric_name`` (the primary metric), ``coco`` / ``coco_ours`` or
+        dict with ``metric`` and ``metric_name`` (the primary metric), ``coco`` (``coco_pycocotools`` with the check) or
         ``pckh``, ``num_instances``, ``heatmaps`` ("hr" or "lr"), ``seconds``, ``results_json``.
     """
     from enhancenet_torch.data import build_pose_dataset

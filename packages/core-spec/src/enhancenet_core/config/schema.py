@@ -203,6 +203,7 @@ class TestConfig:
     in_vis_thre: float = 0.2  # keypoint score threshold used in rescoring
     oks_thre: float = 0.9  # OKS-NMS threshold
     batch_size: int = 32  # per process
+    check_pycocotools: bool = False  # COCO AP: also run pycocotools and record its numbers (a slower cross-check)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ Modules:
     keypoints     keypoint names, skeletons, flip pairs, half-body joint sets.
     augmentation  HRNet's scale / rotation / flip / half-body decisions over an explicit Generator.
     image         read_image, crop_patch (affine warp), normalize_image.            [needs OpenCV]
-    pipeline      build_train_sample, build_test_sample, PoseDataset, collate.      [needs OpenCV]
+    pipeline      build_train_sample, build_test_sample, PoseDataset, collate (targets per batch). [OpenCV]
     synthetic     generate_synthetic_coco (+ CLI).                                  [needs OpenCV, tqdm]
 
 OpenCV comes with the ``enhancenet-core[data]`` extra. The readers and the augmentation import without it;
@@ -49,6 +49,7 @@ _LAZY = {
     "build_train_sample": "pipeline",
     "collate_samples": "pipeline",
     "load_records": "pipeline",
+    "render_targets": "pipeline",
     "SyntheticDataset": "synthetic",
     "generate_synthetic_coco": "synthetic",
 }

@@ -1,18 +1,26 @@
 """The top-down sample pipeline, once for every framework: record -> (patch, LR/HR targets, meta).
 
-A sample is a dict of NumPy arrays (shapes for K joints, input ``(W_in, H_in)``, LR map ``(w, h)``, HR map
-``(r·w, r·h)``)::
+A sample is a dict of NumPy arrays (shapes for K joints, input ``(W_in, H_in)``)::
 
     image             (3, H_in, W_in) float32   normalised with ImageNet mean/std (RGB when data.color_rgb)
-    target_lr         (K, h, w)       float32   Gaussian σ          (the LR codec, enhancenet_core.codecs)
-    target_weight_lr  (K,)            float32
-    target_hr         (K, r·h, r·w)   float32   Gaussian r·σ (Eq. 6, the HR codec); only when model.head.enabled
-    target_weight_hr  (K,)            float32   only when model.head.enabled
+    joints            (K, 2)          float64   input-patch pixels (x, y), what the targets are rendered from
+    joints_vis        (K,)            float64   visibility (the target weights before range checks)
     meta              dict: center (2,) float64, scale (2,) float64, rotation float, flip bool, half_body bool,
                       score float,
                       area float, image_id int, joints (K, 2) float32 in input-patch pixels (invisible joints
                       untransformed, as HRNet), joints_vis (K,) float32, image_file str, index int (from
                       PoseDataset)
+
+The heat-map targets are rendered per batch, not per sample (a batch of HR maps is ~100 MB; the joints a few KB):
+:func:`render_targets` turns ``(B, K, 2)`` joints into (LR map ``(w, h)``, HR map ``(r·w, r·h)``)::
+
+    target_lr         (B, K, h, w)       float32   Gaussian σ          (the LR codec, enhancenet_core.codecs)
+    target_weight_lr  (B, K)             float32
+    target_hr         (B, K, r·h, r·w)   float32   Gaussian r·σ (Eq. 6, the HR codec); with model.head.enabled
+    target_weight_hr  (B, K)             float32   only when model.head.enabled
+
+and the collate step adds them (:func:`collate_samples` with ``cfg``, :meth:`PoseDataset.collate`); the
+arrays equal those of rendering each sample alone.
 
 ``build_train_sample`` draws HRNet's augmentation from an explicit generator; ``build_test_sample`` crops the
 record's box unaugmented (flip test is the framework's job, with :mod:`enhancenet_core.flip`).
@@ -53,6 +61,7 @@ __all__ = [
     "build_train_sample",
     "collate_samples",
     "load_records",
+    "render_targets",
 ]
 
 
@@ -70,12 +79,12 @@ def build_sample(
     params: AugmentationParams,
     image: NDArray[np.uint8] | None = None,
 ) -> dict[str, Any]:
-    """Crop, transform joints and make targets for ``record`` under the decisions ``params`` (replayable).
+    """Crop and transform joints for ``record`` under the decisions ``params`` (replayable); the targets are
+    rendered per batch (:func:`render_targets`, in the collate step).
 
     Args:
         record: the instance.
-        cfg: the codecs' sizes, σ and convention (:func:`enhancenet_core.codecs.heatmap_codecs`),
-            ``head.enabled``, ``data.flip_pairs``, ``data.pixel_std``, ``data.color_rgb``.
+        cfg: ``model.input_size``, ``data.flip_pairs``, ``data.pixel_std``, ``data.color_rgb``.
         params: from :func:`~enhancenet_runtime.data.augmentation.sample_augmentation` or ``no_augmentation``.
         image: the decoded ``(H, W, 3)`` image (RGB/BGR per ``cfg.data.color_rgb``); read from
             ``record.image`` when None.
@@ -97,13 +106,7 @@ def build_sample(
     # HRNet transforms only visible joints; the others keep their (image or zeroed) coordinates.
     joints_patch = np.where(vis[:, None] > 0, affine_transform(joints, trans), joints)
 
-    sample: dict[str, Any] = {"image": normalize_image(patch)}
-    codecs = heatmap_codecs(cfg)
-    lr, lr_w = codecs.lr.encode(joints_patch[None], vis[None])
-    sample.update(target_lr=lr[0], target_weight_lr=lr_w[0])
-    if cfg.model.head.enabled:
-        hr, hr_w = codecs.hr.encode(joints_patch[None], vis[None])
-        sample.update(target_hr=hr[0], target_weight_hr=hr_w[0])
+    sample: dict[str, Any] = {"image": normalize_image(patch), "joints": joints_patch, "joints_vis": vis}
     sample["meta"] = {
         "center": np.asarray(params.center, dtype=np.float64),
         "scale": np.asarray(params.scale, dtype=np.float64),
@@ -143,7 +146,7 @@ def build_train_sample(
 def build_test_sample(
     record: PoseRecord, cfg: Config, image: NDArray[np.uint8] | None = None
 ) -> dict[str, Any]:
-    """A test sample: the record's own crop, no augmentation (targets from its joints, zero for detections)."""
+    """A test sample: the record's own crop, no augmentation (its joints; zero for detections)."""
     return build_sample(record, cfg, no_augmentation(record.center, record.scale), image)
 
 
@@ -223,12 +226,40 @@ class PoseDataset:
     def __getitem__(self, index: int) -> dict[str, Any]:
         return self.sample(index)
 
+    def collate(self, samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """The batch of ``samples`` with its targets rendered in one call (a loader's collate function)."""
+        return collate_samples(samples, self.cfg)
 
-def collate_samples(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    def targets(self, joints: NDArray, joints_vis: NDArray) -> dict[str, NDArray[np.float32]]:
+        """:func:`render_targets` under this data set's config (for loaders that stack samples themselves)."""
+        return render_targets(joints, joints_vis, self.cfg)
+
+
+def render_targets(joints: NDArray, joints_vis: NDArray, cfg: Config) -> dict[str, NDArray[np.float32]]:
+    """The heat-map targets of a batch in one call per map size: ``(B, K, 2)`` input-patch joints and ``(B, K)``
+    visibility -> ``target_lr``, ``target_weight_lr`` and, with the head, ``target_hr``, ``target_weight_hr``.
+
+    The one place the pipeline renders targets: the encoders of the experiment's codecs
+    (:func:`enhancenet_core.codecs.heatmap_codecs`: sizes, σ and convention from the config).
+    """
+    joints = np.asarray(joints, dtype=np.float64)
+    vis = np.asarray(joints_vis, dtype=np.float64)
+    codecs = heatmap_codecs(cfg)
+    lr, lr_w = codecs.lr.encode(joints, vis)
+    out = {"target_lr": lr, "target_weight_lr": lr_w}
+    if cfg.model.head.enabled:
+        hr, hr_w = codecs.hr.encode(joints, vis)
+        out.update(target_hr=hr, target_weight_hr=hr_w)
+    return out
+
+
+def collate_samples(samples: Sequence[Mapping[str, Any]], cfg: Config | None = None) -> dict[str, Any]:
     """Stack a list of sample dicts into one batch dict (recursively for ``meta``).
 
     Arrays are stacked on a new leading axis (``(B, ...)``), numbers and booleans become ``(B,)`` arrays,
-    strings and anything else become lists. All samples must have the same keys.
+    strings and anything else become lists. All samples must have the same keys. With ``cfg``, and samples
+    from :func:`build_sample`, the batch's ``joints`` and ``joints_vis`` are replaced by its targets
+    (:func:`render_targets`; ``meta`` keeps the joints).
     """
     if not samples:
         raise ValueError("collate_samples: need at least one sample")
@@ -251,4 +282,6 @@ def collate_samples(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             out[key] = np.asarray(values)
         else:
             out[key] = list(values)
+    if cfg is not None and "joints" in out and "joints_vis" in out:
+        out.update(render_targets(out.pop("joints"), out.pop("joints_vis"), cfg))
     return out
