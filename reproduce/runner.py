@@ -122,7 +122,7 @@ class Runner:
         return self.train_dir(ev.train) / f"eval-{ev.key}"
 
     def checkpoint(self, run: TrainRun) -> Path:
-        """The run's last checkpoint, whatever the framework's suffix (``checkpoint_last.pt``, ``.pdckpt``, ...)."""
+        """The run's last checkpoint, whatever the framework's suffix (``checkpoint_last.safetensors``, MindSpore's ``.ckpt``)."""
         found = sorted(self.train_dir(run).glob("checkpoint_last.*"))
         return found[0] if found else self.train_dir(run) / "checkpoint_last"
 

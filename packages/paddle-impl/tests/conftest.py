@@ -54,7 +54,7 @@ else:
         cli_module = "enhancenet_paddle.cli"
         cli_main = staticmethod(cli_main)
         cli_synth_images = 10
-        checkpoint_suffix = ".pdckpt"
+        checkpoint_suffix = ".safetensors"
         cli_architecture_words = {  # noqa: RUF012 - read only
             "model.base.depth=34": ("depth=18", "depth=34"),
             "model.head.enabled=false": ("enhancenet(L=3,C=16", "config builds 'simple_baseline(depth=18,K=17)'"),

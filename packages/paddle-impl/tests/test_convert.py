@@ -30,11 +30,14 @@ def _random_model(seed: int = 0) -> paddle.nn.Layer:
     return model
 
 
-def test_canonical_pdparams_canonical_is_bit_exact(tmp_path: Path) -> None:
+def test_canonical_pdparams_canonical_is_bit_exact(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = _random_model()
     W.save_canonical(model, tmp_path / "a.safetensors", CFG)
     assert paddle_convert.main(["convert", str(tmp_path / "a.safetensors"), str(tmp_path / "b.pdparams")]) == 0
-    assert paddle_convert.main(["convert", str(tmp_path / "b.pdparams"), str(tmp_path / "c.safetensors")]) == 0
+    assert paddle_convert.main(["convert", str(tmp_path / "b.pdparams"), str(tmp_path / "c.safetensors")]) == 2
+    assert "--trust-pickle" in capsys.readouterr().err and not (tmp_path / "c.safetensors").exists()
+    assert paddle_convert.main(["convert", str(tmp_path / "b.pdparams"), str(tmp_path / "c.safetensors"),
+                                "--trust-pickle"]) == 0
     a = W.read_safetensors(tmp_path / "a.safetensors")[0]
     c = W.read_safetensors(tmp_path / "c.safetensors")[0]
     assert list(a) == list(c) and all(np.array_equal(a[k], c[k]) for k in a)
@@ -45,7 +48,8 @@ def test_verify_matches_a_direct_forward_pass(tmp_path: Path) -> None:
     W.save_pdparams(model, tmp_path / "m.pdparams", CFG)
     out = tmp_path / "out"
     out.mkdir()
-    assert paddle_convert.main(["verify", str(tmp_path / "m.pdparams"), "--out", str(out), "--seed", "3"]) == 0
+    assert paddle_convert.main(["verify", str(tmp_path / "m.pdparams"), "--out", str(out), "--seed", "3",
+                                "--trust-pickle"]) == 0
     model.eval()
     with paddle.no_grad():
         want = model(paddle.to_tensor(seeded_input(CFG, 3)))
@@ -69,4 +73,7 @@ def test_refusals_exit_2_and_write_nothing(tmp_path: Path, capsys: pytest.Captur
     bare = build_model(CFG)
     paddle.save(bare.state_dict(), str(tmp_path / "plain.pdparams"))  # records no configuration
     assert paddle_convert.main(["convert", str(tmp_path / "plain.pdparams"), str(tmp_path / "x.safetensors")]) == 2
+    assert "refused: a pickle file" in capsys.readouterr().err
+    assert paddle_convert.main(["convert", str(tmp_path / "plain.pdparams"), str(tmp_path / "x.safetensors"),
+                                "--trust-pickle"]) == 2
     assert "records no model configuration; pass --model-config" in capsys.readouterr().err

@@ -7,7 +7,6 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-import paddle
 import pytest
 from _train_toy import ToyDataset, toy_config, toy_model
 
@@ -21,7 +20,7 @@ def _run(cfg, out: Path, max_steps: int | None, **kw):
 
 
 def _state(out: Path) -> dict:
-    return load_checkpoint(out / "checkpoint_last.pdckpt")
+    return load_checkpoint(out / "checkpoint_last.safetensors")
 
 
 def _arrays(state: dict) -> dict[str, np.ndarray]:
@@ -76,7 +75,7 @@ def test_resume_refuses_another_architecture(tmp_path: Path) -> None:
 def test_checkpoint_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = toy_config(epochs=1)
     _run(cfg, tmp_path, max_steps=1)
-    before = (tmp_path / "checkpoint_last.pdckpt").read_bytes()
+    before = (tmp_path / "checkpoint_last.safetensors").read_bytes()
     import os
 
     def boom(*args, **kwargs):
@@ -85,9 +84,22 @@ def test_checkpoint_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(os, "fsync", boom)  # fails after the temporary file is written, before the replace
     with pytest.raises(OSError, match="disk full"):
         _run(cfg, tmp_path, max_steps=2)
-    assert (tmp_path / "checkpoint_last.pdckpt").read_bytes() == before
+    assert (tmp_path / "checkpoint_last.safetensors").read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    assert paddle.load(str(tmp_path / "checkpoint_last.pdckpt"))["step"] == 1
+    assert load_checkpoint(tmp_path / "checkpoint_last.safetensors")["step"] == 1
+
+
+def test_resume_removes_the_temporary_files_a_kill_left(tmp_path: Path) -> None:
+    """A kill during an atomic write leaves ``.<name>.XXXXXXXX.tmp``; the next start removes exactly those."""
+    cfg = toy_config(epochs=2, batch_size=4)
+    _run(cfg, tmp_path, max_steps=1)
+    stale = tmp_path / ".checkpoint_last.safetensors.k1ll3d_x.tmp"
+    stale.write_bytes(b"\0" * 4096)  # a checkpoint cut short
+    kept = [tmp_path / ".notes.tmp", tmp_path / "mine.tmp"]
+    for path in kept:
+        path.write_text("not ours")
+    _run(cfg, tmp_path, max_steps=2)
+    assert not stale.exists() and all(p.exists() for p in kept)
 
 
 KILL_SCRIPT = """

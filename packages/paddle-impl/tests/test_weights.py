@@ -14,6 +14,7 @@ from safetensors.numpy import save_file
 
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
 from enhancenet_core.conventions import BaseModelName, ShuffleOrder
+from enhancenet_core.safetensors_io import PickleRefusedError
 from enhancenet_numpy.weights import init_weights, load_weights, reorder_subpixel, save_weights
 from enhancenet_paddle import weights as W
 from enhancenet_paddle.models import build_model
@@ -65,7 +66,9 @@ def test_pdparams_round_trip_and_strictness(tmp_path: Path) -> None:
     a, b = build_model(CFG), build_model(CFG)
     _randomize(a, 1)
     W.save_pdparams(a, tmp_path / "m.pdparams", CFG)
-    W.load_pdparams(b, tmp_path / "m.pdparams", CFG)
+    with pytest.raises(PickleRefusedError, match=r"m\.pdparams: refused: a pickle file"):  # pickle: opt-in only
+        W.load_pdparams(b, tmp_path / "m.pdparams", CFG)
+    W.load_pdparams(b, tmp_path / "m.pdparams", CFG, trust_pickle=True)
     assert all(va.tobytes() == vb.tobytes() for va, vb in zip(_arrays(a).values(), _arrays(b).values(), strict=True))
     # a missing and a mis-shaped tensor: both named, nothing loaded
     state = {k: v.numpy() for k, v in a.state_dict().items()}
@@ -75,7 +78,7 @@ def test_pdparams_round_trip_and_strictness(tmp_path: Path) -> None:
     c = build_model(CFG)
     before = _arrays(c)
     with pytest.raises(ValueError) as err:
-        W.load_pdparams(c, tmp_path / "bad.pdparams")
+        W.load_pdparams(c, tmp_path / "bad.pdparams", trust_pickle=True)
     msg = str(err.value)
     assert "missing base.final_layer.bias: expected shape (4,), found nothing" in msg
     assert "wrong shape enhance.convs.0.weight: expected (16, 36, 1, 1), found (3, 3, 1, 1)" in msg

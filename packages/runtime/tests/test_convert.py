@@ -53,7 +53,9 @@ def test_canonical_torch_canonical_is_bit_exact(tmp_path: Path) -> None:
     params = _canonical(tmp_path / "a.safetensors")
     res = convert_weights(tmp_path / "a.safetensors", tmp_path / "m.pt")  # config from the header
     assert res.steps == ("torch: a.safetensors -> m.pt",)
-    assert main([str(tmp_path / "m.pt"), str(tmp_path / "b.safetensors"), "--verify"]) == 0
+    assert main([str(tmp_path / "m.pt"), str(tmp_path / "b.safetensors")]) == 2  # a pickle: only when trusted
+    assert not (tmp_path / "b.safetensors").exists()
+    assert main([str(tmp_path / "m.pt"), str(tmp_path / "b.safetensors"), "--verify", "--trust-pickle"]) == 0
     back = load_weights(tmp_path / "b.safetensors", CFG)
     assert list(back) == list(params)
     for name, value in params.items():

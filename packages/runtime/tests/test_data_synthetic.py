@@ -14,7 +14,7 @@ from enhancenet_core.config import TestConfig as EvalConfig
 from enhancenet_runtime.data.coco import load_coco_det_records, load_coco_gt_records
 from enhancenet_runtime.data.keypoints import COCO_KEYPOINT_NAMES, COCO_SKELETON
 from enhancenet_runtime.data.pipeline import PoseDataset, load_records
-from enhancenet_runtime.data.synthetic import generate_synthetic_coco, main
+from enhancenet_runtime.data.synthetic import MARKER_NAME, generate_synthetic_coco, main
 
 N = 24
 KW = {"image_size": (160, 128), "progress": False}
@@ -158,6 +158,38 @@ def test_overwrite_atomic_and_errors(synth, tmp_path: Path, monkeypatch: pytest.
         with pytest.raises(ValueError, match=next(iter(bad))):
             generate_synthetic_coco(tmp_path / "x", **args)
     assert not (tmp_path / "x").exists()
+
+
+def test_overwrite_deletes_only_a_data_set_it_made(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``overwrite`` replaces a directory only when it carries the marker the generator writes; anything else
+    (a directory of someone's files, a file, a link to a marked set) is refused and left as it was."""
+    ours = tmp_path / "ours"
+    generate_synthetic_coco(ours, 2, seed=0, **KW)
+    assert json.loads((ours / MARKER_NAME).read_text())["seed"] == 0
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "thesis.tex").write_text("years of work")
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    link = tmp_path / "link"
+    link.symlink_to(ours, target_is_directory=True)
+    for target in (theirs, a_file, link):
+        with pytest.raises(FileExistsError, match=rf"{target.name} exists and is not a synthetic data set"):
+            generate_synthetic_coco(target, 2, seed=1, overwrite=True, **KW)
+    assert (theirs / "thesis.tex").read_text() == "years of work" and a_file.read_text() == "mine"
+    assert link.is_symlink() and (ours / MARKER_NAME).is_file()
+    with pytest.raises(SystemExit) as info:  # the CLI: exit status 2, one line naming the directory
+        main([str(theirs), "--num-images", "2", "--overwrite", "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert info.value.code == 2 and "theirs exists and is not a synthetic data set" in err
+    # the work directories a killed run left beside the target (marked) go; an unmarked look-alike stays
+    stale, foreign = tmp_path / ".ours.tmp-k1ll3d", tmp_path / ".ours.tmp-foreign"
+    stale.mkdir()
+    (stale / MARKER_NAME).write_text("{}")
+    foreign.mkdir()
+    generate_synthetic_coco(ours, 2, seed=1, overwrite=True, **KW)
+    assert not stale.exists() and foreign.is_dir()
+    assert json.loads((ours / MARKER_NAME).read_text())["seed"] == 1
 
 
 def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

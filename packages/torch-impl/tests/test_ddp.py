@@ -56,8 +56,8 @@ def test_two_process_gloo_matches_single_process(tmp_path: Path) -> None:
     # the loss of every step (all-reduced mean over ranks) equals the loss over the same global batch
     assert ddp["losses"] == pytest.approx(single.losses, rel=1e-5, abs=1e-7)
     # and so do the weights after 4 steps with averaged gradients
-    a = load_checkpoint(out_ddp / "checkpoint_last.pt")
-    b = load_checkpoint(tmp_path / "single" / "checkpoint_last.pt")
+    a = load_checkpoint(out_ddp / "checkpoint_last.safetensors")
+    b = load_checkpoint(tmp_path / "single" / "checkpoint_last.safetensors")
     assert a["world_size"] == 2 and len(a["rng"]) == 2
     for name, tensor in b["model"].items():
         torch.testing.assert_close(a["model"][name], tensor, rtol=1e-5, atol=1e-6, msg=name)

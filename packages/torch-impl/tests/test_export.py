@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import replace
 from pathlib import Path
 
@@ -94,6 +96,9 @@ def test_export_without_head_and_bad_arguments(tmp_path: Path) -> None:
     cfg = replace(CFG, head=EnhanceNetConfig(enabled=False))
     report = export_onnx(build_model(cfg), tmp_path / "base.onnx", cfg.input_size, verify=False)
     assert report.output_names == ["heatmaps_lr"] and report.max_abs_diff == {}
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "base.onnx").stat().st_mode) == 0o666 & ~umask  # not mkstemp's 0600
     with pytest.raises(ValueError, match="opset"):
         export_onnx(build_model(cfg), tmp_path / "x.onnx", cfg.input_size, opset=9)
     with pytest.raises(FileNotFoundError):

@@ -19,7 +19,7 @@ def _run(cfg, out: Path, max_steps: int | None, **kw):
 
 
 def _state(out: Path) -> dict:
-    return load_checkpoint(out / "checkpoint_last.pt")
+    return load_checkpoint(out / "checkpoint_last.safetensors")
 
 
 @pytest.mark.parametrize("stop_at", [3, 5])  # 2 steps per epoch: both stop in the middle of an epoch
@@ -72,16 +72,33 @@ def test_resume_refuses_another_architecture(tmp_path: Path) -> None:
 def test_checkpoint_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = toy_config(epochs=1)
     _run(cfg, tmp_path, max_steps=1)
-    before = (tmp_path / "checkpoint_last.pt").read_bytes()
+    before = (tmp_path / "checkpoint_last.safetensors").read_bytes()
 
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(torch, "save", boom)
+    import enhancenet_core.files
+
+    monkeypatch.setattr(enhancenet_core.files.os, "fsync", boom)  # the temporary file is written, then this
     with pytest.raises(OSError, match="disk full"):
         _run(cfg, tmp_path, max_steps=2)
-    assert (tmp_path / "checkpoint_last.pt").read_bytes() == before
+    assert (tmp_path / "checkpoint_last.safetensors").read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_resume_removes_the_temporary_files_a_kill_left(tmp_path: Path) -> None:
+    """A kill during an atomic write leaves ``.<name>.XXXXXXXX.tmp``; the next start removes exactly those."""
+    cfg = toy_config(epochs=2, batch_size=4)
+    _run(cfg, tmp_path, max_steps=1)
+    stale = [tmp_path / ".checkpoint_last.safetensors.k1ll3d_x.tmp", tmp_path / ".train_log.csv.a_b0c9zz.tmp"]
+    for path in stale:
+        path.write_bytes(b"\0" * 4096)  # a checkpoint cut short
+    kept = [tmp_path / "notes.tmp", tmp_path / ".notes.tmp", tmp_path / ".x.ABCDEFGH.tmp", tmp_path / "mine.txt"]
+    for path in kept:
+        path.write_text("not ours")
+    _run(cfg, tmp_path, max_steps=2)
+    assert [p for p in stale if p.exists()] == []
+    assert [p for p in kept if not p.exists()] == []
 
 
 KILL_SCRIPT = """
@@ -122,7 +139,7 @@ def test_sigkill_then_resume(tmp_path: Path) -> None:
     finally:
         proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
-    stopped_at = load_checkpoint(out / "checkpoint_last.pt")["step"]
+    stopped_at = load_checkpoint(out / "checkpoint_last.safetensors")["step"]
     assert 0 < stopped_at < 60
     cfg = toy_config(epochs=30, batch_size=4)
     resumed = _run(cfg, out, max_steps=None)

@@ -13,6 +13,7 @@ from safetensors.torch import save_file
 
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
 from enhancenet_core.conventions import BaseModelName, ShuffleOrder
+from enhancenet_core.safetensors_io import PickleRefusedError, save_safetensors
 from enhancenet_numpy import weights as np_weights
 from enhancenet_torch.models import build_model, canonical_state_dict
 from enhancenet_torch.weights import (
@@ -148,28 +149,31 @@ def test_shuffle_order_is_converted_at_load(tmp_path: Path) -> None:
 
 
 def test_hrnet_checkpoint(tmp_path: Path) -> None:
-    """An HRNet-code-base .pth (DataParallel 'module.' prefix, num_batches_tracked) loads into the base."""
+    """An HRNet-code-base .pth (DataParallel 'module.' prefix, num_batches_tracked) loads into the base, but only
+    with the explicit ``trust_pickle`` opt-in (without it: refused unread)."""
     source = _randomize(build_model(R18))
     state = {f"module.{k}": v for k, v in source.base.state_dict().items()}
     path = tmp_path / "pose_resnet_18.pth"
     torch.save(state, path)
     model = build_model(R18)
     head_before = {k: v.clone() for k, v in model.enhance.state_dict().items()}
-    load_hrnet_checkpoint(model, path)
+    with pytest.raises(PickleRefusedError, match=r"pose_resnet_18\.pth: refused: a pickle file"):
+        load_hrnet_checkpoint(model, path)
+    load_hrnet_checkpoint(model, path, trust_pickle=True)
     assert all(torch.equal(source.base.state_dict()[k], v) for k, v in canonical_state_dict(model.base).items())
     assert all(torch.equal(head_before[k], v) for k, v in model.enhance.state_dict().items())
     del state["module.final_layer.weight"]
     torch.save({"state_dict": state}, path)
     with pytest.raises(ValueError, match=r"missing final_layer\.weight: expected shape \(5, 256, 1, 1\)"):
-        load_hrnet_checkpoint(build_model(R18), path)
+        load_hrnet_checkpoint(build_model(R18), path, trust_pickle=True)
 
 
 def test_pretrained_resnet_backbone(tmp_path: Path) -> None:
     imagenet = _randomize(build_model(R18)).base
     state = {k: v for k, v in imagenet.state_dict().items() if k.startswith(("conv1", "bn1", "layer"))}
     state["fc.weight"], state["fc.bias"] = torch.zeros(1000, 512), torch.zeros(1000)  # ignored
-    path = tmp_path / "resnet18_imagenet.pth"
-    torch.save(state, path)
+    path = tmp_path / "resnet18_imagenet.safetensors"  # a .pth converts once with enhancenet-convert --trust-pickle
+    save_safetensors(path, {k: v.numpy() for k, v in state.items()})
     model = build_model(replace(R18, base=replace(R18.base, pretrained=str(path))))
     assert torch.equal(model.base.layer4[1].bn2.running_var, imagenet.layer4[1].bn2.running_var)
     assert not torch.equal(model.base.final_layer.weight, imagenet.final_layer.weight)
@@ -177,7 +181,7 @@ def test_pretrained_resnet_backbone(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"missing layer1\.0\.conv3\.weight"):  # an R18 file for an R50 trunk
         load_pretrained_backbone(build_model(cpn), path, cpn)
     with pytest.raises(FileNotFoundError):
-        build_model(replace(R18, base=replace(R18.base, pretrained=str(tmp_path / "none.pth"))))
+        build_model(replace(R18, base=replace(R18.base, pretrained=str(tmp_path / "none.safetensors"))))
     hg = ModelConfig(base=BaseModelConfig(name=BaseModelName.HOURGLASS, stages=1))
     with pytest.raises(ValueError, match="hourglass"):
         load_pretrained_backbone(build_model(hg), path, hg)

@@ -10,12 +10,26 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "json_default", "usual_file_mode"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "atomic_write_with",
+    "json_default",
+    "remove_stale_temp_files",
+    "usual_file_mode",
+]
+
+#: the temporary files of :func:`atomic_write_with`: ``.<target name>.<8 random characters of mkstemp>.tmp``
+#: (optionally followed by one more suffix a writer insists on, e.g. MindSpore's ``.tmp.ckpt``)
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp(?:\.[A-Za-z0-9]+)?$")
 
 
 def atomic_write_bytes(
@@ -30,23 +44,69 @@ def atomic_write_bytes(
     Raises:
         FileNotFoundError: the directory does not exist (and ``make_parents`` is false).
     """
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as fh:
+            fh.write(data)
+
+    return atomic_write_with(path, write, make_parents=make_parents)
+
+
+def atomic_write_with(
+    path: str | os.PathLike[str], write: Callable[[Path], object], make_parents: bool = False, suffix: str = ".tmp"
+) -> Path:
+    """Atomically create ``path`` with a writer that needs a file name (``torch.onnx.export``,
+    ``mindspore.save_checkpoint``, ...): ``write(tmp)`` fills ``tmp`` (an empty file, or one it replaces) in the
+    target directory, which is then given the usual mode, fsynced and ``os.replace``-d over ``path``.
+
+    The temporary file is named ``.<name>.XXXXXXXX<suffix>`` (``suffix``: ``.tmp``, or ``.tmp.<ext>`` for a writer
+    that insists on its extension); it is removed on any error, and one left by a killed process is removed by
+    :func:`remove_stale_temp_files`.
+
+    Raises:
+        FileNotFoundError: the directory does not exist (and ``make_parents`` is false).
+    """
     path = Path(path)
     if make_parents:
         path.parent.mkdir(parents=True, exist_ok=True)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"directory {path.parent} does not exist (writing {path.name})")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if not _TEMP_NAME.match(f".{path.name}.abcdefgh{suffix}"):
+        raise ValueError(f"temporary-file suffix must be .tmp or .tmp.<ext>, got {suffix!r}")
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
+        write(tmp)
+        os.chmod(tmp, usual_file_mode())  # also makes a writer's read-only file (save_checkpoint: 0400) writable
+        with tmp.open("rb") as fh:
             os.fsync(fh.fileno())
-        os.chmod(tmp, usual_file_mode())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp.exists():
+            os.chmod(tmp, 0o600)
+            tmp.unlink()
         raise
     return path
+
+
+def remove_stale_temp_files(directory: str | os.PathLike[str], names: tuple[str, ...] | None = None) -> list[Path]:
+    """Remove the temporary files an interrupted :func:`atomic_write_with` left in ``directory``
+    (``.<name>.XXXXXXXX.tmp[.<ext>]``; only those of the target ``names`` when given). Call it when a run starts, before
+    anything writes there. Returns the files removed; nothing else is touched.
+    """
+    d = Path(directory)
+    removed: list[Path] = []
+    if not d.is_dir():
+        return removed
+    for entry in d.iterdir():
+        match = _TEMP_NAME.match(entry.name)
+        if match is None or (names is not None and match.group("target") not in names):
+            continue
+        if entry.is_file() and not entry.is_symlink():
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return sorted(removed)
 
 
 def usual_file_mode() -> int:

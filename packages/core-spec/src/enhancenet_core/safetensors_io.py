@@ -21,7 +21,25 @@ import numpy as np
 
 from enhancenet_core.files import atomic_write_bytes
 
-__all__ = ["read_canonical_metadata", "read_safetensors", "safetensors_bytes", "save_safetensors"]
+__all__ = [
+    "PICKLE_SUFFIXES",
+    "PickleRefusedError",
+    "check_not_pickle",
+    "pickle_kind",
+    "read_canonical_metadata",
+    "read_safetensors",
+    "safetensors_bytes",
+    "save_safetensors",
+]
+
+#: suffixes of pickle-based files (PyTorch, Paddle, plain pickle): refused without being opened
+PICKLE_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".pdparams", ".pdckpt", ".pdopt", ".pkl", ".pickle")
+#: how to turn a trusted pickle file into safetensors, named in every refusal
+CONVERT_HINT = "enhancenet-convert {path} {stem}.safetensors --trust-pickle"
+
+
+class PickleRefusedError(ValueError):
+    """A pickle file was passed where enhancenet reads only safetensors (loading it could run its code)."""
 
 #: NumPy dtype name -> safetensors dtype code (the types NumPy can hold; BF16 and FP8 have no NumPy type).
 _CODES: dict[str, str] = {
@@ -79,6 +97,40 @@ def save_safetensors(
     return atomic_write_bytes(path, safetensors_bytes(tensors, metadata))
 
 
+def pickle_kind(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` is taken for a pickle file (its suffix, or a pickle / zip signature in its first bytes that
+    is not a safetensors header), else ``None``. Reads at most 16 bytes; nothing is unpickled."""
+    p = Path(path)
+    if p.suffix.lower() in PICKLE_SUFFIXES:
+        return f"suffix {p.suffix}"
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return None
+    if len(head) >= 9 and head[8:9] == b"{":  # an 8-byte header length, then the JSON header: safetensors
+        return None
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive, as torch.save writes"
+    if len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:
+        return f"pickle protocol {head[1]} signature"
+    return None
+
+
+def check_not_pickle(path: str | os.PathLike[str]) -> None:
+    """Raise :class:`PickleRefusedError` (one line: the file, why, the safe format and how to convert a trusted
+    file) when ``path`` is a pickle file; never unpickles anything."""
+    kind = pickle_kind(path)
+    if kind is not None:
+        p = Path(path)
+        stem = p.with_suffix("") if p.suffix != ".safetensors" else p.with_name(f"{p.stem}.converted")
+        raise PickleRefusedError(
+            f"{p}: refused: a pickle file ({kind}); loading it could run code it contains. enhancenet reads "
+            f"weights and checkpoints only as .safetensors. If you trust this file, convert it once: "
+            + CONVERT_HINT.format(path=p, stem=stem)
+        )
+
+
 def _read_header(fh: Any, path: Path) -> tuple[dict[str, Any], int]:
     raw = fh.read(8)
     if len(raw) != 8:
@@ -105,11 +157,13 @@ def read_canonical_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
 
     Raises:
         FileNotFoundError: no such file.
+        PickleRefusedError: a pickle file (not opened beyond its signature).
         ValueError: not a safetensors file (naming it).
     """
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"weights file {p} not found")
+    check_not_pickle(p)
     with p.open("rb") as fh:
         header, _ = _read_header(fh, p)
     meta = header.get("__metadata__") or {}
@@ -127,12 +181,14 @@ def read_safetensors(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray
 
     Raises:
         FileNotFoundError: no such file.
+        PickleRefusedError: a pickle file (not opened beyond its signature).
         ValueError: not a readable safetensors file, or a tensor of a type NumPy cannot hold (BF16), naming
             the file and the tensor.
     """
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"weights file {p} not found")
+    check_not_pickle(p)
     size = p.stat().st_size
     with p.open("rb") as fh:
         header, start = _read_header(fh, p)

@@ -12,9 +12,12 @@ A training checkpoint is one ``mindspore.save_checkpoint`` file with:
   ``batch_in_epoch``, ``step``, ``world_size``, ``rng`` (python, NumPy and MindSpore generator states),
   ``best_metric``/``best_epoch``/``metric_name`` and the validation ``history``.
 
-``save_checkpoint`` creates files with mode 0400; :func:`atomic_save` writes a temporary file in the target
-directory, gives it the usual permissions (0666 & ~umask), fsyncs it and ``os.replace``-s it over the target:
-a kill at any moment leaves the old or the new checkpoint, never a truncated one, and the next save can replace it.
+``save_checkpoint`` creates files with mode 0400; :func:`atomic_save` writes through
+:func:`enhancenet_core.files.atomic_write_with` (a temporary file in the target directory, the usual permissions
+0666 & ~umask, fsync, ``os.replace``): a kill at any moment leaves the old or the new checkpoint, never a truncated
+one, the next save can replace it, and the temporary file a kill leaves is removed when training starts again.
+Nothing here is pickle: ``.ckpt`` is protobuf and the state is JSON; a pickle file (``.pt``, ``.pdparams``, a
+pickle or zip signature) passed as a checkpoint is refused with one line before MindSpore reads it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,8 @@ import numpy as np
 from mindspore import nn, ops
 
 from enhancenet_core.config import Config, ModelConfig, config_to_dict
+from enhancenet_core.files import atomic_write_with
+from enhancenet_core.safetensors_io import check_not_pickle
 
 __all__ = [
     "BEST_NAME",
@@ -93,12 +97,6 @@ def _differences(have: Any, want: Any, prefix: str = "model") -> list[str]:
     return [] if have == want else [f"{prefix}: checkpoint {have!r}, config {want!r}"]
 
 
-def _usual_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def optimizer_state(optimizer: nn.Optimizer, model: nn.Cell) -> list[tuple[str, ms.Parameter]]:
     """(name, Parameter) of every optimizer Parameter that is not a model parameter (moments, powers, step, lr)."""
     own = {id(p) for p in model.get_parameters()}
@@ -117,20 +115,14 @@ def atomic_save(
     items: list[dict[str, Any]] = [{"name": p.name, "data": p} for p in model.get_parameters()]
     if optimizer is not None:
         items += [{"name": OPTIMIZER_PREFIX + name, "data": p} for name, p in optimizer_state(optimizer, model)]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.ckpt", dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)  # save_checkpoint creates the file itself (mode 0400)
-    try:
-        ms.save_checkpoint(items, tmp, append_dict={"state": json.dumps(dict(state), default=_json_plain)})
-        os.chmod(tmp, _usual_mode())
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.chmod(tmp, 0o600)
-            os.unlink(tmp)
-    return path
+    state_json = json.dumps(dict(state), default=_json_plain)
+
+    def write(tmp: Path) -> None:
+        tmp.unlink()  # save_checkpoint creates the file itself (mode 0400; atomic_write_with gives the usual one)
+        ms.save_checkpoint(items, os.fspath(tmp), append_dict={"state": state_json})
+
+    # the temporary name ends in .ckpt, which save_checkpoint insists on; a kill leaves it for the next start
+    return atomic_write_with(path, write, suffix=".tmp.ckpt")
 
 
 def _json_plain(obj: Any) -> Any:
@@ -185,6 +177,7 @@ def load_checkpoint(path: str | os.PathLike[str], model_cfg: ModelConfig | None 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found")
+    check_not_pickle(path)  # MindSpore would not unpickle it either, but the user gets the safe-format hint
     try:
         raw = ms.load_checkpoint(os.fspath(path))
     except Exception as exc:  # MindSpore raises several types for a corrupt or foreign file
@@ -248,6 +241,7 @@ def load_model_weights(model: nn.Cell, path: str | os.PathLike[str], model_cfg: 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found")
+    check_not_pickle(path)
     if path.suffix == ".safetensors":
         try:
             weights.load_canonical(model, path, model_cfg)

@@ -55,7 +55,6 @@ tensors (:func:`enhancenet_core.canonical.backbone_prefixes`) are taken, checked
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -68,7 +67,9 @@ from enhancenet_core import canonical
 from enhancenet_core.canonical import FORMAT_NAME, FORMAT_VERSION, model_config_json, read_safetensors
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import BaseModelName, ShuffleOrder
+from enhancenet_core.files import atomic_write_with
 from enhancenet_core.namemap import HEAD_PREFIX
+from enhancenet_core.safetensors_io import check_not_pickle
 from enhancenet_mindspore.models.head import EnhanceNet
 from enhancenet_mindspore.models.pose_model import BASE_ATTRIBUTE, PoseModel
 from enhancenet_runtime.engine.io import atomic_write_bytes
@@ -141,12 +142,6 @@ def model_tensors(model: nn.Cell) -> OrderedDict[str, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------------------ helpers
-def _usual_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def _head(model: nn.Cell) -> EnhanceNet | None:
     if isinstance(model, PoseModel):
         return model.enhance if model.has_head else None
@@ -234,6 +229,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> OrderedDict[str, np.ndarray
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found")
+    check_not_pickle(path)  # a .pth / .pdparams: the one-line refusal with the safe format and how to convert
     raw: dict[str, np.ndarray] = {}
     if path.suffix == ".safetensors":
         raw = read_safetensors(path)[0]
@@ -287,19 +283,14 @@ def save_ckpt(model: nn.Cell, path: str | os.PathLike[str], append_dict: dict[st
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"directory {path.parent} does not exist (writing {path.name})")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".ckpt", dir=path.parent)
-    os.close(fd)
-    try:
-        os.unlink(tmp)  # save_checkpoint creates the file itself
-        # names relative to ``model`` (Parameter.name gains a prefix once the model sits inside another Cell)
-        items = [{"name": name, "data": p} for name, p in model.parameters_and_names()]
-        ms.save_checkpoint(items, tmp, append_dict=append_dict)
-        os.chmod(tmp, _usual_mode())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.chmod(tmp, 0o600)
-            os.unlink(tmp)
+    # names relative to ``model`` (Parameter.name gains a prefix once the model sits inside another Cell)
+    items = [{"name": name, "data": p} for name, p in model.parameters_and_names()]
+
+    def write(tmp: Path) -> None:
+        tmp.unlink()  # save_checkpoint creates the file itself (mode 0400; atomic_write_with gives the usual one)
+        ms.save_checkpoint(items, os.fspath(tmp), append_dict=append_dict)
+
+    atomic_write_with(path, write, suffix=".tmp.ckpt")  # save_checkpoint insists on the .ckpt ending
 
 
 def load_ckpt(model: nn.Cell, path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -312,6 +303,7 @@ def load_ckpt(model: nn.Cell, path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found")
+    check_not_pickle(path)
     try:
         found = ms.load_checkpoint(os.fspath(path))
     except Exception as exc:

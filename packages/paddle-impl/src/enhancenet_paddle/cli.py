@@ -10,8 +10,8 @@
 Verbs, flags, config resolution and error handling are enhancenet-core's shared CLI
 (:mod:`enhancenet_runtime.engine.cli`): bad input (a missing file, a config error, a checkpoint of another
 architecture, a box outside the image) exits with status 2 and one line naming what is wrong, no traceback.
-``CHECKPOINT`` is a training checkpoint (``.pdckpt``), native weights (``.pdparams``) or canonical weights
-(``.safetensors``).
+``CHECKPOINT`` is a training checkpoint or canonical weights (both ``.safetensors``); a pickle file (``.pdparams``,
+``.pdckpt``) is refused: convert a trusted one with ``enhancenet-convert SRC DST.safetensors --trust-pickle``.
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ def evaluate_checkpoint(
     progress: bool = True,
     max_batches: int | None = None,
 ) -> dict[str, Any]:
-    """Build the model of ``cfg``, load ``checkpoint`` (``.pdckpt``, ``.pdparams`` or ``.safetensors``; its
+    """Build the model of ``cfg``, load ``checkpoint`` (a ``.safetensors`` training checkpoint or weights; its
     architecture is checked first) and :func:`evaluate` it."""
     from enhancenet_paddle.checkpoint import load_model_weights
     from enhancenet_paddle.device import resolve_device

@@ -57,7 +57,7 @@ def predict_image(
 
     Args:
         cfg: the experiment config.
-        checkpoint: ``.pdckpt`` training checkpoint, ``.pdparams`` or ``.safetensors`` weights.
+        checkpoint: a ``.safetensors`` training checkpoint or canonical weights (pickle files are refused).
         image: the image file.
         boxes: person boxes ``(x, y, w, h)`` in image pixels (checked against the image size).
         out_path: the picture (PNG/JPG by suffix); a ``.json`` beside it holds the keypoints.

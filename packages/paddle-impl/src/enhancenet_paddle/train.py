@@ -196,11 +196,11 @@ def train(
 
     Args:
         cfg: the experiment config.
-        out_dir: run directory: ``checkpoint_last.pdckpt``, ``model_best.pdckpt``, ``train_log.csv``,
+        out_dir: run directory: ``checkpoint_last.safetensors``, ``model_best.safetensors``, ``train_log.csv``,
             ``config.json``, ``eval/epoch_XXX/`` (rank 0 writes; created if missing).
         device: ``"cpu"``, ``"gpu"``, ``"gpu:1"`` (``cuda`` accepted) or ``None`` for a GPU when available.
             With several processes each uses ``gpu:<local rank>``.
-        resume: continue from ``out_dir/checkpoint_last.pdckpt`` when it exists (its architecture must match).
+        resume: continue from ``out_dir/checkpoint_last.safetensors`` when it exists (its architecture must match).
         max_steps: stop after this many global optimizer steps (counted from the start of the run, not of this
             call) and write a checkpoint there; ``None`` trains all ``train.epochs`` epochs.
         checkpoint_every: also write a checkpoint every this many steps (0: only at epoch ends and at stop).

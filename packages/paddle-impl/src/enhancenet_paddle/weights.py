@@ -41,6 +41,10 @@ tensor, or a tensor of the wrong shape raises one ``ValueError`` listing each of
 and the found shape. A sub-pixel head stored in the other shuffle order is converted at load into the order
 of the model's head (:func:`enhancenet_core.canonical.load_canonical_arrays`). Writes are atomic (temporary
 file in the target directory + ``os.replace``). Nothing is ever downloaded.
+
+Only safetensors files are read by default: ``.pdparams`` (:func:`paddle.load` is pickle) is refused with one line
+(:class:`enhancenet_core.safetensors_io.PickleRefusedError`) unless the caller passes ``trust_pickle=True``, which
+``enhancenet-convert --trust-pickle`` does for a file the user has said they trust.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ from enhancenet_core.canonical import FORMAT_NAME, FORMAT_VERSION, LAYOUTS, RESE
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import BaseModelName, ShuffleOrder
 from enhancenet_core.namemap import HEAD_PREFIX
+from enhancenet_core.safetensors_io import check_not_pickle
 from enhancenet_paddle.models.head import EnhanceNet
 from enhancenet_paddle.models.pose_model import PoseModel
 from enhancenet_runtime.engine.io import atomic_write_bytes
@@ -214,19 +219,33 @@ def save_pdparams(
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_pdparams(model: nn.Layer, path: str | os.PathLike[str], model_cfg: ModelConfig | None = None) -> None:
+def load_trusted_pickle(path: str | os.PathLike[str]) -> Any:
+    """:func:`paddle.load` of a ``.pdparams`` the user has explicitly trusted (``--trust-pickle``).
+
+    This unpickles: the file can run any code. It is called only behind that opt-in, never by default and never
+    as a fallback when a safe reader refuses a file.
+    """
+    try:
+        return paddle.load(os.fspath(path))
+    except Exception as exc:  # paddle raises several types for a corrupt or foreign file
+        raise ValueError(f"{path}: not a readable Paddle checkpoint ({exc})") from exc
+
+
+def load_pdparams(model: nn.Layer, path: str | os.PathLike[str], model_cfg: ModelConfig | None = None,
+                  trust_pickle: bool = False) -> None:
     """Load a ``.pdparams`` state dict strictly: every tensor of ``model`` present with its shape, no extra one.
 
     Paddle's own ``set_state_dict`` only warns about missing or mis-shaped tensors; this raises one ValueError
-    listing each problem (Paddle names, expected and found shape) and loads nothing on failure.
+    listing each problem (Paddle names, expected and found shape) and loads nothing on failure. The file is
+    pickle: without ``trust_pickle`` it is refused unread (:class:`~enhancenet_core.safetensors_io.PickleRefusedError`).
     """
     source = os.fspath(path)
     if not Path(path).is_file():
         raise FileNotFoundError(f"checkpoint {source} not found")
-    try:
-        state = paddle.load(source)
-    except Exception as exc:
-        raise ValueError(f"{source}: not a readable Paddle checkpoint ({exc})") from exc
+    if not trust_pickle:
+        check_not_pickle(path)
+        raise ValueError(f"{source}: expected a .pdparams file")  # pragma: no cover - .pdparams is refused above
+    state = load_trusted_pickle(source)
     if not isinstance(state, dict):
         raise ValueError(f"{source}: expected a state dict, got {type(state).__name__}")
     info = state.pop("__enhancenet__", None)
@@ -243,8 +262,9 @@ def load_pdparams(model: nn.Layer, path: str | os.PathLike[str], model_cfg: Mode
 
 
 # -------------------------------------------------------------------------------- third-party checkpoints
-def read_state_dict(path: str | os.PathLike[str]) -> OrderedDict[str, np.ndarray]:
-    """Arrays of a ``.safetensors`` file or a ``.pdparams`` state dict, under canonical names.
+def read_state_dict(path: str | os.PathLike[str], trust_pickle: bool = False) -> OrderedDict[str, np.ndarray]:
+    """Arrays of a ``.safetensors`` file or (only with ``trust_pickle``) a ``.pdparams`` state dict, under
+    canonical names.
 
     BN names are mapped by the table (``_mean`` -> ``running_mean``); a ``module.`` prefix (DataParallel) is
     removed. PyTorch ``.pth`` files need torch, which this package never imports: convert them to safetensors
@@ -255,12 +275,14 @@ def read_state_dict(path: str | os.PathLike[str]) -> OrderedDict[str, np.ndarray
         raise FileNotFoundError(f"checkpoint {path} not found")
     if path.suffix == ".safetensors":
         raw: dict[str, Any] = read_safetensors(path)[0]
+    elif not trust_pickle:
+        check_not_pickle(path)
+        raise ValueError(f"{path}: expected a .safetensors weight file")
     elif path.suffix == ".pdparams":
-        try:
-            raw = paddle.load(os.fspath(path))
-        except Exception as exc:
-            raise ValueError(f"{path}: not a readable Paddle checkpoint ({exc})") from exc
-        raw = {k: v for k, v in raw.items() if k != "__enhancenet__"}
+        loaded = load_trusted_pickle(path)
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: expected a state dict, got {type(loaded).__name__}")
+        raw = {k: v for k, v in loaded.items() if k != "__enhancenet__"}
     else:
         raise ValueError(
             f"{path}: expected a .safetensors or .pdparams file; PyTorch .pth files must be converted to "
@@ -277,7 +299,7 @@ def _base_layer(model: nn.Layer) -> nn.Layer:
     return model.base if isinstance(model, PoseModel) else model
 
 
-def load_hrnet_checkpoint(model: nn.Layer, path: str | os.PathLike[str]) -> None:
+def load_hrnet_checkpoint(model: nn.Layer, path: str | os.PathLike[str], trust_pickle: bool = False) -> None:
     """Load an HRNet code-base checkpoint (``pose_resnet`` / ``pose_hrnet`` names, base model only) converted to
     ``.safetensors`` into the base model of ``model`` (the EnhanceNet head keeps its initialisation).
 
@@ -285,7 +307,8 @@ def load_hrnet_checkpoint(model: nn.Layer, path: str | os.PathLike[str]) -> None
     other tensor may be in the file, else ValueError lists each one and nothing is loaded.
     """
     source = os.fspath(path)
-    found = OrderedDict((k, v) for k, v in read_state_dict(path).items() if not k.endswith("num_batches_tracked"))
+    found = OrderedDict((k, v) for k, v in read_state_dict(path, trust_pickle).items()
+                        if not k.endswith("num_batches_tracked"))
     own = canonical_state_dict(_base_layer(model))
     canonical.check_tensors(found, _shapes(own), source)
     _assign(own, found)
@@ -324,6 +347,7 @@ __all__ = [
     "load_hrnet_checkpoint",
     "load_pdparams",
     "load_pretrained_backbone",
+    "load_trusted_pickle",
     "model_config_json",
     "paddle_name",
     "read_safetensors",

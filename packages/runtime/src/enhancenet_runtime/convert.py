@@ -1,7 +1,7 @@
 """``enhancenet-convert``: weights between torch, paddle and mindspore checkpoints and canonical safetensors.
 
     enhancenet-convert SRC DST [--config CONFIG] [--torch-python PY] [--paddle-python PY] [--mindspore-python PY]
-                       [--verify]
+                       [--verify] [--trust-pickle]
 
 Formats by suffix: ``.safetensors`` canonical (names of :mod:`enhancenet_core.namemap`), ``.pt`` / ``.pth``
 PyTorch state dict, ``.pdparams`` Paddle state dict, ``.ckpt`` MindSpore checkpoint (``mindspore.save_checkpoint``,
@@ -22,6 +22,12 @@ back ends store in native checkpoints).
 (``N(0, 1)``, shape (1, 3, H, W) of the model's input size, float32) in eval mode and save M^LR / M^HR;
 the max absolute difference per output, relative to max(1, max |output|), is reported.
 
+Pickle: a ``.pt`` / ``.pth`` / ``.pdparams`` source (or any file with a pickle or zip signature) is refused with
+one line, exit status 2, nothing unpickled, unless ``--trust-pickle`` is given. That flag is the explicit opt-in
+for a file the user trusts (e.g. an official HRNet ``.pth``): the source's back end then unpickles it, which runs
+any code the file holds. It is never the default and never a fallback; every other enhancenet command reads
+only ``.safetensors`` (canonical weights and training checkpoints).
+
 Python API: :func:`convert_weights` (returns :class:`ConvertResult`), :func:`read_canonical_header`.
 Exit status: 0 on success, 2 on bad arguments / unreadable input / refused conversion, 1 on a failed
 ``--verify`` tolerance.
@@ -29,6 +35,7 @@ Exit status: 0 on success, 2 on bad arguments / unreadable input / refused conve
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -42,7 +49,8 @@ import numpy as np
 from enhancenet_core import canonical
 from enhancenet_core.canonical import model_config_json, read_canonical_metadata
 from enhancenet_core.config import ConfigError, ModelConfig, load_config
-from enhancenet_core.safetensors_io import read_safetensors
+from enhancenet_core.safetensors_io import PICKLE_SUFFIXES, check_not_pickle, read_safetensors
+from enhancenet_runtime.engine.safe_checkpoint import CHECKPOINT_KEY
 
 __all__ = [
     "BACKENDS",
@@ -155,6 +163,28 @@ def _check_canonical_source(path: Path) -> None:
                                "non-finite weights are not converted")
 
 
+def _checkpoint_framework(path: Path) -> str | None:
+    """The framework whose training checkpoint a ``.safetensors`` file holds (``format``
+    ``enhancenet-<framework>-checkpoint`` in its JSON header), or ``None`` for canonical weights."""
+    if not path.is_file():
+        return None
+    try:
+        meta = read_canonical_header(path)
+    except ConvertError:
+        return None  # unreadable: refused below as canonical weights
+    if CHECKPOINT_KEY not in meta:
+        return None
+    try:
+        structure = json.loads(meta[CHECKPOINT_KEY])
+        fmt = structure.get("format") if isinstance(structure, dict) else None
+    except (ValueError, RecursionError) as exc:
+        raise ConvertError(f"{path}: a training checkpoint with a corrupt header ({exc})") from exc
+    fw = next((f for f in BACKENDS if fmt == f"enhancenet-{f}-checkpoint"), None)
+    if fw is None:
+        raise ConvertError(f"{path}: a training checkpoint of unknown format {fmt!r}")
+    return fw
+
+
 def _run_backend(framework: str, python: str, args: Sequence[str]) -> str:
     if framework not in BACKENDS:
         raise ConvertError(f"no converter back end for {framework!r}")
@@ -185,6 +215,7 @@ def convert_weights(
     pythons: Mapping[str, str] | None = None,
     verify: bool = False,
     seed: int = 0,
+    trust_pickle: bool = False,
 ) -> ConvertResult:
     """Convert ``src`` to ``dst`` (formats from the suffixes) through canonical safetensors.
 
@@ -195,18 +226,27 @@ def convert_weights(
         pythons: framework -> interpreter that has that framework (default ``sys.executable``).
         verify: run both ends on the same seeded input and fill ``max_abs_diff``.
         seed: seed of the verification input.
+        trust_pickle: read a pickle source (``.pt`` / ``.pth`` / ``.pdparams``): its back end unpickles it, which
+            runs any code it holds; without it such a source is refused unread.
     """
     src_p, dst_p = Path(src), Path(dst)
+    if src_p.is_file() and not trust_pickle:  # first: a .pdckpt is a pickle before it is an unknown format
+        try:
+            check_not_pickle(src_p)
+        except ValueError as exc:
+            raise ConvertError(str(exc)) from exc
     src_fmt, dst_fmt = format_of(src_p), format_of(dst_p)
     if not src_p.is_file():
         raise ConvertError(f"source weight file {src_p} not found")
+    trust = ["--trust-pickle"] if trust_pickle else []
     if src_p.resolve() == dst_p.resolve():
         raise ConvertError(f"source and destination are the same file {src_p}")
     if not dst_p.parent.is_dir():
         raise ConvertError(f"destination directory {dst_p.parent} does not exist")
     pythons = dict(pythons or {})
     model_cfg = _resolve_model_config(config)
-    if src_fmt == CANONICAL:
+    ckpt_fw = _checkpoint_framework(src_p) if src_fmt == CANONICAL else None
+    if src_fmt == CANONICAL and ckpt_fw is None:
         try:
             meta = read_canonical_header(src_p)
         except ConvertError:
@@ -226,29 +266,39 @@ def convert_weights(
 
     steps: list[str] = []
     with tempfile.TemporaryDirectory(prefix="enhancenet-convert-") as tmp:
-        if src_fmt == CANONICAL and dst_fmt == CANONICAL:
+        if ckpt_fw is not None and not (dst_fmt == CANONICAL or dst_fmt == ckpt_fw):
+            # a training checkpoint is read by the framework that wrote it: its model to canonical first
+            mid = Path(tmp) / "checkpoint.safetensors"
+            _run_backend(ckpt_fw, py(ckpt_fw), ["convert", str(src_p), str(mid), *cfg_args])
+            steps.append(f"{ckpt_fw}: {src_p.name} -> canonical")
+            src_p, ckpt_fw = mid, None
+        if src_fmt == CANONICAL and dst_fmt == CANONICAL and ckpt_fw is not None:
+            _run_backend(ckpt_fw, py(ckpt_fw), ["convert", str(src_p), str(dst_p), *cfg_args])
+            steps.append(f"{ckpt_fw}: {src_p.name} -> {dst_p.name}")
+        elif src_fmt == CANONICAL and dst_fmt == CANONICAL:
             # re-check and rewrite (e.g. into the config's shuffle order) with any framework that is installed
             fw = next((f for f in ("torch", "paddle", "mindspore") if f in pythons), "torch")
-            _run_backend(fw, py(fw), ["convert", str(src_p), str(dst_p), *cfg_args])
+            _run_backend(fw, py(fw), ["convert", str(src_p), str(dst_p), *cfg_args, *trust])
             steps.append(f"{fw}: {src_p.name} -> {dst_p.name}")
         elif src_fmt == CANONICAL or dst_fmt == CANONICAL:
             fw = dst_fmt if src_fmt == CANONICAL else src_fmt
-            _run_backend(fw, py(fw), ["convert", str(src_p), str(dst_p), *cfg_args])
+            _run_backend(fw, py(fw), ["convert", str(src_p), str(dst_p), *cfg_args, *trust])
             steps.append(f"{fw}: {src_p.name} -> {dst_p.name}")
         else:
             mid = Path(tmp) / "canonical.safetensors"
-            _run_backend(src_fmt, py(src_fmt), ["convert", str(src_p), str(mid), *cfg_args])
+            _run_backend(src_fmt, py(src_fmt), ["convert", str(src_p), str(mid), *cfg_args, *trust])
             steps.append(f"{src_fmt}: {src_p.name} -> canonical")
             _run_backend(dst_fmt, py(dst_fmt), ["convert", str(mid), str(dst_p), *cfg_args])
             steps.append(f"{dst_fmt}: canonical -> {dst_p.name}")
         diffs: dict[str, float] = {}
         if verify:
-            diffs = _verify(src_p, src_fmt, dst_p, dst_fmt, cfg_args, py, seed, Path(tmp))
+            diffs = _verify(src_p, src_fmt, dst_p, dst_fmt, cfg_args, py, seed, Path(tmp), trust)
             steps.append("verify")
     return ConvertResult(src_p, dst_p, tuple(steps), diffs)
 
 
-def _verify(src: Path, src_fmt: str, dst: Path, dst_fmt: str, cfg_args: list[str], py, seed: int, tmp: Path) -> dict[str, float]:
+def _verify(src: Path, src_fmt: str, dst: Path, dst_fmt: str, cfg_args: list[str], py, seed: int, tmp: Path,
+            trust: list[str]) -> dict[str, float]:
     """Each end runs in its own framework (a canonical end runs in the other end's framework)."""
     frameworks = [src_fmt, dst_fmt]
     for i in (0, 1):
@@ -259,7 +309,9 @@ def _verify(src: Path, src_fmt: str, dst: Path, dst_fmt: str, cfg_args: list[str
     for i, (path, fw) in enumerate(zip((src, dst), frameworks, strict=True)):
         out_dir = tmp / f"verify{i}"
         out_dir.mkdir()
-        _run_backend(fw, py(fw), ["verify", str(path), "--out", str(out_dir), "--seed", str(seed), *cfg_args])
+        # the source: as the user trusted it; the destination: the file this call's own back end just wrote
+        extra = trust if i == 0 else (["--trust-pickle"] if path.suffix.lower() in PICKLE_SUFFIXES else [])
+        _run_backend(fw, py(fw), ["verify", str(path), "--out", str(out_dir), "--seed", str(seed), *cfg_args, *extra])
         outs.append({p.stem: np.load(p) for p in sorted(out_dir.glob("*.npy"))})
     a, b = outs
     if set(a) != set(b):
@@ -288,11 +340,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--verify", action="store_true", help="run both ends on a seeded random input, report max |diff|")
     parser.add_argument("--seed", type=int, default=0, help="seed of the --verify input")
     parser.add_argument("--tolerance", type=float, default=VERIFY_TOLERANCE, help="--verify fails above this max |diff|")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="read a pickle source (.pt/.pth/.pdparams); unpickling runs any code the file holds, "
+                        "so only for a file you trust (refused without this flag)")
     args = parser.parse_args(argv)
     pythons = {fw: getattr(args, f"{fw}_python") for fw in BACKENDS if getattr(args, f"{fw}_python")}
 
     def body() -> int:
-        result = convert_weights(args.src, args.dst, args.config, pythons, verify=args.verify, seed=args.seed)
+        result = convert_weights(args.src, args.dst, args.config, pythons, verify=args.verify, seed=args.seed,
+                                 trust_pickle=args.trust_pickle)
         for step in result.steps:
             print(step)
         if args.verify:

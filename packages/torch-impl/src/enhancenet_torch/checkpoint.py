@@ -1,6 +1,7 @@
 """Training checkpoints: written atomically, loaded with clear errors, holding everything an exact resume needs.
 
-A checkpoint (``.pt``, :func:`torch.save` of a dict) holds::
+A checkpoint (``.safetensors``, :func:`enhancenet_runtime.engine.safe_checkpoint.save_checkpoint_file`: every
+tensor in a safetensors file, the structure and the scalars as JSON in its header; no pickle) holds::
 
     format        "enhancenet-torch-checkpoint"
     version       1
@@ -15,12 +16,16 @@ A checkpoint (``.pt``, :func:`torch.save` of a dict) holds::
 
 Writes go through :func:`enhancenet_runtime.engine.io.atomic_write_bytes` (a temporary file in the same directory,
 flushed to disk, then ``os.replace``-d over the target), so a kill at any moment leaves either the old or the
-new checkpoint, never a truncated one.
+new checkpoint, never a truncated one (the temporary file a kill leaves is removed when training starts again).
+
+Nothing is ever unpickled: a ``.pt`` / ``.pth`` file (or any file with a pickle or zip signature) is refused with
+one line naming the safe format and ``enhancenet-convert SRC DST.safetensors --trust-pickle``, the explicit
+opt-in for a file the user trusts. Checkpoints of earlier versions (``checkpoint_last.pt``) cannot be resumed;
+their weights convert the same way.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import random
 from collections.abc import Mapping
@@ -32,12 +37,18 @@ import torch
 
 from enhancenet_core.canonical import tensor_problems
 from enhancenet_core.config import ModelConfig
+from enhancenet_core.safetensors_io import PickleRefusedError, check_not_pickle
 from enhancenet_runtime.engine.checkpointing import CheckpointError, check_architecture, describe_architecture
-from enhancenet_runtime.engine.io import atomic_write_bytes
+from enhancenet_runtime.engine.safe_checkpoint import (
+    is_checkpoint_file,
+    read_checkpoint_file,
+    save_checkpoint_file,
+)
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "CheckpointError",
+    "PickleRefusedError",
     "atomic_save",
     "capture_rng_state",
     "describe_architecture",
@@ -49,15 +60,28 @@ __all__ = [
 
 CHECKPOINT_FORMAT = "enhancenet-torch-checkpoint"
 CHECKPOINT_VERSION = 1
-LAST_NAME = "checkpoint_last.pt"
-BEST_NAME = "model_best.pt"
+LAST_NAME = "checkpoint_last.safetensors"
+BEST_NAME = "model_best.safetensors"
+#: the pickle checkpoints of earlier versions, refused (not resumed from, not silently ignored)
+LEGACY_NAMES = ("checkpoint_last.pt", "model_best.pt")
+TENSOR_KIND = "torch"
+
+
+def _to_numpy(value: Any) -> tuple[np.ndarray, str] | None:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy(), TENSOR_KIND
+    return None
+
+
+def _from_numpy(array: np.ndarray, kind: str) -> torch.Tensor:
+    if kind != TENSOR_KIND:
+        raise ValueError(f"tensor kind {kind!r} is not a torch tensor")
+    return torch.from_numpy(array)
 
 
 def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
-    """``torch.save`` ``obj`` to ``path`` atomically (serialized in memory, then an atomic write)."""
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return atomic_write_bytes(path, buf.getbuffer(), make_parents=True)
+    """Write the checkpoint dict ``obj`` to ``path`` atomically as safetensors + JSON (no pickle)."""
+    return save_checkpoint_file(path, obj, _to_numpy)
 
 
 def capture_rng_state() -> dict[str, Any]:
@@ -82,9 +106,18 @@ def restore_rng_state(state: Mapping[str, Any]) -> None:
 
 
 def latest_checkpoint(out_dir: str | os.PathLike[str]) -> Path | None:
-    """``out_dir / checkpoint_last.pt`` if it exists, else ``None``."""
+    """``out_dir / checkpoint_last.safetensors`` if it exists, else ``None``.
+
+    Raises:
+        PickleRefusedError: only a pickle checkpoint of an earlier version is there (resuming would start over).
+    """
     path = Path(out_dir) / LAST_NAME
-    return path if path.is_file() else None
+    if path.is_file():
+        return path
+    legacy = Path(out_dir) / LEGACY_NAMES[0]
+    if legacy.is_file():
+        check_not_pickle(legacy)
+    return None
 
 
 def load_checkpoint(
@@ -93,21 +126,21 @@ def load_checkpoint(
     """Read a training checkpoint written by :func:`enhancenet_torch.train.train`.
 
     Args:
-        path: the ``.pt`` file.
+        path: the ``.safetensors`` checkpoint.
         model_cfg: when given, the checkpoint's architecture must equal :func:`describe_architecture` of it.
-        map_location: where tensors are loaded.
+        map_location: kept for callers; tensors are read to the CPU (``load_state_dict`` of the model and the
+            optimizer copies them to their parameters' device; RNG states must be CPU tensors).
 
     Raises:
         FileNotFoundError: no such file.
+        PickleRefusedError: a pickle file (``.pt``, ...), refused without being unpickled.
         CheckpointError: not an enhancenet-torch checkpoint, or one of another architecture.
     """
+    del map_location
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as exc:  # torch raises several types for a corrupt or foreign file
-        raise CheckpointError(f"checkpoint {path}: cannot be read as a torch checkpoint ({exc})") from exc
+    ckpt = read_checkpoint_file(path, _from_numpy)
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"checkpoint {path}: not an enhancenet-torch checkpoint (expected a dict with "
@@ -121,7 +154,8 @@ def load_checkpoint(
 def load_model_weights(
     model: torch.nn.Module, path: str | os.PathLike[str], model_cfg: ModelConfig, map_location: str = "cpu"
 ) -> dict[str, Any]:
-    """Load model weights from a training checkpoint (``.pt``) or canonical weights (``.safetensors``).
+    """Load model weights from a training checkpoint or canonical weights (both ``.safetensors``; told apart by
+    the header). A pickle file is refused (:class:`PickleRefusedError`) without being unpickled.
 
     The architecture is checked before any tensor is copied: a checkpoint of another model raises
     :class:`CheckpointError` naming both architectures, and a canonical file whose tensors do not fit the
@@ -133,11 +167,14 @@ def load_model_weights(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found")
-    if path.suffix == ".safetensors":
+    check_not_pickle(path)
+    if not is_checkpoint_file(path):
         from enhancenet_torch import weights  # the models package's canonical weight I/O
 
         try:
             weights.load_canonical(model, path, model_cfg)
+        except PickleRefusedError:
+            raise
         except (KeyError, ValueError, RuntimeError) as exc:
             raise CheckpointError(
                 f"weights {path} do not fit the model {describe_architecture(model_cfg)!r}: {exc}"

@@ -3,12 +3,14 @@
 The parser and the convert / verify flows are :mod:`enhancenet_runtime.engine.convert_backend`'s; this module
 supplies only what is PyTorch's (:data:`TORCH_IO`): the model, the ``.pt`` / ``.pth`` file and the forward pass.
 
-    python -m enhancenet_torch.convert convert SRC DST [--model-config JSON]
-    python -m enhancenet_torch.convert verify WEIGHTS --out DIR [--seed S] [--model-config JSON]
+    python -m enhancenet_torch.convert convert SRC DST [--model-config JSON] [--trust-pickle]
+    python -m enhancenet_torch.convert verify WEIGHTS --out DIR [--seed S] [--model-config JSON] [--trust-pickle]
 
-``SRC`` / ``DST``: ``.safetensors`` (canonical, through :mod:`enhancenet_torch.weights`) or ``.pt`` / ``.pth``
-(a PyTorch checkpoint ``{"state_dict": model.state_dict(), "enhancenet": {"format", "model_config"}}``; plain
-state dicts, e.g. HRNet's, are read too). Every tensor's name and shape is checked against the model the
+``SRC`` / ``DST``: ``.safetensors`` (canonical, through :mod:`enhancenet_torch.weights`; as ``SRC`` also a
+training checkpoint, whose model weights are taken) or ``.pt`` / ``.pth`` (a PyTorch checkpoint
+``{"state_dict": model.state_dict(), "enhancenet": {"format", "model_config"}}``; plain state dicts, e.g.
+HRNet's, and the pickle training checkpoints of earlier versions are read too, but only with ``--trust-pickle``:
+reading them unpickles, which runs any code the file holds). Every tensor's name and shape is checked against the model the
 configuration builds before anything is written; a checkpoint recording another architecture is refused.
 ``verify`` loads the weights, runs the model in eval mode on ``N(0, 1)`` input (1, 3, H, W) drawn by NumPy from
 ``--seed`` (the same input every back end draws) and saves ``lr.npy`` / ``hr.npy`` (float32) in ``DIR``.
@@ -28,12 +30,14 @@ import torch
 from enhancenet_core import canonical
 from enhancenet_core.config import ModelConfig
 from enhancenet_runtime.convert import model_config_from_json
+from enhancenet_runtime.engine.checkpointing import check_architecture, describe_architecture
 from enhancenet_runtime.engine.convert_backend import FrameworkIO
-from enhancenet_torch.checkpoint import CheckpointError, load_checkpoint, load_model_weights
+from enhancenet_torch.checkpoint import CHECKPOINT_FORMAT, load_model_weights
 from enhancenet_torch.models import PoseModel, build_model, canonical_state_dict
 from enhancenet_torch.weights import (
     atomic_write_bytes,
     load_canonical,
+    load_trusted_pickle,
     model_config_json,
     read_state_dict,
     save_canonical,
@@ -43,43 +47,30 @@ PT_FORMAT = "enhancenet-torch-state-dict"
 PT_SUFFIXES = (".pt", ".pth")
 
 
-def _training_checkpoint(path: Path) -> dict | None:
-    """The dict of an enhancenet-torch *training* checkpoint (``checkpoint_last.pt``), else ``None``.
-
-    A training checkpoint also holds optimizer and NumPy RNG state, which ``torch.load(weights_only=True)``
-    refuses; only when that refusal happens is the file read as a training checkpoint (its ``format`` field is
-    checked by :func:`enhancenet_torch.checkpoint.load_checkpoint`).
-    """
-    try:
-        torch.load(path, map_location="cpu", weights_only=True)
-        return None
-    except Exception:  # not a plain state dict: maybe our training checkpoint
-        pass
-    try:
-        return load_checkpoint(path)
-    except CheckpointError as exc:
-        raise ValueError(f"{path}: neither a PyTorch state dict nor an enhancenet-torch training checkpoint "
-                         f"({exc})") from exc
+def _legacy_training_checkpoint(obj: object) -> dict | None:
+    """A trusted ``.pt`` that is a training checkpoint of an earlier version (pickle), else ``None``."""
+    return obj if isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT else None
 
 
 def _pt_model_config(path: Path) -> str | None:
-    """The model configuration JSON a ``.pt`` / ``.pth`` file records (:func:`save_any`'s header, or a
-    training checkpoint's config); None: none."""
-    ckpt = _training_checkpoint(path)
+    """The model configuration JSON a trusted ``.pt`` / ``.pth`` file records (:func:`save_any`'s header, or an
+    old training checkpoint's config); None: none. Reached only behind ``--trust-pickle``."""
+    obj = load_trusted_pickle(path)
+    ckpt = _legacy_training_checkpoint(obj)
     if ckpt is not None:
         return canonical.model_config_json(model_config_from_json(json.dumps(ckpt["config"]["model"])))
-    obj = torch.load(path, map_location="cpu", weights_only=True)
     info = obj.get("enhancenet") if isinstance(obj, dict) else None
     return info.get("model_config") if isinstance(info, dict) else None
 
 
 def _load_pt(model: PoseModel, path: Path, model_cfg: ModelConfig) -> None:
-    """Load a ``.pt`` / ``.pth`` state dict (or a training checkpoint) into ``model``, checking every name and
-    shape first."""
-    if _training_checkpoint(path) is not None:
-        load_model_weights(model, path, model_cfg)  # checks the recorded architecture and every tensor
-        return
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    """Load a trusted ``.pt`` / ``.pth`` state dict (or an old training checkpoint) into ``model``, checking every
+    name and shape first. Reached only behind ``--trust-pickle`` (:mod:`enhancenet_runtime.engine.convert_backend`
+    refuses a pickle source before)."""
+    obj = load_trusted_pickle(path)
+    ckpt = _legacy_training_checkpoint(obj)
+    if ckpt is not None:
+        check_architecture(ckpt.get("architecture"), describe_architecture(model_cfg), path)
     info = obj.get("enhancenet") if isinstance(obj, dict) else None
     preamble = ""
     if isinstance(info, dict) and "model_config" in info:
@@ -87,7 +78,8 @@ def _load_pt(model: PoseModel, path: Path, model_cfg: ModelConfig) -> None:
         if stored != json.loads(model_config_json(model_cfg)):
             preamble = (f"the file holds a {stored.get('base', {}).get('name')!r} model with another configuration "
                         f"than the one requested ({model_cfg.base.name.value!r}); ")
-    found = {k: v for k, v in read_state_dict(path).items() if not k.endswith("num_batches_tracked")}
+    found = {k: v for k, v in read_state_dict(path, trust_pickle=True).items()
+             if not k.endswith("num_batches_tracked")}
     expected = {k: tuple(v.shape) for k, v in canonical_state_dict(model).items()}
     if preamble and not canonical.tensor_problems(found, expected):
         raise ValueError(f"{path}: {preamble.rstrip('; ')}")
@@ -127,6 +119,7 @@ TORCH_IO = FrameworkIO(
     native_model_config=_pt_model_config,
     forward=_forward,
     setup=_setup,
+    load_checkpoint_weights=load_model_weights,
 )
 
 

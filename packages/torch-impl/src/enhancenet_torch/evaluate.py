@@ -131,7 +131,7 @@ def evaluate_checkpoint(
     progress: bool = True,
     max_batches: int | None = None,
 ) -> dict[str, Any]:
-    """Build the model of ``cfg``, load ``checkpoint`` (``.pt`` or ``.safetensors``; its architecture is checked
+    """Build the model of ``cfg``, load ``checkpoint`` (a ``.safetensors`` checkpoint or weights; its architecture is checked
     first) and :func:`evaluate` it."""
     from enhancenet_torch.checkpoint import load_model_weights
     from enhancenet_torch.device import resolve_device

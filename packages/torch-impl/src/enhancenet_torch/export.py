@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from enhancenet_core.files import atomic_write_with
 from enhancenet_torch.models.pose_model import PoseModel
 
 DEFAULT_OPSET = 17
@@ -111,21 +111,18 @@ def export_onnx(
     example = torch.randn(batch_size, 3, height, width, generator=torch.Generator().manual_seed(seed))
     output_names = ["heatmaps_lr", "heatmaps_hr"] if net.has_head else ["heatmaps_lr"]
     dynamic_axes = {name: {0: "batch"} for name in [INPUT_NAME, *output_names]}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+
+    def write(tmp: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=DeprecationWarning)
             warnings.simplefilter("ignore", category=FutureWarning)
             warnings.simplefilter("ignore", category=UserWarning)
             torch.onnx.export(
-                wrapper, (example,), tmp, dynamo=False, opset_version=opset, input_names=[INPUT_NAME],
+                wrapper, (example,), os.fspath(tmp), dynamo=False, opset_version=opset, input_names=[INPUT_NAME],
                 output_names=output_names, dynamic_axes=dynamic_axes, do_constant_folding=True,
             )
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+    atomic_write_with(path, write)  # the usual mode (0666 & ~umask), like every file the project writes
     report = ExportReport(path=path, output_names=output_names, opset=opset,
                           depth_to_space_modes=depth_to_space_modes(path))
     if verify:

@@ -57,7 +57,7 @@ def predict_image(
 
     Args:
         cfg: the experiment config.
-        checkpoint: ``.pt`` training checkpoint or ``.safetensors`` canonical weights.
+        checkpoint: a ``.safetensors`` training checkpoint or canonical weights (pickle files are refused).
         image: the image file.
         boxes: person boxes ``(x, y, w, h)`` in image pixels.
         out_path: the picture (PNG/JPG by suffix); a ``.json`` beside it holds the keypoints.

@@ -191,11 +191,11 @@ def train(
 
     Args:
         cfg: the experiment config.
-        out_dir: run directory: ``checkpoint_last.pt``, ``model_best.pt``, ``train_log.csv``, ``tb/``,
+        out_dir: run directory: ``checkpoint_last.safetensors``, ``model_best.safetensors``, ``train_log.csv``, ``tb/``,
             ``config.json``, ``eval/epoch_XXX/`` (rank 0 writes; created if missing).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``None`` for CUDA when available. Under torchrun each
             process uses ``cuda:LOCAL_RANK``.
-        resume: continue from ``out_dir/checkpoint_last.pt`` when it exists (its architecture must match).
+        resume: continue from ``out_dir/checkpoint_last.safetensors`` when it exists (its architecture must match).
         max_steps: stop after this many global optimizer steps (counted from the start of the run, not of this
             call) and write a checkpoint there; ``None`` trains all ``train.epochs`` epochs.
         checkpoint_every: also write a checkpoint every this many steps (0: only at epoch ends and at stop).

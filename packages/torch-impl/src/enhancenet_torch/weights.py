@@ -15,6 +15,12 @@ configured with the framework order, and vice versa.
 Also here: :func:`load_hrnet_checkpoint` for HRNet's official ``pose_resnet`` / ``pose_hrnet`` ``.pth`` files
 (same names, base model only) and :func:`load_pretrained_backbone` for local ImageNet weights of the
 ResNet / HRNet backbones. Nothing is ever downloaded. This module never imports enhancenet-numpy.
+
+Only safetensors files are read: a ``.pt`` / ``.pth`` (pickle) file is refused with one line
+(:class:`enhancenet_core.safetensors_io.PickleRefusedError`) unless the caller passes ``trust_pickle=True``,
+which ``enhancenet-convert --trust-pickle`` does for a file the user has said they trust: convert an HRNet or
+ImageNet ``.pth`` once (``enhancenet-convert pose_hrnet_w32.pth pose_hrnet_w32.safetensors --trust-pickle
+--config CONFIG``) and use the ``.safetensors``.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from enhancenet_core import canonical
 from enhancenet_core.canonical import FORMAT_NAME, FORMAT_VERSION, model_config_json
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import BaseModelName, ShuffleOrder
+from enhancenet_core.safetensors_io import check_not_pickle
 from enhancenet_runtime.engine.io import atomic_write_bytes
 from enhancenet_torch.models.head import EnhanceNet
 from enhancenet_torch.models.pose_model import PoseModel, canonical_state_dict
@@ -106,20 +113,36 @@ def load_canonical(
 
 
 # ------------------------------------------------------------------------------- third-party checkpoints
-def read_state_dict(path: str | os.PathLike[str]) -> OrderedDict[str, Tensor]:
-    """Tensors of a ``.safetensors`` file or a PyTorch ``.pth`` / ``.pt`` state dict (``weights_only``).
+def load_trusted_pickle(path: str | os.PathLike[str]) -> object:
+    """``torch.load`` of a ``.pt`` / ``.pth`` file the user has explicitly trusted (``--trust-pickle``).
+
+    This unpickles: the file can run any code. It is called only behind that opt-in, never by default and never
+    as a fallback when a safe reader refuses a file.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises several types for a corrupt or foreign file
+        raise ValueError(f"{path}: not a readable PyTorch file ({exc})") from exc
+
+
+def read_state_dict(path: str | os.PathLike[str], trust_pickle: bool = False) -> OrderedDict[str, Tensor]:
+    """Tensors of a ``.safetensors`` file or, only with ``trust_pickle``, a PyTorch ``.pth`` / ``.pt`` state dict.
 
     A dict holding ``state_dict`` / ``model`` is unwrapped; a ``module.`` prefix (DataParallel) is removed.
+
+    Raises:
+        PickleRefusedError: a pickle file without ``trust_pickle`` (nothing unpickled).
+        ValueError: not a state dict (naming the file).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found")
     if path.suffix == ".safetensors":
         return read_safetensors(path)[0]
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ValueError(f"{path}: not a readable PyTorch state dict ({exc})") from exc
+    if not trust_pickle:
+        check_not_pickle(path)
+        raise ValueError(f"{path}: expected a .safetensors weight file")
+    obj = load_trusted_pickle(path)
     if isinstance(obj, dict):
         for key in ("state_dict", "model"):
             if isinstance(obj.get(key), dict):
@@ -137,16 +160,18 @@ def _base_module(model: nn.Module) -> nn.Module:
     return model.base if isinstance(model, PoseModel) else model
 
 
-def load_hrnet_checkpoint(model: nn.Module, path: str | os.PathLike[str]) -> None:
+def load_hrnet_checkpoint(model: nn.Module, path: str | os.PathLike[str], trust_pickle: bool = False) -> None:
     """Load an official HRNet code-base checkpoint (``pose_resnet_*.pth`` / ``pose_hrnet_*.pth``) into the base
     model of ``model`` (the EnhanceNet head keeps its initialisation).
 
     The names are the canonical ones; ``num_batches_tracked`` is ignored. Every base-model tensor must be
     present with the right shape and no other tensor may be in the file, else ValueError lists each one
-    (expected and found shape) and nothing is loaded.
+    (expected and found shape) and nothing is loaded. A ``.pth`` is read only with ``trust_pickle`` (else
+    refused: convert it to safetensors once).
     """
     source = os.fspath(path)
-    found = OrderedDict((k, v) for k, v in read_state_dict(path).items() if not k.endswith("num_batches_tracked"))
+    found = OrderedDict((k, v) for k, v in read_state_dict(path, trust_pickle).items()
+                        if not k.endswith("num_batches_tracked"))
     base = _base_module(model)
     expected = {k: tuple(v.shape) for k, v in canonical_state_dict(base).items()}
     canonical.check_tensors(found, expected, source)
@@ -182,6 +207,7 @@ __all__ = [
     "load_canonical",
     "load_hrnet_checkpoint",
     "load_pretrained_backbone",
+    "load_trusted_pickle",
     "model_config_json",
     "read_safetensors",
     "read_state_dict",

@@ -92,8 +92,8 @@ def build_base(model_cfg: ModelConfig) -> nn.Layer:
 def build_model(model_cfg: ModelConfig) -> PoseModel:
     """Build the full model of ``model_cfg``: base model, EnhanceNet head (when enabled), pretrained backbone.
 
-    ``model_cfg.base.pretrained`` is a local path to ImageNet weights of the backbone (a ``.safetensors`` or
-    ``.pdparams`` file with torchvision ResNet or HRNet ImageNet names); it is never downloaded.
+    ``model_cfg.base.pretrained`` is a local path to ImageNet weights of the backbone (a ``.safetensors``
+    file with torchvision ResNet or HRNet ImageNet names); it is never downloaded.
     """
     model = attach_enhancenet(build_base(model_cfg), model_cfg)
     if model_cfg.base.pretrained:

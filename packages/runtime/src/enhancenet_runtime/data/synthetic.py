@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from enhancenet_runtime.data.keypoints import COCO_KEYPOINT_NAMES, COCO_SKELETON
+from enhancenet_runtime.data.marked_dirs import MARKER_NAME, is_ours, remove_stale_work_dirs
 
 try:  # the optional extra enhancenet-core[data]
     import cv2
@@ -57,7 +58,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "enhancenet_runtime.data.synthetic needs OpenCV: pip install 'enhancenet-core[data]'"
     ) from exc
 
-__all__ = ["SyntheticDataset", "generate_synthetic_coco", "main"]
+__all__ = ["MARKER_NAME", "SyntheticDataset", "generate_synthetic_coco", "main"]
 
 GENERATOR_VERSION = 2  # 2: ``area`` from the body silhouette (1: the drawn pixels)
 _SHIFT = 4  # OpenCV fixed-point bits: coordinates are multiples of 1/16 px
@@ -421,7 +422,8 @@ def generate_synthetic_coco(
         occlusion_prob: probability that a person gets an occluding rectangle over one of its joints.
         unlabeled_prob: per-keypoint probability of being left unlabelled (v=0) although drawn.
         image_format: ``"png"`` (lossless) or ``"jpg"`` (quality 95).
-        overwrite: replace an existing ``out_dir`` (atomically, after the new one is complete).
+        overwrite: replace an existing ``out_dir`` (atomically, after the new one is complete), but only a data set
+            this generator made (one carrying the :data:`MARKER_NAME` file it writes); anything else is refused.
         progress: show a tqdm progress bar.
 
     Returns:
@@ -429,7 +431,8 @@ def generate_synthetic_coco(
 
     Raises:
         ValueError: for a bad argument (naming it).
-        FileExistsError: when ``out_dir`` exists and ``overwrite`` is False.
+        FileExistsError: when ``out_dir`` exists and ``overwrite`` is False, or ``out_dir`` is not a data set this
+            generator made (no :data:`MARKER_NAME`), which ``overwrite`` never deletes.
     """
     from tqdm import tqdm
 
@@ -454,6 +457,11 @@ def generate_synthetic_coco(
         raise ValueError(f"image_format must be 'png' or 'jpg', got {image_format!r}")
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists (pass overwrite=True to replace it)")
+    if (out.exists() or out.is_symlink()) and not is_ours(out):
+        raise FileExistsError(
+            f"{out} exists and is not a synthetic data set made by enhancenet (no {MARKER_NAME} file in it); "
+            "overwrite deletes only those: remove it yourself or choose another directory"
+        )
 
     n_val = round(num_images * val_fraction)
     splits = {"train": range(0, num_images - n_val), "val": range(num_images - n_val, num_images)}
@@ -465,8 +473,11 @@ def generate_synthetic_coco(
     encode_args = [cv2.IMWRITE_PNG_COMPRESSION, 1] if fmt == "png" else [cv2.IMWRITE_JPEG_QUALITY, 95]
 
     out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_work_dirs(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
+        _write_json(tmp / MARKER_NAME, {"generator": "enhancenet_runtime.data.synthetic",
+                                        "version": GENERATOR_VERSION, "seed": int(seed), **params})
         counts_img: dict[str, int] = {}
         counts_people: dict[str, int] = {}
         (tmp / "annotations").mkdir()
@@ -543,7 +554,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--val-fraction", type=float, default=0.2)
     parser.add_argument("--occlusion-prob", type=float, default=0.3)
     parser.add_argument("--format", choices=("png", "jpg"), default="png")
-    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    parser.add_argument("--overwrite", action="store_true",
+                        help=f"replace OUT if it is a data set this command made (has {MARKER_NAME}); never anything else")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     try:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from enhancenet_core.files import atomic_write_text
 
 __all__ = ["LOG_FIELDS", "CsvLog", "progress_bar"]
 
@@ -30,12 +33,11 @@ class CsvLog:
         if resume_step is not None and self.path.is_file():
             with self.path.open(newline="") as fh:
                 rows = [r for r in csv.DictReader(fh) if r.get("step") and int(r["step"]) <= resume_step]
-            tmp = self.path.with_suffix(".csv.tmp")
-            with tmp.open("w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=self.fields)
-                writer.writeheader()
-                writer.writerows(rows)
-            os.replace(tmp, self.path)
+            text = io.StringIO(newline="")
+            writer = csv.DictWriter(text, fieldnames=self.fields)
+            writer.writeheader()
+            writer.writerows(rows)
+            atomic_write_text(self.path, text.getvalue())
         else:
             with self.path.open("w", newline="") as fh:
                 csv.DictWriter(fh, fieldnames=self.fields).writeheader()

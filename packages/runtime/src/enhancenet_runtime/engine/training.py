@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from enhancenet_core.config import Config, TrainConfig, config_to_dict
+from enhancenet_core.files import remove_stale_temp_files
 from enhancenet_runtime.engine.checkpointing import describe_architecture
 from enhancenet_runtime.engine.io import atomic_write_json
 from enhancenet_runtime.engine.logs import CsvLog, progress_bar
@@ -215,7 +216,8 @@ def run_training_loop(
 ) -> TrainResult:
     """Train from ``state`` (updated in place) to the end of epoch ``epochs - 1`` or to step ``max_steps``.
 
-    On the main process writes ``config`` to ``out_dir/config.json`` and one ``train_log.csv`` row per step
+    On the main process first removes the temporary files an interrupted atomic write left in ``out_dir``
+    (``.<name>.XXXXXXXX.tmp``), then writes ``config`` to ``out_dir/config.json`` and one ``train_log.csv`` row per step
     (a resumed run first drops the rows past ``state.step``), and shows a progress bar when ``progress``.
     Checkpoints (``hooks.save``): every ``checkpoint_every`` steps (0: never), at a ``max_steps`` stop inside an
     epoch (at that position), and after each complete epoch (after the best model, when the validation metric
@@ -259,6 +261,7 @@ def run_training_loop(
     stopped = max_steps is not None and state.step >= max_steps
     try:
         if is_main:
+            remove_stale_temp_files(out)  # what a kill during an atomic write (a checkpoint, the log) left behind
             atomic_write_json(out / "config.json", config)
             csv_log = CsvLog(out / "train_log.csv", state.step if resumed else None)
         while state.epoch < epochs and not stopped:

@@ -118,8 +118,9 @@ def build_base(model_cfg: ModelConfig) -> nn.Module:
 def build_model(model_cfg: ModelConfig) -> PoseModel:
     """Build the full model of ``model_cfg``: base model, EnhanceNet head (when enabled), pretrained backbone.
 
-    ``model_cfg.base.pretrained`` is a local path to ImageNet weights of the backbone (a ``.pth`` /
-    ``.safetensors`` state dict with torchvision ResNet or HRNet ImageNet names); it is never downloaded.
+    ``model_cfg.base.pretrained`` is a local path to ImageNet weights of the backbone (a ``.safetensors``
+    state dict with torchvision ResNet or HRNet ImageNet names; a ``.pth`` converts once with ``enhancenet-convert
+    --trust-pickle``); it is never downloaded.
     """
     model = attach_enhancenet(build_base(model_cfg), model_cfg)
     if model_cfg.base.pretrained:
