@@ -124,6 +124,9 @@ def test_pickle_detection_does_not_mistake_safetensors(tmp_path: Path) -> None:
         pytest.fail("no header length with a 0x80 low byte")
     assert struct.unpack("<Q", path.read_bytes()[:8])[0] % 256 == 0x80
     assert pickle_kind(path) is None and read_safetensors(path)[1]["pad"]
+    npz = tmp_path / "a.npz"  # a zip without a pickle in it is not taken for one
+    np.savez(npz, w=np.zeros(2))
+    assert pickle_kind(npz) is None
 
 
 def test_atomic_write_with_gives_the_usual_mode_and_cleans_up(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import struct
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,8 @@ def save_safetensors(
 
 def pickle_kind(path: str | os.PathLike[str]) -> str | None:
     """Why ``path`` is taken for a pickle file (its suffix, or a pickle / zip signature in its first bytes that
-    is not a safetensors header), else ``None``. Reads at most 16 bytes; nothing is unpickled."""
+    is not a safetensors header, or a zip archive with a ``.pkl`` member), else ``None``. Reads the first 16
+    bytes (and a zip's member names); nothing is unpickled."""
     p = Path(path)
     if p.suffix.lower() in PICKLE_SUFFIXES:
         return f"suffix {p.suffix}"
@@ -110,8 +112,13 @@ def pickle_kind(path: str | os.PathLike[str]) -> str | None:
         return None
     if len(head) >= 9 and head[8:9] == b"{":  # an 8-byte header length, then the JSON header: safetensors
         return None
-    if head.startswith(b"PK\x03\x04"):
-        return "a zip archive, as torch.save writes"
+    if head.startswith(b"PK\x03\x04"):  # torch.save's zip holds a pickle; an .npz holds none
+        try:
+            with zipfile.ZipFile(p) as zf:  # reads the member names only
+                pickled = any(name.endswith(".pkl") for name in zf.namelist())
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+            return None  # not a readable zip: the format's own reader refuses it
+        return "a zip archive holding a pickle, as torch.save writes" if pickled else None
     if len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:
         return f"pickle protocol {head[1]} signature"
     return None
