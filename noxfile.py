@@ -133,12 +133,27 @@ def _run(session: nox.Session, bin_dir: Path, program: str, *args: str, env: dic
 @nox.session(venv_backend="none")
 @nox.parametrize("package", [*PACKAGES, *NOT_YET])
 def tests(session: nox.Session, package: str) -> None:
-    """Unit tests of one package in its own virtualenv."""
+    """Unit tests of one package in its own virtualenv, without the end-to-end tests marked ``slow``
+    (those run in `nox -s slow`, which CI runs too); ``--durations`` lists the slowest."""
+    _package_tests(session, package, "not slow")
+
+
+@nox.session(venv_backend="none")
+@nox.parametrize("package", [*PACKAGES, *NOT_YET])
+def slow(session: nox.Session, package: str) -> None:
+    """The end-to-end tests marked ``slow`` (training to a better loss, kill -9 and resume, multi-process
+    training, conversion round trips through subprocesses, every base model's export); CI runs them."""
+    _package_tests(session, package, "slow")
+
+
+def _package_tests(session: nox.Session, package: str, marker: str) -> None:
     if package in NOT_YET:
         session.skip(NOT_YET[package])
     bin_dir = _framework_env(session, package)
+    # exit 5 (nothing selected) is fine: a package may have no slow test
     _run(session, bin_dir, "pytest", "-c", "pyproject.toml", "--rootdir", ".", f"{PACKAGES[package][0]}/tests",
-         *CROSS_CHECKS.get(package, ()), *(f"--ignore={d}" for d in FUZZ_SUITES.values()), "-q", *session.posargs)
+         *CROSS_CHECKS.get(package, ()), *(f"--ignore={d}" for d in FUZZ_SUITES.values()), "-q", "-m", marker,
+         "--durations=10", *session.posargs, success_codes=[0, 5])
 
 
 # The fuzz suites (`nox -s fuzz`, run by CI after `nox -s tests`, not by `tests`): hypothesis feeds generated bad

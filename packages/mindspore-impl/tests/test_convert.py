@@ -37,6 +37,7 @@ def _assert_bit_exact(back: dict[str, np.ndarray], params: dict[str, np.ndarray]
         assert back[name].dtype == value.dtype and np.array_equal(back[name], value), name
 
 
+@pytest.mark.slow
 def test_front_end_canonical_ckpt_canonical_bit_exact_and_verify(tmp_path: Path, capsys) -> None:
     assert format_of("w.ckpt") == "mindspore"
     params = _canonical(tmp_path / "a.safetensors")

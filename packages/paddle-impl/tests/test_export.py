@@ -94,6 +94,7 @@ def test_export_without_head_and_bad_arguments(tmp_path: Path) -> None:
         export_onnx(_model(cfg), tmp_path / "x.onnx", cfg.input_size, opset=9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "base",
     [BaseModelConfig(name=BaseModelName.CPN, depth=50),

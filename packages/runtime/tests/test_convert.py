@@ -47,6 +47,7 @@ def test_formats_and_header(tmp_path: Path) -> None:
 
 
 @needs_torch
+@pytest.mark.slow
 def test_canonical_torch_canonical_is_bit_exact(tmp_path: Path) -> None:
     from enhancenet_numpy.weights import load_weights
 
@@ -64,6 +65,7 @@ def test_canonical_torch_canonical_is_bit_exact(tmp_path: Path) -> None:
 
 
 @needs_torch
+@pytest.mark.slow
 def test_verify_reports_max_difference(tmp_path: Path) -> None:
     _canonical(tmp_path / "a.safetensors")
     res = convert_weights(tmp_path / "a.safetensors", tmp_path / "m.pt", verify=True)
