@@ -60,3 +60,46 @@ def test_onnx_refuses_bilinear(tmp_path: Path) -> None:
     assert not (tmp_path / "b.onnx").exists()
     with pytest.raises(FileNotFoundError):
         export_mindir(model, tmp_path / "missing" / "b.mindir", (32, 32))
+
+
+# The names enhancenet_torch.export gives its ONNX graph (its tests assert the same literals).
+TORCH_INPUT_NAMES = ["images"]
+TORCH_OUTPUT_NAMES = ["heatmaps_lr", "heatmaps_hr"]
+
+
+@pytest.mark.parametrize("with_head", [True, False])
+def test_onnx_names_and_dynamic_batch(tmp_path: Path, with_head: bool) -> None:
+    """The file has torch's input/output names and a free batch axis: onnxruntime runs it at batch 1 (the
+    exported example's) and 2, equal to the MindSpore forward of the same images."""
+    import mindspore as ms
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    from enhancenet_mindspore.models.pose_model import TupleOutput
+
+    head = EnhanceNetConfig(channels=16, upscale=4) if with_head else EnhanceNetConfig(enabled=False)
+    cfg = _cfg(head)
+    model, _ = model_with_reference_weights(cfg)
+    export_onnx(model, tmp_path / "m.onnx", cfg.input_size, batch_size=1, verify=False)
+    graph = onnx.load(os.fspath(tmp_path / "m.onnx")).graph
+    outputs = TORCH_OUTPUT_NAMES[: 2 if with_head else 1]
+    assert [i.name for i in graph.input] == TORCH_INPUT_NAMES
+    assert [o.name for o in graph.output] == outputs
+    for value in (*graph.input, *graph.output):
+        first = value.type.tensor_type.shape.dim[0]
+        assert first.dim_param and not first.dim_value, f"{value.name}: batch axis is fixed ({first})"
+    session = ort.InferenceSession(os.fspath(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    net = TupleOutput(model)
+    net.set_train(False)
+    rng = np.random.default_rng(7)
+    for batch in (1, 2):
+        images = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
+        got = session.run(outputs, {"images": images})
+        want = [o.asnumpy() for o in net(ms.Tensor(images))]
+        assert len(want) == len(outputs)
+        for name, g, w in zip(outputs, got, want, strict=True):
+            assert g.shape == w.shape and g.shape[0] == batch, f"{name}: {g.shape} vs {w.shape}"
+            scale = float(np.abs(w).max())
+            assert scale > 1e-2
+            assert float(np.abs(g - w).max()) <= 1e-5 * scale, f"{name} at batch {batch}"

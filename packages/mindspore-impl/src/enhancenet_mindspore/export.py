@@ -1,10 +1,13 @@
 """Export of a :class:`~enhancenet_mindspore.models.PoseModel` to MINDIR and ONNX, each checked after writing.
 
-The exported graph takes ``images`` (N, 3, H, W) float32 (the batch of the example input; MindSpore exports
-static shapes) and returns M^LR (N, K, h, w) and, when the head is attached, M^HR (N, K, r*h, r*w), in
-:data:`~enhancenet_mindspore.models.OUTPUT_ORDER`. A head whose weights are stored in the paper's shuffle order
-is folded into the framework order for the export (and restored afterwards: a permutation, so bit-exact), so
-the sub-pixel layer exports as ``Conv`` + ``DepthToSpace`` (ONNX) without an extra ``Gather``.
+The exported graph takes ``images`` (N, 3, H, W) float32 and returns M^LR (N, K, h, w) and, when the head is
+attached, M^HR (N, K, r*h, r*w), in :data:`~enhancenet_mindspore.models.OUTPUT_ORDER`. In the ONNX file these
+are named ``images`` -> ``heatmaps_lr``, ``heatmaps_hr`` with a dynamic batch N, as ``enhancenet_torch.export``
+writes them: MindSpore 2.8 names the outputs by node id and refuses dynamic shapes for ONNX, so the graph is
+post-processed (:mod:`enhancenet_mindspore.onnx_graph`). MINDIR keeps the example's static batch. A head whose
+weights are stored in the paper's shuffle order is folded into the framework order for the export (and restored
+afterwards: a permutation, so bit-exact), so the sub-pixel layer exports as one ``Reshape``-``Transpose``-
+``Reshape`` (MindSpore's ONNX form of the pixel shuffle) without an extra ``Gather``.
 
 - :func:`export_mindir`: ``mindspore.export(..., file_format="MINDIR")``, then ``mindspore.load`` +
   ``nn.GraphCell`` run on a seeded random input and compared with the model (max abs difference).
@@ -34,6 +37,7 @@ from mindspore import nn
 from enhancenet_mindspore.models.cpn import CPN
 from enhancenet_mindspore.models.layers import Upsample
 from enhancenet_mindspore.models.pose_model import PoseModel, TupleOutput
+from enhancenet_mindspore.onnx_graph import name_and_free_batch
 
 INPUT_NAME = "images"
 OUTPUT_NAMES = ("heatmaps_lr", "heatmaps_hr")
@@ -134,6 +138,7 @@ def _export(model: PoseModel, path: str | os.PathLike[str], file_format: str, ex
         os.chmod(tmp, 0o600)
         if file_format == "ONNX":
             _fix_onnx_conv_transpose(tmp, net)
+            name_and_free_batch(tmp, INPUT_NAME, names, example.shape[0])
         mode = os.umask(0)
         os.umask(mode)
         os.chmod(tmp, 0o666 & ~mode)
@@ -179,7 +184,8 @@ def export_onnx(
 ) -> ExportReport:
     """Export ``model`` to ONNX and (``verify``) compare onnxruntime with MindSpore on a seeded random input.
 
-    Arguments as :func:`export_mindir`; ``path`` is the ``.onnx`` file.
+    Arguments as :func:`export_mindir`; ``path`` is the ``.onnx`` file. The file's batch axis is dynamic;
+    ``verify`` runs it at ``batch_size`` and at ``batch_size + 1`` (the report holds the larger difference).
     """
     example = _example(input_size, batch_size, seed)
     if isinstance(model, PoseModel):
@@ -195,12 +201,24 @@ def export_onnx(
         import onnxruntime as ort
 
         session = ort.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
-        feed = {session.get_inputs()[0].name: example}
-        got = session.run(None, feed)
-        for name, g, w in zip(names, got, want, strict=True):
-            report.max_abs_diff[name] = float(np.abs(g - w).max())
-            report.scale[name] = float(np.abs(w).max())
+        other = _example(input_size, batch_size + 1, seed + 1)
+        for feed, ref in ((example, want), (other, _forward(model, other))):
+            got = session.run(names, {INPUT_NAME: feed})
+            for name, g, w in zip(names, got, ref, strict=True):
+                report.max_abs_diff[name] = max(report.max_abs_diff.get(name, 0.0), float(np.abs(g - w).max()))
+                report.scale[name] = max(report.scale.get(name, 0.0), float(np.abs(w).max()))
     return report
+
+
+def _forward(model: PoseModel, example: np.ndarray) -> list[np.ndarray]:
+    """The model's outputs (M^LR[, M^HR]) on ``example`` in inference mode; the training flag is restored."""
+    was_training = model.training
+    net = TupleOutput(model)
+    net.set_train(False)
+    try:
+        return [o.asnumpy() for o in net(ms.Tensor(example))]
+    finally:
+        model.set_train(was_training)
 
 
 __all__ = ["ExportReport", "depth_to_space_modes", "export_mindir", "export_onnx"]
