@@ -2,7 +2,7 @@
 with the interpreter of the fresh virtualenv; not part of any package).
 
 1. the installed code is the one in this virtualenv (not the checkout), in the version of the wheel in dist/;
-   ``enhancenet-<framework> --version`` (``--help`` while the CLI has no ``--version``);
+   ``enhancenet-<framework> --version`` and ``enhancenet-convert --version`` name the installed versions;
 2. a randomly initialised model of the shipped ``synthetic_quick`` config saved as canonical safetensors through
    the Python API;
 3. ``enhancenet-<framework> predict`` on a COCO sample image with a box of its annotation file;
@@ -64,12 +64,11 @@ def check_installed(framework: str, dist: Path, work: Path) -> None:
         if not wheel.is_file():
             sys.exit(f"[install_smoke] FAILED: {dist_name} {version} installed, but dist/ has no {wheel.name}")
         print(f"{dist_name} {version} from {where.parent}")
-    cli = _script(f"enhancenet-{framework}")
-    help_text = _run(cli, "--help", cwd=work)
-    if "--version" in help_text:
-        out = _run(cli, "--version", cwd=work)
-        if metadata.version(f"enhancenet-{framework}") not in out:
-            sys.exit(f"[install_smoke] FAILED: `--version` printed {out.strip()!r}")
+    for dist_name, cli in ((f"enhancenet-{framework}", f"enhancenet-{framework}"),
+                           ("enhancenet-runtime", "enhancenet-convert")):
+        out = _run(_script(cli), "--version", cwd=work)
+        if not out.startswith(f"{cli} {metadata.version(dist_name)}"):
+            sys.exit(f"[install_smoke] FAILED: `{cli} --version` printed {out.strip()!r}")
 
 
 def random_weights(framework: str, work: Path) -> Path:
