@@ -146,13 +146,13 @@ def test_missing_matplotlib_names_the_plot_extra(image, capsys, monkeypatch):
     assert rec.ran == [], err
 
 
-def test_missing_onnx_in_a_handler_names_the_export_extra(capsys):
+def test_missing_onnx_in_a_handler_names_the_onnx_extra(capsys):
     missing = ModuleNotFoundError("No module named 'onnx'", name="onnx")
     _refused(capsys, _parser(Recorder(), export_error=missing), ["export", "synthetic_quick", "ck", "out.onnx"],
-             "onnx is not installed", "pip install 'enhancenet-dummy[export]'")
+             "onnx is not installed", "pip install 'enhancenet-dummy[onnx]'")
     paddle_style = ImportError("export_onnx needs paddle2onnx: pip install paddle2onnx")
     _refused(capsys, _parser(Recorder(), export_error=paddle_style), ["export", "synthetic_quick", "ck", "o"],
-             "paddle2onnx", "[export]")
+             "paddle2onnx", "[onnx]")
     other = ModuleNotFoundError("No module named 'enhancenet_nothing'", name="enhancenet_nothing")
     with pytest.raises(ModuleNotFoundError):  # not an optional extra: a broken install keeps its traceback
         run_cli(_parser(Recorder(), export_error=other), ["export", "synthetic_quick", "ck", "o"])

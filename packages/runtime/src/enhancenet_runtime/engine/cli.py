@@ -66,8 +66,8 @@ class MissingExtraError(UsageError):
 
 #: optional module -> the extra (of enhancenet-torch / -paddle / -mindspore / -runtime) that installs it
 OPTIONAL_EXTRAS: dict[str, str] = {
-    "matplotlib": "plot", "onnx": "export", "onnxruntime": "export", "onnxscript": "export",
-    "paddle2onnx": "export", "tensorboard": "logging",
+    "matplotlib": "plot", "onnx": "onnx", "onnxruntime": "onnx", "onnxscript": "onnx",
+    "paddle2onnx": "onnx", "tensorboard": "tensorboard",
 }  # fmt: skip
 
 #: exceptions that mean "bad input" (a file, a field, an argument): one line, exit status 2
