@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.0.0"
+__version__ = "0.1.0"
 
 __all__ = ["inference_topdown", "init_model"]
 
