@@ -7,6 +7,8 @@ every session that needs it (tests, conformance, bench, reproduce).
     nox -s lint          # ruff and the import contract (layering, no cycles)
     nox -s bench         # benchmarks/ (ratios measured in one run)
     nox -s reproduce     # the paper's experiments at CPU scale (behind the conformance gate)
+    nox -s build         # sdists and wheels of every distribution in dist/
+    nox -s install_check # each framework's wheel installed from dist/ into a fresh virtualenv and run there
 """
 
 from __future__ import annotations
