@@ -146,3 +146,18 @@ def test_two_names_onto_one_canonical_name_are_refused():
               "backbone.final_layer.weight": (1, 1, 1, 1)}
     with pytest.raises(ForeignCheckpointError, match=r"both map to final_layer\.weight"):
         map_to_canonical(shapes)
+
+
+def test_pretrained_backbone_from_an_mmpose_file_takes_the_backbone_only():
+    from enhancenet_core.canonical import backbone_prefixes
+    from enhancenet_core.foreign_names import pretrained_tensors
+
+    want = {k: v for k, v in base_shapes(SB50).items() if k.startswith(backbone_prefixes(SB50))}
+    arrays = tf.arrays(tf.mmpose_simple_baseline(50), seed=None)
+    out = pretrained_tensors(arrays, want, SB50, "f")
+    assert list(out) == list(want) and out["layer4.2.conv3.weight"] is arrays["backbone.layer4.2.conv3.weight"]
+    with pytest.raises(ForeignCheckpointError, match=r"backbone\.stem\.0\.conv\.weight"):
+        pretrained_tensors(tf.arrays(tf.mmpose_simple_baseline(50, v1d=True), seed=None), want, SB50, "f")
+    imagenet = dict(tf.arrays(tf.resnet_backbone(50), seed=None))
+    imagenet["fc.weight"] = np.zeros((1000, 2048), np.float32)  # a classifier: ignored, as before
+    assert list(pretrained_tensors(imagenet, want, SB50, "f")) == list(want)

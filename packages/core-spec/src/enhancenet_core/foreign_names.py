@@ -50,6 +50,7 @@ __all__ = [
     "from_canonical",
     "from_canonical_name",
     "map_to_canonical",
+    "pretrained_tensors",
     "strip_wrapper",
     "to_canonical",
     "to_canonical_name",
@@ -212,17 +213,24 @@ def _hint(name: str) -> str:
     return ""
 
 
-def first_mismatch(mapping: ForeignMapping, expected: Mapping[str, Iterable[int]]) -> tuple[str, int] | None:
+def first_mismatch(
+    mapping: ForeignMapping, expected: Mapping[str, Iterable[int]], ignore: Iterable[str] = ()
+) -> tuple[str, int] | None:
     """(``"NAME ...: why"`` for the first tensor that does not fit, number of tensors that do not), or ``None``.
 
     Order: the file's tensors in file order (no counterpart, or another shape), then the canonical tensors
     the file lacks, in model order. Names are the file's own (a missing one as it would be named there).
+    ``ignore``: canonical names that may be in the file but are not wanted (e.g. the head of a file used for
+    the backbone alone); they are neither checked nor counted.
     """
     want = {k: tuple(int(d) for d in v) for k, v in expected.items()}
+    skip = set(ignore) - set(want)
     problems: list[str] = []
     back = {v: k for k, v in mapping.foreign.items()}
     for full in mapping.order:
         ours = back.get(full)
+        if ours in skip:
+            continue
         if ours is None or ours not in want:
             value = mapping.unmapped[full] if ours is None else mapping.tensors[ours]
             problems.append(f"{full} {_shape(value)} has no counterpart in our model{_hint(full)}")
@@ -252,9 +260,11 @@ def to_canonical(
     source: str,
     expected: Mapping[str, Iterable[int]] | None = None,
     layout: str | None = None,
+    ignore: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The canonical base-model tensors of a foreign checkpoint, checked: every name maps, none is missing,
-    every shape fits ``expected`` (default :func:`base_shapes` of ``model_cfg``).
+    every shape fits ``expected`` (default :func:`base_shapes` of ``model_cfg``); ``ignore``: see
+    :func:`first_mismatch`.
 
     Raises:
         ForeignCheckpointError: one line: ``source``, the layout, the model, the first tensor that does not
@@ -264,7 +274,7 @@ def to_canonical(
     spec = LAYOUTS[mapping.layout]
     if expected is None:
         expected = base_shapes(model_cfg)
-    found = first_mismatch(mapping, expected)
+    found = first_mismatch(mapping, expected, ignore)
     if found is not None:
         first, count = found
         models = ", ".join(m.value for m in spec.models)
@@ -273,3 +283,23 @@ def to_canonical(
             f"{source}: refused: a {spec.title} checkpoint that does not fit {_model_text(model_cfg)}{extra}: "
             f"first mismatching tensor {first}; {count} tensor(s) do not fit, nothing loaded")
     return {k: mapping.tensors[k] for k in expected}
+
+
+def pretrained_tensors(
+    tensors: Mapping[str, Any],
+    expected: Mapping[str, Iterable[int]],
+    model_cfg: ModelConfig,
+    source: str,
+) -> dict[str, Any]:
+    """The tensors of a ``model.base.pretrained`` file that initialise the names in ``expected`` (the backbone,
+    or the whole base model, by ``pretrained_scope``).
+
+    A canonical-layout file (ImageNet ResNet / HRNet weights, an HRNet-repository or our own file) gives the
+    tensors it has under those names and the caller checks them as before (its other tensors, e.g. a
+    classifier's ``fc``, are ignored). A foreign layout (mmpose) is checked strictly by :func:`to_canonical`:
+    only the base model's tensors outside ``expected`` may be left out of the load.
+    """
+    mapping = map_to_canonical(tensors)
+    if mapping.layout == "canonical":
+        return {k: v for k, v in mapping.tensors.items() if k in expected}
+    return to_canonical(tensors, model_cfg, source, expected=expected, ignore=base_shapes(model_cfg))
