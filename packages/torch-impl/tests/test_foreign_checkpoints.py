@@ -123,3 +123,20 @@ def test_resnet_v1d_is_refused_and_nothing_loaded(tmp_path: Path) -> None:
         load_foreign_checkpoint(model, path, SB50)
     assert "\n" not in str(info.value) and "backbone.stem.0.conv.weight (32, 3, 3, 3)" in str(info.value)
     assert all(torch.equal(before[k], v) for k, v in canonical_state_dict(model).items())
+
+
+def test_mmpose_file_as_model_base_pretrained(tmp_path: Path) -> None:
+    from enhancenet_core.conventions import PretrainedScope
+
+    cfg = ModelConfig(base=BaseModelConfig(name=BaseModelName.SIMPLE_BASELINE, depth=18), num_keypoints=5, **SMALL)
+    arrays = tf.arrays(tf.mmpose_simple_baseline(18, k=5), seed=7)
+    path = tmp_path / "mmpose_res18.safetensors"
+    save_safetensors(path, arrays)
+    whole = build_model(replace(cfg, base=replace(cfg.base, pretrained=str(path), pretrained_scope=PretrainedScope.BASE)))
+    assert np.array_equal(whole.base.final_layer.weight.detach().numpy(), arrays["head.final_layer.weight"])
+    trunk = build_model(replace(cfg, base=replace(cfg.base, pretrained=str(path))))
+    assert np.array_equal(trunk.base.layer4[1].bn2.running_var.numpy(), arrays["backbone.layer4.1.bn2.running_var"])
+    assert not np.array_equal(trunk.base.final_layer.weight.detach().numpy(), arrays["head.final_layer.weight"])
+    save_safetensors(path, tf.arrays(tf.mmpose_simple_baseline(18, k=5, v1d=True), seed=None))
+    with pytest.raises(ForeignCheckpointError, match=r"backbone\.stem\.0\.conv\.weight"):
+        build_model(replace(cfg, base=replace(cfg.base, pretrained=str(path))))

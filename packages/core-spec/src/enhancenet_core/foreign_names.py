@@ -302,4 +302,8 @@ def pretrained_tensors(
     mapping = map_to_canonical(tensors)
     if mapping.layout == "canonical":
         return {k: v for k, v in mapping.tensors.items() if k in expected}
-    return to_canonical(tensors, model_cfg, source, expected=expected, ignore=base_shapes(model_cfg))
+    try:
+        ignore: Iterable[str] = base_shapes(model_cfg)
+    except ValueError:  # a base model the name map does not cover (CPN): nothing else may be in the file
+        ignore = ()
+    return to_canonical(tensors, model_cfg, source, expected=expected, ignore=ignore)

@@ -63,7 +63,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-from enhancenet_core import canonical
+from enhancenet_core import canonical, foreign_names
 from enhancenet_core.canonical import FORMAT_NAME, FORMAT_VERSION, model_config_json, read_safetensors
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import BaseModelName, ShuffleOrder
@@ -266,7 +266,8 @@ def load_pretrained_backbone(model: nn.Cell, path: str | os.PathLike[str], model
     base = model.base if isinstance(model, PoseModel) else model
     target = base.resnet if name is BaseModelName.CPN else base
     own = OrderedDict((k, p) for k, p in canonical_parameters(target).items() if k.startswith(prefixes))
-    chosen = {k: v for k, v in found.items() if k in own}
+    chosen = foreign_names.pretrained_tensors(found, {k: tuple(p.shape) for k, p in own.items()}, model_cfg,
+                                              source)  # mmpose names too
     canonical.check_tensors(chosen, {k: tuple(p.shape) for k, p in own.items()},
                             f"{source} (ImageNet {name.value} backbone)")
     for k, param in own.items():

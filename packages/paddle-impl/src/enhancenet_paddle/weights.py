@@ -59,7 +59,7 @@ import numpy as np
 import paddle
 from paddle import Tensor, nn
 
-from enhancenet_core import canonical
+from enhancenet_core import canonical, foreign_names
 from enhancenet_core.canonical import FORMAT_NAME, FORMAT_VERSION, LAYOUTS, RESERVED_KEYS, model_config_json
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import BaseModelName, ShuffleOrder
@@ -329,7 +329,7 @@ def load_pretrained_backbone(model: nn.Layer, path: str | os.PathLike[str], mode
     base = _base_layer(model)
     target = base.resnet if name is BaseModelName.CPN else base
     own = {k: v for k, v in canonical_state_dict(target).items() if k.startswith(prefixes)}
-    chosen = OrderedDict((k, v) for k, v in found.items() if k in own)
+    chosen = OrderedDict(foreign_names.pretrained_tensors(found, _shapes(own), model_cfg, source))  # mmpose too
     canonical.check_tensors(chosen, _shapes(own), f"{source} (ImageNet {name.value} backbone)")
     _assign(own, chosen)
 

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from enhancenet_core import canonical
+from enhancenet_core import canonical, foreign_names
 from enhancenet_core.canonical import FORMAT_NAME, FORMAT_VERSION, model_config_json
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import BaseModelName, ShuffleOrder
@@ -195,7 +195,7 @@ def load_pretrained_backbone(model: nn.Module, path: str | os.PathLike[str], mod
     expected = {
         k: tuple(v.shape) for k, v in canonical_state_dict(target).items() if k.startswith(prefixes)
     }
-    chosen = OrderedDict((k, v) for k, v in found.items() if k in expected)
+    chosen = OrderedDict(foreign_names.pretrained_tensors(found, expected, model_cfg, source))  # mmpose names too
     canonical.check_tensors(chosen, expected, f"{source} (ImageNet {name.value} backbone)")
     target.load_state_dict(chosen, strict=False)
 
