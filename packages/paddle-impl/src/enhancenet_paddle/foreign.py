@@ -1,0 +1,36 @@
+"""Checkpoints of other code bases (mmpose 1.x / 0.x, HRNet repository, bearpaw pytorch-pose) into a Paddle model's
+base model, from a ``.safetensors`` file holding their names (a trusted ``.pth`` is converted once with
+``enhancenet-convert ... --trust-pickle``; Paddle never reads a PyTorch pickle). Names are mapped by
+:mod:`enhancenet_core.foreign_names`, shared with every framework; see the README's checkpoint table. Every tensor
+is checked before anything is copied; the EnhanceNet head keeps its initialisation.
+"""
+
+from __future__ import annotations
+
+import os
+
+from enhancenet_core import canonical, foreign_names
+from enhancenet_core.config import ModelConfig
+from enhancenet_core.namemap import HEAD_PREFIX
+from enhancenet_paddle import weights as W
+
+__all__ = ["load_foreign_checkpoint"]
+
+
+def load_foreign_checkpoint(model, path: str | os.PathLike[str], model_cfg: ModelConfig,
+                            layout: str | None = None) -> str:
+    """Load a foreign ``.safetensors`` checkpoint into the base model of ``model``; returns the layout key.
+
+    Raises:
+        ForeignCheckpointError: one line naming the first tensor that does not fit; nothing loaded.
+        ValueError: not a safetensors file, a non-floating or non-finite tensor.
+    """
+    source = os.fspath(path)
+    arrays, _ = canonical.read_safetensors(path)
+    own = {k: v for k, v in W.canonical_state_dict(model).items() if not k.startswith(HEAD_PREFIX)}
+    shapes = {k: tuple(int(d) for d in v.shape) for k, v in own.items()}
+    mapped = foreign_names.to_canonical(arrays, model_cfg, source, expected=shapes, layout=layout)
+    canonical.check_tensors(mapped, shapes, source)
+    canonical.check_finite(mapped, source)
+    W._assign(own, mapped)
+    return layout or foreign_names.detect_layout(arrays)
