@@ -140,3 +140,33 @@ def test_mmpose_file_as_model_base_pretrained(tmp_path: Path) -> None:
     save_safetensors(path, tf.arrays(tf.mmpose_simple_baseline(18, k=5, v1d=True), seed=None))
     with pytest.raises(ForeignCheckpointError, match=r"backbone\.stem\.0\.conv\.weight"):
         build_model(replace(cfg, base=replace(cfg.base, pretrained=str(path))))
+
+
+R18K5 = ModelConfig(base=BaseModelConfig(name=BaseModelName.SIMPLE_BASELINE, depth=18), num_keypoints=5,
+                    head=NO_HEAD, **SMALL)
+
+
+def test_enhancenet_convert_turns_an_mmpose_safetensors_file_into_a_canonical_one(tmp_path: Path) -> None:
+    import sys
+
+    from enhancenet_runtime.convert import ConvertError, convert_weights
+
+    arrays = tf.arrays(tf.mmpose_simple_baseline(18, k=5), seed=8)
+    src = tmp_path / "mmpose_res18.safetensors"
+    save_safetensors(src, arrays)
+    dst = tmp_path / "res18.safetensors"
+    py = {"torch": sys.executable}
+    convert_weights(src, dst, R18K5, py)
+    ref = build_model(R18K5)
+    load_foreign_checkpoint(ref, src, R18K5)
+    got = build_model(R18K5)
+    load_canonical(got, dst, R18K5)  # a canonical file: header, model_config, every tensor
+    assert torch.equal(_outputs(got, R18K5)["lr"], _outputs(ref, R18K5)["lr"])
+    with pytest.raises(ConvertError, match="another code base"):
+        convert_weights(src, tmp_path / "x.safetensors", None, py)
+    with pytest.raises(ConvertError, match=r"holds the base model only.*pretrained_scope: base"):
+        convert_weights(src, tmp_path / "x.safetensors", replace(R18K5, head=EnhanceNetConfig()), py)
+    save_safetensors(src, tf.arrays(tf.mmpose_simple_baseline(18, k=5, v1d=True), seed=None))
+    with pytest.raises(ConvertError, match=r"first mismatching tensor backbone\.stem\.0\.conv\.weight"):
+        convert_weights(src, tmp_path / "x.safetensors", R18K5, py)
+    assert not (tmp_path / "x.safetensors").exists()

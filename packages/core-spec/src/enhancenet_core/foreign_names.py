@@ -51,6 +51,7 @@ __all__ = [
     "from_canonical_name",
     "map_to_canonical",
     "pretrained_tensors",
+    "require_base_only",
     "strip_wrapper",
     "to_canonical",
     "to_canonical_name",
@@ -307,3 +308,14 @@ def pretrained_tensors(
     except ValueError:  # a base model the name map does not cover (CPN): nothing else may be in the file
         ignore = ()
     return to_canonical(tensors, model_cfg, source, expected=expected, ignore=ignore)
+
+
+def require_base_only(model_cfg: ModelConfig, source: str, layout: str = "canonical") -> None:
+    """Refuse (one line) to make a whole-model file from a foreign checkpoint when the config has the EnhanceNet
+    head: no foreign file holds one, and a head left at its initialisation must not pass for trained weights."""
+    if model_cfg.head.enabled:
+        raise ForeignCheckpointError(
+            f"{source}: a {LAYOUTS[layout].title} checkpoint holds the base model only, but the config has the "
+            "EnhanceNet head (model.head.enabled): convert it with the base config (e.g. "
+            "coco_simplebaseline_r50_256x192_base) and start EnhanceNet from the result with "
+            "model.base.pretrained: FILE and model.base.pretrained_scope: base")

@@ -254,7 +254,9 @@ def convert_weights(
                 raise
             meta = {}  # unreadable: the back end refuses the file itself
         if model_cfg is None and "model_config" not in meta:
-            raise ConvertError(f"{src_p}: no model_config in the header; pass --config")
+            foreign = "" if "format" in meta else (" (a checkpoint of another code base, e.g. mmpose: pass the "
+                                                   "config of its base model)")
+            raise ConvertError(f"{src_p}: no model_config in the header; pass --config{foreign}")
         if "model_config" in meta:  # a damaged record is refused even when --config overrides it
             recorded = model_config_from_json(meta["model_config"], f"{src_p} header model_config")
             model_cfg = model_cfg if model_cfg is not None else recorded

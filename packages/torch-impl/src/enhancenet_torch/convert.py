@@ -27,12 +27,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from enhancenet_core import canonical
+from enhancenet_core import canonical, foreign_names
 from enhancenet_core.config import ModelConfig
+from enhancenet_core.namemap import HEAD_PREFIX
 from enhancenet_runtime.convert import model_config_from_json
 from enhancenet_runtime.engine.checkpointing import check_architecture, describe_architecture
 from enhancenet_runtime.engine.convert_backend import FrameworkIO
 from enhancenet_torch.checkpoint import CHECKPOINT_FORMAT, load_model_weights
+from enhancenet_torch.foreign import load_foreign_tensors
 from enhancenet_torch.models import PoseModel, build_model, canonical_state_dict
 from enhancenet_torch.weights import (
     atomic_write_bytes,
@@ -80,6 +82,10 @@ def _load_pt(model: PoseModel, path: Path, model_cfg: ModelConfig) -> None:
                         f"than the one requested ({model_cfg.base.name.value!r}); ")
     found = {k: v for k, v in read_state_dict(path, trust_pickle=True).items()
              if not k.endswith("num_batches_tracked")}
+    if ckpt is None and info is None and not any(k.startswith(HEAD_PREFIX) for k in found):  # foreign names
+        foreign_names.require_base_only(model_cfg, os.fspath(path), foreign_names.detect_layout(found))
+        load_foreign_tensors(model, found, model_cfg, os.fspath(path))  # mmpose / HRNet-repo / bearpaw names
+        return
     expected = {k: tuple(v.shape) for k, v in canonical_state_dict(model).items()}
     if preamble and not canonical.tensor_problems(found, expected):
         raise ValueError(f"{path}: {preamble.rstrip('; ')}")

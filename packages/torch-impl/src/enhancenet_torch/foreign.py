@@ -24,7 +24,7 @@ from enhancenet_core import canonical, foreign_names
 from enhancenet_core.config import ModelConfig
 from enhancenet_torch.models.pose_model import PoseModel, canonical_state_dict
 
-__all__ = ["load_foreign_checkpoint", "read_foreign_state_dict"]
+__all__ = ["load_foreign_checkpoint", "load_foreign_tensors", "read_foreign_state_dict"]
 
 
 def read_foreign_state_dict(path: str | os.PathLike[str], trust_pickle: bool = False) -> dict[str, Tensor]:
@@ -63,8 +63,12 @@ def load_foreign_checkpoint(
         ForeignCheckpointError: one line naming the first tensor that does not fit; nothing loaded.
         ValueError: a pickle file without ``trust_pickle``, a non-floating or non-finite tensor.
     """
-    source = os.fspath(path)
-    tensors = read_foreign_state_dict(path, trust_pickle)
+    return load_foreign_tensors(model, read_foreign_state_dict(path, trust_pickle), model_cfg, os.fspath(path), layout)
+
+
+def load_foreign_tensors(model: nn.Module, tensors: dict[str, Tensor], model_cfg: ModelConfig, source: str,
+                         layout: str | None = None) -> str:
+    """:func:`load_foreign_checkpoint` for tensors already read (``source`` names them in errors)."""
     base = model.base if isinstance(model, PoseModel) else model
     expected = {k: tuple(v.shape) for k, v in canonical_state_dict(base).items()}
     mapped = foreign_names.to_canonical(tensors, model_cfg, source, expected=expected, layout=layout)

@@ -13,6 +13,10 @@ its model weights are read) or one of the framework's native suffixes. The model
 A pickle source (PyTorch ``.pt`` / ``.pth``, Paddle ``.pdparams``, or any file with a pickle / zip signature) is
 refused with one line unless ``--trust-pickle`` is given: the explicit opt-in, typed by a user who trusts the file,
 under which the framework's unpickling loader reads it. Never the default, never a fallback.
+A ``.safetensors`` source without the canonical header (and no training checkpoint) is read as another code
+base's checkpoint (mmpose, HRNet repository, bearpaw; :mod:`enhancenet_core.foreign_names`): its names are mapped
+and checked, and it is loaded through a temporary canonical file, the same way in every framework (base-model
+configs only).
 ``verify`` loads the weights, runs the model in eval mode on ``N(0, 1)`` input of shape (1, 3, H, W) drawn by
 NumPy from ``--seed`` (:func:`seeded_input`: the same input in every back end) and saves ``lr.npy`` /
 ``hr.npy`` (float32) in ``DIR``. Exit status 2 with the error on stderr when refused.
@@ -26,13 +30,20 @@ import dataclasses
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from enhancenet_core.canonical import model_config_from_json, read_canonical_metadata
+from enhancenet_core import foreign_names
+from enhancenet_core.canonical import (
+    model_config_from_json,
+    read_canonical_metadata,
+    read_safetensors,
+    save_canonical_arrays,
+)
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.safetensors_io import check_not_pickle
 from enhancenet_runtime.engine.safe_checkpoint import CHECKPOINT_KEY
@@ -43,7 +54,9 @@ __all__ = [
     "build_model_for",
     "check_source",
     "convert",
+    "is_foreign_safetensors",
     "load_any",
+    "load_foreign_safetensors",
     "model_config_from",
     "run_backend",
     "save_any",
@@ -167,11 +180,35 @@ def build_model_for(io: FrameworkIO, model_cfg: ModelConfig) -> Any:
     return io.build_model(dataclasses.replace(model_cfg, base=dataclasses.replace(model_cfg.base, pretrained=None)))
 
 
+def is_foreign_safetensors(path: Path) -> bool:
+    """A ``.safetensors`` file without the canonical header's ``format``: another code base's state dict."""
+    if path.suffix != CANONICAL_SUFFIX:
+        return False
+    meta = read_canonical_metadata(path)
+    return "format" not in meta and CHECKPOINT_KEY not in meta
+
+
+def load_foreign_safetensors(io: FrameworkIO, model: Any, path: Path, model_cfg: ModelConfig) -> str:
+    """Map a foreign ``.safetensors`` state dict to canonical names (checked: one line naming the first tensor
+    that does not fit), write it as a temporary canonical file and load that; returns the layout key."""
+    arrays, _ = read_safetensors(path)
+    layout = foreign_names.detect_layout(arrays)
+    foreign_names.require_base_only(model_cfg, os.fspath(path), layout)
+    mapped = foreign_names.to_canonical(arrays, model_cfg, os.fspath(path))
+    with tempfile.TemporaryDirectory(prefix="enhancenet-foreign-") as tmp:
+        canon = Path(tmp) / "canonical.safetensors"
+        save_canonical_arrays(canon, mapped, model_cfg)
+        io.load_canonical(model, canon, model_cfg)
+    return layout
+
+
 def load_any(io: FrameworkIO, model: Any, path: Path, model_cfg: ModelConfig, trust_pickle: bool = False) -> None:
     """Load a canonical file, a training checkpoint or a native file into ``model`` (by suffix and header), every
     name and shape checked first; a pickle file only with ``trust_pickle``."""
     check_source(io, path, trust_pickle)
-    if path.suffix == CANONICAL_SUFFIX and CHECKPOINT_KEY in read_canonical_metadata(path):
+    if is_foreign_safetensors(path):
+        load_foreign_safetensors(io, model, path, model_cfg)
+    elif path.suffix == CANONICAL_SUFFIX and CHECKPOINT_KEY in read_canonical_metadata(path):
         if io.load_checkpoint_weights is None:
             raise ValueError(f"{path}: a training checkpoint, which {io.prog} does not read; pass the weights")
         io.load_checkpoint_weights(model, path, model_cfg)
