@@ -210,7 +210,7 @@ def _shape(t: Any) -> tuple[int, ...]:
 def _hint(name: str) -> str:
     for needle, what in KNOWN_VARIANTS:
         if needle in name:
-            return f" ({what}: not in our model)"
+            return f" ({what})"
     return ""
 
 
@@ -281,7 +281,7 @@ def to_canonical(
         models = ", ".join(m.value for m in spec.models)
         extra = "" if model_cfg.base.name in spec.models else f" (this layout holds {models} models)"
         raise ForeignCheckpointError(
-            f"{source}: refused: a {spec.title} checkpoint that does not fit {_model_text(model_cfg)}{extra}: "
+            f"{source}: refused: this {spec.title} checkpoint does not fit {_model_text(model_cfg)}{extra}: "
             f"first mismatching tensor {first}; {count} tensor(s) do not fit, nothing loaded")
     return {k: mapping.tensors[k] for k in expected}
 
@@ -315,7 +315,7 @@ def require_base_only(model_cfg: ModelConfig, source: str, layout: str = "canoni
     head: no foreign file holds one, and a head left at its initialisation must not pass for trained weights."""
     if model_cfg.head.enabled:
         raise ForeignCheckpointError(
-            f"{source}: a {LAYOUTS[layout].title} checkpoint holds the base model only, but the config has the "
+            f"{source}: this {LAYOUTS[layout].title} checkpoint holds the base model only, but the config has the "
             "EnhanceNet head (model.head.enabled): convert it with the base config (e.g. "
             "coco_simplebaseline_r50_256x192_base) and start EnhanceNet from the result with "
             "model.base.pretrained: FILE and model.base.pretrained_scope: base")
