@@ -16,7 +16,7 @@ from enhancenet_core.canonical import save_canonical_arrays
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
 from enhancenet_core.conventions import BaseModelName
 from enhancenet_core.foreign_names import ForeignCheckpointError
-from enhancenet_core.safetensors_io import save_safetensors
+from enhancenet_core.safetensors_io import PickleRefusedError, save_safetensors
 from enhancenet_torch.foreign import load_foreign_checkpoint
 from enhancenet_torch.models import build_model, canonical_state_dict
 from enhancenet_torch.weights import load_canonical
@@ -76,11 +76,12 @@ def test_trusted_pth_with_state_dict_and_meta(tmp_path: Path) -> None:
     cfg = replace(SB50, base=replace(SB50.base, depth=18), num_keypoints=5)
     arrays = tf.arrays(tf.mmpose_simple_baseline(18, k=5), seed=4)
     path = tmp_path / "td-hm_res18.pth"
-    torch.save({"meta": {"mmpose_version": "1.3.1", "epoch": 210},
-                "state_dict": {k: torch.from_numpy(v) for k, v in arrays.items()}}, path)
+    meta = {"mmpose_version": "1.3.1", "epoch": 210,  # mmpose's meta holds NumPy arrays (dataset sigmas)
+            "dataset_meta": {"sigmas": np.full(5, 0.025, np.float32), "flip_indices": [0, 2, 1, 4, 3]}}
+    torch.save({"meta": meta, "state_dict": {k: torch.from_numpy(v) for k, v in arrays.items()}}, path)
     model = build_model(cfg)
     before = {k: v.clone() for k, v in canonical_state_dict(model).items()}
-    with pytest.raises(ValueError, match="trust"):
+    with pytest.raises(PickleRefusedError, match="trust-pickle"):
         load_foreign_checkpoint(model, path, cfg)
     assert all(torch.equal(before[k], v) for k, v in canonical_state_dict(model).items())
     assert load_foreign_checkpoint(model, path, cfg, trust_pickle=True) == "mmpose"
@@ -170,3 +171,26 @@ def test_enhancenet_convert_turns_an_mmpose_safetensors_file_into_a_canonical_on
     with pytest.raises(ConvertError, match=r"first mismatching tensor backbone\.stem\.0\.conv\.weight"):
         convert_weights(src, tmp_path / "x.safetensors", R18K5, py)
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_enhancenet_convert_reads_a_trusted_mmpose_pth(tmp_path: Path) -> None:
+    import sys
+
+    from enhancenet_runtime.convert import ConvertError, convert_weights
+
+    arrays = tf.arrays(tf.mmpose_simple_baseline(18, k=5), seed=9)
+    src = tmp_path / "td-hm_res18.pth"
+    torch.save({"meta": {"dataset_meta": {"sigmas": np.full(5, 0.025)}},
+                "state_dict": {k: torch.from_numpy(v) for k, v in arrays.items()}}, src)
+    dst = tmp_path / "res18.safetensors"
+    py = {"torch": sys.executable}
+    with pytest.raises(ConvertError, match="trust-pickle"):
+        convert_weights(src, dst, R18K5, py)
+    assert not dst.exists()
+    convert_weights(src, dst, R18K5, py, trust_pickle=True)
+    canon = tmp_path / "canonical.safetensors"
+    save_canonical_arrays(canon, _by_hand(arrays, ("backbone.", "head.")), R18K5)
+    a, b = build_model(R18K5), build_model(R18K5)
+    load_canonical(a, dst, R18K5)
+    load_canonical(b, canon, R18K5)
+    assert torch.equal(_outputs(a, R18K5)["lr"], _outputs(b, R18K5)["lr"])

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from enhancenet_core import canonical, foreign_names
 from enhancenet_core.config import ModelConfig
 from enhancenet_torch.models.pose_model import PoseModel, canonical_state_dict
+from enhancenet_torch.weights import read_state_dict
 
 __all__ = ["load_foreign_checkpoint", "load_foreign_tensors", "read_foreign_state_dict"]
 
@@ -32,7 +33,8 @@ def read_foreign_state_dict(path: str | os.PathLike[str], trust_pickle: bool = F
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: a pickle file without ``trust_pickle`` (nothing unpickled), or not a state dict.
+        PickleRefusedError: a pickle file without ``trust_pickle`` (nothing unpickled).
+        ValueError: not a state dict.
     """
     p = Path(path)
     if not p.is_file():
@@ -40,13 +42,7 @@ def read_foreign_state_dict(path: str | os.PathLike[str], trust_pickle: bool = F
     if p.suffix.lower() == ".safetensors":
         arrays, _ = canonical.read_safetensors(p)
         return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
-    if not trust_pickle:
-        raise ValueError(f"{p}: refused: a pickle checkpoint is read only when trusted (trust_pickle=True, "
-                         f"--trust-pickle); or convert it once: enhancenet-convert {p} "
-                         f"{p.with_suffix('.safetensors')} --trust-pickle --config CONFIG")
-    from enhancenet_torch.weights import read_state_dict  # the trusted-pickle reader
-
-    return dict(read_state_dict(p))
+    return dict(read_state_dict(p, trust_pickle))  # refuses a pickle file without trust_pickle (nothing unpickled)
 
 
 def load_foreign_checkpoint(
