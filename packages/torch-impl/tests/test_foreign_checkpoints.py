@@ -147,6 +147,7 @@ R18K5 = ModelConfig(base=BaseModelConfig(name=BaseModelName.SIMPLE_BASELINE, dep
                     head=NO_HEAD, **SMALL)
 
 
+@pytest.mark.slow  # runs the converter's back end as a subprocess
 def test_enhancenet_convert_turns_an_mmpose_safetensors_file_into_a_canonical_one(tmp_path: Path) -> None:
     import sys
 
@@ -173,6 +174,7 @@ def test_enhancenet_convert_turns_an_mmpose_safetensors_file_into_a_canonical_on
     assert not (tmp_path / "x.safetensors").exists()
 
 
+@pytest.mark.slow  # runs the converter's back end as a subprocess
 def test_enhancenet_convert_reads_a_trusted_mmpose_pth(tmp_path: Path) -> None:
     import sys
 
