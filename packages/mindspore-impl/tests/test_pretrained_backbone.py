@@ -107,7 +107,7 @@ def test_bad_file_raises_naming_tensor_and_file_and_loads_nothing(tmp_path: Path
 
     pth = tmp_path / "resnet18.pth"
     pth.write_bytes(b"not read")
-    with pytest.raises(ValueError, match=r"resnet18\.pth: expected a \.safetensors .* converted"):
+    with pytest.raises(ValueError, match=r"resnet18\.pth: refused: a pickle file .*\.safetensors.*enhancenet-convert .*--trust-pickle"):
         build_model(_pretrained(R18, pth))
     with pytest.raises(FileNotFoundError, match=r"none\.safetensors"):
         build_model(_pretrained(R18, tmp_path / "none.safetensors"))
