@@ -275,3 +275,38 @@ def _head_fields(head: EnhanceNetConfig) -> dict[str, object]:
         if value != getattr(default, name):
             out[name] = value.value if isinstance(value, Upsampler) else value
     return out
+
+
+# ---------------------------------------------------------------- _base_ naming a shipped config (issue 19 item 5)
+def test_base_names_a_shipped_config(tmp_path):
+    from enhancenet_core.config import load_config, shipped_config_path
+
+    shipped = load_config(shipped_config_path("coco_simplebaseline_r50_256x192_enhancenet"))
+    for name in ("coco_simplebaseline_r50_256x192_enhancenet", "coco_simplebaseline_r50_256x192_enhancenet.yaml"):
+        user = tmp_path / f"mine_{len(name)}.yaml"
+        user.write_text(f"_base_: {name}\ntrain:\n  lr: 0.0005\n")
+        cfg = load_config(user)
+        assert cfg.train.lr == 0.0005
+        assert cfg.model == shipped.model and cfg.data == shipped.data
+
+
+def test_base_prefers_a_file_beside_the_config(tmp_path):
+    from enhancenet_core.config import load_config, shipped_config_path
+
+    (tmp_path / "coco_simplebaseline_r50_256x192_enhancenet.yaml").write_text("model:\n  num_keypoints: 17\n")
+    user = tmp_path / "mine.yaml"
+    user.write_text("_base_: coco_simplebaseline_r50_256x192_enhancenet.yaml\n")
+    local = load_config(tmp_path / "coco_simplebaseline_r50_256x192_enhancenet.yaml")
+    assert load_config(user) == local
+    assert load_config(user) != load_config(shipped_config_path("coco_simplebaseline_r50_256x192_enhancenet"))
+
+
+def test_base_that_is_neither_a_file_nor_a_shipped_name_is_named(tmp_path):
+    import pytest
+
+    from enhancenet_core.config import load_config
+
+    user = tmp_path / "mine.yaml"
+    user.write_text("_base_: coco_simplebaseline_r50_256x192_enhancenot\n")
+    with pytest.raises(FileNotFoundError, match=r"enhancenot.*names no shipped config"):
+        load_config(user)

@@ -1,7 +1,8 @@
 """Config files: YAML / JSON reading, ``_base_`` inheritance, dotted overrides, saving, shipped configs.
 
 A file may start from others with a top-level ``_base_: other.yaml`` (or a list of files, merged in order),
-paths relative to the file; mappings are merged recursively, anything else (lists included) is replaced.
+paths relative to the file; a bare name with no such file beside it names a shipped config
+(``_base_: coco_hrnet_w32_256x192_enhancenet``, ``.yaml`` optional); mappings are merged recursively, anything else (lists included) is replaced.
 Dotted overrides (``model.head.upscale=2``, value parsed as YAML) are applied by :func:`override` or
 ``load_config(path, overrides=[...])``.
 """
@@ -287,12 +288,25 @@ def _resolve(path: Path, stack: tuple[Path, ...], reads: list[int]) -> dict[str,
     merged: dict[str, Any] = {}
     for base in bases:
         try:
-            merged = _merge(merged, _resolve(path.parent / base, (*stack, path), reads))
+            merged = _merge(merged, _resolve(_base_path(path, base), (*stack, path), reads))
         except FileNotFoundError:
             raise FileNotFoundError(
-                f"config file {path.parent / base} (the _base_ of {path}) not found"
+                f"config file {path.parent / base} (the _base_ of {path}) not found, and {base!r} names no shipped "
+                "config (see `enhancenet-spec list-configs`)"
             ) from None
     return _merge(merged, data)
+
+
+def _base_path(path: Path, base: str) -> Path:
+    """Where ``_base_: base`` of the file ``path`` points: a file relative to ``path`` when one exists, else a
+    shipped config of that name (``.yaml`` optional), so a user's file can start from a shipped one by name."""
+    local = path.parent / base
+    if local.exists() or Path(base).name != base:
+        return local
+    try:
+        return shipped_config_path(base)
+    except FileNotFoundError:
+        raise FileNotFoundError(base) from None  # named with its context by the caller
 
 
 def load_config_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
