@@ -66,6 +66,48 @@ def test_conv2d_matches_loop(k, stride, padding, dilation, groups, bias):
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
+def rowmajor_im2col_conv2d(x, w, b, stride, padding, dilation, groups):
+    """The textbook im2col: a (N*H_out*W_out, C_in/g*kh*kw) row-major copy, one matmul per group."""
+    n = x.shape[0]
+    c_out, cg, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    win = np.lib.stride_tricks.sliding_window_view(xp, (dilation * (kh - 1) + 1, dilation * (kw - 1) + 1), axis=(2, 3))
+    win = win[:, :, ::stride, ::stride, ::dilation, ::dilation]
+    ho, wo = win.shape[2], win.shape[3]
+    cols = np.ascontiguousarray(win.reshape(n, groups, cg, ho, wo, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6))
+    out = np.matmul(cols.reshape(groups, n * ho * wo, cg * kh * kw), w.reshape(groups, c_out // groups, -1).transpose(0, 2, 1))
+    out = out.reshape(groups, n, ho, wo, -1).transpose(1, 0, 4, 2, 3).reshape(n, c_out, ho, wo)
+    return out if b is None else out + b.reshape(1, -1, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("shape", "c_out", "k", "stride", "padding", "dilation", "groups"),
+    [((2, 4, 9, 7), 6, 3, 2, 1, 1, 1), ((1, 3, 16, 12), 5, 7, 2, 3, 1, 1), ((2, 4, 8, 8), 6, 3, 1, 2, 2, 2),
+     ((3, 37, 11, 12), 65, 3, 1, 1, 1, 1), ((2, 33, 12, 10), 17, 1, 1, 0, 1, 1), ((1, 33, 12, 10), 17, 1, 1, 0, 1, 1),
+     ((2, 40, 13, 9), 130, 3, 1, 1, 1, 1)],
+)
+def test_conv2d_float64_bits_are_those_of_the_row_major_im2col(shape, c_out, k, stride, padding, dilation, groups):
+    """The transposed im2col copy feeds BLAS the same product (same reduction order over (channel, kh, kw)), so
+    float64 results are bit-identical to the textbook layout: the golden tensors do not move."""
+    x = RNG.standard_normal(shape)
+    w = RNG.standard_normal((c_out, shape[1] // groups, k, k))
+    b = RNG.standard_normal(c_out)
+    got = ops.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    want = rowmajor_im2col_conv2d(x, w, b, stride, padding, dilation, groups)
+    assert got.flags.c_contiguous and got.dtype == np.float64
+    np.testing.assert_array_equal(got, want)
+
+
+def test_conv2d_keeps_float32_and_promotes_a_float64_bias():
+    x = RNG.standard_normal((2, 3, 6, 5)).astype(np.float32)
+    w = RNG.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    assert ops.conv2d(x, w, np.zeros(4, np.float32), padding=1).dtype == np.float32
+    got = ops.conv2d(x, w, np.ones(4), padding=1)  # float64 bias: NumPy's promotion, as out + bias
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, naive_conv2d(x.astype(np.float64), w.astype(np.float64), np.ones(4), 1, 1, 1, 1),
+                               rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize(
     ("k", "stride", "padding", "output_padding", "groups", "dilation"),
     [(4, 2, 1, 0, 1, 1), (3, 2, 1, 1, 1, 1), (2, 2, 0, 0, 1, 1), (3, 4, 0, 1, 1, 1), (12, 4, 4, 0, 1, 1), (3, 1, 1, 0, 1, 1), (4, 2, 1, 1, 2, 1), (3, 2, 2, 1, 1, 2), (5, 3, 0, 2, 1, 1)],

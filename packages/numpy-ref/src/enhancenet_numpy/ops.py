@@ -9,7 +9,8 @@ Semantics are PyTorch's (``torch.nn.functional``) so a framework can be checked 
 - :func:`max_pool2d`: padding counts as −inf, ``ceil_mode=False``.
 - :func:`upsample_nearest`, :func:`upsample_bilinear`: ``F.interpolate`` with an integer scale factor.
 
-Convolution is one matrix product over an im2col view built with ``sliding_window_view``: no Python
+Convolution is one matrix product per layer (per group) over an im2col matrix copied once from a
+``sliding_window_view`` in a layout whose copy reads contiguous input rows (see :func:`conv2d`): no Python
 loops over pixels, channels or the batch. The result has the dtype of the input.
 """
 
@@ -93,18 +94,33 @@ def conv2d(
     if bias is not None and bias.shape != (c_out,):
         raise ValueError(f"bias: expected shape ({c_out},), got {bias.shape}")
     ph, pw = _pair(padding, "padding")
+    (sh, sw), (dh, dw) = _pair(stride, "stride"), _pair(dilation, "dilation")
     xp = pad2d(x, (ph, ph, pw, pw))
-    win = _windows(xp, (kh, kw), _pair(stride, "stride"), _pair(dilation, "dilation"))
-    ho, wo = win.shape[2], win.shape[3]
-    # im2col: (groups, N*H_out*W_out, C_in/groups*kh*kw) -- one copy, then one (batched) matmul.
-    cols = win.reshape(n, groups, cg, ho, wo, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6)
-    cols = cols.reshape(groups, n * ho * wo, cg * kh * kw)
-    w = weight.reshape(groups, c_out // groups, cg * kh * kw).transpose(0, 2, 1)
-    out = np.matmul(cols, w)  # (groups, N*H_out*W_out, C_out/groups)
-    out = out.reshape(groups, n, ho, wo, c_out // groups).transpose(1, 0, 4, 2, 3).reshape(n, c_out, ho, wo)
+    win = _windows(xp, (kh, kw), (sh, sw), (dh, dw))
+    ho, wo, og = win.shape[2], win.shape[3], c_out // groups
+    # im2col, stored transposed: (groups, C_in/groups*kh*kw, N*H_out*W_out), one copy in which every row is one
+    # (channel, tap) plane read along the input's rows (contiguous memory, unlike the row-major (pixel, tap)
+    # layout). Its transpose is the usual (N*H_out*W_out, K) im2col matrix with K in the weights' (channel, kh,
+    # kw) order, and the matmul below is the same BLAS product, so the float64 bits are those of the row-major
+    # im2col (conformance/golden regenerates byte for byte). A 1x1 stride-1 convolution of one image needs no
+    # copy at all.
+    if (kh, kw, sh, sw, n) == (1, 1, 1, 1, 1):
+        cols = xp.reshape(groups, cg, ho * wo)
+    else:
+        cols = np.empty((groups, cg, kh, kw, n, ho, wo), dtype=x.dtype)
+        cols[...] = win.reshape(n, groups, cg, ho, wo, kh, kw).transpose(1, 2, 5, 6, 0, 3, 4)
+        cols = cols.reshape(groups, cg * kh * kw, n * ho * wo)
+    w = weight.reshape(groups, og, cg * kh * kw).transpose(0, 2, 1)
+    out = np.matmul(cols.transpose(0, 2, 1), w)  # (groups, N*H_out*W_out, C_out/groups): one matmul per group
     if bias is not None:
-        out = out + bias.reshape(1, c_out, 1, 1)
-    return np.ascontiguousarray(out)
+        b = bias.reshape(groups, 1, og)
+        if np.result_type(out, b) == out.dtype:
+            out += b  # in place: the same sums as out + bias, one array less
+        else:
+            out = out + b
+    result = np.empty((n, c_out, ho, wo), dtype=out.dtype)  # NCHW, one transposing copy
+    result.reshape(n, groups, og, ho, wo)[...] = out.reshape(groups, n, ho, wo, og).transpose(1, 0, 4, 2, 3)
+    return result
 
 
 def conv_transpose2d(
