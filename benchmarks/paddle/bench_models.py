@@ -27,6 +27,11 @@ still set before any BLAS is loaded.
 
     python benchmarks/paddle/bench_models.py [--batch 4] [--repeats 5] [--threads 2] [--json out.json]
     python benchmarks/paddle/bench_models.py --device gpu --amp --batch 32     # GPU images/s with AMP
+    python benchmarks/paddle/bench_models.py --engine inference   # forwards through Paddle Inference + oneDNN
+
+``--engine inference`` (CPU): each case's forward runs in a ``paddle.inference`` predictor with oneDNN (the layer
+saved by ``paddle.jit.save`` to a temporary directory, NumPy in and out, as ``enhancenet_paddle.predictor`` runs
+evaluation and prediction); the training steps stay in dygraph.
 """
 
 from __future__ import annotations
@@ -76,6 +81,56 @@ def he_normal_(layer: Any) -> None:
                 nn.initializer.Constant(0.0)(m.bias)
 
 
+def _inference_forward(layer: Any, inputs: tuple, threads: int) -> Any:
+    """A ``() -> None`` running ``layer`` on ``inputs`` through a Paddle Inference predictor (CPU, oneDNN)."""
+    import tempfile
+
+    import numpy as np
+    import paddle
+    from paddle import inference
+    from paddle.static import InputSpec
+
+    def as_tuple(out: Any) -> Any:  # a PoseModel's dict -> (M^LR, M^HR); the head's tensor as it is
+        if not isinstance(out, dict):
+            return out
+        return (out["lr"], out["hr"]) if "hr" in out else (out["lr"],)
+
+    class One(paddle.nn.Layer):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: Any) -> Any:
+            return as_tuple(self.inner(x))
+
+    class Two(One):
+        def forward(self, x: Any, y: Any) -> Any:
+            return as_tuple(self.inner(x, y))
+
+    layer.eval()
+    specs = [InputSpec([None, *[int(d) for d in x.shape[1:]]], "float32", f"x{i}") for i, x in enumerate(inputs)]
+    with tempfile.TemporaryDirectory() as tmp:
+        paddle.jit.save(paddle.jit.to_static((One if len(inputs) == 1 else Two)(layer), input_spec=specs, full_graph=True), f"{tmp}/m")
+        config = inference.Config(f"{tmp}/m.json", f"{tmp}/m.pdiparams")
+        config.disable_gpu()
+        config.enable_onednn()
+        config.set_cpu_math_library_num_threads(threads)
+        config.disable_glog_info()
+        predictor = inference.create_predictor(config)
+    arrays = [np.ascontiguousarray(x.numpy()) for x in inputs]
+
+    def run() -> None:
+        for name, a in zip(predictor.get_input_names(), arrays, strict=True):
+            handle = predictor.get_input_handle(name)
+            handle.reshape(list(a.shape))
+            handle.copy_from_cpu(a)
+        predictor.run()
+        for name in predictor.get_output_names():
+            predictor.get_output_handle(name).copy_to_cpu()
+
+    return run
+
+
 def _sync(gpu: bool) -> None:
     if gpu:
         import paddle
@@ -123,11 +178,20 @@ def bench(args: argparse.Namespace) -> dict:
 
     results: dict = {
         "framework": "paddle", "paddle": paddle.__version__, "device": "gpu" if gpu else "cpu", "amp": amp,
-        "batch": n, "threads": args.threads, "input_hw": list(setting.input_hw), "cases": {},
+        "batch": n, "threads": args.threads, "input_hw": list(setting.input_hw), "engine": "dygraph", "cases": {},
     }
     scaler = paddle.amp.GradScaler(enable=amp)
 
+    predictors: dict[int, Any] = {}
+    if args.engine == "inference" and not gpu:
+        results["engine"] = "inference"
+        for model, inputs in cases.values():
+            predictors[id(model)] = _inference_forward(model, inputs, args.threads)
+
     def forward(model: Any, inputs: tuple) -> None:
+        if id(model) in predictors:
+            predictors[id(model)]()
+            return
         model.eval()
         with paddle.no_grad(), paddle.amp.auto_cast(enable=amp):
             model(*inputs)
@@ -151,10 +215,12 @@ def bench(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = eb.model_bench_parser(__doc__.splitlines()[0], device_help="cpu or gpu[:i]",
                                 amp_help="float16 auto_cast + GradScaler (GPU only)")
+    parser.add_argument("--engine", choices=("dygraph", "inference"), default="dygraph",
+                        help="forwards in dygraph, or through Paddle Inference with oneDNN (CPU)")
     args = parser.parse_args(argv)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)  # before Paddle is imported
     os.environ["MKL_NUM_THREADS"] = str(args.threads)
-    eb.report(bench(args), ("paddle", "device", "amp", "batch", "threads"), args.json)
+    eb.report(bench(args), ("paddle", "device", "amp", "batch", "threads", "engine"), args.json)
 
 
 if __name__ == "__main__":

@@ -57,23 +57,26 @@ def infer_heatmaps(model: nn.Layer, images: paddle.Tensor, cfg: Config) -> dict[
 
 
 def run_inference(
-    model: nn.Layer, dataset: Any, cfg: Config, progress: bool = True, max_batches: int | None = None
+    model: nn.Layer, dataset: Any, cfg: Config, progress: bool = True, max_batches: int | None = None,
+    engine: str | None = None,
 ) -> dict[str, np.ndarray]:
-    """Predict every instance of a test ``dataset`` (a :class:`~enhancenet_paddle.data.PaddlePoseDataset`).
+    """Predict every instance of a test ``dataset`` (a :class:`~enhancenet_paddle.data.PaddlePoseDataset`), through
+    the ``engine`` of :func:`enhancenet_paddle.predictor.select_infer` (default ``auto``: Paddle Inference with
+    oneDNN on the CPU, dygraph on a GPU).
 
     Returns:
         :func:`enhancenet_runtime.engine.prediction.predict_dataset`: ``preds`` (N, K, 3), ``preds_lr``
         (N, K, 3), ``index``, ``image_id``, ``center``, ``scale``, ``score``, ``area``.
     """
     from enhancenet_paddle.data import build_loader, to_numpy
+    from enhancenet_paddle.predictor import select_infer
 
+    infer = select_infer(model, cfg, engine)  # before the loader's workers start: the export takes a while
     loader = build_loader(dataset, cfg.test.batch_size, train=False, workers=min(cfg.train.workers, 2))
-    model.eval()
     on_cpu = paddle.get_device().startswith("cpu")
     batches = ((b["image"] if on_cpu else b["image"].cuda(), {k: to_numpy(v) for k, v in b["meta"].items()})
                for b in loader)
-    return predict_dataset(batches, lambda images: infer_heatmaps(model, images, cfg), cfg,
-                           total=len(loader.batch_sampler), progress=progress, max_batches=max_batches)
+    return predict_dataset(batches, infer, cfg, total=len(loader.batch_sampler), progress=progress, max_batches=max_batches)
 
 
 def evaluate(
@@ -85,6 +88,7 @@ def evaluate(
     dataset: Any | None = None,
     max_batches: int | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
+    engine: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``model`` on the test split of ``cfg`` (COCO/synthetic: AP; MPII: PCKh@0.5).
 
@@ -97,6 +101,7 @@ def evaluate(
         dataset: the test set (default: the core ``PoseDataset`` of ``cfg``'s test split).
         max_batches: stop after this many batches (smoke tests).
         checkpoint: recorded in ``results.json``.
+        engine: ``auto`` (default), ``inference`` or ``dygraph`` (:mod:`enhancenet_paddle.predictor`).
 
     Returns:
         dict with ``metric`` and ``metric_name``, ``coco`` (+ ``coco_pycocotools``) or ``pckh``, ``num_instances``,
@@ -111,7 +116,7 @@ def evaluate(
     if dataset is None:
         dataset = build_pose_dataset(cfg, train=False)
     t0 = time.perf_counter()
-    pred = run_inference(model, dataset, cfg, progress=progress, max_batches=max_batches)
+    pred = run_inference(model, dataset, cfg, progress=progress, max_batches=max_batches, engine=engine)
     seconds = time.perf_counter() - t0
     return finish_evaluation(pred, cfg, dataset.records, out_dir, framework="paddle", versions=versions(),
                              checkpoint=checkpoint, seconds=seconds)
@@ -124,6 +129,7 @@ def evaluate_checkpoint(
     device: str | None = None,
     progress: bool = True,
     max_batches: int | None = None,
+    engine: str | None = None,
 ) -> dict[str, Any]:
     """Build the model of ``cfg``, load ``checkpoint`` (a ``.safetensors`` training checkpoint or weights; its
     architecture is checked first) and :func:`evaluate` it."""
@@ -134,4 +140,5 @@ def evaluate_checkpoint(
     paddle.set_device(resolve_device(device))
     model = build_model(cfg.model)
     load_model_weights(model, checkpoint, cfg.model)
-    return evaluate(cfg, model, out_dir=out_dir, progress=progress, max_batches=max_batches, checkpoint=checkpoint)
+    return evaluate(cfg, model, out_dir=out_dir, progress=progress, max_batches=max_batches, checkpoint=checkpoint,
+                    engine=engine)

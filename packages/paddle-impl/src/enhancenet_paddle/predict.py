@@ -23,24 +23,23 @@ from enhancenet_runtime.engine.visualize import predict_picture
 __all__ = ["predict_boxes", "predict_image"]
 
 
-def _infer(model: nn.Layer, cfg: Config) -> InferFn:
+def _infer(model: nn.Layer, cfg: Config, engine: str | None = None) -> InferFn:
     """The ``infer`` hook: (N, 3, H_in, W_in) float32 NumPy crops -> the maps after the flip test, on Paddle's
-    current device."""
-    from enhancenet_paddle.evaluate import infer_heatmaps
+    current device, through ``engine`` (:func:`enhancenet_paddle.predictor.select_infer`)."""
+    from enhancenet_paddle.predictor import select_infer
 
-    def infer(inputs: np.ndarray) -> dict[str, np.ndarray]:
-        return infer_heatmaps(model, paddle.to_tensor(inputs), cfg)
-
-    return infer
+    return select_infer(model, cfg, engine)
 
 
-def predict_boxes(model: nn.Layer, image: np.ndarray, boxes: np.ndarray, cfg: Config) -> BoxPredictions:
+def predict_boxes(
+    model: nn.Layer, image: np.ndarray, boxes: np.ndarray, cfg: Config, engine: str | None = None
+) -> BoxPredictions:
     """Run ``model`` on the crops of ``boxes`` ((N, 4) x, y, w, h) in ``image`` ((H, W, 3) uint8, channel order
     per ``cfg.data.color_rgb``) on Paddle's current device:
     :func:`enhancenet_runtime.engine.prediction.predict_boxes` (patches, center/scale, the maps after the flip test
     and ``preds`` {"lr"[, "hr"]} (N, K, 3) image (x, y, score))."""
     model.eval()
-    return prediction.predict_boxes(image, boxes, cfg, _infer(model, cfg))
+    return prediction.predict_boxes(image, boxes, cfg, _infer(model, cfg, engine))
 
 
 def predict_image(
@@ -52,6 +51,7 @@ def predict_image(
     device: str | None = None,
     joint: int | None = None,
     score_threshold: float = 0.2,
+    engine: str | None = None,
 ) -> list[Path]:
     """Predict the poses of the persons in ``boxes`` and write the Fig. 1-style picture to ``out_path``.
 
@@ -64,6 +64,7 @@ def predict_image(
         device: default a GPU when available.
         joint: keypoint whose heat maps are drawn (default: the maximum over all keypoints).
         score_threshold: keypoints scoring at or below this are not drawn.
+        engine: ``auto`` (default: Paddle Inference on the CPU), ``inference`` or ``dygraph``.
 
     Returns:
         The files written (picture, keypoints JSON).
@@ -76,5 +77,5 @@ def predict_image(
     model = build_model(cfg.model)
     load_model_weights(model, checkpoint, cfg.model)
     model.eval()
-    return predict_picture(cfg, image, boxes, out_path, _infer(model, cfg), joint=joint,
+    return predict_picture(cfg, image, boxes, out_path, _infer(model, cfg, engine), joint=joint,
                            score_threshold=score_threshold)

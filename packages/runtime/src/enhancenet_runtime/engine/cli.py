@@ -199,6 +199,9 @@ class FrameworkCommands:
     export_formats: tuple[str, ...] = ("onnx",)
     extra_errors: tuple[type[BaseException], ...] = ()
     device_help: str = "cpu, or an accelerator such as cuda / gpu:N (default: an accelerator when available)"
+    extra_arguments: Callable[[str, argparse.ArgumentParser], object] | None = None
+    """``(verb, subparser)``: adds a framework's own flags to a verb (e.g. Paddle's ``--engine`` for eval/predict);
+    the handler passes them on as ``framework_kwargs``."""
 
 
 def run_train(args: argparse.Namespace, train: Callable[..., Any], **framework_kwargs: Any) -> int:
@@ -284,6 +287,8 @@ def build_parser(prog: str, description: str, commands: FrameworkCommands) -> ar
     p.add_argument("--out", help="output directory (default: <checkpoint dir>/eval)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=commands.evaluate)
+    if commands.extra_arguments is not None:
+        commands.extra_arguments("eval", p)
 
     p = sub.add_parser("predict", help="draw the predicted skeleton and the LR/HR heat maps of one image")
     common(p)
@@ -294,6 +299,8 @@ def build_parser(prog: str, description: str, commands: FrameworkCommands) -> ar
     p.add_argument("--out", help="output picture (default runs/predict/<image name>.pose.png)")
     p.add_argument("--joint", type=int, default=None, help="keypoint whose heat maps are shown (default: all)")
     p.set_defaults(func=commands.predict)
+    if commands.extra_arguments is not None:
+        commands.extra_arguments("predict", p)
 
     p = sub.add_parser("export", help=f"export the model ({', '.join(commands.export_formats)})")
     common(p, device=False)
