@@ -3,7 +3,8 @@
 
 Paddle's dygraph CPU kernels are ~3x slower than torch's on the head forward; the same network exported with
 ``paddle.jit.save`` (:mod:`enhancenet_paddle.export`) and run by a ``paddle.inference`` predictor with oneDNN
-(fused conv + bias + ReLU, blocked layouts) runs at about torch's speed (``benchmarks/paddle/README.md``).
+(fused conv + bias + ReLU, blocked layouts) measured 0.35-0.5x torch's time on the head and ~0.22x on R50 + head
+(the package README, ``benchmarks/paddle/inference_vs_torch.json``).
 :class:`InferencePredictor` exports a float32, eval-mode copy of a :class:`~enhancenet_paddle.models.PoseModel`
 into a temporary directory (removed once the predictor is built; the caller's model is not touched) and runs
 batches of (N, 3, H_in, W_in) NumPy patches through it.
