@@ -54,7 +54,8 @@ def head_forward(
     x = head_input(f_lr, m_lr, head.inputs)
     for layer in range(head.num_layers - 1):
         w = params[f"{prefix}convs.{layer}.weight"]
-        x = ops.relu(ops.conv2d(x, w, params[f"{prefix}convs.{layer}.bias"], padding=w.shape[-1] // 2))
+        x = ops.conv2d(x, w, params[f"{prefix}convs.{layer}.bias"], padding=w.shape[-1] // 2)
+        np.maximum(x, np.zeros((), dtype=x.dtype), out=x)  # ReLU (ops.relu) in place on the fresh conv output
     w, b = params[f"{prefix}upsample.weight"], params[f"{prefix}upsample.bias"]
     k, r = head.upsampler_kernel, head.upscale
     if head.upsampler == Upsampler.SUBPIXEL:
