@@ -64,6 +64,7 @@ def test_predictor_equals_dygraph_and_leaves_the_model_alone(model: nn.Layer) ->
         predictor(np.zeros((1, 3, 32, 64), np.float32))
 
 
+@pytest.mark.slow  # a second predictor (~10-18 s); the equality itself is checked by the test above
 def test_both_engines_give_the_same_maps_after_the_flip_test(model: nn.Layer) -> None:
     cfg = Config(model=MODEL)  # each predictor costs an export (~10 s here): one flip-test case
     cfg = replace(cfg, test=replace(cfg.test, flip_test=True), data=replace(cfg.data, flip_pairs=((0, 1), (2, 3))))
