@@ -23,8 +23,9 @@ import paddle
 from paddle import nn
 
 from enhancenet_core.config import Config
+from enhancenet_paddle.predictor import infer_heatmaps, select_infer
 from enhancenet_runtime.engine.evaluation import finish_evaluation
-from enhancenet_runtime.engine.prediction import infer_maps, predict_dataset
+from enhancenet_runtime.engine.prediction import predict_dataset
 
 __all__ = ["evaluate", "evaluate_checkpoint", "infer_heatmaps", "run_inference", "versions"]
 
@@ -41,21 +42,6 @@ def versions() -> dict[str, str]:
     }
 
 
-def _maps(out: Any) -> dict[str, np.ndarray]:
-    return {k: out[k].astype("float32").numpy() for k in ("lr", "hr") if out.get(k) is not None}
-
-
-@paddle.no_grad()
-def infer_heatmaps(model: nn.Layer, images: paddle.Tensor, cfg: Config) -> dict[str, np.ndarray]:
-    """Run ``model`` on (N, 3, H, W) patches, with flip test when ``cfg.test.flip_test``.
-
-    Returns:
-        ``{"lr": (N, K, h, w)}`` and, with the head, ``"hr": (N, K, rh, rw)``: float32 NumPy maps, averaged with
-        the maps of the mirrored patch flipped back (:func:`enhancenet_runtime.engine.prediction.infer_maps`).
-    """
-    return infer_maps(lambda x: _maps(model(x)), images, cfg, flip=lambda x: paddle.flip(x, axis=[3]))
-
-
 def run_inference(
     model: nn.Layer, dataset: Any, cfg: Config, progress: bool = True, max_batches: int | None = None,
     engine: str | None = None,
@@ -69,7 +55,6 @@ def run_inference(
         (N, K, 3), ``index``, ``image_id``, ``center``, ``scale``, ``score``, ``area``.
     """
     from enhancenet_paddle.data import build_loader, to_numpy
-    from enhancenet_paddle.predictor import select_infer
 
     infer = select_infer(model, cfg, engine)  # before the loader's workers start: the export takes a while
     loader = build_loader(dataset, cfg.test.batch_size, train=False, workers=min(cfg.train.workers, 2))

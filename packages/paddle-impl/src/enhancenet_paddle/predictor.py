@@ -35,7 +35,7 @@ from paddle import nn
 from enhancenet_core.config import Config
 from enhancenet_runtime.engine.prediction import InferFn, infer_maps
 
-__all__ = ["ENGINES", "InferencePredictor", "resolve_engine", "select_infer"]
+__all__ = ["ENGINES", "InferencePredictor", "infer_heatmaps", "resolve_engine", "select_infer"]
 
 ENGINES = ("auto", "inference", "dygraph")
 
@@ -115,6 +115,21 @@ class InferencePredictor:
                 for name, out in zip(self.names, self._outputs, strict=True)}
 
 
+def _maps(out: Any) -> dict[str, np.ndarray]:
+    return {k: out[k].astype("float32").numpy() for k in ("lr", "hr") if out.get(k) is not None}
+
+
+@paddle.no_grad()
+def infer_heatmaps(model: nn.Layer, images: paddle.Tensor, cfg: Config) -> dict[str, np.ndarray]:
+    """Run ``model`` on (N, 3, H, W) patches, with flip test when ``cfg.test.flip_test``.
+
+    Returns:
+        ``{"lr": (N, K, h, w)}`` and, with the head, ``"hr": (N, K, rh, rw)``: float32 NumPy maps, averaged with
+        the maps of the mirrored patch flipped back (:func:`enhancenet_runtime.engine.prediction.infer_maps`).
+    """
+    return infer_maps(lambda x: _maps(model(x)), images, cfg, flip=lambda x: paddle.flip(x, axis=[3]))
+
+
 def _flip(images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(images[..., ::-1])
 
@@ -123,8 +138,6 @@ def select_infer(model: nn.Layer, cfg: Config, engine: str | None = None) -> Inf
     """The ``infer`` hook of :func:`enhancenet_runtime.engine.prediction.predict_dataset` / ``predict_boxes``:
     a batch of (N, 3, H_in, W_in) patches (a Paddle tensor or a NumPy array) -> the maps after the flip test,
     through the engine :func:`resolve_engine` picks. ``model`` is put in eval mode."""
-    from enhancenet_paddle.evaluate import infer_heatmaps
-
     model.eval()
     if resolve_engine(engine, model) == "dygraph":
         def dygraph(images: Any) -> dict[str, np.ndarray]:
