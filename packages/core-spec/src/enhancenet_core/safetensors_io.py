@@ -37,6 +37,8 @@ __all__ = [
 PICKLE_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".pdparams", ".pdckpt", ".pdopt", ".pkl", ".pickle")
 #: how to turn a trusted pickle file into safetensors, named in every refusal
 CONVERT_HINT = "enhancenet-convert {path} {stem}.safetensors --trust-pickle"
+#: the pickle weight files the converter reads behind --trust-pickle (torch .pt/.pth, paddle .pdparams)
+CONVERTIBLE_PICKLE_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".pdparams")
 
 
 class PickleRefusedError(ValueError):
@@ -131,11 +133,14 @@ def check_not_pickle(path: str | os.PathLike[str]) -> None:
     if kind is not None:
         p = Path(path)
         stem = p.with_suffix("") if p.suffix != ".safetensors" else p.with_name(f"{p.stem}.converted")
-        raise PickleRefusedError(
-            f"{p}: refused: a pickle file ({kind}); loading it could run code it contains. enhancenet reads "
-            f"weights and checkpoints only as .safetensors. If you trust this file, convert it once: "
-            + CONVERT_HINT.format(path=p, stem=stem)
-        )
+        why = (f"{p}: refused: a pickle file ({kind}); loading it could run code it contains. enhancenet reads "
+               f"weights and checkpoints only as .safetensors. ")
+        if p.suffix.lower() in CONVERTIBLE_PICKLE_SUFFIXES:
+            raise PickleRefusedError(why + "If you trust this file, convert it once: "
+                                     + CONVERT_HINT.format(path=p, stem=stem))
+        raise PickleRefusedError(why + "enhancenet-convert --trust-pickle reads trusted "
+                                 f"{'/'.join(CONVERTIBLE_PICKLE_SUFFIXES)} weight files only; save this file's "
+                                 "weights in one of those with the framework that wrote it, then convert that")
 
 
 def _read_header(fh: Any, path: Path) -> tuple[dict[str, Any], int]:
