@@ -1,61 +1,17 @@
-"""enhancenet_torch.init_model + inference_topdown: the same keypoints as numpy-ref's forward through the same
-runtime path, on the same image and canonical weights (paddle and mindspore run the same check)."""
+"""enhancenet_torch.init_model + inference_topdown (:mod:`enhancenet_runtime.suites.inference`, shared by the
+three frameworks): the same keypoints as numpy-ref's forward through the same runtime path."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from enhancenet_numpy import full_forward, init_weights, save_weights
-from enhancenet_runtime.engine.inference import PoseResult
-from enhancenet_runtime.engine.inference import inference_topdown as runtime_inference
-from enhancenet_runtime.testing_inference import (
-    assert_same_poses,
-    inference_config,
-    numpy_infer,
-    write_test_image,
-)
+from enhancenet_runtime.suites.inference import InferenceSuite
 
-torch = pytest.importorskip("torch", reason="enhancenet-torch needs torch")
-from enhancenet_torch import inference_topdown, init_model  # noqa: E402
-
-DECODERS = ["argmax_quarter", "dark"]
+pytest.importorskip("torch", reason="enhancenet-torch needs torch")
+from enhancenet_torch import inference_topdown, init_model
 
 
-@pytest.fixture(scope="module")
-def case(tmp_path_factory):
-    d = tmp_path_factory.mktemp("infer")
-    cfg = inference_config()
-    params = init_weights(cfg.model, seed=3, dtype=np.float32)
-    save_weights(d / "w.safetensors", params, cfg.model)
-    ref64 = {k: v.astype(np.float64) for k, v in params.items()}
-    return cfg, d / "w.safetensors", write_test_image(d / "img.png"), ref64
-
-
-@pytest.mark.parametrize("decoder", DECODERS)
-def test_keypoints_match_numpy_ref(case, decoder: str) -> None:
-    _, weights, image, params = case
-    cfg = inference_config(f"test.decoder={decoder}")
-    model = init_model(cfg, weights=weights, device="cpu")
-    boxes = [[20, 5, 60, 100], [70, 10, 80, 105]]
-    got = inference_topdown(model, image, boxes, return_maps=True)
-    ref = runtime_inference(cfg, numpy_infer(cfg, lambda x: full_forward(params, x.astype(np.float64), cfg.model)),
-                            image, boxes, return_maps=True)
-    assert all(isinstance(p, PoseResult) for p in got)
-    assert assert_same_poses(got, ref, cfg) > 0
-
-
-def test_whole_image_default_and_array_input(case) -> None:
-    cfg, weights, image, _ = case
-    model = init_model("synthetic_quick", weights=weights, device="cpu")
-    (whole,) = inference_topdown(model, image)
-    assert whole.box.tolist() == [0.0, 0.0, 160.0, 120.0] and whole.keypoints.shape == (17, 2)
-    import cv2
-
-    bgr = cv2.imread(str(image))
-    (again,) = inference_topdown(model, bgr, channel_order="bgr")
-    np.testing.assert_array_equal(again.keypoints, whole.keypoints)
-    with pytest.raises(ValueError, match="outside the image"):
-        inference_topdown(model, image, boxes=[[500, 0, 10, 10]])
-    with pytest.raises(ValueError, match=r"\.safetensors weights only"):
-        init_model(cfg, weights=image)
+class TestInference(InferenceSuite):
+    @pytest.fixture(scope="class")
+    def api(self):
+        return init_model, inference_topdown
