@@ -1,4 +1,4 @@
-"""mmpose SimpleBaseline / HRNet-repository checkpoints (key lists of those code bases, enhancenet_core.testing_foreign)
+"""mmpose SimpleBaseline / HRNet-repository checkpoints (key lists of those code bases, enhancenet_runtime.testing_foreign)
 saved as safetensors load into the Paddle model and give the outputs of the hand-renamed canonical file; a ResNet v1d
 file is refused in one line with nothing loaded; an mmpose file works as model.base.pretrained."""
 
@@ -11,7 +11,7 @@ import numpy as np
 import paddle
 import pytest
 
-from enhancenet_core import testing_foreign as tf
+from enhancenet_runtime import testing_foreign as tf
 from enhancenet_core.canonical import save_canonical_arrays
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
 from enhancenet_core.conventions import BaseModelName, PretrainedScope

@@ -1,5 +1,5 @@
 """mmpose / HRNet-repository / bearpaw checkpoints (key lists and shapes of those code bases' model definitions,
-enhancenet_core.testing_foreign) load into our torch models and give the outputs of the same weights loaded from a
+enhancenet_runtime.testing_foreign) load into our torch models and give the outputs of the same weights loaded from a
 canonical file that the test builds by renaming the keys itself; unbridgeable variants are refused, nothing loaded."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from enhancenet_core import testing_foreign as tf
+from enhancenet_runtime import testing_foreign as tf
 from enhancenet_core.canonical import save_canonical_arrays
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
 from enhancenet_core.conventions import BaseModelName

@@ -59,22 +59,21 @@ import numpy as np
 import paddle
 from paddle import Tensor, nn
 
-from enhancenet_core import canonical, foreign_names
+from enhancenet_core import canonical
 from enhancenet_core.canonical import FORMAT_NAME, FORMAT_VERSION, LAYOUTS, RESERVED_KEYS, model_config_json
 from enhancenet_core.config import ModelConfig
-from enhancenet_core.conventions import BaseModelName, ShuffleOrder
+from enhancenet_core.conventions import ShuffleOrder
 from enhancenet_core.namemap import HEAD_PREFIX
 from enhancenet_core.safetensors_io import check_not_pickle
 from enhancenet_paddle.models.head import EnhanceNet
+from enhancenet_paddle.models.names import BASE_PREFIX, BN_SUFFIXES, canonical_name
+from enhancenet_paddle.models.names import assign_arrays as _assign
+from enhancenet_paddle.models.names import tensor_shapes as _shapes
 from enhancenet_paddle.models.pose_model import PoseModel
+from enhancenet_paddle.models.pretrained import load_backbone_weights
 from enhancenet_runtime.engine.io import atomic_write_bytes
 
 PDPARAMS_FORMAT = "enhancenet-paddle-pdparams"
-#: The prefix under which :class:`PoseModel` holds its base model (not part of the canonical names).
-BASE_PREFIX = "base."
-
-#: The Paddle-specific name differences, (Paddle suffix, canonical suffix); see the module docstring.
-BN_SUFFIXES: tuple[tuple[str, str], ...] = (("._mean", ".running_mean"), ("._variance", ".running_var"))
 PADDLE_NAME_TABLE: tuple[tuple[str, str, str], ...] = (
     ("base.<name>", "<name>", "PoseModel holds the base model in `base` (torch strips it with hooks)"),
     ("enhance.<name>", "enhance.<name>", "unchanged"),
@@ -84,16 +83,6 @@ PADDLE_NAME_TABLE: tuple[tuple[str, str, str], ...] = (
 
 
 # --------------------------------------------------------------------------------------------- the table
-def canonical_name(name: str, strip_base: bool = True) -> str:
-    """Paddle structured name -> canonical name (``base.bn1._mean`` -> ``bn1.running_mean``)."""
-    if strip_base and name.startswith(BASE_PREFIX):
-        name = name[len(BASE_PREFIX):]
-    for paddle_suffix, canonical_suffix in BN_SUFFIXES:
-        if name.endswith(paddle_suffix):
-            return name[: -len(paddle_suffix)] + canonical_suffix
-    return name
-
-
 def paddle_name(name: str, in_pose_model: bool = True) -> str:
     """Canonical name -> Paddle structured name of a :class:`PoseModel` (``bn1.running_mean`` -> ``base.bn1._mean``).
 
@@ -140,27 +129,10 @@ def _order(model: nn.Layer) -> ShuffleOrder | None:
     return head.shuffle_order if head is not None else None
 
 
-def _shapes(tensors: dict[str, Tensor]) -> dict[str, tuple[int, ...]]:
-    return {k: tuple(int(s) for s in v.shape) for k, v in tensors.items()}
-
-
 def _to_numpy(t: Tensor | Any) -> np.ndarray:
     return np.ascontiguousarray(t.numpy() if isinstance(t, Tensor) else np.asarray(t))
 
 
-def _assign(targets: dict[str, Tensor], arrays: dict[str, np.ndarray]) -> None:
-    """Copy each array into the Paddle tensor of the same name, cast to the tensor's dtype (no grad)."""
-    with paddle.no_grad():
-        for name, array in arrays.items():
-            t = targets[name]
-            t.set_value(np.ascontiguousarray(np.asarray(array), dtype=_numpy_dtype(t)))
-
-
-def _numpy_dtype(t: Tensor) -> np.dtype:
-    return np.dtype(str(t.dtype).replace("paddle.", ""))
-
-
-# ---------------------------------------------------------------------------------- canonical save / load
 def save_canonical(
     model: nn.Layer,
     path: str | os.PathLike[str],
@@ -315,26 +287,16 @@ def load_hrnet_checkpoint(model: nn.Layer, path: str | os.PathLike[str], trust_p
 
 
 def load_pretrained_backbone(model: nn.Layer, path: str | os.PathLike[str], model_cfg: ModelConfig) -> None:
-    """Initialise the backbone of ``model`` from local ImageNet weights (``.safetensors`` / ``.pdparams``).
-
-    ResNet (SimpleBaseline, CPN): torchvision / HRNet names ``conv1``, ``bn1``, ``layer1..4`` (``fc`` ignored).
-    HRNet: the ImageNet HRNet names of the stem, ``layer1``, ``transition1..3`` and ``stage2..4``. Every
-    backbone tensor of the model must be in the file with the right shape, else ValueError lists them and
-    nothing is loaded. Never downloads.
+    """Initialise the backbone of ``model`` (a :class:`PoseModel` or a bare base model) from local ImageNet
+    weights (``.safetensors``; never downloaded): :func:`enhancenet_paddle.models.pretrained.load_backbone_weights`.
     """
-    prefixes = canonical.backbone_prefixes(model_cfg)
-    name = BaseModelName(model_cfg.base.name)
-    source = os.fspath(path)
-    found = read_state_dict(path)
-    base = _base_layer(model)
-    target = base.resnet if name is BaseModelName.CPN else base
-    own = {k: v for k, v in canonical_state_dict(target).items() if k.startswith(prefixes)}
-    chosen = OrderedDict(foreign_names.pretrained_tensors(found, _shapes(own), model_cfg, source))  # mmpose too
-    canonical.check_tensors(chosen, _shapes(own), f"{source} (ImageNet {name.value} backbone)")
-    _assign(own, chosen)
+    load_backbone_weights(_base_layer(model), path, model_cfg)
+
 
 
 __all__ = [
+    "BASE_PREFIX",
+    "BN_SUFFIXES",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "LAYOUTS",

@@ -22,7 +22,8 @@ from torch import Tensor, nn
 
 from enhancenet_core import canonical, foreign_names
 from enhancenet_core.config import ModelConfig
-from enhancenet_torch.models.pose_model import PoseModel, canonical_state_dict
+from enhancenet_torch.models.pose_model import PoseModel
+from enhancenet_torch.models.pretrained import canonical_state_dict
 from enhancenet_torch.weights import read_state_dict
 
 __all__ = ["load_foreign_checkpoint", "load_foreign_tensors", "read_foreign_state_dict"]

@@ -33,14 +33,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from enhancenet_core import canonical, foreign_names
+from enhancenet_core import canonical
 from enhancenet_core.canonical import FORMAT_NAME, FORMAT_VERSION, model_config_json
 from enhancenet_core.config import ModelConfig
-from enhancenet_core.conventions import BaseModelName, ShuffleOrder
+from enhancenet_core.conventions import ShuffleOrder
 from enhancenet_core.safetensors_io import check_not_pickle
 from enhancenet_runtime.engine.io import atomic_write_bytes
 from enhancenet_torch.models.head import EnhanceNet
-from enhancenet_torch.models.pose_model import PoseModel, canonical_state_dict
+from enhancenet_torch.models.pose_model import PoseModel
+from enhancenet_torch.models.pretrained import canonical_state_dict, load_backbone_weights
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -179,25 +180,11 @@ def load_hrnet_checkpoint(model: nn.Module, path: str | os.PathLike[str], trust_
 
 
 def load_pretrained_backbone(model: nn.Module, path: str | os.PathLike[str], model_cfg: ModelConfig) -> None:
-    """Initialise the backbone of ``model`` from local ImageNet weights (never downloaded).
-
-    ResNet (SimpleBaseline, CPN): torchvision / HRNet names ``conv1``, ``bn1``, ``layer1..4`` (``fc`` ignored).
-    HRNet: the ImageNet HRNet names of the stem, ``layer1``, ``transition1..3`` and ``stage2..4`` (the
-    classification-only layers are ignored), as HRNet's ``PRETRAINED_LAYERS``. Every backbone tensor of the
-    model must be in the file with the right shape, else ValueError lists them and nothing is loaded.
+    """Initialise the backbone of ``model`` (a :class:`PoseModel` or a bare base model) from local ImageNet
+    weights (``.safetensors``; never downloaded): :func:`enhancenet_torch.models.pretrained.load_backbone_weights`.
     """
-    prefixes = canonical.backbone_prefixes(model_cfg)
-    name = BaseModelName(model_cfg.base.name)
-    source = os.fspath(path)
-    found = read_state_dict(path)
-    base = _base_module(model)
-    target = base.resnet if name is BaseModelName.CPN else base
-    expected = {
-        k: tuple(v.shape) for k, v in canonical_state_dict(target).items() if k.startswith(prefixes)
-    }
-    chosen = OrderedDict(foreign_names.pretrained_tensors(found, expected, model_cfg, source))  # mmpose names too
-    canonical.check_tensors(chosen, expected, f"{source} (ImageNet {name.value} backbone)")
-    target.load_state_dict(chosen, strict=False)
+    load_backbone_weights(_base_module(model), path, model_cfg)
+
 
 
 __all__ = [

@@ -27,10 +27,10 @@ from enhancenet_mindspore.models.cpn import CPN
 from enhancenet_mindspore.models.head import EnhanceNet
 from enhancenet_mindspore.models.hourglass import StackedHourglass
 from enhancenet_mindspore.models.hrnet import HRNet
+from enhancenet_mindspore.models.pretrained import load_backbone_weights
 from enhancenet_mindspore.models.simple_baseline import SimpleBaseline
 
 HEAD_ATTRIBUTE = "enhance"
-BASE_ATTRIBUTE = "base"
 
 #: Fixed order of the tensor outputs when a tuple is needed: M^LR, then M^HR when the head is attached.
 OUTPUT_ORDER: tuple[str, ...] = ("lr", "hr")
@@ -130,13 +130,11 @@ def build_model(model_cfg: ModelConfig) -> PoseModel:
 
     ``model_cfg.base.pretrained`` is a local path to ImageNet weights of the backbone (a ``.safetensors`` file
     with canonical / torchvision names, or a MindSpore ``.ckpt``), loaded by
-    :func:`enhancenet_mindspore.weights.load_pretrained_backbone`; it is never downloaded.
+    :func:`enhancenet_mindspore.models.pretrained.load_backbone_weights`; it is never downloaded.
     """
     model = attach_enhancenet(build_base(model_cfg), model_cfg)
     if model_cfg.base.pretrained:
-        from enhancenet_mindspore.weights import load_pretrained_backbone  # avoids an import cycle
-
-        load_pretrained_backbone(model, model_cfg.base.pretrained, model_cfg)
+        load_backbone_weights(model.base, model_cfg.base.pretrained, model_cfg)
     return model
 
 

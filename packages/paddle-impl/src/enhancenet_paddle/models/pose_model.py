@@ -22,6 +22,7 @@ from enhancenet_paddle.models.cpn import CPN
 from enhancenet_paddle.models.head import EnhanceNet
 from enhancenet_paddle.models.hourglass import StackedHourglass
 from enhancenet_paddle.models.hrnet import HRNet
+from enhancenet_paddle.models.pretrained import load_backbone_weights
 from enhancenet_paddle.models.simple_baseline import SimpleBaseline
 
 HEAD_ATTRIBUTE = "enhance"
@@ -97,7 +98,5 @@ def build_model(model_cfg: ModelConfig) -> PoseModel:
     """
     model = attach_enhancenet(build_base(model_cfg), model_cfg)
     if model_cfg.base.pretrained:
-        from enhancenet_paddle.weights import load_pretrained_backbone  # avoids an import cycle
-
-        load_pretrained_backbone(model, model_cfg.base.pretrained, model_cfg)
+        load_backbone_weights(model.base, model_cfg.base.pretrained, model_cfg)
     return model

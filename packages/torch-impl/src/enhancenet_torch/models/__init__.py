@@ -17,8 +17,8 @@ from enhancenet_torch.models.pose_model import (
     attach_enhancenet,
     build_base,
     build_model,
-    canonical_state_dict,
 )
+from enhancenet_torch.models.pretrained import canonical_state_dict
 from enhancenet_torch.models.resnet import ResNet
 from enhancenet_torch.models.simple_baseline import SimpleBaseline
 

@@ -13,7 +13,6 @@ module path (``base.conv1.weight``).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 from torch import Tensor, nn
@@ -24,6 +23,7 @@ from enhancenet_torch.models.cpn import CPN
 from enhancenet_torch.models.head import EnhanceNet
 from enhancenet_torch.models.hourglass import StackedHourglass
 from enhancenet_torch.models.hrnet import HRNet
+from enhancenet_torch.models.pretrained import load_backbone_weights
 from enhancenet_torch.models.simple_baseline import SimpleBaseline
 
 BASE_PREFIX = "base."
@@ -124,12 +124,7 @@ def build_model(model_cfg: ModelConfig) -> PoseModel:
     """
     model = attach_enhancenet(build_base(model_cfg), model_cfg)
     if model_cfg.base.pretrained:
-        from enhancenet_torch.weights import load_pretrained_backbone  # avoids an import cycle
-
-        load_pretrained_backbone(model, model_cfg.base.pretrained, model_cfg)
+        load_backbone_weights(model.base, model_cfg.base.pretrained, model_cfg)
     return model
 
 
-def canonical_state_dict(model: nn.Module) -> OrderedDict[str, Tensor]:
-    """``model.state_dict()`` without BN ``num_batches_tracked``: exactly the canonical tensors."""
-    return OrderedDict((k, v) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked"))

@@ -1,5 +1,5 @@
 """Foreign checkpoint names -> canonical: every key of mmpose 1.x / 0.x, HRNet-repository and bearpaw state dicts
-(generated from those code bases' model definitions by enhancenet_core.testing_foreign) maps, the shapes agree with
+(generated from those code bases' model definitions by enhancenet_runtime.testing_foreign) maps, the shapes agree with
 the name map of the matching config, the map round-trips, and unbridgeable variants are refused in one line."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from enhancenet_core import testing_foreign as tf
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
 from enhancenet_core.conventions import BaseModelName
 from enhancenet_core.foreign_names import (
@@ -19,6 +18,7 @@ from enhancenet_core.foreign_names import (
     to_canonical,
 )
 from enhancenet_core.safetensors_io import read_safetensors, save_safetensors
+from enhancenet_runtime import testing_foreign as tf
 
 NO_HEAD = EnhanceNetConfig(enabled=False)
 
