@@ -59,6 +59,11 @@ _LAZY = {
     "generate_multi_person_coco": "synthetic_multi",
     "decode_segmentation": "segmentation",
     "encode_rle": "segmentation",
+    "BottomUpDataset": "bottomup",
+    "BottomUpRecord": "bottomup",
+    "build_bottomup_sample": "bottomup",
+    "collate_bottomup": "bottomup",
+    "load_bottomup_records": "bottomup",
 }
 
 __all__ = [
