@@ -9,7 +9,8 @@ choice is listed in the README section "Bottom-up (Associative Embedding)".
 * :mod:`~enhancenet_core.bottomup.assignment`: the Hungarian step (munkres-compatible or SciPy);
 * :mod:`~enhancenet_core.bottomup.grouping`: the parser and its :class:`GroupingParams`;
 * :mod:`~enhancenet_core.bottomup.refine`: ``adjust`` and ``refine``;
-* :mod:`~enhancenet_core.bottomup.codec`: the scheme as a codec (encode/decode).
+* :mod:`~enhancenet_core.bottomup.codec`: the scheme as a codec (encode/decode);
+* :mod:`~enhancenet_core.bottomup.geometry`: whole-image affine, test input sizes, back-projection.
 """
 
 from enhancenet_core.bottomup.assignment import AssignmentSolver, min_cost_assignment
@@ -19,6 +20,13 @@ from enhancenet_core.bottomup.codec import (
     MultiPeakHeatmapCodec,
     MultiPeakTargets,
     multi_peak_codecs,
+)
+from enhancenet_core.bottomup.geometry import (
+    ae_transform,
+    affine_points,
+    input_side_at_scale,
+    invert_affine,
+    whole_image_center_scale,
 )
 from enhancenet_core.bottomup.grouping import (
     COCO_AE_JOINT_ORDER,
@@ -44,14 +52,19 @@ __all__ = [
     "RefineMode",
     "TagReading",
     "ae_total_loss",
+    "ae_transform",
+    "affine_points",
     "crowd_loss_mask",
     "detection_loss",
     "group",
     "group_batch",
+    "input_side_at_scale",
+    "invert_affine",
     "joint_mask",
     "min_cost_assignment",
     "multi_peak_codecs",
     "render_multi_peak",
     "tag_loss",
     "upsample_mask",
+    "whole_image_center_scale",
 ]

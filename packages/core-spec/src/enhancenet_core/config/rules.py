@@ -143,6 +143,17 @@ _RULES: dict[str, _Rule] = {
     "test.in_vis_thre": _PROB,
     "test.oks_thre": _PROB,
     "test.batch_size": _Rule(minimum=1),
+    "bottomup.detection_threshold": _Rule(minimum=0.0),
+    "bottomup.tag_threshold": _Rule(exclusive_minimum=0.0),
+    "bottomup.max_num_people": _Rule(minimum=1),
+    "bottomup.top_k": _Rule(minimum=1),
+    "bottomup.nms_kernel": _Rule(minimum=1, odd=True),
+    "bottomup.clip_detections_at": _Rule(exclusive_minimum=0.0),
+    "bottomup.scales": _Rule(exclusive_minimum=0.0),
+    "bottomup.size_multiple": _Rule(minimum=1),
+    "bottomup.rotation": _Rule(minimum=0.0, maximum=180.0),
+    "bottomup.scale_range": _Rule(exclusive_minimum=0.0),
+    "bottomup.translate": _Rule(minimum=0.0),
 }
 _HEAD_PATH = "model.head"
 
@@ -153,7 +164,7 @@ def _check_rules(value: Any, path: str) -> None:
             _check_rules(getattr(value, f.name), f"{path}.{f.name}" if path else f.name)
         return
     rule = _RULES.get(path)
-    if rule is None:
+    if rule is None or value is None:  # an optional field left null has no range to check
         return
     items = [(f"{path}[{i}]", v) for i, v in enumerate(value)] if isinstance(value, tuple) else [(path, value)]
     for where, item in items:
@@ -214,6 +225,20 @@ def _dataset_row(cfg: Config) -> Any:  # [datasets]
         return dataset_info(cfg.data.dataset)
     except (ValueError, FileNotFoundError) as exc:
         raise ConfigError("data.dataset", str(exc).removeprefix("data.dataset: ")) from None
+
+
+def _check_bottomup(cfg: Config) -> None:
+    """Cross-field rules of the ``bottomup`` section."""
+    bu = cfg.bottomup
+    if not bu.scales:
+        raise ConfigError("bottomup.scales", "expected at least one test scale, got []")
+    if not any(abs(s - 1.0) < 0.5 for s in bu.scales):  # pose-ae-train reads tags only at scales near 1
+        raise ConfigError(
+            "bottomup.scales", f"expected a scale within (0.5, 1.5), where the tags are read, got {list(bu.scales)}"
+        )
+    lo, hi = bu.scale_range
+    if lo > hi:
+        raise ConfigError("bottomup.scale_range", f"expected (low, high) with low <= high, got {[lo, hi]}")
 
 
 def validate_config(cfg: Config) -> None:
@@ -281,6 +306,7 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError(
             "loss.ohkm_topk", f"expected at most model.num_keypoints={k} joints, got {cfg.loss.ohkm_topk}"
         )
+    _check_bottomup(cfg)
     steps = cfg.train.lr_steps
     for i in range(1, len(steps)):
         if steps[i] <= steps[i - 1]:

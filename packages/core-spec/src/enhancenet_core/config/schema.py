@@ -13,6 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from enhancenet_core.bottomup.assignment import AssignmentSolver
+from enhancenet_core.bottomup.candidates import TagReading
+from enhancenet_core.bottomup.grouping import GroupingParams, PersonKeying
+from enhancenet_core.bottomup.refine import RefineMode
 from enhancenet_core.conventions import (
     BaseModelName,
     CoordinateConvention,
@@ -30,6 +34,7 @@ __all__ = [
     "MPII_FLIP_PAIRS",
     "AugmentationConfig",
     "BaseModelConfig",
+    "BottomUpConfig",
     "Config",
     "DataConfig",
     "EnhanceNetConfig",
@@ -207,6 +212,55 @@ class TestConfig:
 
 
 @dataclass(frozen=True)
+class BottomUpConfig:
+    """Bottom-up (Associative Embedding) data and test settings; defaults are pose-ae-train's.
+
+    Grouping fields mirror :class:`enhancenet_core.bottomup.GroupingParams` (:meth:`grouping_params`); the
+    rest are its data scheme (``data/coco_pose/dp.py``) and test flow (``test.py``). Read only by bottom-up
+    models.
+    """
+
+    detection_threshold: float = 0.1  # candidates need a detection value above this (test.py's parser)
+    tag_threshold: float = 1.0  # a candidate joins a person only at tag distance (RMS over T) below this
+    max_num_people: int = 30  # persons matched per image (also the ignore_too_much limit and the training cap)
+    top_k: int = 30  # candidates per joint after NMS
+    nms_kernel: int = 3  # odd window of the max-pool NMS
+    use_detection_val: bool = True  # matching cost round(distance) * 100 - value (false: the distance)
+    ignore_too_much: bool = True  # skip the remaining joint types once max_num_people persons exist
+    clip_detections_at: float | None = 1.0  # detections are clipped at this before grouping (null: no clip)
+    adjust: bool = True  # quarter-pixel adjustment toward the larger neighbour
+    refine: RefineMode = RefineMode.CORRECTED  # fill missing joints after grouping: corrected | peer | off
+    solver: AssignmentSolver = AssignmentSolver.MUNKRES  # Hungarian step: munkres (pose-ae-train's ties) | scipy
+    tag_reading: TagReading = TagReading.NEAREST  # how an HR detection reads the LR tag map: nearest | bilinear
+    keying: PersonKeying = PersonKeying.TAG_VALUE  # new persons keyed by their first tag value (peer) or apart
+    flip_test: bool = True  # average detections with the flipped image's, concatenate both tags (T = 2)
+    scales: tuple[float, ...] = (1.0,)  # test scales of the input size; the first sets the grouping resolution
+    size_multiple: int = 64  # a test input side is ceil(scale * input side / this) * this (hourglass: 64)
+    rotation: float = 30.0  # training rotation drawn uniformly in [-rotation, rotation] degrees
+    scale_range: tuple[float, float] = (0.75, 1.25)  # training scale factor drawn uniformly in this range
+    translate: float = 40.0  # training shift of the centre, uniform integer in [-t·s, t·s) px (s: scale)
+    flip: bool = True  # training horizontal flip with probability 0.5
+
+    def grouping_params(self) -> GroupingParams:
+        """The parser settings of this section."""
+        return GroupingParams(
+            detection_threshold=self.detection_threshold,
+            tag_threshold=self.tag_threshold,
+            max_num_people=self.max_num_people,
+            top_k=self.top_k,
+            nms_kernel=self.nms_kernel,
+            use_detection_val=self.use_detection_val,
+            ignore_too_much=self.ignore_too_much,
+            clip_detections_at=self.clip_detections_at,
+            adjust=self.adjust,
+            refine=self.refine,
+            solver=self.solver,
+            tag_reading=self.tag_reading,
+            keying=self.keying,
+        )
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole experiment: model, targets, loss, data, training and testing."""
 
@@ -216,3 +270,4 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)  # data set and augmentation
     train: TrainConfig = field(default_factory=TrainConfig)  # optimisation
     test: TestConfig = field(default_factory=TestConfig)  # evaluation
+    bottomup: BottomUpConfig = field(default_factory=BottomUpConfig)  # bottom-up (Associative Embedding) settings

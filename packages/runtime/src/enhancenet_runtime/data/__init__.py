@@ -10,6 +10,9 @@ Modules:
     image         read_image, crop_patch (affine warp), normalize_image.            [needs OpenCV]
     pipeline      build_train_sample, build_test_sample, PoseDataset, collate (targets per batch). [OpenCV]
     synthetic     generate_synthetic_coco (+ CLI).                                  [needs OpenCV, tqdm]
+    synthetic_multi  generate_multi_person_coco: multi-person scenes, crowds (+ CLI). [needs OpenCV]
+    segmentation  COCO polygons / RLE <-> masks (crowd regions).                  [needs OpenCV]
+    bottomup      whole-image multi-person samples, pose-ae-train's affine, batch targets. [needs OpenCV]
 
 OpenCV comes with the ``enhancenet-core[data]`` extra. The readers and the augmentation import without it;
 the names of the OpenCV modules are loaded on first use.
@@ -52,6 +55,15 @@ _LAZY = {
     "render_targets": "pipeline",
     "SyntheticDataset": "synthetic",
     "generate_synthetic_coco": "synthetic",
+    "MultiPersonDataset": "synthetic_multi",
+    "generate_multi_person_coco": "synthetic_multi",
+    "decode_segmentation": "segmentation",
+    "encode_rle": "segmentation",
+    "BottomUpDataset": "bottomup",
+    "BottomUpRecord": "bottomup",
+    "build_bottomup_sample": "bottomup",
+    "collate_bottomup": "bottomup",
+    "load_bottomup_records": "bottomup",
 }
 
 __all__ = [
