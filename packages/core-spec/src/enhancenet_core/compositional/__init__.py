@@ -17,7 +17,7 @@ from enhancenet_core.compositional.codec import BoneMapCodec, CompositionalTarge
 from enhancenet_core.compositional.flip import flip_levels, swap_partners
 from enhancenet_core.compositional.hierarchy import MPII_HIERARCHY, Hierarchy, Level, out_levels
 from enhancenet_core.compositional.loss import dlcm_loss, dlcm_loss_terms, joints_mse
-from enhancenet_core.compositional.network import DlcmConfig, dlcm_parameter_specs
+from enhancenet_core.compositional.network import DlcmConfig, dlcm_config, dlcm_parameter_specs
 
 __all__ = [
     "MPII_HIERARCHY",
@@ -30,6 +30,7 @@ __all__ = [
     "bone_map_ends",
     "compose_maps",
     "dlcm_codecs",
+    "dlcm_config",
     "dlcm_loss",
     "dlcm_loss_terms",
     "dlcm_parameter_specs",
