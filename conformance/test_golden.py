@@ -49,6 +49,12 @@ def test_base_model(impl, record, case: str) -> None:
     for key, ref in (("features", "output.F_LR"), ("lr", "output.M_LR"), ("hr", "output.M_HR")):
         err, scale = scaled_error(out[key], tensors[ref])
         ok &= record(f"golden.base.{case}.{key}", err, DEEP_RTOL * scale, f"float32 vs float64, scale {scale:.3g}")
+    stacks = sorted((k for k in tensors if k.startswith("output.scores.")), key=lambda k: int(k.rsplit(".", 1)[1]))
+    if stacks and "intermediate" in out:  # multi-stack models: every stack before the last (the last is M_LR)
+        assert len(out["intermediate"]) == len(stacks) - 1, f"{case}: {len(out['intermediate'])} intermediate maps"
+        for i, (got, ref) in enumerate(zip(out["intermediate"], stacks[:-1], strict=True)):
+            err, scale = scaled_error(got, tensors[ref])
+            ok &= record(f"golden.base.{case}.stack{i}", err, DEEP_RTOL * scale, f"float32 vs float64, scale {scale:.3g}")
     assert ok
 
 

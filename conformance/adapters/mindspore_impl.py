@@ -173,7 +173,10 @@ class MindSporeAdapter:
         _load(model, params, f"{self.name} model")
         model.set_train(False)
         out = model(ms.Tensor(np.asarray(images, np.float32)))
-        return {k: _np(out[k]) for k in ("lr", "hr", "features") if k in out}
+        result = {k: _np(out[k]) for k in ("lr", "hr", "features") if k in out}
+        if "intermediate" in out:  # earlier stacks (hourglass, DLCM), compared with the goldens' scores
+            result["intermediate"] = [_np(t) for t in out["intermediate"]]
+        return result
 
     def pixel_shuffle(self, x: np.ndarray, r: int, order: ShuffleOrder) -> np.ndarray:
         self._enter()

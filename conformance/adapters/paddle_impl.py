@@ -62,7 +62,10 @@ class PaddleAdapter:
         model.eval()
         with paddle.no_grad():
             out = model(paddle.to_tensor(np.asarray(images, dtype)))
-        return {k: _np(out[k]) for k in ("lr", "hr", "features") if k in out}
+        result = {k: _np(out[k]) for k in ("lr", "hr", "features") if k in out}
+        if "intermediate" in out:  # earlier stacks (hourglass, DLCM), compared with the goldens' scores
+            result["intermediate"] = [_np(t) for t in out["intermediate"]]
+        return result
 
     def pixel_shuffle(self, x: np.ndarray, r: int, order: ShuffleOrder) -> np.ndarray:
         t = paddle.to_tensor(np.asarray(x))

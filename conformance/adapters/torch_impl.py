@@ -65,7 +65,10 @@ class TorchAdapter:
         model.eval()
         with torch.no_grad():
             out = model(torch.from_numpy(np.asarray(images, dtype)))
-        return {k: _np(out[k]) for k in ("lr", "hr", "features") if k in out}
+        result = {k: _np(out[k]) for k in ("lr", "hr", "features") if k in out}
+        if "intermediate" in out:  # earlier stacks (hourglass, DLCM), compared with the goldens' scores
+            result["intermediate"] = [_np(t) for t in out["intermediate"]]
+        return result
 
     def pixel_shuffle(self, x: np.ndarray, r: int, order: ShuffleOrder) -> np.ndarray:
         t = torch.from_numpy(np.asarray(x))

@@ -19,7 +19,8 @@ Kinds:
 - ``op``: one operation of :mod:`enhancenet_numpy.ops` with its arguments (metadata ``op``, ``kwargs``).
 - ``head``: the EnhanceNet head: ``input.F`` (N, C_F, H, W), ``input.M`` (N, K, H, W) -> ``output.M_HR``.
 - ``base``: a full model at reduced input size: ``input.x`` (N, 3, H, W) -> ``output.F_LR``,
-  ``output.M_LR``, ``output.M_HR`` (and ``output.scores.{i}`` per hourglass stack).
+  ``output.M_LR``, ``output.M_HR`` (and ``output.scores.{i}`` per hourglass or DLCM stack; DLCM's have the
+  part counts of their levels, 16, 12, 6, 12, 16).
 - ``targets``: the LR and HR codecs' ``encode`` (:func:`enhancenet_core.codecs.heatmap_codecs`, i.e.
   ``enhancenet_core.targets.generate_targets`` at σ and r·σ) on fixed joints (float32, as the spec returns them);
   ``decoders``: ``enhancenet_core.decoders.decode_heatmaps`` on fixed maps (through the codecs' ``decode_on_map``).
@@ -55,6 +56,7 @@ if __name__ == "__main__" and platform.machine().lower() in ("x86_64", "amd64"):
 
 import numpy as np
 
+from enhancenet_core.compositional import dlcm_config
 from enhancenet_core.config import BaseModelConfig, Config, EnhanceNetConfig, ModelConfig, TargetConfig
 from enhancenet_core.conventions import (
     BaseModelName,
@@ -67,7 +69,7 @@ from enhancenet_core.conventions import (
 from enhancenet_core.namemap import parameter_specs
 from enhancenet_numpy import ops
 from enhancenet_numpy.head import head_forward
-from enhancenet_numpy.models import hourglass, hrnet, simple_baseline
+from enhancenet_numpy.models import dlcm, hourglass, hrnet, simple_baseline
 from enhancenet_numpy.weights import (
     init_weights,
     model_config_json,
@@ -198,15 +200,19 @@ def weights_sha256(params: dict[str, np.ndarray], model_cfg: ModelConfig) -> str
     return h.hexdigest()
 
 
-def _base_case(name: str, base: BaseModelConfig, input_size: tuple[int, int]) -> Case:
+def _base_case(name: str, base: BaseModelConfig, input_size: tuple[int, int], num_keypoints: int | None = None) -> Case:
     def build():
-        cfg = ModelConfig(base=base, head=BASE_HEAD, input_size=input_size)
+        k = {} if num_keypoints is None else {"num_keypoints": num_keypoints}
+        cfg = ModelConfig(base=base, head=BASE_HEAD, input_size=input_size, **k)
         params = init_weights(cfg, SEED, np.float64)
         w, h = input_size
         x = _u(f"{name}.x", (1, 3, h, w))
         tensors: dict[str, np.ndarray] = {"input.x": x}
         if base.name == BaseModelName.HOURGLASS:
             f_lr, m_lr, scores = hourglass.forward(params, x, base)
+            tensors.update({f"output.scores.{i}": s for i, s in enumerate(scores)})
+        elif base.name == BaseModelName.DLCM:  # every stack's maps: levels (1, 2, 3, 2, 1), P_l channels
+            f_lr, m_lr, scores = dlcm.forward(params, x, dlcm_config(base))
             tensors.update({f"output.scores.{i}": s for i, s in enumerate(scores)})
         elif base.name == BaseModelName.HRNET:
             f_lr, m_lr = hrnet.forward(params, x, base)
@@ -228,6 +234,8 @@ BASE_CASES = [
     _base_case("base_simple_baseline_r50", BaseModelConfig(name=BaseModelName.SIMPLE_BASELINE, depth=50), (32, 64)),
     _base_case("base_hrnet_w32", BaseModelConfig(name=BaseModelName.HRNET, width=32), (32, 64)),
     _base_case("base_hourglass_2", BaseModelConfig(name=BaseModelName.HOURGLASS, stages=2), (64, 64)),
+    # DLCM at a tiny width (C = 32; MPII's 16 joints, depth 4 as every config builds it): five stacks
+    _base_case("base_dlcm_c32", BaseModelConfig(name=BaseModelName.DLCM, hourglass_channels=32), (64, 64), 16),
 ]
 
 

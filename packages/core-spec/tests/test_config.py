@@ -39,6 +39,7 @@ EXPECTED_SHIPPED = {
         "mpii_hourglass_2stage_256x256",
         "mpii_hourglass_4stage_256x256",
         "mpii_hourglass_8stage_256x256",
+        "mpii_dlcm_256x256",
     )
     for variant in ("base", "enhancenet")
 } | {"synthetic_quick.yaml"}
@@ -92,8 +93,11 @@ def test_shipped_configs_load(name: str) -> None:
     if name.startswith("mpii_"):
         assert cfg.model.input_size == (256, 256)
         assert cfg.model.num_keypoints == 16 and cfg.data.flip_pairs == MPII_FLIP_PAIRS
-        assert cfg.model.base.name is BaseModelName.HOURGLASS
-        assert cfg.model.base.stages == int(name.split("_")[2].removesuffix("stage"))
+        if name.startswith("mpii_dlcm_"):
+            assert cfg.model.base.name is BaseModelName.DLCM and cfg.model.base.hourglass_channels == 256
+        else:
+            assert cfg.model.base.name is BaseModelName.HOURGLASS
+            assert cfg.model.base.stages == int(name.split("_")[2].removesuffix("stage"))
 
 
 def test_shipped_specifics() -> None:
@@ -240,13 +244,14 @@ def test_deconv_upsampler_kernel_rules() -> None:
 
 
 def test_required_input_multiple_per_architecture() -> None:
-    # Products of the stride-2 stages: ResNet 2^5; HRNet stem 4 * branches to 32; hourglass 4 * 2^4.
-    expected = {"simple_baseline": 32, "cpn": 32, "hrnet": 32, "hourglass": 64}
+    # Products of the stride-2 stages: ResNet 2^5; HRNet stem 4 * branches to 32; hourglass and DLCM 4 * 2^4.
+    expected = {"simple_baseline": 32, "cpn": 32, "hrnet": 32, "hourglass": 64, "dlcm": 64}
     assert {m.value: required_input_multiple(m) for m in BaseModelName} == expected
     assert required_input_multiple(BaseModelConfig(name=BaseModelName.HOURGLASS)) == 64
     assert required_input_multiple("cpn") == 32
     for name, multiple in expected.items():  # the multiple holds the heat-map stride of the base model
-        cfg = config_from_dict({"model": {"base": {"name": name}}})
+        mpii = {"data": {"dataset": "mpii"}, "model": {"num_keypoints": 16}} if name == "dlcm" else {"model": {}}
+        cfg = config_from_dict({**mpii, "model": {**mpii["model"], "base": {"name": name}}})
         assert multiple % cfg.model.heatmap_stride == 0
 
 

@@ -96,3 +96,28 @@ def test_full_size_structure():
     assert specs["skip.4.conv3.weight"].shape == (256 - 16, 120, 1, 1)
     assert [specs[f"score.{i}.weight"].shape[0] for i in range(5)] == [16, 12, 6, 12, 16]
     assert "score_.4.weight" not in specs and not any(n.startswith("res.") for n in specs)
+
+
+def test_complexity_counts_the_forward_convolutions(monkeypatch):
+    """enhancenet_core.complexity.dlcm_complexity's multiply-adds = the convolutions this forward runs (counted here
+    from their outputs' sizes and weights), so the per-layer map sizes of the spec's count are the network's."""
+    from enhancenet_core.complexity import dlcm_complexity
+    from enhancenet_core.compositional import dlcm_config
+    from enhancenet_core.config import BaseModelConfig, ModelConfig
+    from enhancenet_core.conventions import BaseModelName
+    from enhancenet_numpy import ops
+
+    cfg = ModelConfig(base=BaseModelConfig(name=BaseModelName.DLCM, hourglass_channels=32), num_keypoints=16,
+                      input_size=(128, 64), head=EnhanceNetConfig(enabled=False))
+    counted = []
+    conv2d = ops.conv2d
+
+    def counting(x, w, *args, **kwargs):
+        out = conv2d(x, w, *args, **kwargs)
+        counted.append(out.shape[2] * out.shape[3] * w.size)
+        return out
+
+    monkeypatch.setattr(ops, "conv2d", counting)
+    net = dlcm_config(cfg.base)
+    dlcm.forward(init_from_specs(dlcm_parameter_specs(net), 0, np.float32), _x(n=1, size=64)[..., :64].repeat(2, -1), net)
+    assert sum(counted) == dlcm_complexity(cfg).base_flops

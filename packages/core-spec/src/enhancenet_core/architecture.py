@@ -51,7 +51,7 @@ def base_model_stride(base: BaseModelLike) -> int:
     """Ratio input size / ``M^LR`` size that the base model produces.
 
     SimpleBaseline: ResNet's 32, halved by each stride-2 deconvolution (32 / 2^num_deconv_layers, 4 for 3
-    layers). HRNet, stacked hourglass and CPN: 4.
+    layers). HRNet, stacked hourglass, CPN and DLCM: 4.
     """
     if BaseModelName(base.name) is BaseModelName.SIMPLE_BASELINE:
         return 32 // 2**base.num_deconv_layers
@@ -78,7 +78,7 @@ def required_input_multiple(base: BaseModelLike | BaseModelName | str) -> int:
 
     - SimpleBaseline, CPN: 32 (ResNet trunk, :data:`RESNET_DOWNSAMPLINGS` = 5 stride-2 stages).
     - HRNet: 32 (stem at stride 4, branches to stride 32).
-    - Stacked hourglass: 64 (stem at stride 4, then :data:`HOURGLASS_DEPTH` = 4 poolings per hourglass).
+    - Stacked hourglass and DLCM: 64 (stem at stride 4, then :data:`HOURGLASS_DEPTH` = 4 poolings per hourglass).
 
     Args:
         base: a :class:`~enhancenet_core.config.BaseModelConfig`, a :class:`BaseModelName` or its string value.
@@ -89,6 +89,7 @@ def required_input_multiple(base: BaseModelLike | BaseModelName | str) -> int:
         BaseModelName.CPN: RESNET_DOWNSAMPLINGS,
         BaseModelName.HRNET: HRNET_DOWNSAMPLINGS,
         BaseModelName.HOURGLASS: HOURGLASS_DOWNSAMPLINGS,
+        BaseModelName.DLCM: HOURGLASS_DOWNSAMPLINGS,
     }[name]
     return 2**downsamplings
 
@@ -99,6 +100,7 @@ INPUT_MULTIPLE_REASON = {
     BaseModelName.CPN: f"its ResNet trunk has {RESNET_DOWNSAMPLINGS} stride-2 stages",
     BaseModelName.HRNET: "its 4 branches run at strides 4, 8, 16 and 32",
     BaseModelName.HOURGLASS: f"stride 4, then {HOURGLASS_DEPTH} poolings in each hourglass",
+    BaseModelName.DLCM: f"stride 4, then {HOURGLASS_DEPTH} poolings in each of its hourglasses",
 }
 
 
@@ -145,14 +147,15 @@ def feature_channels(base: BaseModelLike) -> int:
     """Number of channels of ``F^LR``, the last feature map of the base model before the heat-map layer.
 
     SimpleBaseline: ``deconv_channels`` (256); HRNet: ``width`` (32 / 48, the highest-resolution branch);
-    stacked hourglass: ``hourglass_channels`` (256); CPN: 256 (the GlobalNet / RefineNet width).
+    stacked hourglass and DLCM: ``hourglass_channels`` (256, the last stack's ``fc`` output); CPN: 256 (the
+    GlobalNet / RefineNet width).
     """
     name = BaseModelName(base.name)
     if name is BaseModelName.SIMPLE_BASELINE:
         return base.deconv_channels
     if name is BaseModelName.HRNET:
         return base.width
-    if name is BaseModelName.HOURGLASS:
+    if name in (BaseModelName.HOURGLASS, BaseModelName.DLCM):
         return base.hourglass_channels
     if name is BaseModelName.CPN:
         return 256

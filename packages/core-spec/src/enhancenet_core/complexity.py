@@ -27,13 +27,17 @@ from enhancenet_core.architecture import (
     head_input_channels,
     subpixel_channels,
 )
+from enhancenet_core.compositional.network import dlcm_config, dlcm_parameter_specs
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import Upsampler
+from enhancenet_core.tensor_specs import TensorKind
 
 __all__ = [
+    "DlcmComplexity",
     "HeadComplexity",
     "LayerComplexity",
     "deconv_padding",
+    "dlcm_complexity",
     "feature_channels",
     "format_complexity_table",
     "head_complexity",
@@ -189,3 +193,73 @@ def format_complexity_table(hc: HeadComplexity, title: str = "") -> str:
         f"(weights only, biases not counted: {hc.params_with_bias - hc.params} more; FLOPs are multiply-adds)"
     )
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class DlcmComplexity:
+    """DLCM (``model.base.name: dlcm``) with and without its EnhanceNet head.
+
+    ``base_params``: every learnable tensor of the base network (conv weights and biases, BN γ and β; the
+    number the DLCM README quotes, 15.59 M at C = 256); ``base_weights``: its convolution weights alone (the
+    paper's way of counting the head); ``base_flops``: multiply-adds of its convolutions (BN, ReLU, pooling,
+    upsampling and additions free, as for the head); ``head``: :func:`head_complexity` on F^LR and the final
+    joint maps.
+    """
+
+    base_params: int
+    base_weights: int
+    base_flops: int
+    head: HeadComplexity
+
+    @property
+    def params_with_head(self) -> int:
+        """Learnable parameters of base + head (the head's with biases, like the base's)."""
+        return self.base_params + self.head.params_with_bias
+
+    @property
+    def flops_with_head(self) -> int:
+        return self.base_flops + self.head.flops
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "base": {"params": self.base_params, "weights": self.base_weights, "flops": self.base_flops,
+                     "gflops": self.base_flops / 1e9},
+            "head": self.head.to_dict()["total"],
+            "with_head": {"params": self.params_with_head, "flops": self.flops_with_head,
+                          "gflops": self.flops_with_head / 1e9},
+        }  # fmt: skip
+
+
+def _dlcm_map_side(name: str, side: int, depth: int) -> int:
+    """Output side of the conv ``name`` for an input side ``side``: stem conv at /2, ``layer1`` at /2, the rest at
+    /4 except inside an hourglass, where ``hg.{i}.hg.{d}.{j}`` runs at /4 / 2^(depth-1-d) for the skip branch
+    ``j = 0`` and half that after the pooling (``j = 1, 2, 3``)."""
+    parts = name.split(".")
+    if parts[0] in ("conv1", "layer1"):
+        return side // 2
+    if parts[0] == "hg":
+        d, j = int(parts[3]), int(parts[4])
+        return side // 4 // 2 ** (depth - 1 - d + (j > 0))
+    return side // 4
+
+
+def dlcm_complexity(cfg: ModelConfig) -> DlcmComplexity:
+    """Parameters and multiply-adds of a DLCM config (``model.base`` as :func:`~enhancenet_core.compositional.
+    dlcm_config` reads it) at its ``input_size``, with and without the head (square or not: per axis)."""
+    net = dlcm_config(cfg.base)
+    w, h = cfg.input_size
+    net.check_input(h, w)
+    specs = dlcm_parameter_specs(net)
+    params = weights = flops = 0
+    for name, spec in specs.items():
+        n = 1
+        for d in spec.shape:
+            n *= d
+        if spec.kind in (TensorKind.BN_RUNNING_MEAN, TensorKind.BN_RUNNING_VAR):
+            continue
+        params += n
+        if spec.kind is TensorKind.CONV_WEIGHT:
+            weights += n
+            flops += n * _dlcm_map_side(name, w, net.depth) * _dlcm_map_side(name, h, net.depth)
+    head = head_complexity(cfg, net.channels)
+    return DlcmComplexity(params, weights, flops, head)

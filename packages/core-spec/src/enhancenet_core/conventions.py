@@ -74,6 +74,7 @@ class BaseModelName(str, Enum):
     HRNET = "hrnet"
     HOURGLASS = "hourglass"
     CPN = "cpn"
+    DLCM = "dlcm"  # Tang, Yu & Wu, ECCV 2018: compositional hourglasses on MPII (enhancenet_core.compositional)
 
 
 class Decoder(str, Enum):

@@ -28,6 +28,10 @@ Stacked hourglass       ``conv1`` (7x7/2, bias), ``bn1``, ``layer{1,2,3}.0.{bn1,
                         1 down, 2 after the inner level, 3 innermost only), ``res.{i}.{blk}.…``,
                         ``fc.{i}.0`` (1x1 conv), ``fc.{i}.1`` (BN), ``score.{i}``, ``fc_.{i}``, ``score_.{i}``
                         (all but the last stack). F^LR = last stack's ``fc`` output; M^LR = its score.
+DLCM (MPII, 5 stacks)   the stacked hourglass's stem and blocks; ``skip.{3,4}`` (top-down stacks: Bottleneck
+                        C -> C - P_l), ``hg.{i}…``, ``fc.{i}``, ``score.{i}`` (P_l maps of level
+                        (1, 2, 3, 2, 1)[i]), ``fc_.{i}``, ``score_.{i}``; no ``res``
+                        (:func:`enhancenet_core.compositional.dlcm_parameter_specs`). F^LR / M^LR as hourglass.
 EnhanceNet head         ``enhance.convs.{l}`` l = 0..L-2 (l = 0: kernel ``first_kernel``, else ``kernel``;
                         padding k//2; each followed by ReLU), ``enhance.upsample`` (the L-th layer):
                         sub-pixel: Conv2d(C, K·r², k) with its output channels in ``shuffle_order``;
@@ -40,13 +44,14 @@ The head's input is ``[F^LR, M^LR]`` concatenated in that order (Eq. 1), or F or
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
-
 from enhancenet_core.architecture import feature_channels as _feature_channels
 from enhancenet_core.architecture import head_input_channels, subpixel_channels
+from enhancenet_core.compositional.network import dlcm_config, dlcm_parameter_specs
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig, validate_head
 from enhancenet_core.conventions import BaseModelName, Upsampler
+from enhancenet_core.tensor_specs import HOURGLASS_EXPANSION, TensorKind, TensorSpec
+from enhancenet_core.tensor_specs import SpecCollector as _Specs
+from enhancenet_core.tensor_specs import hourglass_block as _hg_block
 
 BN_EPS: float = 1e-5
 """Batch-norm epsilon of every canonical model (PyTorch's default)."""
@@ -69,57 +74,6 @@ HRNET_BLOCKS: int = 4
 """BASIC blocks per branch in every HRNet module (NUM_BLOCKS)."""
 HOURGLASS_DEPTH: int = 4
 """Recursion depth (number of 2x poolings) of each hourglass."""
-HOURGLASS_EXPANSION: int = 2
-"""Channel expansion of the pre-activation Bottleneck of bearpaw/pytorch-pose."""
-
-
-class TensorKind(str, Enum):
-    """What a canonical tensor is; decides its layout and how it is initialised."""
-
-    CONV_WEIGHT = "conv_weight"  # (C_out, C_in/groups, kh, kw)
-    CONV_BIAS = "conv_bias"  # (C_out,); also the bias of a transposed convolution
-    DECONV_WEIGHT = "deconv_weight"  # (C_in, C_out/groups, kh, kw)
-    BN_WEIGHT = "bn_weight"  # gamma, (C,)
-    BN_BIAS = "bn_bias"  # beta, (C,)
-    BN_RUNNING_MEAN = "bn_running_mean"  # (C,)
-    BN_RUNNING_VAR = "bn_running_var"  # (C,)
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """One canonical tensor: its name, shape and kind."""
-
-    name: str
-    shape: tuple[int, ...]
-    kind: TensorKind
-
-
-class _Specs:
-    """Ordered collector of tensor specs (insertion order = PyTorch ``state_dict`` order)."""
-
-    def __init__(self) -> None:
-        self.specs: dict[str, TensorSpec] = {}
-
-    def add(self, name: str, shape: tuple[int, ...], kind: TensorKind) -> None:
-        if name in self.specs:
-            raise ValueError(f"duplicate canonical tensor name {name!r}")  # a bug in this module
-        self.specs[name] = TensorSpec(name, tuple(int(s) for s in shape), kind)
-
-    def conv(self, prefix: str, c_in: int, c_out: int, kernel: int, bias: bool) -> None:
-        self.add(f"{prefix}.weight", (c_out, c_in, kernel, kernel), TensorKind.CONV_WEIGHT)
-        if bias:
-            self.add(f"{prefix}.bias", (c_out,), TensorKind.CONV_BIAS)
-
-    def deconv(self, prefix: str, c_in: int, c_out: int, kernel: int, bias: bool) -> None:
-        self.add(f"{prefix}.weight", (c_in, c_out, kernel, kernel), TensorKind.DECONV_WEIGHT)
-        if bias:
-            self.add(f"{prefix}.bias", (c_out,), TensorKind.CONV_BIAS)
-
-    def bn(self, prefix: str, channels: int) -> None:
-        self.add(f"{prefix}.weight", (channels,), TensorKind.BN_WEIGHT)
-        self.add(f"{prefix}.bias", (channels,), TensorKind.BN_BIAS)
-        self.add(f"{prefix}.running_mean", (channels,), TensorKind.BN_RUNNING_MEAN)
-        self.add(f"{prefix}.running_var", (channels,), TensorKind.BN_RUNNING_VAR)
 
 
 # ---------------------------------------------------------------------------------------------- ResNet
@@ -218,19 +172,6 @@ def _hrnet(s: _Specs, base: BaseModelConfig, num_keypoints: int) -> int:
 
 
 # ------------------------------------------------------------------------------------------- Hourglass
-def _hg_block(s: _Specs, prefix: str, c_in: int, planes: int) -> int:
-    c_out = planes * HOURGLASS_EXPANSION
-    s.bn(f"{prefix}.bn1", c_in)
-    s.conv(f"{prefix}.conv1", c_in, planes, 1, True)
-    s.bn(f"{prefix}.bn2", planes)
-    s.conv(f"{prefix}.conv2", planes, planes, 3, True)
-    s.bn(f"{prefix}.bn3", planes)
-    s.conv(f"{prefix}.conv3", planes, c_out, 1, True)
-    if c_in != c_out:
-        s.conv(f"{prefix}.downsample.0", c_in, c_out, 1, True)
-    return c_out
-
-
 def hourglass_feats(base: BaseModelConfig) -> int:
     """``num_feats`` of bearpaw's HourglassNet: the bottleneck width, ``hourglass_channels / 2``."""
     if base.hourglass_channels <= 0 or base.hourglass_channels % HOURGLASS_EXPANSION:
@@ -314,10 +255,12 @@ def head_parameter_specs(
 
 def base_feature_channels(base: BaseModelConfig) -> int:
     """Channels of F^LR of a base model the map covers (:func:`enhancenet_core.complexity.feature_channels`)."""
-    if base.name not in (BaseModelName.SIMPLE_BASELINE, BaseModelName.HRNET, BaseModelName.HOURGLASS):
+    if base.name not in (
+        BaseModelName.SIMPLE_BASELINE, BaseModelName.HRNET, BaseModelName.HOURGLASS, BaseModelName.DLCM
+    ):
         raise ValueError(
             f"model.base.name: the canonical name map has no base model {base.name.value!r} "
-            "(supported: simple_baseline, hrnet, hourglass; pass feature_channels for the head alone)"
+            "(supported: simple_baseline, hrnet, hourglass, dlcm; pass feature_channels for the head alone)"
         )
     return _feature_channels(base)
 
@@ -333,6 +276,13 @@ def base_parameter_specs(base: BaseModelConfig, num_keypoints: int) -> dict[str,
         _hrnet(s, base, num_keypoints)
     elif base.name == BaseModelName.HOURGLASS:
         _hourglass_in_module_order(s, base, num_keypoints)
+    elif base.name == BaseModelName.DLCM:
+        dlcm = dlcm_config(base)
+        if num_keypoints != dlcm.hierarchy.num_parts[0]:
+            raise ValueError(
+                f"model.num_keypoints: DLCM's hierarchy has {dlcm.hierarchy.num_parts[0]} joints, got {num_keypoints}"
+            )
+        s.specs.update(dlcm_parameter_specs(dlcm))
     else:
         base_feature_channels(base)  # raises the error naming the unsupported model
     return s.specs

@@ -28,10 +28,11 @@ from collections.abc import Mapping, Sequence
 import paddle
 from paddle import Tensor, nn
 
+from enhancenet_core.compositional import MPII_HIERARCHY, Hierarchy, dlcm_loss_terms, level_batch, out_levels
 from enhancenet_core.config import LossConfig
 from enhancenet_core.loss import enhancenet_loss_terms
 
-__all__ = ["EnhanceNetLoss", "JointsMSELoss", "JointsOHKMLoss", "per_joint_mse"]
+__all__ = ["DlcmLoss", "EnhanceNetLoss", "JointsMSELoss", "JointsOHKMLoss", "per_joint_mse"]
 
 
 def _check(pred: Tensor, target: Tensor, target_weight: Tensor | None, name: str) -> None:
@@ -146,3 +147,35 @@ class EnhanceNetLoss(nn.Layer):
         """
         return enhancenet_loss_terms(outputs, batch, self.cfg, self.head_enabled, self.mse, self.ohkm,
                                      detach=lambda t: t.detach())
+
+
+class DlcmLoss(nn.Layer):
+    """DLCM's total loss (:func:`enhancenet_core.compositional.dlcm_loss_terms`, the spec's rules): every stack
+    against its own level's target with :class:`JointsMSELoss`, summed, times ``lr_weight``, plus η·L^HR on M^HR.
+
+    Args:
+        cfg: the ``loss`` section (``lr_weight``, ``hr_weight`` = η, ``use_target_weight``; no OHKM with DLCM).
+        head_enabled: whether the model has the EnhanceNet head.
+        hierarchy: the compositional hierarchy (MPII's).
+    """
+
+    def __init__(self, cfg: LossConfig, head_enabled: bool, hierarchy: Hierarchy = MPII_HIERARCHY) -> None:
+        super().__init__()
+        if cfg.ohkm:
+            raise ValueError("loss.ohkm: DLCM's loss has no OHKM (expected false)")
+        self.cfg = cfg
+        self.head_enabled = head_enabled
+        self.num_levels = hierarchy.num_levels
+        self.levels = out_levels(hierarchy.num_levels)
+        self.mse = JointsMSELoss(cfg.use_target_weight)
+
+    def forward(
+        self, outputs: Mapping[str, paddle.Tensor | Sequence[paddle.Tensor]], batch: Mapping[str, paddle.Tensor]
+    ) -> dict[str, paddle.Tensor | list[paddle.Tensor]]:
+        """``outputs``: the DLCM model's dict (``"intermediate"``: the stacks of levels 1, 2, 3, 2; ``"lr"``;
+        ``"hr"``); ``batch``: ``target_lr`` / ``target_weight_lr`` and ``target_level{2,3}`` /
+        ``target_weight_level{2,3}`` ((N, P_l, h, w) / (N, P_l)), with the head ``target_hr`` /
+        ``target_weight_hr``. Returns ``"loss"``, ``"loss_lr"``, ``"loss_stacks"`` and with the head ``"loss_hr"``."""
+        out, b = level_batch(outputs, batch, self.num_levels)
+        return dlcm_loss_terms(out, b, self.levels, self.cfg, self.head_enabled, self.mse,
+                               detach=lambda t: t.detach())

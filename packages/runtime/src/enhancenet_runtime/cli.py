@@ -63,6 +63,7 @@ def _summary(cfg: Config) -> str:
         "cpn": f"ResNet-{base.depth}",
         "hrnet": f"W{base.width}",
         "hourglass": f"{base.stages} stages",
+        "dlcm": f"3 levels, 5 stacks, C={base.hourglass_channels}",
     }[base.name.value]
     lr_w, lr_h = m.heatmap_size
     lines = [

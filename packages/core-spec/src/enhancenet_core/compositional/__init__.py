@@ -16,8 +16,14 @@ from enhancenet_core.compositional.bonemaps import bone_map_ends, compose_maps, 
 from enhancenet_core.compositional.codec import BoneMapCodec, CompositionalTargets, DlcmCodecs, dlcm_codecs
 from enhancenet_core.compositional.flip import flip_levels, swap_partners
 from enhancenet_core.compositional.hierarchy import MPII_HIERARCHY, Hierarchy, Level, out_levels
-from enhancenet_core.compositional.loss import dlcm_loss, dlcm_loss_terms, joints_mse
-from enhancenet_core.compositional.network import DlcmConfig, dlcm_parameter_specs
+from enhancenet_core.compositional.loss import (
+    dlcm_loss,
+    dlcm_loss_terms,
+    joints_mse,
+    level_batch,
+    level_target_keys,
+)
+from enhancenet_core.compositional.network import DlcmConfig, dlcm_config, dlcm_parameter_specs
 
 __all__ = [
     "MPII_HIERARCHY",
@@ -30,12 +36,15 @@ __all__ = [
     "bone_map_ends",
     "compose_maps",
     "dlcm_codecs",
+    "dlcm_config",
     "dlcm_loss",
     "dlcm_loss_terms",
     "dlcm_parameter_specs",
     "draw_bones",
     "flip_levels",
     "joints_mse",
+    "level_batch",
+    "level_target_keys",
     "out_levels",
     "segment_distances",
     "swap_partners",

@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike
 
 from enhancenet_core.config import LossConfig
 
-__all__ = ["dlcm_loss", "dlcm_loss_terms", "joints_mse"]
+__all__ = ["dlcm_loss", "dlcm_loss_terms", "joints_mse", "level_batch", "level_target_keys"]
 
 T = TypeVar("T")
 MapLoss = Callable[[T, T, T], T]
@@ -44,6 +44,40 @@ def joints_mse(
         w = np.asarray(weight, dtype=np.float64).reshape(p.shape[0], p.shape[1], 1, 1)
         diff = diff * w
     return float(0.5 * np.mean(diff**2))
+
+
+def level_target_keys(level: int) -> tuple[str, str]:
+    """The batch keys of a level's target and weight: level 1 (the joints) uses the ordinary ``target_lr`` /
+    ``target_weight_lr`` of every base model, level ``l >= 2`` ``target_level{l}`` / ``target_weight_level{l}``."""
+    if level < 1:
+        raise ValueError(f"level must be >= 1, got {level}")
+    if level == 1:
+        return "target_lr", "target_weight_lr"
+    return f"target_level{level}", f"target_weight_level{level}"
+
+
+def level_batch(
+    outputs: Mapping[str, Any], batch: Mapping[str, Any], num_levels: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A framework model's outputs and a collated batch in :func:`dlcm_loss_terms`' form.
+
+    ``outputs``: ``"intermediate"`` (the stacks before the last) and ``"lr"`` (the last, M^LR) become
+    ``"stacks"``, ``"hr"`` is kept; ``batch``: the :func:`level_target_keys` of levels ``1 .. num_levels`` become
+    ``"targets"`` / ``"target_weights"``, ``target_hr`` / ``target_weight_hr`` are kept when present. A missing
+    key raises ValueError naming it.
+    """
+    out = {"stacks": [*(outputs.get("intermediate") or ()), outputs["lr"]], "hr": outputs.get("hr")}
+    targets, weights = [], []
+    for lv in range(1, num_levels + 1):
+        t_key, w_key = level_target_keys(lv)
+        for key in (t_key, w_key):
+            if key not in batch:
+                raise ValueError(f"DLCM loss: the batch has no {key!r} (level {lv}'s target); is the data a DLCM config's?")
+        targets.append(batch[t_key])
+        weights.append(batch[w_key])
+    b: dict[str, Any] = {"targets": targets, "target_weights": weights}
+    b.update({k: batch[k] for k in ("target_hr", "target_weight_hr") if k in batch})
+    return out, b
 
 
 def dlcm_loss_terms(

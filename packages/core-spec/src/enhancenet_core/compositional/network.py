@@ -20,10 +20,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from enhancenet_core.architecture import HOURGLASS_DEPTH
 from enhancenet_core.compositional.hierarchy import MPII_HIERARCHY, Hierarchy, out_levels
-from enhancenet_core.namemap import HOURGLASS_EXPANSION, TensorSpec, _hg_block, _Specs
+from enhancenet_core.config import BaseModelConfig
+from enhancenet_core.conventions import BaseModelName
+from enhancenet_core.tensor_specs import HOURGLASS_EXPANSION, TensorSpec
+from enhancenet_core.tensor_specs import SpecCollector as _Specs
+from enhancenet_core.tensor_specs import hourglass_block as _hg_block
 
-__all__ = ["DlcmConfig", "dlcm_parameter_specs"]
+__all__ = ["DlcmConfig", "dlcm_config", "dlcm_parameter_specs"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class DlcmConfig:
 
     channels: int = 256
     blocks: int = 1
-    depth: int = 4
+    depth: int = HOURGLASS_DEPTH
     hierarchy: Hierarchy = MPII_HIERARCHY
 
     def __post_init__(self) -> None:
@@ -76,8 +81,25 @@ class DlcmConfig:
             )
 
 
+def dlcm_config(base: BaseModelConfig) -> DlcmConfig:
+    """The DLCM network of a config's ``model.base`` (``name: dlcm``): ``hourglass_channels`` -> ``channels``,
+    ``hourglass_blocks`` -> ``blocks``; the depth is the stacked hourglass's 4 (the authors'), the hierarchy MPII's.
+
+    Raises ValueError naming the field when ``base`` is no DLCM or its sizes do not fit the hierarchy.
+    """
+    if BaseModelName(base.name) is not BaseModelName.DLCM:
+        raise ValueError(f"model.base.name: expected 'dlcm', got {BaseModelName(base.name).value!r}")
+    try:
+        return DlcmConfig(channels=base.hourglass_channels, blocks=base.hourglass_blocks)
+    except ValueError as exc:
+        field = "hourglass_blocks" if "blocks" in str(exc).split(":")[0] else "hourglass_channels"
+        raise ValueError(f"model.base.{field}: {exc}") from None
+
+
 def dlcm_parameter_specs(cfg: DlcmConfig) -> dict[str, TensorSpec]:
-    """Every canonical tensor of the DLCM network (no head), name -> :class:`TensorSpec`, in module order."""
+    """Every canonical tensor of the DLCM network (no head), name -> :class:`TensorSpec`, in module order: the
+    stem, then ``skip``, ``hg``, ``fc``, ``score``, ``fc_``, ``score_``, each over its stacks (one module list
+    per name, registered in that order, as the stacked hourglass's)."""
     s = _Specs()
     ch, feats = cfg.channels, cfg.channels // HOURGLASS_EXPANSION
     s.conv("conv1", 3, 64, 7, True)
@@ -102,4 +124,5 @@ def dlcm_parameter_specs(cfg: DlcmConfig) -> dict[str, TensorSpec]:
         if i < len(levels) - 1:
             s.conv(f"fc_.{i}", ch, ch, 1, True)
             s.conv(f"score_.{i}", p, ch, 1, True)
-    return s.specs
+    order = ("conv1", "bn1", "layer1", "layer2", "layer3", "skip", "hg", "fc", "score", "fc_", "score_")
+    return {n: spec for top in order for n, spec in s.specs.items() if n.split(".", 1)[0] == top}

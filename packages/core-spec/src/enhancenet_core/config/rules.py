@@ -241,6 +241,40 @@ def _check_bottomup(cfg: Config) -> None:
         raise ConfigError("bottomup.scale_range", f"expected (low, high) with low <= high, got {[lo, hi]}")
 
 
+def _check_dlcm(cfg: Config, info: Any) -> None:
+    """DLCM's hierarchy is MPII's 16 joints in MPII order (``enhancenet_core.compositional.MPII_HIERARCHY``, whose
+    joint names are the MPII row's: tested), its level-1 partners MPII's flip pairs; its loss has no OHKM."""
+    mpii = dataset_info(DatasetName.MPII)
+    if tuple(info.keypoint_names) != tuple(mpii.keypoint_names):
+        raise ConfigError(
+            "data.dataset",
+            f"base model 'dlcm' composes MPII's 16 joints in MPII order; data.dataset='{cfg.data.dataset}' has "
+            f"keypoints {list(info.keypoint_names)}",
+        )
+    if cfg.model.num_keypoints != mpii.num_keypoints:
+        raise ConfigError(
+            "model.num_keypoints", f"expected {mpii.num_keypoints} for base model 'dlcm', got {cfg.model.num_keypoints}"
+        )
+    pairs = {tuple(sorted(p)) for p in cfg.data.flip_pairs}
+    if pairs != {tuple(sorted(p)) for p in mpii.flip_pairs}:
+        raise ConfigError(
+            "data.flip_pairs",
+            f"base model 'dlcm' swaps MPII's partners at every level; expected {[list(p) for p in mpii.flip_pairs]}, "
+            f"got {[list(p) for p in cfg.data.flip_pairs]}",
+        )
+    if cfg.loss.ohkm:
+        raise ConfigError("loss.ohkm", "expected false for base model 'dlcm' (its loss has no OHKM)")
+    # the top-down skip outputs width - P_l channels (even, >= 2); the joints are the largest level and every
+    # level's part count is even (16, 12, 6: MPII_HIERARCHY, tested), so this is the whole condition
+    ch, k = cfg.model.base.hourglass_channels, mpii.num_keypoints
+    if ch % 2 or ch < k + 2:
+        raise ConfigError(
+            "model.base.hourglass_channels",
+            f"expected an even width >= {k + 2} for base model 'dlcm' (its top-down stacks concatenate the 16 "
+            f"joint maps with width - 16 feature channels), got {ch}",
+        )
+
+
 def validate_config(cfg: Config) -> None:
     """Check value ranges and cross-field consistency of an already typed config; raise :class:`ConfigError`."""
     if cfg.data.flip_pairs is None:  # [datasets] data.dataset's row could not be read: say why first
@@ -302,6 +336,8 @@ def validate_config(cfg: Config) -> None:
                 )
             seen[idx] = i
 
+    if model.base.name is BaseModelName.DLCM:
+        _check_dlcm(cfg, info)
     if cfg.loss.ohkm_topk > k:
         raise ConfigError(
             "loss.ohkm_topk", f"expected at most model.num_keypoints={k} joints, got {cfg.loss.ohkm_topk}"

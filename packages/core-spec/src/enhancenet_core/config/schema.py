@@ -72,7 +72,8 @@ class BaseModelConfig:
     """The base pose model that produces (F^LR, M^LR).
 
     Only the fields of the chosen ``name`` are read: ``depth`` for simple_baseline / cpn (ResNet 18..152),
-    ``width`` for hrnet (32 or 48), ``stages`` for hourglass (stacks: 2, 4, 8).
+    ``width`` for hrnet (32 or 48), ``stages`` for hourglass (stacks: 2, 4, 8); dlcm (MPII only) reads
+    ``hourglass_channels`` and ``hourglass_blocks`` (its five stacks follow from the 3-level hierarchy).
     """
 
     name: BaseModelName = BaseModelName.SIMPLE_BASELINE  # base pose model
@@ -83,8 +84,8 @@ class BaseModelConfig:
     deconv_channels: int = 256  # SimpleBaseline
     deconv_kernel: int = 4  # SimpleBaseline
     final_conv_kernel: int = 1  # heat-map layer
-    hourglass_channels: int = 256  # stacked hourglass feature width
-    hourglass_blocks: int = 1  # residual blocks per hourglass stage
+    hourglass_channels: int = 256  # feature width of every hourglass (hourglass, dlcm)
+    hourglass_blocks: int = 1  # residual blocks per hourglass stage (hourglass, dlcm)
     pretrained: str | None = None  # local path to ImageNet weights; never downloaded
     pretrained_scope: PretrainedScope = PretrainedScope.BACKBONE  # backbone only, or the whole base model
 

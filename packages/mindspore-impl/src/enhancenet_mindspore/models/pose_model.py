@@ -24,6 +24,7 @@ from mindspore import nn
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import BaseModelName
 from enhancenet_mindspore.models.cpn import CPN
+from enhancenet_mindspore.models.dlcm import Dlcm
 from enhancenet_mindspore.models.head import EnhanceNet
 from enhancenet_mindspore.models.hourglass import StackedHourglass
 from enhancenet_mindspore.models.hrnet import HRNet
@@ -41,6 +42,7 @@ BASE_MODELS: dict[BaseModelName, Any] = {
     BaseModelName.HRNET: HRNet,
     BaseModelName.HOURGLASS: StackedHourglass,
     BaseModelName.CPN: CPN,
+    BaseModelName.DLCM: Dlcm,
 }
 
 
@@ -53,7 +55,8 @@ class PoseModel(nn.Cell):
     - ``"features"``: F^LR (N, C_F, h, w);
     - ``"hr"``: M^HR (N, K, r*h, r*w), only when the head is attached;
     - ``"intermediate"``: list of earlier-stage M^LR (N, K, h, w), only for multi-stage models (hourglass
-      stacks before the last, CPN GlobalNet levels).
+      stacks before the last, CPN GlobalNet levels; DLCM: its stacks before the last, (N, P_l, h, w) of levels
+      1, 2, 3, 2).
     """
 
     def __init__(self, base: nn.Cell, enhance: EnhanceNet | None = None) -> None:

@@ -1,13 +1,14 @@
 """Base pose models and the full model (base + EnhanceNet head), all reading canonical tensor names.
 
-Each base model file has ``forward(params, x, cfg) -> (F_LR, M_LR)`` (the hourglass also returns every
-stack's score); :func:`full_forward` adds the head: ``(M_LR, M_HR or None)``.
+Each base model file has ``forward(params, x, cfg) -> (F_LR, M_LR)`` (the hourglass and DLCM also return
+every stack's maps); :func:`full_forward` adds the head: ``(M_LR, M_HR or None)``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from enhancenet_core.compositional.network import dlcm_config
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import BaseModelName
 from enhancenet_numpy.head import head_forward
@@ -26,7 +27,12 @@ def base_forward(params: dict[str, np.ndarray], x: np.ndarray, model_cfg: ModelC
     if name == BaseModelName.HOURGLASS:
         f_lr, m_lr, _ = hourglass.forward(params, x, model_cfg.base)
         return f_lr, m_lr
-    raise ValueError(f"model.base.name: numpy-ref has no base model {name.value!r} (simple_baseline, hrnet, hourglass)")
+    if name == BaseModelName.DLCM:
+        f_lr, m_lr, _ = dlcm.forward(params, x, dlcm_config(model_cfg.base))
+        return f_lr, m_lr
+    raise ValueError(
+        f"model.base.name: numpy-ref has no base model {name.value!r} (simple_baseline, hrnet, hourglass, dlcm)"
+    )
 
 
 def full_forward(

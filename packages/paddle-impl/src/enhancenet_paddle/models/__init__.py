@@ -10,6 +10,7 @@ The same classes, sublayer names and forward contract as ``enhancenet_torch.mode
 from __future__ import annotations
 
 from enhancenet_paddle.models.cpn import CPN
+from enhancenet_paddle.models.dlcm import Dlcm
 from enhancenet_paddle.models.head import EnhanceNet
 from enhancenet_paddle.models.hourglass import StackedHourglass
 from enhancenet_paddle.models.hrnet import HRNet
@@ -26,6 +27,7 @@ from enhancenet_paddle.models.simple_baseline import SimpleBaseline
 __all__ = [
     "BASE_MODELS",
     "CPN",
+    "Dlcm",
     "EnhanceNet",
     "HRNet",
     "PoseModel",

@@ -19,6 +19,7 @@ from paddle import Tensor, nn
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import BaseModelName
 from enhancenet_paddle.models.cpn import CPN
+from enhancenet_paddle.models.dlcm import Dlcm
 from enhancenet_paddle.models.head import EnhanceNet
 from enhancenet_paddle.models.hourglass import StackedHourglass
 from enhancenet_paddle.models.hrnet import HRNet
@@ -33,6 +34,7 @@ BASE_MODELS: dict[BaseModelName, Any] = {
     BaseModelName.HRNET: HRNet,
     BaseModelName.HOURGLASS: StackedHourglass,
     BaseModelName.CPN: CPN,
+    BaseModelName.DLCM: Dlcm,
 }
 
 
@@ -45,7 +47,8 @@ class PoseModel(nn.Layer):
     - ``"features"``: F^LR (N, C_F, h, w);
     - ``"hr"``: M^HR (N, K, r*h, r*w), only when the head is attached;
     - ``"intermediate"``: list of earlier-stage M^LR (N, K, h, w), only for multi-stage models (hourglass
-      stacks before the last, CPN GlobalNet levels).
+      stacks before the last, CPN GlobalNet levels; DLCM: its stacks before the last, (N, P_l, h, w) of levels
+      1, 2, 3, 2).
     """
 
     def __init__(self, base: nn.Layer, enhance: EnhanceNet | None = None) -> None:

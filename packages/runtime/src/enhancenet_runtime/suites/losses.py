@@ -197,3 +197,69 @@ class LossSuite:
         grad = binding.grad(lambda p: binding.losses.JointsMSELoss()(p, binding.tensor(gt), w), pred)
         assert np.all(grad[0, 1] == 0)
         assert np.any(grad[0, 0] != 0)
+
+
+class DlcmLossSuite:
+    """DLCM's multi-level loss (the framework's ``losses.DlcmLoss``) against the spec's NumPy formula
+    :func:`enhancenet_core.compositional.dlcm_loss` on real bone-map targets of every level."""
+
+    @staticmethod
+    def _case(head: bool) -> tuple[dict[str, Any], dict[str, Any], list[np.ndarray]]:
+        from enhancenet_core.compositional import BoneMapCodec, level_target_keys
+        from enhancenet_core.conventions import CoordinateConvention, Decoder, FlipShiftRule
+
+        rng = np.random.default_rng(3)
+        codec = BoneMapCodec((32, 32), (8, 8), 1.0, CoordinateConvention.UNBIASED, Decoder.ARGMAX_QUARTER,
+                             FlipShiftRule.HRNET)
+        joints = rng.uniform(2, 30, (2, 16, 2))
+        vis = (rng.uniform(size=(2, 16)) > 0.2).astype(np.float64)
+        t = codec.encode(joints, vis)
+        batch: dict[str, Any] = {}
+        for lv, (m, w) in enumerate(zip(t.maps, t.weights, strict=True), start=1):
+            tk, wk = level_target_keys(lv)
+            batch[tk], batch[wk] = m, w
+        stacks = [rng.normal(0, 0.3, (2, m.shape[1], 8, 8)).astype(np.float32) for m in t.for_stacks(codec.levels)[0]]
+        outputs: dict[str, Any] = {"intermediate": stacks[:-1], "lr": stacks[-1]}
+        if head:
+            outputs["hr"] = rng.normal(0, 0.3, (2, 16, 16, 16)).astype(np.float32)
+            batch["target_hr"] = rng.uniform(0, 1, (2, 16, 16, 16)).astype(np.float32)
+            batch["target_weight_hr"] = t.weights[0]
+        return outputs, batch, stacks
+
+    @pytest.mark.parametrize(("head", "use_weight"), [(True, True), (False, True), (True, False)])
+    def test_dlcm_loss_matches_the_spec(self, binding: Binding, head: bool, use_weight: bool) -> None:
+        from enhancenet_core.compositional import dlcm_loss, level_batch, out_levels
+
+        outputs, batch, _ = self._case(head)
+        cfg = LossConfig(lr_weight=0.7, hr_weight=1.3, use_target_weight=use_weight)
+        out, b = level_batch(outputs, batch, 3)
+        want = dlcm_loss(out, b, out_levels(3), cfg, head_enabled=head)
+        T = binding.tensor
+        got = binding.losses.DlcmLoss(cfg, head)(
+            {k: [T(x) for x in v] if isinstance(v, list) else T(v) for k, v in outputs.items()},
+            {k: T(v) for k, v in batch.items()},
+        )
+        assert want["loss"] > 0 and len(got["loss_stacks"]) == 5
+        for key in ("loss", "loss_lr", *(("loss_hr",) if head else ())):
+            assert abs(float(binding.numpy(got[key])) - want[key]) <= 1e-6 * max(1.0, abs(want[key])), key
+        for g, w in zip(got["loss_stacks"], want["loss_stacks"], strict=True):
+            assert abs(float(binding.numpy(g)) - w) <= 1e-6 * max(1.0, abs(w))
+        # every level is supervised: a wrong level-3 target changes the loss
+        batch["target_level3"] = batch["target_level3"] + 0.5
+        moved = binding.losses.DlcmLoss(cfg, head)(
+            {k: [T(x) for x in v] if isinstance(v, list) else T(v) for k, v in outputs.items()},
+            {k: T(v) for k, v in batch.items()},
+        )
+        assert float(binding.numpy(moved["loss"])) > float(binding.numpy(got["loss"]))
+
+    def test_dlcm_loss_refusals(self, binding: Binding) -> None:
+        outputs, batch, _ = self._case(False)
+        T = binding.tensor
+        del batch["target_weight_level2"]
+        with pytest.raises(ValueError, match="target_weight_level2"):
+            binding.losses.DlcmLoss(LossConfig(), False)(
+                {k: [T(x) for x in v] if isinstance(v, list) else T(v) for k, v in outputs.items()},
+                {k: T(v) for k, v in batch.items()},
+            )
+        with pytest.raises(ValueError, match=r"loss\.ohkm"):
+            binding.losses.DlcmLoss(LossConfig(ohkm=True), False)

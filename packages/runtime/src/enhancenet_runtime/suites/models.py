@@ -14,9 +14,10 @@ from typing import Any, Protocol
 import numpy as np
 import pytest
 
+from enhancenet_core.compositional import dlcm_config
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
 from enhancenet_core.conventions import BaseModelName
-from enhancenet_numpy.models import full_forward, hourglass
+from enhancenet_numpy.models import dlcm, full_forward, hourglass
 from enhancenet_numpy.models import hrnet as np_hrnet
 from enhancenet_numpy.models import simple_baseline as np_simple_baseline
 from enhancenet_numpy.weights import init_weights
@@ -51,11 +52,14 @@ def _numpy_base(params: dict[str, np.ndarray], x: np.ndarray, cfg: ModelConfig) 
         return (*np_simple_baseline.forward(params, x, cfg.base), [])
     if cfg.base.name is BaseModelName.HRNET:
         return (*np_hrnet.forward(params, x, cfg.base), [])
+    if cfg.base.name is BaseModelName.DLCM:
+        f, m, scores = dlcm.forward(params, x, dlcm_config(cfg.base))
+        return f, m, scores[:-1]
     f, m, scores = hourglass.forward(params, x, cfg.base)
     return f, m, scores[:-1]
 
 
-SB, HR, HG = BaseModelName.SIMPLE_BASELINE, BaseModelName.HRNET, BaseModelName.HOURGLASS
+SB, HR, HG, DLCM = BaseModelName.SIMPLE_BASELINE, BaseModelName.HRNET, BaseModelName.HOURGLASS, BaseModelName.DLCM
 HEAD = EnhanceNetConfig(channels=32)
 
 CASES = [
@@ -69,6 +73,11 @@ CASES = [
     pytest.param(BaseModelConfig(name=HG, stages=2), HEAD, (64, 64), id="hourglass-2"),
     pytest.param(BaseModelConfig(name=HG, stages=2, hourglass_channels=64), EnhanceNetConfig(channels=16, upscale=2),
                  (64, 64), id="hourglass-2-c64-r2"),
+    # DLCM (K = 16, MPII's hierarchy): five stacks, intermediate maps of levels 1, 2, 3, 2 (16, 12, 6, 12 channels)
+    pytest.param(BaseModelConfig(name=DLCM, hourglass_channels=32), EnhanceNetConfig(channels=16, upscale=2),
+                 (64, 64), id="dlcm-c32-r2"),
+    pytest.param(BaseModelConfig(name=DLCM, hourglass_channels=18), EnhanceNetConfig(enabled=False), (64, 64),
+                 id="dlcm-c18-no-head"),
 ]
 
 
@@ -78,7 +87,8 @@ class ModelsSuite:
     @pytest.mark.parametrize(("base", "head", "size"), CASES)
     def test_base_and_head_match_numpy(self, binding: Binding, base: BaseModelConfig, head: EnhanceNetConfig,
                                        size: tuple[int, int]) -> None:
-        cfg = ModelConfig(base=base, head=head, input_size=(size[1], size[0]))
+        k = 16 if base.name is DLCM else ModelConfig.num_keypoints  # DLCM composes MPII's 16 joints
+        cfg = ModelConfig(base=base, head=head, input_size=(size[1], size[0]), num_keypoints=k)
         params = init_weights(cfg, seed=7, dtype=np.float64)
         x = np.random.default_rng(1).standard_normal((2, 3, *size))
         f_want, m_want, inter_want = _numpy_base(params, x, cfg)
@@ -123,3 +133,20 @@ class ModelsSuite:
                 binding.build_model(ModelConfig(base=bad))
         with pytest.raises(FileNotFoundError, match=r"nonexistent\.safetensors"):  # never downloaded
             binding.build_model(ModelConfig(base=BaseModelConfig(pretrained="/nonexistent.safetensors")))
+
+    def test_dlcm_stacks_and_refusals(self, binding: Binding) -> None:
+        """DLCM returns every stack's maps (each level's part count) like the hourglass returns its stacks, and
+        refuses K other than its hierarchy's 16 joints and inputs its hourglasses cannot halve 6 times."""
+        cfg = ModelConfig(base=BaseModelConfig(name=DLCM, hourglass_channels=32), num_keypoints=16,
+                          head=EnhanceNetConfig(channels=8, upscale=2), input_size=(64, 64))
+        out = binding.infer(binding.build_model(cfg), np.random.default_rng(0).standard_normal((1, 3, 64, 64)))
+        assert set(out) == {"lr", "features", "hr", "intermediate"}
+        assert [m.shape for m in out["intermediate"]] == [(1, p, 16, 16) for p in (16, 12, 6, 12)]
+        assert out["lr"].shape == (1, 16, 16, 16) and out["features"].shape == (1, 32, 16, 16)
+        assert out["hr"].shape == (1, 16, 32, 32)
+        with pytest.raises(ValueError, match="divisible by 64"):
+            binding.infer(binding.build_model(cfg), np.zeros((1, 3, 64, 96)))
+        with pytest.raises(ValueError, match=r"model\.num_keypoints"):
+            binding.build_model(ModelConfig(base=cfg.base, num_keypoints=17))
+        with pytest.raises(ValueError, match=r"model\.base\.hourglass_channels"):
+            binding.build_model(ModelConfig(base=BaseModelConfig(name=DLCM, hourglass_channels=16), num_keypoints=16))

@@ -36,6 +36,9 @@ MODELS = [
     *(pytest.param(ModelConfig(base=BaseModelConfig(name=HG, stages=s)), id=f"hourglass-{s}") for s in (2, 4, 8)),
     pytest.param(ModelConfig(base=BaseModelConfig(name=HG, stages=2, hourglass_blocks=2, hourglass_channels=128)),
                  id="hourglass-b2"),
+    pytest.param(ModelConfig(base=BaseModelConfig(name=BaseModelName.DLCM), num_keypoints=16), id="dlcm"),
+    pytest.param(ModelConfig(base=BaseModelConfig(name=BaseModelName.DLCM, hourglass_channels=64, hourglass_blocks=2),
+                             num_keypoints=16, head=EnhanceNetConfig(enabled=False)), id="dlcm-c64-b2-no-head"),
     pytest.param(ModelConfig(base=BaseModelConfig(name=SB, depth=18, num_deconv_layers=2, deconv_channels=64,
                                                   final_conv_kernel=3)), id="simple_baseline-r18-2deconv"),
     # head variants

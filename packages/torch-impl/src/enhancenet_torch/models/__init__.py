@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from enhancenet_torch.models.cpn import CPN
+from enhancenet_torch.models.dlcm import Dlcm
 from enhancenet_torch.models.head import EnhanceNet
 from enhancenet_torch.models.hourglass import StackedHourglass
 from enhancenet_torch.models.hrnet import HRNet
@@ -25,6 +26,7 @@ from enhancenet_torch.models.simple_baseline import SimpleBaseline
 __all__ = [
     "BASE_MODELS",
     "CPN",
+    "Dlcm",
     "EnhanceNet",
     "HRNet",
     "PoseModel",

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import BaseModelName
 from enhancenet_torch.models.cpn import CPN
+from enhancenet_torch.models.dlcm import Dlcm
 from enhancenet_torch.models.head import EnhanceNet
 from enhancenet_torch.models.hourglass import StackedHourglass
 from enhancenet_torch.models.hrnet import HRNet
@@ -35,6 +36,7 @@ BASE_MODELS: dict[BaseModelName, Any] = {
     BaseModelName.HRNET: HRNet,
     BaseModelName.HOURGLASS: StackedHourglass,
     BaseModelName.CPN: CPN,
+    BaseModelName.DLCM: Dlcm,
 }
 
 
@@ -47,7 +49,8 @@ class PoseModel(nn.Module):
     - ``"features"``: F^LR (N, C_F, h, w);
     - ``"hr"``: M^HR (N, K, r*h, r*w), only when the head is attached;
     - ``"intermediate"``: list of earlier-stage M^LR (N, K, h, w), only for multi-stage models (hourglass
-      stacks before the last, CPN GlobalNet levels).
+      stacks before the last, CPN GlobalNet levels; DLCM: its stacks before the last, (N, P_l, h, w) of levels
+      1, 2, 3, 2).
     """
 
     def __init__(self, base: nn.Module, enhance: EnhanceNet | None = None) -> None:
