@@ -11,7 +11,6 @@ import numpy as np
 import paddle
 import pytest
 
-from enhancenet_runtime import testing_foreign as tf
 from enhancenet_core.canonical import save_canonical_arrays
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
 from enhancenet_core.conventions import BaseModelName, PretrainedScope
@@ -20,6 +19,7 @@ from enhancenet_core.safetensors_io import save_safetensors
 from enhancenet_paddle.foreign import load_foreign_checkpoint
 from enhancenet_paddle.models import build_model
 from enhancenet_paddle.weights import load_canonical
+from enhancenet_runtime import testing_foreign as tf
 
 
 def LR(model, x):

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from enhancenet_runtime import testing_foreign as tf
 from enhancenet_core.canonical import save_canonical_arrays
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig
 from enhancenet_core.conventions import BaseModelName
 from enhancenet_core.foreign_names import ForeignCheckpointError
 from enhancenet_core.safetensors_io import PickleRefusedError, save_safetensors
+from enhancenet_runtime import testing_foreign as tf
 from enhancenet_torch.foreign import load_foreign_checkpoint
 from enhancenet_torch.models import build_model, canonical_state_dict
 from enhancenet_torch.weights import load_canonical

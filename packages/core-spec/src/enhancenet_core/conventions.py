@@ -99,3 +99,32 @@ class FlipShiftRule(str, Enum):
     HRNET = "hrnet"
     EXACT = "exact"
     NONE = "none"
+
+
+class AssignmentSolver(str, Enum):
+    """Which solver the bottom-up grouping's Hungarian step uses (:mod:`enhancenet_core.bottomup.assignment`)."""
+
+    MUNKRES = "munkres"
+    SCIPY = "scipy"
+
+
+class TagReading(str, Enum):
+    """How a detection on a map r times larger than the tag map reads its tag (:mod:`enhancenet_core.bottomup.candidates`)."""
+
+    NEAREST = "nearest"
+    BILINEAR = "bilinear"
+
+
+class PersonKeying(str, Enum):
+    """How new persons are told apart during bottom-up matching (:mod:`enhancenet_core.bottomup.grouping`, step 3)."""
+
+    TAG_VALUE = "tag_value"
+    PER_CANDIDATE = "per_candidate"
+
+
+class RefineMode(str, Enum):
+    """Whether and how missing joints are filled in after grouping (:mod:`enhancenet_core.bottomup.refine`)."""
+
+    CORRECTED = "corrected"
+    PEER = "peer"
+    OFF = "off"

@@ -20,20 +20,14 @@ by row, as ``munkres`` does.
 
 from __future__ import annotations
 
-from enum import Enum
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import linear_sum_assignment
 
+from enhancenet_core.conventions import AssignmentSolver
+
 __all__ = ["AssignmentSolver", "min_cost_assignment", "munkres_assignment"]
 
-
-class AssignmentSolver(str, Enum):
-    """Which solver the grouping's Hungarian step uses (see the module docstring)."""
-
-    MUNKRES = "munkres"
-    SCIPY = "scipy"
 
 
 def _find_zero(zero: NDArray[np.bool_], i0: int, j0: int) -> tuple[int, int]:

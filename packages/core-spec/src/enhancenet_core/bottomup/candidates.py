@@ -20,19 +20,13 @@ in the order of the flat index ``y·W + x`` (pose-ae-train's ``torch.topk`` leav
 
 from __future__ import annotations
 
-from enum import Enum
-
 import numpy as np
 from numpy.typing import NDArray
 
+from enhancenet_core.conventions import TagReading
+
 __all__ = ["TagReading", "nms", "sample_tags", "top_k", "upsample_tags"]
 
-
-class TagReading(str, Enum):
-    """How a detection on a map r times larger than the tag map reads its tag (module docstring)."""
-
-    NEAREST = "nearest"
-    BILINEAR = "bilinear"
 
 
 def nms(det: NDArray, kernel: int = 3) -> NDArray:

@@ -40,7 +40,6 @@ image with no candidate above the threshold gives zero people (``(0, K, 3 + T)``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from typing import NamedTuple
 
 import numpy as np
@@ -49,6 +48,7 @@ from numpy.typing import ArrayLike, NDArray
 from enhancenet_core.bottomup.assignment import AssignmentSolver, min_cost_assignment
 from enhancenet_core.bottomup.candidates import TagReading, nms, sample_tags, top_k
 from enhancenet_core.bottomup.refine import RefineMode, adjust, refine
+from enhancenet_core.conventions import PersonKeying
 
 __all__ = [
     "COCO_AE_JOINT_ORDER",
@@ -64,12 +64,6 @@ __all__ = [
 COCO_AE_JOINT_ORDER = (0, 1, 2, 3, 4, 5, 6, 11, 12, 7, 8, 9, 10, 13, 14, 15, 16)
 """pose-ae-train's ``partOrder`` (COCO indices)."""
 
-
-class PersonKeying(str, Enum):
-    """How new persons are told apart during matching (module docstring, step 3)."""
-
-    TAG_VALUE = "tag_value"
-    PER_CANDIDATE = "per_candidate"
 
 
 @dataclass(frozen=True)

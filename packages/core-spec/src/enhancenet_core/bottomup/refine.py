@@ -28,22 +28,14 @@ stay 0. :class:`RefineMode`:
 
 from __future__ import annotations
 
-from enum import Enum
-
 import numpy as np
 from numpy.typing import NDArray
 
 from enhancenet_core.bottomup.candidates import TagReading, sample_tags, upsample_tags
+from enhancenet_core.conventions import RefineMode
 
 __all__ = ["RefineMode", "adjust", "quarter_offsets", "refine"]
 
-
-class RefineMode(str, Enum):
-    """Whether and how missing joints are filled in after grouping (module docstring)."""
-
-    CORRECTED = "corrected"
-    PEER = "peer"
-    OFF = "off"
 
 
 def quarter_offsets(

@@ -12,22 +12,26 @@ Value ranges live in :mod:`enhancenet_core.config.rules`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from enhancenet_core.bottomup.assignment import AssignmentSolver
-from enhancenet_core.bottomup.candidates import TagReading
-from enhancenet_core.bottomup.grouping import GroupingParams, PersonKeying
-from enhancenet_core.bottomup.refine import RefineMode
 from enhancenet_core.conventions import (
+    AssignmentSolver,
     BaseModelName,
     CoordinateConvention,
     Decoder,
     FlipShiftRule,
     HeadInput,
+    PersonKeying,
     PretrainedScope,
+    RefineMode,
     ShuffleOrder,
+    TagReading,
     Upsampler,
 )
 from enhancenet_core.datasets import DatasetName, dataset_info
+
+if TYPE_CHECKING:
+    from enhancenet_core.bottomup.grouping import GroupingParams
 
 __all__ = [
     "COCO_FLIP_PAIRS",
@@ -244,6 +248,8 @@ class BottomUpConfig:
 
     def grouping_params(self) -> GroupingParams:
         """The parser settings of this section."""
+        from enhancenet_core.bottomup.grouping import GroupingParams  # NumPy/SciPy: not at config import
+
         return GroupingParams(
             detection_threshold=self.detection_threshold,
             tag_threshold=self.tag_threshold,
