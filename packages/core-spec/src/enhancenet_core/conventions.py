@@ -74,6 +74,9 @@ class BaseModelName(str, Enum):
     HRNET = "hrnet"
     HOURGLASS = "hourglass"
     CPN = "cpn"
+    #: pose-ae-train's bottom-up Associative Embedding network (``models/posenet.py``): per stack K detection maps,
+    #: K tag maps and unsupervised rest channels; see :mod:`enhancenet_core.architecture` (``ae_*``).
+    AE_HOURGLASS = "ae_hourglass"
 
 
 class Decoder(str, Enum):

@@ -67,7 +67,9 @@ class BaseModelConfig:
     """The base pose model that produces (F^LR, M^LR).
 
     Only the fields of the chosen ``name`` are read: ``depth`` for simple_baseline / cpn (ResNet 18..152),
-    ``width`` for hrnet (32 or 48), ``stages`` for hourglass (stacks: 2, 4, 8).
+    ``width`` for hrnet (32 or 48), ``stages`` for hourglass (stacks: 2, 4, 8); ``stages``,
+    ``hourglass_channels``, ``hourglass_increase``, ``ae_output_channels`` for ae_hourglass (pose-ae-train's
+    ``nstack``, ``inp_dim``, ``increase``, ``oup_dim``: 4, 256, 128, 68).
     """
 
     name: BaseModelName = BaseModelName.SIMPLE_BASELINE  # base pose model
@@ -80,6 +82,8 @@ class BaseModelConfig:
     final_conv_kernel: int = 1  # heat-map layer
     hourglass_channels: int = 256  # stacked hourglass feature width
     hourglass_blocks: int = 1  # residual blocks per hourglass stage
+    hourglass_increase: int = 128  # ae_hourglass: channels added at each deeper hourglass level
+    ae_output_channels: int = 68  # ae_hourglass: per-stack outputs, K detection + K tag + unsupervised rest
     pretrained: str | None = None  # local path to ImageNet weights; never downloaded
     pretrained_scope: PretrainedScope = PretrainedScope.BACKBONE  # backbone only, or the whole base model
 

@@ -22,6 +22,7 @@ _SIZE_FIELD: dict[BaseModelName, str] = {
     BaseModelName.CPN: "depth",
     BaseModelName.HRNET: "width",
     BaseModelName.HOURGLASS: "stages",
+    BaseModelName.AE_HOURGLASS: "stages",
 }
 
 
