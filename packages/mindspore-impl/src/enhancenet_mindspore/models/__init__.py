@@ -9,6 +9,7 @@ The same contract as ``enhancenet_torch.models`` (PYNATIVE_MODE and GRAPH_MODE).
 
 from __future__ import annotations
 
+from enhancenet_mindspore.models.ae_hourglass import AeHourglass
 from enhancenet_mindspore.models.cpn import CPN
 from enhancenet_mindspore.models.head import EnhanceNet
 from enhancenet_mindspore.models.hourglass import StackedHourglass
@@ -31,6 +32,7 @@ __all__ = [
     "BASE_MODELS",
     "CPN",
     "OUTPUT_ORDER",
+    "AeHourglass",
     "EnhanceNet",
     "HRNet",
     "PoseModel",
