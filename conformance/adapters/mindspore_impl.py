@@ -173,7 +173,11 @@ class MindSporeAdapter:
         _load(model, params, f"{self.name} model")
         model.set_train(False)
         out = model(ms.Tensor(np.asarray(images, np.float32)))
-        return {k: _np(out[k]) for k in ("lr", "hr", "features") if k in out}
+        res: dict[str, Any] = {k: _np(out[k]) for k in ("lr", "hr", "features") if k in out}
+        if "tags" in out:  # the AE hourglass: every stack's tag maps, and the earlier stacks' detection maps
+            res["tags"] = [_np(t) for t in out["tags"]]
+            res["intermediate"] = [_np(t) for t in out.get("intermediate", [])]
+        return res
 
     def pixel_shuffle(self, x: np.ndarray, r: int, order: ShuffleOrder) -> np.ndarray:
         self._enter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+from typing import Any
 
 import numpy as np
 import torch
@@ -65,7 +66,11 @@ class TorchAdapter:
         model.eval()
         with torch.no_grad():
             out = model(torch.from_numpy(np.asarray(images, dtype)))
-        return {k: _np(out[k]) for k in ("lr", "hr", "features") if k in out}
+        res: dict[str, Any] = {k: _np(out[k]) for k in ("lr", "hr", "features") if k in out}
+        if "tags" in out:  # the AE hourglass: every stack's tag maps, and the earlier stacks' detection maps
+            res["tags"] = [_np(t) for t in out["tags"]]
+            res["intermediate"] = [_np(t) for t in out.get("intermediate", [])]
+        return res
 
     def pixel_shuffle(self, x: np.ndarray, r: int, order: ShuffleOrder) -> np.ndarray:
         t = torch.from_numpy(np.asarray(x))

@@ -67,7 +67,7 @@ from enhancenet_core.conventions import (
 from enhancenet_core.namemap import parameter_specs
 from enhancenet_numpy import ops
 from enhancenet_numpy.head import head_forward
-from enhancenet_numpy.models import hourglass, hrnet, simple_baseline
+from enhancenet_numpy.models import ae_hourglass, hourglass, hrnet, simple_baseline
 from enhancenet_numpy.weights import (
     init_weights,
     model_config_json,
@@ -208,6 +208,11 @@ def _base_case(name: str, base: BaseModelConfig, input_size: tuple[int, int]) ->
         if base.name == BaseModelName.HOURGLASS:
             f_lr, m_lr, scores = hourglass.forward(params, x, base)
             tensors.update({f"output.scores.{i}": s for i, s in enumerate(scores)})
+        elif base.name == BaseModelName.AE_HOURGLASS:  # every stack's detection and tag maps
+            ae = ae_hourglass.forward(params, x, base, cfg.num_keypoints)
+            f_lr, m_lr = ae.features, ae.detection
+            tensors.update({f"output.detection.{i}": d for i, d in enumerate(ae.stack_detection(cfg.num_keypoints))})
+            tensors.update({f"output.tags.{i}": t for i, t in enumerate(ae.stack_tags(cfg.num_keypoints))})
         elif base.name == BaseModelName.HRNET:
             f_lr, m_lr = hrnet.forward(params, x, base)
         else:
@@ -228,6 +233,9 @@ BASE_CASES = [
     _base_case("base_simple_baseline_r50", BaseModelConfig(name=BaseModelName.SIMPLE_BASELINE, depth=50), (32, 64)),
     _base_case("base_hrnet_w32", BaseModelConfig(name=BaseModelName.HRNET, width=32), (32, 64)),
     _base_case("base_hourglass_2", BaseModelConfig(name=BaseModelName.HOURGLASS, stages=2), (64, 64)),
+    # pose-ae-train's AE network, reduced: 2 stacks, 32 channels (+16 per level), K = 17, oup_dim 4K as shipped.
+    _base_case("base_ae_hourglass_2", BaseModelConfig(name=BaseModelName.AE_HOURGLASS, stages=2, hourglass_channels=32,
+                                                      hourglass_increase=16), (64, 64)),
 ]
 
 
