@@ -55,6 +55,14 @@ def test_base_model(impl, record, case: str) -> None:
         for i, (got, ref) in enumerate(zip(out["intermediate"], stacks[:-1], strict=True)):
             err, scale = scaled_error(got, tensors[ref])
             ok &= record(f"golden.base.{case}.stack{i}", err, DEEP_RTOL * scale, f"float32 vs float64, scale {scale:.3g}")
+    stacks = sorted(k for k in tensors if k.startswith("output.tags."))  # the AE hourglass: every stack
+    for i, ref in enumerate(stacks):
+        pairs = [("tags", out["tags"][i], tensors[ref])]
+        if i < len(stacks) - 1:
+            pairs.append(("detection", out["intermediate"][i], tensors[f"output.detection.{i}"]))
+        for what, got, want in pairs:
+            err, scale = scaled_error(got, want)
+            ok &= record(f"golden.base.{case}.{what}.{i}", err, DEEP_RTOL * scale, f"float32 vs float64, scale {scale:.3g}")
     assert ok
 
 

@@ -173,9 +173,11 @@ class MindSporeAdapter:
         _load(model, params, f"{self.name} model")
         model.set_train(False)
         out = model(ms.Tensor(np.asarray(images, np.float32)))
-        result = {k: _np(out[k]) for k in ("lr", "hr", "features") if k in out}
-        if "intermediate" in out:  # earlier stacks (hourglass, DLCM), compared with the goldens' scores
+        result: dict[str, Any] = {k: _np(out[k]) for k in ("lr", "hr", "features") if k in out}
+        if "intermediate" in out:  # earlier stacks (hourglass, DLCM; the AE hourglass's detection maps)
             result["intermediate"] = [_np(t) for t in out["intermediate"]]
+        if "tags" in out:  # the AE hourglass: every stack's tag maps
+            result["tags"] = [_np(t) for t in out["tags"]]
         return result
 
     def pixel_shuffle(self, x: np.ndarray, r: int, order: ShuffleOrder) -> np.ndarray:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 import platform
 from importlib import metadata
+from typing import Any
 
 import numpy as np
 
 from conformance.adapters.base import NotSupportedError, Params
 from enhancenet_core.config import LossConfig, ModelConfig
-from enhancenet_core.conventions import ShuffleOrder
+from enhancenet_core.conventions import BaseModelName, ShuffleOrder
 from enhancenet_numpy import ops
 from enhancenet_numpy.head import head_forward
-from enhancenet_numpy.models import base_forward
+from enhancenet_numpy.models import ae_hourglass, base_forward
 from enhancenet_numpy.weights import load_weights, save_weights
 
 
@@ -36,8 +37,15 @@ class NumpyRefAdapter:
 
     def model_forward(self, params: Params, model_cfg: ModelConfig, images: np.ndarray, dtype: type) -> dict[str, np.ndarray]:
         p = _cast(params, dtype)
-        f_lr, m_lr = base_forward(p, np.asarray(images, dtype), model_cfg)
-        out = {"lr": m_lr, "features": f_lr}
+        tags: dict[str, Any] = {}
+        if model_cfg.base.name is BaseModelName.AE_HOURGLASS:
+            ae = ae_hourglass.forward(p, np.asarray(images, dtype), model_cfg.base, model_cfg.num_keypoints)
+            f_lr, m_lr = ae.features, ae.detection
+            tags = {"tags": ae.stack_tags(model_cfg.num_keypoints),
+                    "intermediate": ae.stack_detection(model_cfg.num_keypoints)[:-1]}
+        else:
+            f_lr, m_lr = base_forward(p, np.asarray(images, dtype), model_cfg)
+        out: dict[str, Any] = {"lr": m_lr, "features": f_lr, **tags}
         if model_cfg.head.enabled:
             out["hr"] = head_forward(p, f_lr, m_lr, model_cfg.head)
         return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+from typing import Any
 
 import numpy as np
 import torch
@@ -65,9 +66,11 @@ class TorchAdapter:
         model.eval()
         with torch.no_grad():
             out = model(torch.from_numpy(np.asarray(images, dtype)))
-        result = {k: _np(out[k]) for k in ("lr", "hr", "features") if k in out}
-        if "intermediate" in out:  # earlier stacks (hourglass, DLCM), compared with the goldens' scores
+        result: dict[str, Any] = {k: _np(out[k]) for k in ("lr", "hr", "features") if k in out}
+        if "intermediate" in out:  # earlier stacks (hourglass, DLCM; the AE hourglass's detection maps)
             result["intermediate"] = [_np(t) for t in out["intermediate"]]
+        if "tags" in out:  # the AE hourglass: every stack's tag maps
+            result["tags"] = [_np(t) for t in out["tags"]]
         return result
 
     def pixel_shuffle(self, x: np.ndarray, r: int, order: ShuffleOrder) -> np.ndarray:

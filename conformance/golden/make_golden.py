@@ -69,7 +69,7 @@ from enhancenet_core.conventions import (
 from enhancenet_core.namemap import parameter_specs
 from enhancenet_numpy import ops
 from enhancenet_numpy.head import head_forward
-from enhancenet_numpy.models import dlcm, hourglass, hrnet, simple_baseline
+from enhancenet_numpy.models import ae_hourglass, dlcm, hourglass, hrnet, simple_baseline
 from enhancenet_numpy.weights import (
     init_weights,
     model_config_json,
@@ -214,6 +214,11 @@ def _base_case(name: str, base: BaseModelConfig, input_size: tuple[int, int], nu
         elif base.name == BaseModelName.DLCM:  # every stack's maps: levels (1, 2, 3, 2, 1), P_l channels
             f_lr, m_lr, scores = dlcm.forward(params, x, dlcm_config(base))
             tensors.update({f"output.scores.{i}": s for i, s in enumerate(scores)})
+        elif base.name == BaseModelName.AE_HOURGLASS:  # every stack's detection and tag maps
+            ae = ae_hourglass.forward(params, x, base, cfg.num_keypoints)
+            f_lr, m_lr = ae.features, ae.detection
+            tensors.update({f"output.detection.{i}": d for i, d in enumerate(ae.stack_detection(cfg.num_keypoints))})
+            tensors.update({f"output.tags.{i}": t for i, t in enumerate(ae.stack_tags(cfg.num_keypoints))})
         elif base.name == BaseModelName.HRNET:
             f_lr, m_lr = hrnet.forward(params, x, base)
         else:
@@ -236,6 +241,9 @@ BASE_CASES = [
     _base_case("base_hourglass_2", BaseModelConfig(name=BaseModelName.HOURGLASS, stages=2), (64, 64)),
     # DLCM at a tiny width (C = 32; MPII's 16 joints, depth 4 as every config builds it): five stacks
     _base_case("base_dlcm_c32", BaseModelConfig(name=BaseModelName.DLCM, hourglass_channels=32), (64, 64), 16),
+    # pose-ae-train's AE network, reduced: 2 stacks, 32 channels (+16 per level), K = 17, oup_dim 4K as shipped.
+    _base_case("base_ae_hourglass_2", BaseModelConfig(name=BaseModelName.AE_HOURGLASS, stages=2, hourglass_channels=32,
+                                                      hourglass_increase=16), (64, 64)),
 ]
 
 

@@ -40,6 +40,7 @@ EXPECTED_SHIPPED = {
         "mpii_hourglass_4stage_256x256",
         "mpii_hourglass_8stage_256x256",
         "mpii_dlcm_256x256",
+        "coco_ae_hourglass4_512x512",
     )
     for variant in ("base", "enhancenet")
 } | {"synthetic_quick.yaml"}
@@ -86,7 +87,11 @@ def test_shipped_configs_load(name: str) -> None:
     else:
         assert not head.enabled
     assert cfg.target.sigma == 2.0
-    if name.startswith("coco_"):
+    if name.startswith("coco_ae_"):  # bottom-up: pose-ae-train's 512 input and Adam 2e-4
+        assert cfg.model.input_size == (512, 512) and cfg.model.heatmap_size == (128, 128)
+        assert cfg.model.num_keypoints == 17 and cfg.data.flip_pairs == COCO_FLIP_PAIRS
+        assert (cfg.train.optimizer, cfg.train.lr, cfg.train.batch_size) == ("adam", 2e-4, 32)
+    elif name.startswith("coco_"):
         assert cfg.model.input_size == (192, 256) and cfg.model.heatmap_size == (48, 64)
         assert cfg.model.num_keypoints == 17 and cfg.data.flip_pairs == COCO_FLIP_PAIRS
         assert (cfg.train.optimizer, cfg.train.lr, cfg.train.batch_size) == ("adam", 1e-3, 32)
@@ -244,8 +249,8 @@ def test_deconv_upsampler_kernel_rules() -> None:
 
 
 def test_required_input_multiple_per_architecture() -> None:
-    # Products of the stride-2 stages: ResNet 2^5; HRNet stem 4 * branches to 32; hourglass and DLCM 4 * 2^4.
-    expected = {"simple_baseline": 32, "cpn": 32, "hrnet": 32, "hourglass": 64, "dlcm": 64}
+    # Products of the stride-2 stages: ResNet 2^5; HRNet stem 4 * branches to 32; hourglass, DLCM, AE 4 * 2^4.
+    expected = {"simple_baseline": 32, "cpn": 32, "hrnet": 32, "hourglass": 64, "dlcm": 64, "ae_hourglass": 64}
     assert {m.value: required_input_multiple(m) for m in BaseModelName} == expected
     assert required_input_multiple(BaseModelConfig(name=BaseModelName.HOURGLASS)) == 64
     assert required_input_multiple("cpn") == 32

@@ -22,6 +22,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from enhancenet_core.architecture import (
+    HOURGLASS_DEPTH,
+    ae_level_channels,
+    ae_output_split,
     deconv_padding,
     feature_channels,
     head_input_channels,
@@ -29,13 +32,15 @@ from enhancenet_core.architecture import (
 )
 from enhancenet_core.compositional.network import dlcm_config, dlcm_parameter_specs
 from enhancenet_core.config import ModelConfig
-from enhancenet_core.conventions import Upsampler
+from enhancenet_core.conventions import BaseModelName, Upsampler
 from enhancenet_core.tensor_specs import TensorKind
 
 __all__ = [
     "DlcmComplexity",
     "HeadComplexity",
     "LayerComplexity",
+    "ModelComplexity",
+    "ae_hourglass_complexity",
     "deconv_padding",
     "dlcm_complexity",
     "feature_channels",
@@ -263,3 +268,54 @@ def dlcm_complexity(cfg: ModelConfig) -> DlcmComplexity:
             flops += n * _dlcm_map_side(name, w, net.depth) * _dlcm_map_side(name, h, net.depth)
     head = head_complexity(cfg, net.channels)
     return DlcmComplexity(params, weights, flops, head)
+class ModelComplexity:
+    """A whole model counted by the same rules: the base model's convs, the head, and both together."""
+
+    base_params: int  # weights of the base model (no biases)
+    base_bias: int  # biases of the base model (not counted by the paper)
+    base_flops: int  # multiply-adds of the base model
+    head: HeadComplexity  # the EnhanceNet head (empty rows when disabled)
+
+    @property
+    def params(self) -> int:
+        """Weights with the head (the head's are 0 when it is disabled)."""
+        return self.base_params + self.head.params
+
+    @property
+    def flops(self) -> int:
+        """Multiply-adds with the head."""
+        return self.base_flops + self.head.flops
+
+
+def ae_hourglass_complexity(cfg: ModelConfig) -> ModelComplexity:
+    """Parameters and multiply-adds of pose-ae-train's AE hourglass (``model.base.name: ae_hourglass``), with and
+    without the EnhanceNet head, at ``cfg.input_size``.
+
+    Counted layer by layer from the structure (:mod:`enhancenet_core.architecture`, section Associative
+    Embedding), independently of the name map: every layer is a conv (max pooling and nearest upsampling are
+    free); a conv's cost is its output pixels times its weights.
+    """
+    base = cfg.base
+    if BaseModelName(base.name) is not BaseModelName.AE_HOURGLASS:
+        raise ValueError(f"ae_hourglass_complexity: model.base.name must be 'ae_hourglass', got {base.name!r}")
+    ae_output_split(cfg.num_keypoints, base.ae_output_channels)
+    w, h = cfg.input_size
+    if w % 64 or h % 64:
+        raise ValueError(f"ae_hourglass_complexity: model.input_size must be multiples of 64, got {cfg.input_size}")
+    ch, out, stacks = base.hourglass_channels, base.ae_output_channels, base.stages
+    widths = ae_level_channels(ch, base.hourglass_increase)
+    convs: list[tuple[int, int, int, int]] = []  # (c_in, c_out, kernel, output pixels)
+    half, lr = (w // 2) * (h // 2), (w // 4) * (h // 4)
+    convs += [(3, 64, 7, half), (64, 128, 3, half), (128, 128, 3, lr), (128, ch, 3, lr)]
+    for _ in range(stacks):
+        for d in range(HOURGLASS_DEPTH):
+            here, below = lr // 4**d, lr // 4 ** (d + 1)
+            convs += [(widths[d], widths[d], 3, here), (widths[d], widths[d + 1], 3, below),
+                      (widths[d + 1], widths[d], 3, below)]
+        convs.append((widths[-1], widths[-1], 3, lr // 4**HOURGLASS_DEPTH))
+        convs += [(ch, ch, 3, lr), (ch, ch, 3, lr), (ch, out, 1, lr)]
+    convs += [(ch, ch, 1, lr), (out, ch, 1, lr)] * (stacks - 1)
+    params = sum(ci * co * k * k for ci, co, k, _ in convs)
+    flops = sum(ci * co * k * k * px for ci, co, k, px in convs)
+    bias = sum(co for _, co, _, _ in convs)
+    return ModelComplexity(params, bias, flops, head_complexity(cfg, feature_channels(base)))

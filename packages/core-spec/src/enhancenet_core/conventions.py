@@ -75,6 +75,9 @@ class BaseModelName(str, Enum):
     HOURGLASS = "hourglass"
     CPN = "cpn"
     DLCM = "dlcm"  # Tang, Yu & Wu, ECCV 2018: compositional hourglasses on MPII (enhancenet_core.compositional)
+    #: pose-ae-train's bottom-up Associative Embedding network (``models/posenet.py``): per stack K detection maps,
+    #: K tag maps and unsupervised rest channels; see :mod:`enhancenet_core.architecture` (``ae_*``).
+    AE_HOURGLASS = "ae_hourglass"
 
 
 class Decoder(str, Enum):

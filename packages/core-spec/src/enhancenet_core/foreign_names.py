@@ -16,6 +16,9 @@ Layout (:data:`LAYOUTS`)  Names in the file                        Mapped to can
                         ``head.*`` (``HeatmapHead``)             ``head.final_layer.X`` -> ``final_layer.X``
 ``mmpose0``             mmpose 0.x ``TopDown``: ``backbone.*``,  as ``mmpose`` with ``keypoint_head.``
                         ``keypoint_head.*``                      for ``head.``
+``pose_ae_train``       pose-ae-train ``train.py`` checkpoints   ``model.module.X`` -> ``X`` (canonical AE names
+                        (``state_dict`` of ``Trainer(Data-       are ``PoseNet``'s own keys); a bare ``PoseNet``
+                        Parallel(PoseNet))``): ``model.module.*`` or ``DataParallel`` state dict is canonical
 ======================  =======================================  =============================================
 
 Before a layout is chosen, a ``module.`` prefix on every name (``DataParallel`` / DDP, as bearpaw's and the
@@ -78,16 +81,19 @@ class Layout:
 
 
 _SB, _HR, _HG = BaseModelName.SIMPLE_BASELINE, BaseModelName.HRNET, BaseModelName.HOURGLASS
+_AE = BaseModelName.AE_HOURGLASS
 
 LAYOUTS: dict[str, Layout] = {
     "canonical": Layout("canonical", "HRNet-repository / bearpaw pytorch-pose / canonical", (), False,
-                        (_SB, _HR, _HG)),
+                        (_SB, _HR, _HG, _AE)),
     "mmpose": Layout("mmpose", "mmpose 1.x TopdownPoseEstimator",
                      (("backbone.", ""), ("head.deconv_layers.", "deconv_layers."),
                       ("head.final_layer.", "final_layer.")), True, (_SB, _HR)),
     "mmpose0": Layout("mmpose0", "mmpose 0.x TopDown",
                       (("backbone.", ""), ("keypoint_head.deconv_layers.", "deconv_layers."),
                        ("keypoint_head.final_layer.", "final_layer.")), True, (_SB, _HR)),
+    "pose_ae_train": Layout("pose_ae_train", "pose-ae-train (Associative Embedding) training",
+                            (("model.module.", ""),), True, (_AE,)),
 }
 """Every layout the loaders accept, by key (the README's checkpoint table lists the same)."""
 
@@ -119,13 +125,16 @@ def strip_wrapper(names: Iterable[str]) -> str:
 def detect_layout(names: Iterable[str]) -> str:
     """The :data:`LAYOUTS` key of a checkpoint from its names (after :func:`strip_wrapper`).
 
-    ``backbone.`` names make it mmpose's (0.x when a ``keypoint_head.`` name is there), anything else canonical.
+    ``backbone.`` names make it mmpose's (0.x when a ``keypoint_head.`` name is there), ``model.module.`` names
+    pose-ae-train's, anything else canonical.
     """
     names = list(names)
     prefix = strip_wrapper(names)
     names = [n[len(prefix):] for n in names]
     if any(n.startswith("backbone.") for n in names):
         return "mmpose0" if any(n.startswith("keypoint_head.") for n in names) else "mmpose"
+    if any(n.startswith("model.module.") for n in names):
+        return "pose_ae_train"
     return "canonical"
 
 
@@ -251,7 +260,8 @@ def base_shapes(model_cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
 
 def _model_text(model_cfg: ModelConfig) -> str:
     base = model_cfg.base
-    detail = {_SB: f"ResNet-{base.depth}", _HR: f"W{base.width}", _HG: f"{base.stages} stacks"}.get(base.name, "")
+    detail = {_SB: f"ResNet-{base.depth}", _HR: f"W{base.width}", _HG: f"{base.stages} stacks",
+              _AE: f"{base.stages} stacks, {base.hourglass_channels} channels"}.get(base.name, "")
     return f"{base.name.value} {detail}, K={model_cfg.num_keypoints}".replace("  ", " ")
 
 

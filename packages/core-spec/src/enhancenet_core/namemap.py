@@ -32,6 +32,13 @@ DLCM (MPII, 5 stacks)   the stacked hourglass's stem and blocks; ``skip.{3,4}`` 
                         C -> C - P_l), ``hg.{i}…``, ``fc.{i}``, ``score.{i}`` (P_l maps of level
                         (1, 2, 3, 2, 1)[i]), ``fc_.{i}``, ``score_.{i}``; no ``res``
                         (:func:`enhancenet_core.compositional.dlcm_parameter_specs`). F^LR / M^LR as hourglass.
+AE hourglass            pose-ae-train's ``PoseNet`` state-dict keys (no BN; every conv biased):
+(bottom-up, stacks S)   ``pre.{0,1,3,4}.conv`` (7x7/2, 3x3 x3), ``features.{i}.0.{up1,low1,low3}.conv`` and
+                        ``features.{i}.0.low2.…`` (one ``low2.`` per inner level, the innermost
+                        ``low2.low2.low2.low2.conv``), ``features.{i}.{1,2}.conv`` (3x3), ``outs.{i}.conv`` (1x1
+                        -> ``ae_output_channels``), ``merge_features.{i}.conv.conv``, ``merge_preds.{i}.conv.conv``
+                        (1x1, all but the last stack). F^LR = last stack's ``features`` output; M^LR = its
+                        first K output channels (detection); the next K are the tags.
 EnhanceNet head         ``enhance.convs.{l}`` l = 0..L-2 (l = 0: kernel ``first_kernel``, else ``kernel``;
                         padding k//2; each followed by ReLU), ``enhance.upsample`` (the L-th layer):
                         sub-pixel: Conv2d(C, K·r², k) with its output channels in ``shuffle_order``;
@@ -44,8 +51,13 @@ The head's input is ``[F^LR, M^LR]`` concatenated in that order (Eq. 1), or F or
 
 from __future__ import annotations
 
+from enhancenet_core.architecture import (
+    ae_level_channels,
+    ae_output_split,
+    head_input_channels,
+    subpixel_channels,
+)
 from enhancenet_core.architecture import feature_channels as _feature_channels
-from enhancenet_core.architecture import head_input_channels, subpixel_channels
 from enhancenet_core.compositional.network import dlcm_config, dlcm_parameter_specs
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, ModelConfig, validate_head
 from enhancenet_core.conventions import BaseModelName, Upsampler
@@ -225,6 +237,48 @@ def _hourglass_in_module_order(s: _Specs, base: BaseModelConfig, num_keypoints: 
     return ch
 
 
+# ------------------------------------------------------------------------------------- AE hourglass
+def _ae_conv(s: _Specs, prefix: str, c_in: int, c_out: int, kernel: int) -> None:
+    """pose-ae-train's ``Conv`` module: its ``nn.Conv2d`` is the attribute ``conv`` (biased, no BN)."""
+    s.conv(f"{prefix}.conv", c_in, c_out, kernel, True)
+
+
+def _ae_hourglass(s: _Specs, base: BaseModelConfig, num_keypoints: int) -> int:
+    """pose-ae-train's ``PoseNet`` (see :mod:`enhancenet_core.architecture`, section Associative Embedding)."""
+    if base.stages < 1:
+        raise ValueError(f"model.base.stages: expected >= 1 stacks, got {base.stages}")
+    if base.hourglass_channels < 1 or base.hourglass_increase < 0:
+        raise ValueError(
+            "model.base.hourglass_channels / hourglass_increase: expected >= 1 / >= 0, got "
+            f"{base.hourglass_channels} / {base.hourglass_increase}"
+        )
+    ae_output_split(num_keypoints, base.ae_output_channels)  # raises naming the field
+    ch, out = base.hourglass_channels, base.ae_output_channels
+    widths = ae_level_channels(ch, base.hourglass_increase)
+    for idx, (c_in, c_out, k) in zip((0, 1, 3, 4), ((3, 64, 7), (64, 128, 3), (128, 128, 3), (128, ch, 3)),
+                                     strict=True):
+        _ae_conv(s, f"pre.{idx}", c_in, c_out, k)
+    for i in range(base.stages):
+        p = f"features.{i}.0"
+        for d in range(HOURGLASS_DEPTH):  # registration order of one level: up1, low1, low2 (inner), low3
+            _ae_conv(s, f"{p}.up1", widths[d], widths[d], 3)
+            _ae_conv(s, f"{p}.low1", widths[d], widths[d + 1], 3)
+            p = f"{p}.low2"
+        _ae_conv(s, p, widths[-1], widths[-1], 3)  # the innermost low2 is a conv
+        for d in reversed(range(HOURGLASS_DEPTH)):
+            p = p[: -len(".low2")]
+            _ae_conv(s, f"{p}.low3", widths[d + 1], widths[d], 3)
+        _ae_conv(s, f"features.{i}.1", ch, ch, 3)
+        _ae_conv(s, f"features.{i}.2", ch, ch, 3)
+    for i in range(base.stages):
+        _ae_conv(s, f"outs.{i}", ch, out, 1)
+    for i in range(base.stages - 1):
+        _ae_conv(s, f"merge_features.{i}.conv", ch, ch, 1)
+    for i in range(base.stages - 1):
+        _ae_conv(s, f"merge_preds.{i}.conv", out, ch, 1)
+    return ch
+
+
 # ------------------------------------------------------------------------------------------------ head
 def head_parameter_specs(
     head: EnhanceNetConfig, feature_channels: int, num_keypoints: int
@@ -255,12 +309,12 @@ def head_parameter_specs(
 
 def base_feature_channels(base: BaseModelConfig) -> int:
     """Channels of F^LR of a base model the map covers (:func:`enhancenet_core.complexity.feature_channels`)."""
-    if base.name not in (
-        BaseModelName.SIMPLE_BASELINE, BaseModelName.HRNET, BaseModelName.HOURGLASS, BaseModelName.DLCM
-    ):
+    if base.name not in (BaseModelName.SIMPLE_BASELINE, BaseModelName.HRNET, BaseModelName.HOURGLASS,
+                         BaseModelName.DLCM, BaseModelName.AE_HOURGLASS):
         raise ValueError(
             f"model.base.name: the canonical name map has no base model {base.name.value!r} "
-            "(supported: simple_baseline, hrnet, hourglass, dlcm; pass feature_channels for the head alone)"
+            "(supported: simple_baseline, hrnet, hourglass, dlcm, ae_hourglass; pass feature_channels for the head "
+            "alone)"
         )
     return _feature_channels(base)
 
@@ -283,6 +337,8 @@ def base_parameter_specs(base: BaseModelConfig, num_keypoints: int) -> dict[str,
                 f"model.num_keypoints: DLCM's hierarchy has {dlcm.hierarchy.num_parts[0]} joints, got {num_keypoints}"
             )
         s.specs.update(dlcm_parameter_specs(dlcm))
+    elif base.name == BaseModelName.AE_HOURGLASS:
+        _ae_hourglass(s, base, num_keypoints)
     else:
         base_feature_channels(base)  # raises the error naming the unsupported model
     return s.specs

@@ -27,9 +27,18 @@ from __future__ import annotations
 import mindspore as ms
 from mindspore import nn, ops
 
+from enhancenet_core.bottomup.loss import AE_LOSS_WEIGHTS
 from enhancenet_core.config import LossConfig
 
-__all__ = ["EnhanceNetLoss", "JointsMSELoss", "JointsOHKMLoss", "per_joint_mse"]
+__all__ = [
+    "AssociativeEmbeddingLoss",
+    "EnhanceNetLoss",
+    "JointsMSELoss",
+    "JointsOHKMLoss",
+    "ae_detection_loss",
+    "ae_tag_loss",
+    "per_joint_mse",
+]
 
 
 def _check(pred, target, target_weight):
@@ -167,3 +176,102 @@ class EnhanceNetLoss(nn.Cell):
             result["loss_hr"] = ops.stop_gradient(hr_loss)
         result["loss"] = total
         return result
+
+
+# ------------------------------------------------------------------------------------ Associative Embedding
+def ae_tag_loss(tags, pixels, joint_mask):
+    """pose-ae-train's push and pull per image (the spec's :func:`enhancenet_core.bottomup.loss.tag_loss`, T = 1).
+
+    Args:
+        tags: (N, K, H, W) tag maps of one stack.
+        pixels: (N, P, K, 2) map pixels (x, y) of the ground-truth joints (truncated to integers, clipped to the
+            map; joints off the map must be masked out).
+        joint_mask: (N, P, K) which joints are tagged (nonzero = yes).
+
+    Returns:
+        ``push`` (N,) and ``pull`` (N,) float32 (see :func:`enhancenet_torch.losses.ae_tag_loss`).
+    """
+    if tags.ndim != 4:
+        raise ValueError(f"tags: expected (N, K, H, W), got {tuple(tags.shape)}")
+    n, k, h, w = tags.shape
+    if pixels.ndim != 4 or pixels.shape[0] != n or pixels.shape[2] != k or pixels.shape[3] != 2:
+        raise ValueError(f"pixels: expected ({n}, P, {k}, 2) for tags {tuple(tags.shape)}, got {tuple(pixels.shape)}")
+    if tuple(joint_mask.shape) != tuple(pixels.shape[:3]):
+        raise ValueError(f"joint_mask: expected {tuple(pixels.shape[:3])} (N, P, K), got {tuple(joint_mask.shape)}")
+    p = pixels.shape[1]
+    x = ops.clip_by_value(pixels[..., 0].astype(ms.int32), 0, w - 1)
+    y = ops.clip_by_value(pixels[..., 1].astype(ms.int32), 0, h - 1)
+    index = (ops.arange(k, dtype=ms.int32).reshape(1, 1, k) * (h * w) + y * w + x).reshape(n, p * k)
+    tj = ops.gather_elements(tags.astype(ms.float32).reshape(n, k * h * w), 1, index).reshape(n, p, k)
+    m = (joint_mask != 0).astype(ms.float32)
+    count = m.sum(axis=2)
+    present = (count > 0).astype(ms.float32)
+    mean = (tj * m).sum(axis=2) / ops.maximum(count, 1.0)
+    per_person = (ops.square(tj - mean.expand_dims(2)) * m).sum(axis=2) / ops.maximum(count, 1.0)
+    people = present.sum(axis=1)
+    pull = (per_person * present).sum(axis=1) / ops.maximum(people, 1.0)
+    pair = present.expand_dims(2) * present.expand_dims(1) * ops.triu(ops.ones((p, p), ms.float32), 1)
+    pairs = people * (people - 1) / 2
+    push = 0.5 * (ops.exp(-ops.square(mean.expand_dims(2) - mean.expand_dims(1))) * pair).sum(axis=(1, 2))
+    return push / ops.maximum(pairs, 1.0), pull
+
+
+def ae_detection_loss(pred, target, mask):
+    """pose-ae-train's ``HeatmapLoss``: ``mean_{K,H,W} (pred - target)² · mask`` per image, (N,) float32.
+
+    Args:
+        pred, target: (N, K, H, W) detection maps and multi-peak targets.
+        mask: (N, H, W) loss mask (0 on crowds), shared by the joints; masked pixels still count in the mean.
+    """
+    _check(pred, target, None)
+    if tuple(mask.shape) != (pred.shape[0], pred.shape[2], pred.shape[3]):
+        raise ValueError(f"mask: expected (N, H, W) = {(pred.shape[0], pred.shape[2], pred.shape[3])}, got "
+                         f"{tuple(mask.shape)}")
+    diff = pred.astype(ms.float32) - target.astype(ms.float32)
+    return (ops.square(diff) * mask.astype(ms.float32).expand_dims(1)).mean(axis=(1, 2, 3))
+
+
+class AssociativeEmbeddingLoss(nn.Cell):
+    """The bottom-up total (the spec's :func:`enhancenet_core.bottomup.loss.ae_total_loss`); the same contract as
+    :class:`enhancenet_torch.losses.AssociativeEmbeddingLoss` (outputs ``"lr"``, ``"intermediate"``, ``"tags"``,
+    ``"hr"``; batch ``"target_lr"``, ``"mask_lr"``, ``"pixels"``, ``"joint_mask"``, ``"target_hr"``,
+    ``"mask_hr"``; returns ``"loss"``, ``"loss_push"``, ``"loss_pull"``, ``"loss_detection"``[, ``"loss_hr"``]).
+
+    Args:
+        cfg: the ``loss`` section (``hr_weight`` = η is read).
+        head_enabled: whether the model has the EnhanceNet head.
+    """
+
+    def __init__(self, cfg: LossConfig, head_enabled: bool) -> None:
+        super().__init__()
+        self.eta = float(cfg.hr_weight)
+        self.head_enabled = head_enabled
+
+    def construct(self, outputs, batch):
+        """Every stack's push / pull / detection (averaged over images and stacks) + η · the M^HR detection."""
+        for key in ("lr", "tags") + (("hr",) if self.head_enabled else ()):
+            if key not in outputs:
+                raise ValueError(f"AssociativeEmbeddingLoss: the model outputs have no {key!r}")
+        needed = ("target_lr", "mask_lr", "pixels", "joint_mask") + (
+            ("target_hr", "mask_hr") if self.head_enabled else ())
+        for key in needed:
+            if key not in batch:
+                raise ValueError(f"AssociativeEmbeddingLoss: the batch has no {key!r}")
+        dets = [*outputs.get("intermediate", []), outputs["lr"]]
+        tags = list(outputs["tags"])
+        if len(tags) != len(dets):
+            raise ValueError(f"AssociativeEmbeddingLoss: {len(tags)} tag maps for {len(dets)} stacks")
+        det = ops.stack([ae_detection_loss(d, batch["target_lr"], batch["mask_lr"]) for d in dets]).mean()
+        pp = [ae_tag_loss(t, batch["pixels"], batch["joint_mask"]) for t in tags]
+        push = ops.stack([a for a, _ in pp]).mean()
+        pull = ops.stack([b for _, b in pp]).mean()
+        wt = AE_LOSS_WEIGHTS
+        total = wt["push"] * push + wt["pull"] * pull + wt["detection"] * det
+        out = {"loss_push": ops.stop_gradient(push), "loss_pull": ops.stop_gradient(pull),
+               "loss_detection": ops.stop_gradient(det)}
+        if self.head_enabled:
+            hr = ae_detection_loss(outputs["hr"], batch["target_hr"], batch["mask_hr"]).mean()
+            total = total + self.eta * wt["detection"] * hr
+            out["loss_hr"] = ops.stop_gradient(hr)
+        out["loss"] = total
+        return out

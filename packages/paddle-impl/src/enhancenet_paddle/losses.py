@@ -28,11 +28,21 @@ from collections.abc import Mapping, Sequence
 import paddle
 from paddle import Tensor, nn
 
+from enhancenet_core.bottomup.loss import AE_LOSS_WEIGHTS
 from enhancenet_core.compositional import MPII_HIERARCHY, Hierarchy, dlcm_loss_terms, level_batch, out_levels
 from enhancenet_core.config import LossConfig
 from enhancenet_core.loss import enhancenet_loss_terms
 
-__all__ = ["DlcmLoss", "EnhanceNetLoss", "JointsMSELoss", "JointsOHKMLoss", "per_joint_mse"]
+__all__ = [
+    "AssociativeEmbeddingLoss",
+    "DlcmLoss",
+    "EnhanceNetLoss",
+    "JointsMSELoss",
+    "JointsOHKMLoss",
+    "ae_detection_loss",
+    "ae_tag_loss",
+    "per_joint_mse",
+]
 
 
 def _check(pred: Tensor, target: Tensor, target_weight: Tensor | None, name: str) -> None:
@@ -179,3 +189,100 @@ class DlcmLoss(nn.Layer):
         out, b = level_batch(outputs, batch, self.num_levels)
         return dlcm_loss_terms(out, b, self.levels, self.cfg, self.head_enabled, self.mse,
                                detach=lambda t: t.detach())
+# ------------------------------------------------------------------------------------ Associative Embedding
+def ae_tag_loss(tags: Tensor, pixels: Tensor, joint_mask: Tensor) -> tuple[Tensor, Tensor]:
+    """pose-ae-train's push and pull per image (the spec's :func:`enhancenet_core.bottomup.loss.tag_loss`, T = 1).
+
+    Args:
+        tags: (N, K, H, W) tag maps of one stack.
+        pixels: (N, P, K, 2) map pixels (x, y) of the ground-truth joints (truncated to integers, clipped to the
+            map; joints off the map must be masked out).
+        joint_mask: (N, P, K) which joints are tagged (nonzero = yes).
+
+    Returns:
+        ``push`` (N,) and ``pull`` (N,) float32 (see :func:`enhancenet_torch.losses.ae_tag_loss`).
+    """
+    if tags.ndim != 4:
+        raise ValueError(f"tags: expected (N, K, H, W), got {tuple(tags.shape)}")
+    n, k, h, w = tags.shape
+    if pixels.ndim != 4 or pixels.shape[0] != n or pixels.shape[2] != k or pixels.shape[3] != 2:
+        raise ValueError(f"pixels: expected ({n}, P, {k}, 2) for tags {tuple(tags.shape)}, got {tuple(pixels.shape)}")
+    if list(joint_mask.shape) != list(pixels.shape[:3]):
+        raise ValueError(f"joint_mask: expected {tuple(pixels.shape[:3])} (N, P, K), got {tuple(joint_mask.shape)}")
+    p = pixels.shape[1]
+    x = paddle.clip(pixels[..., 0].astype("int64"), 0, w - 1)
+    y = paddle.clip(pixels[..., 1].astype("int64"), 0, h - 1)
+    index = (paddle.arange(k, dtype="int64").reshape([1, 1, k]) * (h * w) + y * w + x).reshape([n, p * k])
+    tj = paddle.take_along_axis(tags.astype("float32").reshape([n, k * h * w]), index, axis=1).reshape([n, p, k])
+    m = (joint_mask != 0).astype("float32")
+    count = m.sum(axis=2)
+    present = (count > 0).astype("float32")
+    mean = (tj * m).sum(axis=2) / paddle.clip(count, min=1.0)
+    per_person = ((tj - mean.unsqueeze(2)) ** 2 * m).sum(axis=2) / paddle.clip(count, min=1.0)
+    people = present.sum(axis=1)
+    pull = (per_person * present).sum(axis=1) / paddle.clip(people, min=1.0)
+    pair = present.unsqueeze(2) * present.unsqueeze(1) * paddle.triu(paddle.ones([p, p], dtype="float32"), 1)
+    pairs = people * (people - 1) / 2
+    push = 0.5 * (paddle.exp(-((mean.unsqueeze(2) - mean.unsqueeze(1)) ** 2)) * pair).sum(axis=[1, 2])
+    return push / paddle.clip(pairs, min=1.0), pull
+
+
+def ae_detection_loss(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """pose-ae-train's ``HeatmapLoss``: ``mean_{K,H,W} (pred - target)² · mask`` per image, (N,) float32.
+
+    Args:
+        pred, target: (N, K, H, W) detection maps and multi-peak targets.
+        mask: (N, H, W) loss mask (0 on crowds), shared by the joints; masked pixels still count in the mean.
+    """
+    _check(pred, target, None, "detection")
+    if list(mask.shape) != [pred.shape[0], *pred.shape[2:]]:
+        raise ValueError(f"mask: expected (N, H, W) = {(pred.shape[0], *tuple(pred.shape[2:]))}, got "
+                         f"{tuple(mask.shape)}")
+    diff = pred.astype("float32") - target.astype("float32")
+    return (diff**2 * mask.astype("float32").unsqueeze(1)).mean(axis=[1, 2, 3])
+
+
+class AssociativeEmbeddingLoss(nn.Layer):
+    """The bottom-up total (the spec's :func:`enhancenet_core.bottomup.loss.ae_total_loss`); the same contract as
+    :class:`enhancenet_torch.losses.AssociativeEmbeddingLoss` (outputs ``"lr"``, ``"intermediate"``, ``"tags"``,
+    ``"hr"``; batch ``"target_lr"``, ``"mask_lr"``, ``"pixels"``, ``"joint_mask"``, ``"target_hr"``,
+    ``"mask_hr"``; returns ``"loss"``, ``"loss_push"``, ``"loss_pull"``, ``"loss_detection"``[, ``"loss_hr"``]).
+
+    Args:
+        cfg: the ``loss`` section (``hr_weight`` = η is read).
+        head_enabled: whether the model has the EnhanceNet head.
+    """
+
+    def __init__(self, cfg: LossConfig, head_enabled: bool) -> None:
+        super().__init__()
+        self.eta = float(cfg.hr_weight)
+        self.head_enabled = head_enabled
+
+    def forward(self, outputs: Mapping[str, Tensor | Sequence[Tensor]],
+                batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Every stack's push / pull / detection (averaged over images and stacks) + η · the M^HR detection."""
+        for key in ("lr", "tags") + (("hr",) if self.head_enabled else ()):
+            if key not in outputs:
+                raise ValueError(f"AssociativeEmbeddingLoss: the model outputs have no {key!r}")
+        needed = ("target_lr", "mask_lr", "pixels", "joint_mask") + (
+            ("target_hr", "mask_hr") if self.head_enabled else ())
+        for key in needed:
+            if key not in batch:
+                raise ValueError(f"AssociativeEmbeddingLoss: the batch has no {key!r}")
+        dets = [*outputs.get("intermediate", []), outputs["lr"]]
+        tags = list(outputs["tags"])
+        if len(tags) != len(dets):
+            raise ValueError(f"AssociativeEmbeddingLoss: {len(tags)} tag maps for {len(dets)} stacks")
+        det = paddle.stack([ae_detection_loss(d, batch["target_lr"], batch["mask_lr"]) for d in dets]).mean()
+        pp = [ae_tag_loss(t, batch["pixels"], batch["joint_mask"]) for t in tags]
+        push = paddle.stack([a for a, _ in pp]).mean()
+        pull = paddle.stack([b for _, b in pp]).mean()
+        wt = AE_LOSS_WEIGHTS
+        total = wt["push"] * push + wt["pull"] * pull + wt["detection"] * det
+        out = {"loss_push": push.detach(), "loss_pull": pull.detach(), "loss_detection": det.detach()}
+        if self.head_enabled:
+            hr = ae_detection_loss(outputs["hr"], batch["target_hr"], batch["mask_hr"]).mean()
+            total = total + self.eta * wt["detection"] * hr
+            out["loss_hr"] = hr.detach()
+        out["loss"] = total
+        return out

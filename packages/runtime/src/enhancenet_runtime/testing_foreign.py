@@ -10,6 +10,8 @@ them. :func:`arrays` turns a ``{name: shape}`` dict into NumPy arrays. Used by t
 - HRNet repository (``leoxiaobin/deep-high-resolution-net.pytorch``): ``lib/models/pose_resnet.py``,
   ``pose_hrnet.py`` (no prefix).
 - bearpaw ``pytorch-pose``: ``pose/models/hourglass.py`` (``HourglassNet``; ``module.`` from ``DataParallel``).
+- pose-ae-train (``princeton-vl/pose-ae-train``): ``models/posenet.py``, ``models/layers.py`` (``PoseNet`` inside
+  ``task/pose.py``'s ``Trainer(DataParallel(PoseNet))``: ``model.module.``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ __all__ = [
     "hrnet_repo_pose_resnet",
     "mmpose_hrnet",
     "mmpose_simple_baseline",
+    "pose_ae_train_posenet",
     "resnet_backbone",
 ]
 
@@ -223,6 +226,43 @@ def bearpaw_hourglass(stacks: int = 2, blocks: int = 4, k: int = 16, prefix: str
             _conv(groups["score_"], f"{prefix}score_.{i}", ch, k, 1, bias=True)
     for g in groups.values():
         d.update(g)
+    return d
+
+
+def _ae_layer_conv(d: Shapes, name: str, c_in: int, c_out: int, k: int) -> None:
+    """layers.py ``Conv(inp_dim, out_dim, k)`` with ``bn=False``: one biased ``nn.Conv2d`` named ``conv``."""
+    _conv(d, f"{name}.conv", c_out, c_in, k, bias=True)
+
+
+def _ae_hourglass(d: Shapes, name: str, n: int, f: int, increase: int) -> None:
+    """layers.py ``Hourglass(n, f, increase)``, recursively as there; the inner levels get the default 128."""
+    nf = f + increase
+    _ae_layer_conv(d, f"{name}.up1", f, f, 3)
+    _ae_layer_conv(d, f"{name}.low1", f, nf, 3)
+    if n > 1:
+        _ae_hourglass(d, f"{name}.low2", n - 1, nf, 128)
+    else:
+        _ae_layer_conv(d, f"{name}.low2", nf, nf, 3)
+    _ae_layer_conv(d, f"{name}.low3", nf, f, 3)
+
+
+def pose_ae_train_posenet(nstack: int = 4, inp_dim: int = 256, oup_dim: int = 68, increase: int = 128,
+                          prefix: str = "model.module.") -> Shapes:
+    """pose-ae-train ``PoseNet(nstack, inp_dim, oup_dim, bn=False, increase)``, as its ``train.py`` saves it
+    (``config['inference']['net'].state_dict()``: the ``Trainer``'s ``model`` is a ``DataParallel``)."""
+    d: Shapes = {}
+    for idx, (ci, co, k) in ((0, (3, 64, 7)), (1, (64, 128, 3)), (3, (128, 128, 3)), (4, (128, inp_dim, 3))):
+        _ae_layer_conv(d, f"{prefix}pre.{idx}", ci, co, k)
+    for i in range(nstack):
+        _ae_hourglass(d, f"{prefix}features.{i}.0", 4, inp_dim, increase)
+        _ae_layer_conv(d, f"{prefix}features.{i}.1", inp_dim, inp_dim, 3)
+        _ae_layer_conv(d, f"{prefix}features.{i}.2", inp_dim, inp_dim, 3)
+    for i in range(nstack):
+        _ae_layer_conv(d, f"{prefix}outs.{i}", inp_dim, oup_dim, 1)
+    for i in range(nstack - 1):  # Merge(x_dim, y_dim).conv is a layers.py Conv
+        _ae_layer_conv(d, f"{prefix}merge_features.{i}.conv", inp_dim, inp_dim, 1)
+    for i in range(nstack - 1):
+        _ae_layer_conv(d, f"{prefix}merge_preds.{i}.conv", oup_dim, inp_dim, 1)
     return d
 
 

@@ -27,11 +27,21 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
+from enhancenet_core.bottomup.loss import AE_LOSS_WEIGHTS
 from enhancenet_core.compositional import MPII_HIERARCHY, Hierarchy, dlcm_loss_terms, level_batch, out_levels
 from enhancenet_core.config import LossConfig
 from enhancenet_core.loss import enhancenet_loss_terms
 
-__all__ = ["DlcmLoss", "EnhanceNetLoss", "JointsMSELoss", "JointsOHKMLoss", "per_joint_mse"]
+__all__ = [
+    "AssociativeEmbeddingLoss",
+    "DlcmLoss",
+    "EnhanceNetLoss",
+    "JointsMSELoss",
+    "JointsOHKMLoss",
+    "ae_detection_loss",
+    "ae_tag_loss",
+    "per_joint_mse",
+]
 
 
 def _check(pred: torch.Tensor, target: torch.Tensor, target_weight: torch.Tensor | None, name: str) -> None:
@@ -183,3 +193,111 @@ class DlcmLoss(nn.Module):
         out, b = level_batch(outputs, batch, self.num_levels)
         return dlcm_loss_terms(out, b, self.levels, self.cfg, self.head_enabled, self.mse,
                                detach=lambda t: t.detach())
+# ------------------------------------------------------------------------------------ Associative Embedding
+def ae_tag_loss(tags: torch.Tensor, pixels: torch.Tensor, joint_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """pose-ae-train's push and pull per image (the spec's :func:`enhancenet_core.bottomup.loss.tag_loss`, T = 1).
+
+    Args:
+        tags: (N, K, H, W) tag maps of one stack.
+        pixels: (N, P, K, 2) map pixels (x, y) of the ground-truth joints (any dtype; truncated to integers and
+            clipped to the map; joints off the map must be masked out).
+        joint_mask: (N, P, K) which joints are tagged (nonzero = yes).
+
+    Returns:
+        ``push`` (N,) and ``pull`` (N,) float32: pull = mean over persons with tagged joints of the mean squared
+        distance of their tags to the person's mean tag; push = 0.5 · mean over person pairs of
+        ``exp(-(m_i - m_j)²)``; 0 without persons (push also with one).
+    """
+    if tags.dim() != 4:
+        raise ValueError(f"tags: expected (N, K, H, W), got {tuple(tags.shape)}")
+    n, k, h, w = tags.shape
+    if pixels.dim() != 4 or pixels.shape[0] != n or pixels.shape[2] != k or pixels.shape[3] != 2:
+        raise ValueError(f"pixels: expected ({n}, P, {k}, 2) for tags {tuple(tags.shape)}, got {tuple(pixels.shape)}")
+    if tuple(joint_mask.shape) != tuple(pixels.shape[:3]):
+        raise ValueError(f"joint_mask: expected {tuple(pixels.shape[:3])} (N, P, K), got {tuple(joint_mask.shape)}")
+    p = pixels.shape[1]
+    x = pixels[..., 0].long().clamp(0, w - 1)
+    y = pixels[..., 1].long().clamp(0, h - 1)
+    index = (torch.arange(k, device=tags.device).view(1, 1, k) * (h * w) + y * w + x).reshape(n, p * k)
+    tj = torch.gather(tags.float().reshape(n, k * h * w), 1, index).reshape(n, p, k)
+    m = (joint_mask != 0).float()
+    count = m.sum(dim=2)
+    present = (count > 0).float()
+    mean = (tj * m).sum(dim=2) / count.clamp(min=1)
+    per_person = ((tj - mean.unsqueeze(2)) ** 2 * m).sum(dim=2) / count.clamp(min=1)
+    people = present.sum(dim=1)
+    pull = (per_person * present).sum(dim=1) / people.clamp(min=1)
+    pair = present.unsqueeze(2) * present.unsqueeze(1) * torch.ones(p, p, device=tags.device).triu(1)
+    pairs = people * (people - 1) / 2
+    push = 0.5 * (torch.exp(-((mean.unsqueeze(2) - mean.unsqueeze(1)) ** 2)) * pair).sum(dim=(1, 2))
+    return push / pairs.clamp(min=1), pull
+
+
+def ae_detection_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """pose-ae-train's ``HeatmapLoss``: ``mean_{K,H,W} (pred - target)² · mask`` per image, (N,) float32.
+
+    Args:
+        pred, target: (N, K, H, W) detection maps and multi-peak targets.
+        mask: (N, H, W) loss mask (0 on crowds), shared by the joints; masked pixels still count in the mean.
+    """
+    _check(pred, target, None, "detection")
+    if tuple(mask.shape) != (pred.shape[0], *pred.shape[2:]):
+        raise ValueError(f"mask: expected (N, H, W) = {(pred.shape[0], *tuple(pred.shape[2:]))}, got "
+                         f"{tuple(mask.shape)}")
+    return ((pred.float() - target.float()) ** 2 * mask.float().unsqueeze(1)).mean(dim=(1, 2, 3))
+
+
+class AssociativeEmbeddingLoss(nn.Module):
+    """The bottom-up total (the spec's :func:`enhancenet_core.bottomup.loss.ae_total_loss`): every stack's tag
+    push / pull (weights 1e-3) and detection loss (weight 1), each averaged over images and stacks, plus η times
+    the detection loss of M^HR when the head is on (η = ``cfg.hr_weight``, Eq. 8).
+
+    Args:
+        cfg: the ``loss`` section (``hr_weight`` is read; pose-ae-train has no other weights to set).
+        head_enabled: whether the model has the EnhanceNet head (then ``outputs["hr"]`` is required).
+    """
+
+    def __init__(self, cfg: LossConfig, head_enabled: bool) -> None:
+        super().__init__()
+        self.eta = float(cfg.hr_weight)
+        self.head_enabled = head_enabled
+
+    def forward(self, outputs: Mapping[str, torch.Tensor | Sequence[torch.Tensor]],
+                batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Compute the loss terms.
+
+        Args:
+            outputs: the AE model's dict: ``"lr"`` (N, K, h, w) last stack's detection, ``"intermediate"`` the
+                earlier stacks', ``"tags"`` every stack's tag maps, ``"hr"`` (N, K, rh, rw) with the head.
+            batch: ``"target_lr"`` (N, K, h, w), ``"mask_lr"`` (N, h, w), ``"pixels"`` (N, P, K, 2) LR map pixels
+                (x, y), ``"joint_mask"`` (N, P, K); with the head ``"target_hr"``, ``"mask_hr"``.
+
+        Returns:
+            ``"loss"`` (the scalar to back-propagate) and, before their weights, ``"loss_push"``, ``"loss_pull"``,
+            ``"loss_detection"`` (means over images and stacks) and, with the head, ``"loss_hr"``.
+        """
+        for key in ("lr", "tags") + (("hr",) if self.head_enabled else ()):
+            if key not in outputs:
+                raise ValueError(f"AssociativeEmbeddingLoss: the model outputs have no {key!r}")
+        needed = ("target_lr", "mask_lr", "pixels", "joint_mask") + (
+            ("target_hr", "mask_hr") if self.head_enabled else ())
+        for key in needed:
+            if key not in batch:
+                raise ValueError(f"AssociativeEmbeddingLoss: the batch has no {key!r}")
+        dets = [*outputs.get("intermediate", []), outputs["lr"]]
+        tags = list(outputs["tags"])
+        if len(tags) != len(dets):
+            raise ValueError(f"AssociativeEmbeddingLoss: {len(tags)} tag maps for {len(dets)} stacks")
+        det = torch.stack([ae_detection_loss(d, batch["target_lr"], batch["mask_lr"]) for d in dets]).mean()
+        pp = [ae_tag_loss(t, batch["pixels"], batch["joint_mask"]) for t in tags]
+        push = torch.stack([a for a, _ in pp]).mean()
+        pull = torch.stack([b for _, b in pp]).mean()
+        wt = AE_LOSS_WEIGHTS
+        total = wt["push"] * push + wt["pull"] * pull + wt["detection"] * det
+        out = {"loss_push": push.detach(), "loss_pull": pull.detach(), "loss_detection": det.detach()}
+        if self.head_enabled:
+            hr = ae_detection_loss(outputs["hr"], batch["target_hr"], batch["mask_hr"]).mean()
+            total = total + self.eta * wt["detection"] * hr
+            out["loss_hr"] = hr.detach()
+        out["loss"] = total
+        return out

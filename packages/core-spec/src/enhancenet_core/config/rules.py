@@ -106,6 +106,8 @@ _RULES: dict[str, _Rule] = {
     "model.base.final_conv_kernel": _Rule(minimum=1, odd=True),
     "model.base.hourglass_channels": _Rule(minimum=1),
     "model.base.hourglass_blocks": _Rule(minimum=1),
+    "model.base.hourglass_increase": _Rule(minimum=0),
+    "model.base.ae_output_channels": _Rule(minimum=2),
     "model.head.num_layers": _Rule(minimum=2),
     "model.head.channels": _Rule(minimum=1),
     "model.head.upscale": _Rule(minimum=1),
@@ -312,6 +314,13 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError(
             "model.heatmap_stride",
             f"expected {expected_stride}, the stride of base model '{model.base.name.value}'{detail}, got {s}",
+        )
+
+    if model.base.name is BaseModelName.AE_HOURGLASS and model.base.ae_output_channels < 2 * k:
+        raise ConfigError(
+            "model.base.ae_output_channels",
+            f"expected at least 2 * model.num_keypoints = {2 * k} (K detection + K tag maps per stack), "
+            f"got {model.base.ae_output_channels}",
         )
 
     info = _dataset_row(cfg)  # [datasets] K from the data-set row

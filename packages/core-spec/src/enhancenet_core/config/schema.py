@@ -77,7 +77,9 @@ class BaseModelConfig:
 
     Only the fields of the chosen ``name`` are read: ``depth`` for simple_baseline / cpn (ResNet 18..152),
     ``width`` for hrnet (32 or 48), ``stages`` for hourglass (stacks: 2, 4, 8); dlcm (MPII only) reads
-    ``hourglass_channels`` and ``hourglass_blocks`` (its five stacks follow from the 3-level hierarchy).
+    ``hourglass_channels`` and ``hourglass_blocks`` (its five stacks follow from the 3-level hierarchy);
+    ``stages``, ``hourglass_channels``, ``hourglass_increase``, ``ae_output_channels`` for ae_hourglass
+    (pose-ae-train's ``nstack``, ``inp_dim``, ``increase``, ``oup_dim``: 4, 256, 128, 68).
     """
 
     name: BaseModelName = BaseModelName.SIMPLE_BASELINE  # base pose model
@@ -88,8 +90,10 @@ class BaseModelConfig:
     deconv_channels: int = 256  # SimpleBaseline
     deconv_kernel: int = 4  # SimpleBaseline
     final_conv_kernel: int = 1  # heat-map layer
-    hourglass_channels: int = 256  # feature width of every hourglass (hourglass, dlcm)
+    hourglass_channels: int = 256  # feature width of every hourglass (hourglass, dlcm, ae_hourglass)
     hourglass_blocks: int = 1  # residual blocks per hourglass stage (hourglass, dlcm)
+    hourglass_increase: int = 128  # ae_hourglass: channels added at each deeper hourglass level
+    ae_output_channels: int = 68  # ae_hourglass: per-stack outputs, K detection + K tag + unsupervised rest
     pretrained: str | None = None  # local path to ImageNet weights; never downloaded
     pretrained_scope: PretrainedScope = PretrainedScope.BACKBONE  # backbone only, or the whole base model
 

@@ -9,6 +9,7 @@ The same contract as ``enhancenet_torch.models`` (PYNATIVE_MODE and GRAPH_MODE).
 
 from __future__ import annotations
 
+from enhancenet_mindspore.models.ae_hourglass import AeHourglass
 from enhancenet_mindspore.models.cpn import CPN
 from enhancenet_mindspore.models.dlcm import Dlcm
 from enhancenet_mindspore.models.head import EnhanceNet
@@ -32,6 +33,7 @@ __all__ = [
     "BASE_MODELS",
     "CPN",
     "OUTPUT_ORDER",
+    "AeHourglass",
     "Dlcm",
     "EnhanceNet",
     "HRNet",

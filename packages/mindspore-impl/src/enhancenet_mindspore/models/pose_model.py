@@ -1,6 +1,7 @@
 """A base pose model with the EnhanceNet head attached, and :func:`build_model`.
 
-Any cell whose ``construct`` returns ``(F^LR, M^LR)`` or ``(F^LR, M^LR, intermediates)`` and that has the
+Any cell whose ``construct`` returns ``(F^LR, M^LR)``, ``(F^LR, M^LR, intermediates)`` or ``(F^LR, M^LR,
+intermediates, tags)`` (the AE hourglass: every stack's tag maps) and that has the
 attributes ``feature_channels`` and ``num_keypoints`` is a base model; :class:`PoseModel` is the one generic
 wrapper that attaches the head to it (the same contract as :class:`enhancenet_torch.models.PoseModel`).
 
@@ -23,6 +24,7 @@ from mindspore import nn
 
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import BaseModelName
+from enhancenet_mindspore.models.ae_hourglass import AeHourglass
 from enhancenet_mindspore.models.cpn import CPN
 from enhancenet_mindspore.models.dlcm import Dlcm
 from enhancenet_mindspore.models.head import EnhanceNet
@@ -43,6 +45,7 @@ BASE_MODELS: dict[BaseModelName, Any] = {
     BaseModelName.HOURGLASS: StackedHourglass,
     BaseModelName.CPN: CPN,
     BaseModelName.DLCM: Dlcm,
+    BaseModelName.AE_HOURGLASS: AeHourglass,
 }
 
 
@@ -56,7 +59,8 @@ class PoseModel(nn.Cell):
     - ``"hr"``: M^HR (N, K, r*h, r*w), only when the head is attached;
     - ``"intermediate"``: list of earlier-stage M^LR (N, K, h, w), only for multi-stage models (hourglass
       stacks before the last, CPN GlobalNet levels; DLCM: its stacks before the last, (N, P_l, h, w) of levels
-      1, 2, 3, 2).
+      1, 2, 3, 2; the AE hourglass's earlier detection maps);
+    - ``"tags"``: the AE hourglass's tag maps of every stack, a list of (N, K, h, w) (bottom-up only).
     """
 
     def __init__(self, base: nn.Cell, enhance: EnhanceNet | None = None) -> None:
@@ -72,7 +76,7 @@ class PoseModel(nn.Cell):
         self.num_keypoints = base.num_keypoints
 
     def construct(self, images):
-        """Images (N, 3, H, W) -> {"lr", "features"[, "hr"][, "intermediate"]} (see the class docstring)."""
+        """Images (N, 3, H, W) -> {"lr", "features"[, "hr"][, "intermediate"][, "tags"]} (see the class docstring)."""
         out = self.base(images)
         features = out[0]
         heatmaps = out[1]
@@ -81,6 +85,8 @@ class PoseModel(nn.Cell):
             result["hr"] = self.enhance(features, heatmaps)
         if len(out) > 2:
             result["intermediate"] = list(out[2])
+        if len(out) > 3:
+            result["tags"] = list(out[3])
         return result
 
 

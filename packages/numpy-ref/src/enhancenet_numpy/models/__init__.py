@@ -1,7 +1,9 @@
 """Base pose models and the full model (base + EnhanceNet head), all reading canonical tensor names.
 
 Each base model file has ``forward(params, x, cfg) -> (F_LR, M_LR)`` (the hourglass and DLCM also return
-every stack's maps); :func:`full_forward` adds the head: ``(M_LR, M_HR or None)``.
+every stack's maps; the AE hourglass an :class:`~enhancenet_numpy.models.ae_hourglass.AeOutputs` with tags and
+every stack's output); :func:`full_forward` adds the head: ``(M_LR, M_HR or None)`` (for the AE hourglass M_LR
+is the detection maps).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from enhancenet_core.compositional.network import dlcm_config
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import BaseModelName
 from enhancenet_numpy.head import head_forward
-from enhancenet_numpy.models import dlcm, hourglass, hrnet, simple_baseline
+from enhancenet_numpy.models import ae_hourglass, dlcm, hourglass, hrnet, simple_baseline
 
 
 def base_forward(params: dict[str, np.ndarray], x: np.ndarray, model_cfg: ModelConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -30,8 +32,12 @@ def base_forward(params: dict[str, np.ndarray], x: np.ndarray, model_cfg: ModelC
     if name == BaseModelName.DLCM:
         f_lr, m_lr, _ = dlcm.forward(params, x, dlcm_config(model_cfg.base))
         return f_lr, m_lr
+    if name == BaseModelName.AE_HOURGLASS:
+        out = ae_hourglass.forward(params, x, model_cfg.base, model_cfg.num_keypoints)
+        return out.features, out.detection
     raise ValueError(
-        f"model.base.name: numpy-ref has no base model {name.value!r} (simple_baseline, hrnet, hourglass, dlcm)"
+        f"model.base.name: numpy-ref has no base model {name.value!r} "
+        "(simple_baseline, hrnet, hourglass, dlcm, ae_hourglass)"
     )
 
 
@@ -45,4 +51,4 @@ def full_forward(
     return m_lr, head_forward(params, f_lr, m_lr, model_cfg.head)
 
 
-__all__ = ["base_forward", "dlcm", "full_forward", "hourglass", "hrnet", "simple_baseline"]
+__all__ = ["ae_hourglass", "base_forward", "dlcm", "full_forward", "hourglass", "hrnet", "simple_baseline"]

@@ -9,6 +9,7 @@ The same classes, sublayer names and forward contract as ``enhancenet_torch.mode
 
 from __future__ import annotations
 
+from enhancenet_paddle.models.ae_hourglass import AeHourglass
 from enhancenet_paddle.models.cpn import CPN
 from enhancenet_paddle.models.dlcm import Dlcm
 from enhancenet_paddle.models.head import EnhanceNet
@@ -27,6 +28,7 @@ from enhancenet_paddle.models.simple_baseline import SimpleBaseline
 __all__ = [
     "BASE_MODELS",
     "CPN",
+    "AeHourglass",
     "Dlcm",
     "EnhanceNet",
     "HRNet",

@@ -23,6 +23,7 @@ _SIZE_FIELD: dict[BaseModelName, str] = {
     BaseModelName.HRNET: "width",
     BaseModelName.HOURGLASS: "stages",
     BaseModelName.DLCM: "hourglass_channels",
+    BaseModelName.AE_HOURGLASS: "stages",
 }
 
 

@@ -21,6 +21,7 @@ reference they hold every model to (installed wherever a framework is; the impor
 - :mod:`.head`: the EnhanceNet head in every configuration against enhancenet-numpy.
 - :mod:`.models`: base models (+ head) against enhancenet-numpy; bad inputs and configurations.
 - :mod:`.names`: canonical tensor names, shapes and order of every architecture.
+- :mod:`.ae`: the bottom-up AE hourglass against enhancenet-numpy, its names, and its loss against the spec's.
 - :mod:`.cli`: the command line end to end on a tiny synthetic set, and bad input (exit 2, one line).
 - :mod:`.training`: short training runs (synthetic set: learns; COCO sample: checkpoints, logs, validation).
 """

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from enhancenet_torch.models.ae_hourglass import AeHourglass
 from enhancenet_torch.models.cpn import CPN
 from enhancenet_torch.models.dlcm import Dlcm
 from enhancenet_torch.models.head import EnhanceNet
@@ -26,6 +27,7 @@ from enhancenet_torch.models.simple_baseline import SimpleBaseline
 __all__ = [
     "BASE_MODELS",
     "CPN",
+    "AeHourglass",
     "Dlcm",
     "EnhanceNet",
     "HRNet",

@@ -1,6 +1,7 @@
 """A base pose model with the EnhanceNet head attached, and :func:`build_model`.
 
-Any module whose forward returns ``(F^LR, M^LR)`` or ``(F^LR, M^LR, intermediates)`` and that has the attributes
+Any module whose forward returns ``(F^LR, M^LR)``, ``(F^LR, M^LR, intermediates)`` or ``(F^LR, M^LR, intermediates,
+extras)`` (``extras`` a dict of further outputs, e.g. the AE hourglass's ``"tags"``) and that has the attributes
 ``feature_channels`` and ``num_keypoints`` is a base model; :class:`PoseModel` is the one generic wrapper that
 attaches the head to it.
 
@@ -19,6 +20,7 @@ from torch import Tensor, nn
 
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import BaseModelName
+from enhancenet_torch.models.ae_hourglass import AeHourglass
 from enhancenet_torch.models.cpn import CPN
 from enhancenet_torch.models.dlcm import Dlcm
 from enhancenet_torch.models.head import EnhanceNet
@@ -37,6 +39,7 @@ BASE_MODELS: dict[BaseModelName, Any] = {
     BaseModelName.HOURGLASS: StackedHourglass,
     BaseModelName.CPN: CPN,
     BaseModelName.DLCM: Dlcm,
+    BaseModelName.AE_HOURGLASS: AeHourglass,
 }
 
 
@@ -50,7 +53,8 @@ class PoseModel(nn.Module):
     - ``"hr"``: M^HR (N, K, r*h, r*w), only when the head is attached;
     - ``"intermediate"``: list of earlier-stage M^LR (N, K, h, w), only for multi-stage models (hourglass
       stacks before the last, CPN GlobalNet levels; DLCM: its stacks before the last, (N, P_l, h, w) of levels
-      1, 2, 3, 2).
+      1, 2, 3, 2; the AE hourglass's earlier detection maps);
+    - ``"tags"``: the AE hourglass's tag maps of every stack, a list of (N, K, h, w) (bottom-up only).
     """
 
     def __init__(self, base: nn.Module, enhance: EnhanceNet | None = None) -> None:
@@ -70,7 +74,7 @@ class PoseModel(nn.Module):
         return HEAD_ATTRIBUTE in self._modules
 
     def forward(self, images: Tensor) -> dict[str, Tensor | list[Tensor]]:
-        """Images (N, 3, H, W) -> {"lr", "features"[, "hr"][, "intermediate"]} (see the class docstring)."""
+        """Images (N, 3, H, W) -> {"lr", "features"[, "hr"][, "intermediate"][, "tags"]} (see the class docstring)."""
         out = self.base(images)
         features, heatmaps = out[0], out[1]
         result: dict[str, Tensor | list[Tensor]] = {"lr": heatmaps, "features": features}
@@ -78,6 +82,8 @@ class PoseModel(nn.Module):
             result["hr"] = self.enhance(features, heatmaps)
         if len(out) > 2:
             result["intermediate"] = list(out[2])
+        if len(out) > 3:
+            result.update(out[3])
         return result
 
 
