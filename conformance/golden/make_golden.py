@@ -241,9 +241,11 @@ BASE_CASES = [
     _base_case("base_hourglass_2", BaseModelConfig(name=BaseModelName.HOURGLASS, stages=2), (64, 64)),
     # DLCM at a tiny width (C = 32; MPII's 16 joints, depth 4 as every config builds it): five stacks
     _base_case("base_dlcm_c32", BaseModelConfig(name=BaseModelName.DLCM, hourglass_channels=32), (64, 64), 16),
-    # pose-ae-train's AE network, reduced: 2 stacks, 32 channels (+16 per level), K = 17, oup_dim 4K as shipped.
-    _base_case("base_ae_hourglass_2", BaseModelConfig(name=BaseModelName.AE_HOURGLASS, stages=2, hourglass_channels=32,
-                                                      hourglass_increase=16), (64, 64)),
+    # pose-ae-train's AE network, reduced: 2 stacks, 16 channels (+8 per level), K = 17, 40 outputs per stack
+    # (K detection + K tag + 6 unsupervised, as oup_dim = 4K has 2K): smaller than the paper's width,
+    # the golden budget is 6 MB.
+    _base_case("base_ae_hourglass_2", BaseModelConfig(name=BaseModelName.AE_HOURGLASS, stages=2, hourglass_channels=16,
+                                                      hourglass_increase=8, ae_output_channels=40), (64, 64)),
 ]
 
 

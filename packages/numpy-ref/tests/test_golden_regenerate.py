@@ -79,7 +79,10 @@ def test_manifest_hashes_and_total_size():
             if key in entry:
                 assert hashlib.sha256((DATA / entry[key]).read_bytes()).hexdigest() == entry[sha], case
     total = sum(p.stat().st_size for p in DATA.iterdir())
-    assert total < 5_000_000, f"golden data is {total / 1e6:.2f} MB; keep it under 5 MB"
+    # 6 MB: the two multi-stack base models of the bottom-up and DLCM issues add ~0.45 MB each at the smallest input
+    # their four hourglass poolings allow (64 x 64; outputs, not weights, fill the files); the guard still catches a
+    # case that stores weights or a larger input by mistake
+    assert total < 6_000_000, f"golden data is {total / 1e6:.2f} MB; keep it under 6 MB"
 
 
 def test_paper_order_case_gives_the_framework_case_heat_maps():

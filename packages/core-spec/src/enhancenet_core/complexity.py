@@ -268,6 +268,9 @@ def dlcm_complexity(cfg: ModelConfig) -> DlcmComplexity:
             flops += n * _dlcm_map_side(name, w, net.depth) * _dlcm_map_side(name, h, net.depth)
     head = head_complexity(cfg, net.channels)
     return DlcmComplexity(params, weights, flops, head)
+
+
+@dataclass(frozen=True)
 class ModelComplexity:
     """A whole model counted by the same rules: the base model's convs, the head, and both together."""
 

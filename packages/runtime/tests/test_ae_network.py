@@ -1,5 +1,5 @@
 """The AE hourglass (pose-ae-train's PoseNet) in the spec: canonical names against pose-ae-train's state-dict keys
-(generated independently by enhancenet_core.testing_foreign), its checkpoint layout, the channel split, the config
+(generated independently by enhancenet_runtime.testing_foreign), its checkpoint layout, the channel split, the config
 rules, the shipped configs and the params / FLOPs count (against the name map and a per-tensor count)."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ import math
 
 import pytest
 
-from enhancenet_core import testing_foreign as tf
 from enhancenet_core.architecture import (
     AE_PAPER_SETTING,
     ae_level_channels,
@@ -35,6 +34,7 @@ from enhancenet_core.foreign_names import (
     to_canonical,
 )
 from enhancenet_core.namemap import TensorKind, base_parameter_specs, parameter_count, parameter_specs
+from enhancenet_runtime import testing_foreign as tf
 
 AE = BaseModelName.AE_HOURGLASS
 PAPER = ModelConfig(base=BaseModelConfig(name=AE), input_size=(512, 512), head=EnhanceNetConfig(enabled=False))
