@@ -11,7 +11,9 @@ process on the same inputs, end to end (reading, checking, indexing, matching, a
 
 ``--repeats`` interleaved repetitions (pycocotools, ours, ours, pycocotools, ...) give the ratio
 pycocotools / ours as min / median / max per mode, the cost of ``eval --check-pycocotools`` (ours then
-pycocotools) relative to the default, the load average and the largest absolute difference of the 10 statistics.
+pycocotools) relative to the default, the time Python's ``json`` takes to parse the files read (shared by both:
+pycocotools / parse is the ratio an evaluator taking no time beyond it would reach), the load average and the
+largest absolute difference of the 10 statistics.
 
     python benchmarks/core/bench_coco_eval.py [--images 5000] [--seed 0] [--repeats 3] [--json]
 """
@@ -137,18 +139,27 @@ def main() -> None:
         gt_file.write_text(json.dumps(gt))
         res_file.write_text(json.dumps(dets))
         inputs = {"eval": (str(gt_file), dets), "files": (str(gt_file), str(res_file))}
+        parse = {"eval": lambda: json.loads(gt_file.read_text()),
+                 "files": lambda: (json.loads(gt_file.read_text()), json.loads(res_file.read_text()))}
+        t_parse: dict[str, list[float]] = {m: [] for m in times}
         for r in range(args.repeats):
             for mode in ("eval", "files"):
                 for side in ("ref", "ours") if r % 2 == 0 else ("ours", "ref"):
                     t, stats[f"{mode}.{side}"] = _timed(fns[side], *inputs[mode])
                     times[mode][side].append(t)
+                t0 = time.perf_counter()
+                parse[mode]()  # the floor both share: Python's json parse of the files read
+                t_parse[mode].append(time.perf_counter() - t0)
     diff = max(abs(stats[f"{m}.ours"][n] - stats[f"{m}.ref"][n]) for m in times for n in STAT_NAMES)
     report = {
         "images": args.images,
         "ground_truths": len(gt["annotations"]),
         "detections": len(dets),
         "repeats": args.repeats,
-        **{mode: _summary(t["ref"], t["ours"]) for mode, t in times.items()},
+        **{mode: {**_summary(t["ref"], t["ours"]), "json_parse_s_median": float(np.median(t_parse[mode])),
+                  # pycocotools / (the parse alone): the ratio an evaluator that took no time beyond the parse would get
+                  "floor_ratio_median": float(np.median(np.array(t["ref"]) / np.array(t_parse[mode])))}
+           for mode, t in times.items()},
         "max_abs_diff": diff,
         "AP": stats["eval.ours"]["AP"],
         "load_before": load_before,
@@ -163,7 +174,8 @@ def main() -> None:
         m = report[mode]
         print(f"{mode:5}: ours {m['ours_s_median']:.3f} s, pycocotools {m['pycocotools_s_median']:.3f} s (medians); "
               f"pycocotools / ours {m['speedup_min']:.2f} / {m['speedup_median']:.2f} / {m['speedup_max']:.2f} "
-              f"(min / median / max); --check-pycocotools costs {m['check_pycocotools_cost_median']:.2f}x")
+              f"(min / median / max); --check-pycocotools costs {m['check_pycocotools_cost_median']:.2f}x; "
+              f"JSON parse alone {m['json_parse_s_median']:.3f} s (pycocotools / parse {m['floor_ratio_median']:.1f})")
     print(f"max |diff| of the 10 stats: {diff:.3e}   (AP {report['AP']:.4f})")
 
 

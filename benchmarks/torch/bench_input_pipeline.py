@@ -15,7 +15,8 @@ iterator to the last batch; repetitions are interleaved (peer, ours-base, ours-e
 Before timing, the unaugmented patches and LR targets of the peer and ours are checked equal (patch pixels within
 one uint8 level, < 1 % of them differing: HRNet's crop centre/scale are float32; targets identical); a mismatch
 aborts. A single-process breakdown (ms per sample: JPEG decode alone, the peer's
-``__getitem__``, ours) shows the floor: every pipeline decodes each sample's JPEG.
+``__getitem__``, ours; one torch thread, as in a worker) shows the floor: every pipeline decodes each sample's
+JPEG.
 
     python benchmarks/torch/bench_input_pipeline.py [--batches 8] [--batch 32] [--workers 2] [--repeats 3] [--json]
 """
@@ -107,12 +108,16 @@ def main() -> None:
         ours_sets = {name: PoseDataset((records * reps)[:n], cfg, train=True) for name, cfg in cfgs.items()}
 
         files = [r["image"] for r in db]
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # as in a DataLoader worker (the peer's ToTensor/Normalize are torch ops)
         breakdown = {
             "decode_ms": _per_sample_ms(lambda i: cv2.imread(files[i % len(files)], cv2.IMREAD_COLOR
                                                              | cv2.IMREAD_IGNORE_ORIENTATION), 64),
             "peer_ms": _per_sample_ms(lambda i: peer_set[i], 64),
             **{f"ours_{k}_ms": _per_sample_ms(lambda i, d=d: d[i], 64) for k, d in ours_sets.items()},
         }
+
+        torch.set_num_threads(threads)
 
         def peer_loader() -> DataLoader:
             return DataLoader(peer_set, batch_size=args.batch, shuffle=True, num_workers=args.workers,
