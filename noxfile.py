@@ -180,7 +180,8 @@ def fuzz(session: nox.Session) -> None:
 BENCHMARKS: dict[str, tuple[str, ...]] = {
     "core": ("benchmarks/core/bench_targets_decoders.py", "benchmarks/core/bench_coco_eval.py",
              "benchmarks/core/bench_grouping.py"),
-    "torch": ("benchmarks/numpy_ref/bench_head.py", "benchmarks/torch/bench_models.py"),
+    "torch": ("benchmarks/numpy_ref/bench_head.py", "benchmarks/torch/bench_models.py",
+              "benchmarks/torch/bench_input_pipeline.py"),
     "paddle": ("benchmarks/paddle/bench_models.py",),
     "mindspore": ("benchmarks/mindspore/bench_models.py",),
 }

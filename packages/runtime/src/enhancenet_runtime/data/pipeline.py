@@ -49,7 +49,7 @@ from enhancenet_runtime.data.augmentation import (
     sample_augmentation,
 )
 from enhancenet_runtime.data.coco import LoadResult, load_coco_records
-from enhancenet_runtime.data.image import crop_patch, normalize_image, read_image
+from enhancenet_runtime.data.image import normalize_image, read_image, warp_patch
 from enhancenet_runtime.data.mpii import load_mpii_records_from_config
 from enhancenet_runtime.data.records import PoseRecord
 
@@ -102,7 +102,7 @@ def build_sample(
     conv = cfg.target.convention  # the crop affine: DarkPose's for DARKPOSE, else HRNet's
     trans = get_affine_transform(params.center, params.scale, params.rotation, input_size, pixel_std=cfg.data.pixel_std,
                                  convention=conv)
-    patch = crop_patch(img, params.center, params.scale, params.rotation, input_size, cfg.data.pixel_std, conv)
+    patch = warp_patch(img, trans, input_size)  # crop_patch with the affine computed once
     # HRNet transforms only visible joints; the others keep their (image or zeroed) coordinates.
     joints_patch = np.where(vis[:, None] > 0, affine_transform(joints, trans), joints)
 

@@ -6,8 +6,9 @@ A framework's ``cli.py`` only supplies the handlers that run its network::
         train=_train, evaluate=_eval, predict=_predict, export=_export, export_formats=("paddle", "onnx")))
     return run_cli(parser, argv)
 
-so verbs, flags, config resolution (a file or the name of a shipped config, with ``--set a.b=c`` overrides),
-box parsing, ``--version`` and the error handling are the same everywhere.
+so verbs, flags, config resolution (a file or the name of a shipped config, with ``--set a.b=c`` overrides;
+``eval --check-pycocotools`` is the override ``test.check_pycocotools=true``), box parsing, ``--version`` and the
+error handling are the same everywhere.
 
 Error handling, written once here (:func:`guard_main`, used by :func:`run_cli` and by ``enhancenet-convert``):
 any failure on bad input (a missing or unreadable file, a config error, a bad box, a refused checkpoint, an
@@ -285,6 +286,9 @@ def build_parser(prog: str, description: str, commands: FrameworkCommands) -> ar
     common(p)
     p.add_argument("checkpoint", help="training checkpoint or canonical weights (.safetensors)")
     p.add_argument("--out", help="output directory (default: <checkpoint dir>/eval)")
+    p.add_argument("--check-pycocotools", action="store_true",
+                   help="COCO AP: also run pycocotools as a cross-check of our evaluator (slower; the same as "
+                        "--set test.check_pycocotools=true)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=commands.evaluate)
     if commands.extra_arguments is not None:
@@ -348,7 +352,10 @@ def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) 
     def body() -> int:
         check_step_counts(args)
         if getattr(args, "config", None) is not None:
-            args.cfg = resolve_config(args.config, args.set)
+            # --check-pycocotools is the config field test.check_pycocotools, applied after the --set overrides
+            overrides = [*args.set, *(["test.check_pycocotools=true"] if getattr(args, "check_pycocotools", False)
+                                      else [])]
+            args.cfg = resolve_config(args.config, overrides)
         if getattr(args, "boxes", None) is not None:
             args.boxes = parse_boxes(args.boxes)
         if args.command == "predict":

@@ -92,7 +92,20 @@ class CliSuite:
         capsys.readouterr()
         out = trained.parent / "eval_cli"
         assert binding.cli_main(eval_argv(trained, out, synth_root)) == 0
-        assert_cli_eval_output(capsys.readouterr().out, out, trained, binding.name)
+        saved = assert_cli_eval_output(capsys.readouterr().out, out, trained, binding.name)
+        assert "coco_pycocotools" not in saved["metrics"]  # our evaluator alone by default
+
+    def test_eval_check_pycocotools(self, binding: Binding, trained: Path, synth_root: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+        """``--check-pycocotools`` (the field ``test.check_pycocotools``) runs pycocotools beside our evaluator:
+        both sets of numbers are saved and agree."""
+        capsys.readouterr()
+        out = trained.parent / "eval_cli_checked"
+        assert binding.cli_main([*eval_argv(trained, out, synth_root), "--check-pycocotools"]) == 0
+        saved = assert_cli_eval_output(capsys.readouterr().out, out, trained, binding.name)
+        assert saved["config"]["test"]["check_pycocotools"] is True
+        assert saved["metrics"]["coco_pycocotools"]["AP"] == pytest.approx(saved["metric"], abs=1e-9)
+        assert saved["metrics"]["coco_max_abs_diff"] <= 1e-9
 
     def test_bad_config_and_overrides(self, binding: Binding, tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
