@@ -361,6 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reference_framework": grid.reference_framework,
         "pretrain": _pretrain_summary(grid, scale, runner, pretrain_record, failures),
         "experiments": [{"table": e.table, "label": e.label, "framework": e.framework, "variant": e.variant.name,
+                         "decoder": e.evals[0].decoder, "maps": e.evals[0].maps,
                          "evals": [ev.key for ev in e.evals]} for e in grid.experiments],
         "not_run": [f"{fw}: {st}" for fw, st in status.items() if st != "run"]
                    + [f"{k}: {v.splitlines()[0]}" for k, v in failures.items()],
@@ -379,7 +380,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConformanceGateError as exc:
         print(f"reproduce: refused by the conformance gate at the end: {exc}", file=sys.stderr)
         return 2
-    from reproduce.tables import render_tables
+    from reproduce.tables import comparisons, comparisons_json, render_tables
+
+    results["statistics"] = comparisons_json(comparisons(results))
 
     out = args.results_root / gate.commit
     out.mkdir(parents=True, exist_ok=True)

@@ -11,8 +11,9 @@ import numpy as np
 
 from reproduce import paper
 from reproduce.experiments import TABLE5
+from reproduce.stats import PairedTest, holm, paired_t
 
-__all__ = ["METRICS", "effect", "render_tables", "summarize"]
+__all__ = ["METRICS", "comparisons", "effect", "paired", "render_tables", "summarize"]
 
 METRICS: tuple[str, ...] = ("AP", "AP50", "AP75", "AR", "PCK@0.05", "PCK@0.1")
 COCO_COLS: tuple[str, ...] = ("AP", "AP50", "AP75", "AR")
@@ -36,18 +37,115 @@ def _cell(results: Mapping[str, Any], keys: Sequence[str], metric: str) -> str:
     return f"{mean:.1f} ± {std:.1f}" if n > 1 else f"{mean:.1f}"
 
 
+def _pairs(results: Mapping[str, Any], before: Sequence[str], after: Sequence[str], metric: str
+           ) -> tuple[list[float], list[float]]:
+    """``metric`` (percent) of the pairs (``before[i]``, ``after[i]``: same seed) where both evaluations ran."""
+    a, b = [], []
+    for kb, ka in zip(before, after, strict=False):
+        rb, ra = results["evals"].get(kb, {}), results["evals"].get(ka, {})
+        if rb.get("status") == "ok" and ra.get("status") == "ok":
+            a.append(100.0 * rb["metrics"][metric])
+            b.append(100.0 * ra["metrics"][metric])
+    return a, b
+
+
+def paired(results: Mapping[str, Any], before: Sequence[str], after: Sequence[str], metric: str
+           ) -> PairedTest | None:
+    """The paired t test of ``after - before`` over seeds (None when no pair ran)."""
+    a, b = _pairs(results, before, after, metric)
+    return paired_t(a, b) if a else None
+
+
 def effect(results: Mapping[str, Any], base: Sequence[str], enh: Sequence[str], metric: str = "AP") -> str:
-    """Plain words: "helps", "hurts" or "within seed noise" (|Δ| ≤ 2 standard errors of the difference)."""
-    mb, sb, nb = summarize(results, base, metric)
-    me, se, ne = summarize(results, enh, metric)
-    if nb == 0 or ne == 0:
+    """Plain words from the paired 95 % t interval of +EnhanceNet minus base (pairs share the seed): "helps",
+    "hurts" or "no significant difference"."""
+    test = paired(results, base, enh, metric)
+    if test is None:
         return "not measured"
-    delta = me - mb
-    if nb < 2 or ne < 2:
-        return f"Δ{metric} {delta:+.1f} (one seed: no noise estimate)"
-    noise = 2 * math.sqrt(sb**2 / nb + se**2 / ne)
-    word = "within seed noise" if abs(delta) <= noise else ("EnhanceNet helps" if delta > 0 else "EnhanceNet hurts")
-    return f"Δ{metric} {delta:+.1f} (2 s.e. = {noise:.1f}): {word}"
+    return f"Δ{metric} {test.describe()}: " + test.verdict("EnhanceNet helps", "EnhanceNet hurts")
+
+
+STAT_METRICS: tuple[str, ...] = ("AP", "PCK@0.05", "PCK@0.1")
+#: Tables whose rows are a base model and models compared with it, per framework, pair by pair over the seeds.
+PAIRED_TABLES: tuple[str, ...] = ("table4", "table4_long", "cpn")
+
+
+def _comparison_pairs(results: Mapping[str, Any]) -> list[tuple[str, str, str, Sequence[str], Sequence[str]]]:
+    """(table, framework, what, before keys, after keys) of every paired comparison the tables make."""
+    out: list[tuple[str, str, str, Sequence[str], Sequence[str]]] = []
+    for table in PAIRED_TABLES:
+        by_fw: dict[str, dict[str, Mapping[str, Any]]] = {}
+        for e in _exps(results, table):
+            by_fw.setdefault(e["framework"], {})[e["variant"]] = e
+        for fw, rows in by_fw.items():
+            base = rows.get("base")
+            for name, e in rows.items():
+                if base is not None and name != "base":
+                    out.append((table, fw, f"{e['label']} − {base['label']}", base["evals"], e["evals"]))
+            if "enhancenet" in rows and "enhancenet_sum" in rows:
+                a, b = rows["enhancenet"], rows["enhancenet_sum"]
+                out.append((table, fw, f"{b['label']} − {a['label']}", a["evals"], b["evals"]))
+    dec = {(e["variant"], e.get("maps"), e.get("decoder")): e for e in _exps(results, "decoders")}
+    for (variant, maps, decoder), e in dec.items():
+        if variant != "enhancenet" or maps != "hr":
+            continue
+        lr = dec.get(("enhancenet", "lr", decoder))
+        base = dec.get(("base", "lr", decoder))
+        if lr is not None:  # the same trained model, HR vs LR map: what the head adds at decoding
+            out.append(("decoders", e["framework"], f"head effect ({decoder}): M^HR − M^LR of +EnhanceNet",
+                        lr["evals"], e["evals"]))
+        if lr is not None and base is not None:  # the M^LR of both models: what training with the HR loss did
+            out.append(("decoders", e["framework"], f"training effect ({decoder}): M^LR of +EnhanceNet − base",
+                        base["evals"], lr["evals"]))
+    return out
+
+
+def comparisons(results: Mapping[str, Any], metrics: Sequence[str] = STAT_METRICS) -> list[dict[str, Any]]:
+    """Every paired comparison of the tables for each of ``metrics``: the paired t test (percent points) and
+    Holm's adjusted p-value over all of them (the family: every testable row returned)."""
+    rows: list[dict[str, Any]] = []
+    for table, fw, what, before, after in _comparison_pairs(results):
+        for metric in metrics:
+            test = paired(results, before, after, metric)
+            if test is not None:
+                rows.append({"table": table, "framework": fw, "comparison": what, "metric": metric, "test": test})
+    adjusted = holm([r["test"].p for r in rows])
+    for row, p_holm in zip(rows, adjusted, strict=True):
+        row["p_holm"] = p_holm
+    return rows
+
+
+def comparisons_json(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`comparisons` as plain JSON (NaN as None)."""
+    def num(v: float) -> float | None:
+        return None if math.isnan(v) else v
+
+    return [{"table": r["table"], "framework": r["framework"], "comparison": r["comparison"], "metric": r["metric"],
+             "n": r["test"].n, "mean_diff": r["test"].mean, "sd_diff": r["test"].sd, "t": num(r["test"].t),
+             "df": r["test"].df, "p": num(r["test"].p), "ci95": list(r["test"].ci), "p_holm": num(r["p_holm"])}
+            for r in rows]
+
+
+def _statistics(results: Mapping[str, Any]) -> list[str]:
+    rows = comparisons(results)
+    if not rows:
+        return []
+    m = sum(1 for r in rows if r["test"].testable)
+    lines = ["## Paired comparisons (95 % t intervals)", "",
+             "Each row pairs runs that share the seed, the data and the pretrained base: Δ = mean over pairs of "
+             "(after − before) in percent points, its two-sided 95 % Student t interval (n − 1 degrees of freedom), "
+             f"the paired t p-value and Holm's adjusted p-value over the m = {m} testable comparisons of this file "
+             "(family-wise error 5 %: a row is significant after adjustment when Holm p < 0.05). With 2 or 3 pairs "
+             "the t quantile is large (4.30 at n = 3): a wide interval is the honest statement of what was measured.",
+             "", "| table | framework | comparison | metric | n | Δ [95 % CI] | p | Holm p |", "|" + "---|" * 8]
+    for r in rows:
+        t: PairedTest = r["test"]
+        ci = f"{t.mean:+.2f} [{t.ci[0]:+.2f}, {t.ci[1]:+.2f}]" if t.testable else f"{t.mean:+.2f} (no interval)"
+        p = "-" if math.isnan(t.p) else f"{t.p:.3g}"
+        ph = "-" if math.isnan(r["p_holm"]) else f"{r['p_holm']:.3g}"
+        lines.append(f"| {r['table']} | {r['framework']} | {r['comparison']} | {r['metric']} | {t.n} | {ci} | {p} "
+                     f"| {ph} |")
+    return [*lines, ""]
 
 
 def _exps(results: Mapping[str, Any], table: str) -> list[Mapping[str, Any]]:
@@ -184,6 +282,7 @@ def render_tables(results: Mapping[str, Any]) -> str:
         for e in dec:
             lines.append(f"| {e['label']} | " + " | ".join(_cell(results, e["evals"], m) for m in METRICS) + " |")
         lines.append("")
+    lines += _statistics(results)
     if results.get("not_run"):
         lines += ["## Not run", ""] + [f"- {item}" for item in results["not_run"]] + [""]
     return "\n".join(lines)
