@@ -85,6 +85,21 @@ class Decoder(str, Enum):
     UNBIASED = "unbiased"  # the decoder matching the unbiased encoder (DARK step, pixel-centre aligned)
 
 
+class HrReduction(str, Enum):
+    """How the HR term L^HR is scaled against L^LR in the training loss (config ``loss.hr_reduction``).
+
+    MEAN: HRNet's ``JointsMSELoss`` on both maps (0.5 x the per-pixel mean per joint), so L^HR and L^LR have the same
+        scale and η weighs them as they are. What HRNet-based code does; the default.
+    SUM: Eq. 7 as written: L^LR and L^HR are *sums* over their pixels, and M^HR has r² times the pixels of M^LR, so
+        against L^LR the HR term weighs r² times its mean. Implemented as the mean times r² (the LR term keeps
+        HRNet's mean, so the learning rate keeps its meaning): the effective η is ``hr_weight · r²``.
+    The paper does not say which it used; :func:`enhancenet_core.loss.hr_term_weight` computes the factor.
+    """
+
+    MEAN = "mean"
+    SUM = "sum"
+
+
 class FlipShiftRule(str, Enum):
     """How many heat-map pixels the flipped-back map is shifted right in the flip test (config ``test.flip_shift``).
 

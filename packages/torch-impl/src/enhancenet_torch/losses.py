@@ -14,11 +14,11 @@ HRNet semantics, reproduced exactly:
 
     L = lr_weight * (L^LR(final) + sum_s L^LR(intermediate_s)) + eta * L^HR
 
-The paper's η is ``hr_weight`` (1 in every experiment). Intermediate supervision covers every earlier stage
-of stacked hourglass / CPN's GlobalNet (the ``"intermediate"`` outputs of the model). OHKM (CPN) is applied
-after EnhanceNet: with the head on it is the loss of ``M^HR`` and the LR maps get plain MSE; with the head off
-it is the loss of the final ``M^LR`` (CPN's RefineNet, as in the CPN paper).
-"""
+The paper's η is ``hr_weight`` (1 in every experiment; times r² with ``loss.hr_reduction: sum``, Eq. 7).
+Intermediate supervision covers every earlier stage of stacked hourglass / CPN's GlobalNet (the ``"intermediate"``
+outputs of the model). OHKM (CPN) is applied after EnhanceNet: with the head on it is the loss of ``M^HR`` and the
+LR maps get plain MSE; with the head off it is the loss of the final ``M^LR`` (CPN's RefineNet, as in the CPN
+paper). """
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from enhancenet_core.config import LossConfig
-from enhancenet_core.loss import enhancenet_loss_terms
+from enhancenet_core.loss import enhancenet_loss_terms, hr_term_weight
 
 __all__ = ["EnhanceNetLoss", "JointsMSELoss", "JointsOHKMLoss", "per_joint_mse"]
 
@@ -120,15 +120,19 @@ class EnhanceNetLoss(nn.Module):
     """Total training loss of a base model with (or without) the EnhanceNet head (Eq. 8).
 
     Args:
-        cfg: the ``loss`` section of the config (``lr_weight``, ``hr_weight`` = η, ``use_target_weight``,
-            ``ohkm``, ``ohkm_topk``).
+        cfg: the ``loss`` section of the config (``lr_weight``, ``hr_weight`` = η, ``hr_reduction``,
+            ``use_target_weight``, ``ohkm``, ``ohkm_topk``).
         head_enabled: whether the model has the EnhanceNet head (then ``outputs["hr"]`` is required).
+        upscale: the head's r (``model.head.upscale``); needed for ``loss.hr_reduction: sum`` (L^HR weighs η·r²,
+            :func:`enhancenet_core.loss.hr_term_weight`).
     """
 
-    def __init__(self, cfg: LossConfig, head_enabled: bool) -> None:
+    def __init__(self, cfg: LossConfig, head_enabled: bool, upscale: int | None = None) -> None:
         super().__init__()
         self.cfg = cfg
         self.head_enabled = head_enabled
+        self.upscale = upscale
+        hr_term_weight(cfg, upscale)  # a bad reduction/upscale pair fails here, not at the first batch
         self.mse = JointsMSELoss(cfg.use_target_weight)
         self.ohkm = JointsOHKMLoss(cfg.use_target_weight, cfg.ohkm_topk) if cfg.ohkm else None
 
@@ -146,7 +150,7 @@ class EnhanceNetLoss(nn.Module):
 
         Returns:
             dict with ``"loss"`` (the total, a scalar to back-propagate), ``"loss_lr"`` (all LR terms,
-            before ``lr_weight``) and, with the head, ``"loss_hr"`` (before η).
+            before ``lr_weight``) and, with the head, ``"loss_hr"`` (before η and r²).
         """
         return enhancenet_loss_terms(outputs, batch, self.cfg, self.head_enabled, self.mse, self.ohkm,
-                                     detach=lambda t: t.detach())
+                                     detach=lambda t: t.detach(), upscale=self.upscale)

@@ -19,6 +19,7 @@ from enhancenet_core.conventions import (
     Decoder,
     FlipShiftRule,
     HeadInput,
+    HrReduction,
     PretrainedScope,
     ShuffleOrder,
     Upsampler,
@@ -119,6 +120,7 @@ class LossConfig:
     """L = lr_weight * L^LR + hr_weight * L^HR (Eq. 8, eta = hr_weight = 1)."""
 
     hr_weight: float = 1.0  # eta
+    hr_reduction: HrReduction = HrReduction.MEAN  # L^HR vs L^LR: mean (HRNet, per-pixel mean) | sum (Eq. 7: x r^2)
     lr_weight: float = 1.0  # weight of the base model's loss L^LR
     use_target_weight: bool = True  # mask joints by their visibility weight (HRNet)
     ohkm: bool = False  # online hard keypoint mining (CPN), applied after EnhanceNet
