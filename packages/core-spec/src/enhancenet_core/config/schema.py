@@ -195,7 +195,7 @@ class TestConfig:
     """Evaluation settings (HRNet's TEST section)."""
 
     flip_test: bool = True  # average with the prediction of the flipped patch
-    flip_shift: FlipShiftRule = FlipShiftRule.HRNET  # shift of the flipped-back maps: hrnet | exact | none
+    flip_shift: FlipShiftRule = FlipShiftRule.EXACT  # shift of the flipped-back maps: exact | hrnet | none
     post_process: bool = True  # refine decoded peaks (see decoder)
     decoder: Decoder = Decoder.ARGMAX_QUARTER  # heat map -> coordinates
     use_hr: bool = True  # decode M^HR when EnhanceNet is on, else M^LR
