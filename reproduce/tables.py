@@ -156,10 +156,11 @@ def _fmt_paper(values: Sequence[float | None]) -> list[str]:
     return ["-" if v is None else f"{v:g}" for v in values]
 
 
-def _median_errors(results: Mapping[str, Any], pair: Mapping[str, Mapping[str, Any]]) -> str:
+def _median_errors(results: Mapping[str, Any], pair: Mapping[str, Mapping[str, Any]],
+                   other: str = "enhancenet") -> str:
     """``; median error base 1.9 / +EnhanceNet 1.8 LR px`` (mean over seeds), or "" when not recorded."""
     out = []
-    for variant in ("base", "enhancenet"):
+    for variant in ("base", other):
         vals = [results["evals"][k]["metrics"].get("median_error_lr_px") for k in pair[variant]["evals"]
                 if results["evals"].get(k, {}).get("status") == "ok"]
         vals = [v for v in vals if v is not None]
@@ -179,18 +180,17 @@ def _table4(results: Mapping[str, Any], table: str, title: str) -> list[str]:
     for e in _exps(results, table):
         by_fw.setdefault(e["framework"], {})[e["variant"]] = e
     for fw, pair in by_fw.items():
-        for variant in ("base", "enhancenet"):
-            e = pair.get(variant)
-            if e is None:
-                continue
+        for variant, e in pair.items():
             cells = [_cell(results, e["evals"], m) for m in METRICS]
             n = summarize(results, e["evals"], "AP")[2]
-            lines.append(f"| {fw} | {e['label']} | " + " | ".join(cells) +
-                         f" | {n} | {' / '.join(_fmt_paper(paper.TABLE4[variant]))} |")
-        if "base" in pair and "enhancenet" in pair:
-            verdicts.append(f"- {fw}: " + "; ".join(
-                effect(results, pair["base"]["evals"], pair["enhancenet"]["evals"], m)
-                for m in ("AP", "PCK@0.05", "PCK@0.1")) + _median_errors(results, pair))
+            printed = " / ".join(_fmt_paper(paper.TABLE4[variant])) if variant in paper.TABLE4 else "-"
+            lines.append(f"| {fw} | {e['label']} | " + " | ".join(cells) + f" | {n} | {printed} |")
+        for variant, e in pair.items():
+            if "base" in pair and variant != "base":
+                who = "" if variant == "enhancenet" else f" ({e['label']})"
+                verdicts.append(f"- {fw}{who}: " + "; ".join(
+                    effect(results, pair["base"]["evals"], e["evals"], m)
+                    for m in ("AP", "PCK@0.05", "PCK@0.1")) + _median_errors(results, pair, variant))
     lines += ["", "**Does EnhanceNet help here?**", "", *verdicts, "",
               "Heat-map quantisation alone costs at most half an LR pixel (argmax) and about a quarter with HRNet's "
               "quarter-pixel step; EnhanceNet can only win back that part, so it can matter only when the median "
@@ -240,6 +240,13 @@ def render_tables(results: Mapping[str, Any]) -> str:
     if long_schedule and _exps(results, "table4_long"):
         lines += _table4(results, "table4_long", "## Table 4 in small, longer schedule (reference framework "
                          f"{results.get('reference_framework', '?')}: {long_schedule['label']})")
+        lines += ["The Eq. 7 row trains the same +EnhanceNet with `loss.hr_reduction: sum`: L^HR as a sum over the "
+                  "r² times more pixels of M^HR, i.e. η·r² = 16 against HRNet's per-pixel mean (the default, η = 1 "
+                  "as in HRNet-based code); the paper does not say which it used.", ""]
+    if _exps(results, "cpn"):
+        lines += _table4(results, "cpn", "## Table 4 in small, CPN (ResNet, GlobalNet + RefineNet, OHKM top 8 on the "
+                         "final map, after the head with EnhanceNet as Eq. 8 places it; reference framework "
+                         f"{results.get('reference_framework', '?')}, its own pretrained CPN)")
 
     # Table 5
     lines += ["## Table 5 in small: ablations (reference framework "
@@ -272,12 +279,31 @@ def render_tables(results: Mapping[str, Any]) -> str:
                          f" | {p_cx} | {p_acc} |")
         lines.append("")
 
+    hr5 = _exps(results, "table5d_hrnet")
+    if hr5:
+        exact = {e["variant"]: e for e in _exps(results, "table5d")}
+        lines += ["### (d) again with HRNet's flip shift (`test.flip_shift: hrnet`) on the same models", "",
+                  "HRNet rounds the flip-test shift (s − 1)/s of each map to whole pixels; on M^HR (stride 4/r) that "
+                  "leaves a bias of +0.5 input px at r = 2, −1/6 at r = 3, 0 at r = 4 and +0.1 at r = 5. The rows "
+                  "above use the exact shift (the default).", "",
+                  "| row | " + " | ".join(f"{m} exact → hrnet" for m in ("AP", "PCK@0.05", "PCK@0.1")) + " |",
+                  "|" + "---|" * 4]
+        for e in hr5:
+            ex = exact.get(e["variant"])
+            cells = [f"{_cell(results, ex['evals'][:1], m) if ex else '-'} → {_cell(results, e['evals'][:1], m)}"
+                     for m in ("AP", "PCK@0.05", "PCK@0.1")]
+            lines.append(f"| {e['label']} | " + " | ".join(cells) + " |")
+        lines.append("")
+
     # Decoders
     dec = _exps(results, "decoders")
     if dec:
         lines += ["## Decoders on the same trained models (LR and HR maps)", "",
                   "argmax_quarter = HRNet's argmax + ¼ px; dark = DARK with its kernel from σ (σ_HR = r·σ); "
-                  "unbiased = the DARK step on the pixel-centre grid.", "",
+                  "unbiased = the DARK step on the pixel-centre grid. Every seed. M^HR − M^LR of the +EnhanceNet "
+                  "model is what the head adds at decoding (head effect); its M^LR − the base model's M^LR is what "
+                  "training with the HR loss did to the base (training effect): both are tested in the paired "
+                  "comparisons below.", "",
                   "| model / map / decoder | " + " | ".join(METRICS) + " |", "|" + "---|" * (1 + len(METRICS))]
         for e in dec:
             lines.append(f"| {e['label']} | " + " | ".join(_cell(results, e["evals"], m) for m in METRICS) + " |")

@@ -79,9 +79,13 @@ def test_long_schedule_table_in_the_reference_framework() -> None:
     md = render_tables(res)
     assert "(L=3, C=128, r=4, η=1, flip test; 2 steps per run)" in md
     section = md.split("## Table 4 in small, longer schedule (reference framework torch: 4 steps)")[1]
-    section = section.split("## Table 5")[0]
+    section = section.split("## Table 4 in small, CPN")[0]
     rows = [line for line in section.splitlines() if line.startswith("| torch |") or line.startswith("| paddle |")]
-    assert len(rows) == 2 and all(r.startswith("| torch |") for r in rows)
+    assert len(rows) == 3 and all(r.startswith("| torch |") for r in rows)
+    assert "Eq. 7 sums" in rows[2] and "- torch (+EnhanceNet (Eq. 7 sums: η·r²)): ΔAP" in section
+    cpn = md.split("## Table 4 in small, CPN")[1].split("## Table 5")[0]
+    assert "| torch | CPN +EnhanceNet |" in cpn and "- torch: ΔAP" in cpn
+    assert "### (d) again with HRNet's flip shift" in md and "| r = 4 | " in md.split("HRNet's flip shift")[1]
     assert "- torch: ΔAP" in section and "EnhanceNet helps" in section
 
 
