@@ -169,7 +169,7 @@ def test_evidence_parts_of_the_grid() -> None:
         cpn = [ev.train for e in g.experiments if e.table == "cpn" for ev in e.evals]
         assert g.cpn_pretrain is not None and g.pretrains == (g.pretrain, g.cpn_pretrain)
         assert dict(g.cpn_pretrain.overrides)["model.base.name"] == "cpn"
-        assert len(cpn) == 2 * len(scale.seeds) and {t.framework for t in cpn} == {"torch"}
+        assert len(cpn) == 2 * len(scale.cpn_seeds or scale.seeds) and {t.framework for t in cpn} == {"torch"}
         assert all(t.pretrain is g.cpn_pretrain and dict(t.overrides)["loss.ohkm"] == "true" for t in cpn)
         # Table 5(d) under both flip rules on the same trained models; the exact rule is the default everywhere
         hrnet = [ev for e in g.experiments if e.table == "table5d_hrnet" for ev in e.evals]
