@@ -246,9 +246,30 @@ def _bench(results: dict[str, Any], scale: Scale) -> dict[str, Any]:
     if pre and pre["status"] == "ok":
         pretrain = {"name": pre["name"], "framework": pre["framework"], "train_seconds": pre["train_seconds"],
                     "convert_seconds": pre["convert_seconds"]}
+    cpn = results.get("pretrain_cpn")
     return {"scale": scale.name, "commit": results["commit"], "created": results["created"],
-            "pretrain": pretrain, "train_seconds_per_framework": per_fw,
+            "pretrain": pretrain, "pretrain_cpn_seconds": (cpn or {}).get("train_seconds"),
+            "train_seconds_per_framework": per_fw, "seconds_per_part": _seconds_per_part(results),
             "wall_seconds_total": results["wall_seconds"], "runs": rows}
+
+
+def _seconds_per_part(results: dict[str, Any]) -> dict[str, float]:
+    """Training + evaluation seconds of the runs each table reads (a run shared by two tables counts in each;
+    a table's cached runs count with the seconds they took when they ran)."""
+    out: dict[str, float] = {}
+    for table in dict.fromkeys(e["table"] for e in results["experiments"]):
+        trains: dict[str, float] = {}
+        evals = 0.0
+        for e in results["experiments"]:
+            if e["table"] != table:
+                continue
+            for key in e["evals"]:
+                rec = results["evals"].get(key, {})
+                if rec.get("status") == "ok":
+                    trains[rec["train_key"]] = rec["train_seconds"] or 0.0
+                    evals += rec["eval_seconds"] or 0.0
+        out[table] = round(sum(trains.values()) + evals, 1)
+    return out
 
 
 def _has_numpy_ref(python: str) -> bool:
@@ -303,8 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     grid = build_grid(scale, run_fws)
     print(f"reproduce: {scale.name} scale: {len(grid.trains)} trainings, {len(grid.evals)} evaluations")
     if args.plan:
-        if grid.pretrain is not None:
-            print(f"  {grid.pretrain.key}  pretrain {grid.pretrain.name} (whose weights every run starts from)")
+        for pre in grid.pretrains:
+            print(f"  {pre.key}  pretrain {pre.name} (whose weights its runs start from)")
         for ev in grid.evals:
             print(f"  {ev.key}  {ev.name}")
         return 0
@@ -316,16 +337,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     data_root = ensure_data(scale.data, work)
     failures: dict[str, str] = {}
     jobs: list[TrainRun | EvalRun] = [*grid.trains, *grid.evals]
-    bar = progress_bar(total=len(jobs) + (grid.pretrain is not None), desc=f"reproduce ({scale.name})")
-    pretrain_record: dict[str, Any] | None = None
-    if grid.pretrain is not None and scale.pretrain is not None:
-        bar.set_postfix_str(f"pretrain {grid.pretrain.name}") if hasattr(bar, "set_postfix_str") else None
+    bar = progress_bar(total=len(jobs) + len(grid.pretrains), desc=f"reproduce ({scale.name})")
+    pretrain_records: dict[str, dict[str, Any]] = {}
+    for pre in grid.pretrains:  # the scale's base model, then CPN's when the scale has a CPN pair
+        bar.set_postfix_str(f"pretrain {pre.name}") if hasattr(bar, "set_postfix_str") else None
         try:
-            pretrain_record = runner.pretrain(grid.pretrain, ensure_data(scale.pretrain.data, work))
+            pretrain_records[pre.key] = runner.pretrain(pre, ensure_data(pre.data, work))
         except RunFailed as exc:
-            failures[grid.pretrain.key] = str(exc)
-            print(f"FAILED backbone pretraining {grid.pretrain.name}: {exc}", file=sys.stderr)
+            failures[pre.key] = str(exc)
+            print(f"FAILED backbone pretraining {pre.name}: {exc}", file=sys.stderr)
         bar.update(1)
+    pretrain_record = pretrain_records.get(grid.pretrain.key) if grid.pretrain is not None else None
     for job in jobs:
         bar.set_postfix_str(job.name) if hasattr(bar, "set_postfix_str") else None
         try:
@@ -360,7 +382,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                        for fw, info in frameworks.items()},
         "reference_framework": grid.reference_framework,
         "pretrain": _pretrain_summary(grid, scale, runner, pretrain_record, failures),
+        "pretrain_cpn": None if grid.cpn_pretrain is None else {
+            "name": grid.cpn_pretrain.name, "key": grid.cpn_pretrain.key, "max_steps": grid.cpn_pretrain.max_steps,
+            "overrides": [list(o) for o in grid.cpn_pretrain.overrides],
+            "status": "ok" if grid.cpn_pretrain.key in pretrain_records else
+                      "not run: " + failures.get(grid.cpn_pretrain.key, ""),
+            "train_seconds": pretrain_records.get(grid.cpn_pretrain.key, {}).get("seconds")},
         "experiments": [{"table": e.table, "label": e.label, "framework": e.framework, "variant": e.variant.name,
+                         "decoder": e.evals[0].decoder, "maps": e.evals[0].maps,
                          "evals": [ev.key for ev in e.evals]} for e in grid.experiments],
         "not_run": [f"{fw}: {st}" for fw, st in status.items() if st != "run"]
                    + [f"{k}: {v.splitlines()[0]}" for k, v in failures.items()],
@@ -379,7 +408,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConformanceGateError as exc:
         print(f"reproduce: refused by the conformance gate at the end: {exc}", file=sys.stderr)
         return 2
-    from reproduce.tables import render_tables
+    from reproduce.tables import comparisons, comparisons_json, render_tables
+
+    results["statistics"] = comparisons_json(comparisons(results))
 
     out = args.results_root / gate.commit
     out.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
+    "CPN_OVERRIDES",
     "DECODERS",
+    "ENHANCENET_SUM",
+    "FLIP_RULES",
     "FRAMEWORKS",
     "FULL",
     "QUICK",
@@ -38,7 +41,7 @@ __all__ = [
 ]
 
 #: Bumped when the meaning of a run changes (invalidates every cached run).
-REPRO_VERSION = 1
+REPRO_VERSION = 2  # 2: the flip test shifts every map exactly (test.flip_shift: exact)
 FRAMEWORKS: tuple[str, ...] = ("torch", "paddle", "mindspore")
 DECODERS: tuple[str, ...] = ("argmax_quarter", "dark", "unbiased")
 BASE_CONFIG = "synthetic_quick"
@@ -81,6 +84,14 @@ class Variant:
 
 BASE = Variant("base", "base model", (("model.head.enabled", "false"),))
 ENHANCENET = Variant("enhancenet", "+EnhanceNet")
+#: Eq. 7 read as sums over pixels: L^HR weighs η·r² against L^LR (``loss.hr_reduction: sum``); the default
+#: (``ENHANCENET``) is HRNet's per-pixel mean on both maps.
+ENHANCENET_SUM = Variant("enhancenet_sum", "+EnhanceNet (Eq. 7 sums: η·r²)", (("loss.hr_reduction", "sum"),))
+#: CPN ResNet-50 (our CPN has ResNet-50/101 trunks only) with OHKM (top 8) on its final map, or on M^HR with the
+#: head (Eq. 8).
+CPN_OVERRIDES: tuple[Override, ...] = (("model.base.name", "cpn"), ("model.base.depth", "50"), ("loss.ohkm", "true"),
+                                       ("loss.ohkm_topk", "8"))
+FLIP_RULES: tuple[str, ...] = ("exact", "hrnet")
 
 
 def _head(name: str, label: str, **sets: object) -> Variant:
@@ -152,8 +163,11 @@ class Scale:
     """How big the runs are. ``overrides`` apply to every run; ``max_steps`` caps training (None: all epochs).
 
     ``table5_variants`` limits Table 5 to these variant names (``None``: all); ``seeds`` are the training seeds
-    of every framework's with/without pair (Table 5 and the decoders use the first). ``long_schedule`` adds the
-    with/without pair trained longer, in the reference framework only, over the same seeds.
+    of every framework's with/without pair and of the decoders' re-evaluations (Table 5 uses the first).
+    ``long_schedule`` adds the with/without pair trained longer, in the reference framework only, over the same
+    seeds, and beside it +EnhanceNet with the HR term as Eq. 7's sums (``loss.hr_reduction: sum``). ``cpn`` adds
+    CPN's with/without pair (OHKM after the head) in the reference framework over the seeds, each run starting its
+    whole CPN from that pretraining (its ``overrides`` are added to the scale's and :data:`CPN_OVERRIDES`).
     """
 
     name: str
@@ -164,6 +178,8 @@ class Scale:
     table5_variants: tuple[str, ...] | None = None
     pretrain: Pretrain | None = None
     long_schedule: Schedule | None = None
+    cpn: Pretrain | None = None
+    cpn_seeds: tuple[int, ...] | None = None  # None: ``seeds``
     why: str = ""
 
 
@@ -191,6 +207,12 @@ FULL = Scale(
     ),
     long_schedule=Schedule((("train.epochs", "8"), ("train.lr_steps", "[6]")),
                            label="8 epochs = 400 steps, lr 1e-3 then 1e-4 after epoch 6", short="400 steps"),
+    # a CPN-50 step costs about 2.7 ResNet-18 steps here (measured under load, batch 16, 96x64): 6 epochs = 600
+    # steps keep its pretraining near 6 minutes (the ResNet-18 pretraining: 2600 steps, 9.4 minutes)
+    cpn=Pretrain(
+        DataSpec(num_images=2000, image_size=(192, 256), seed=1),
+        overrides=(("train.lr", "0.003"), ("train.epochs", "6"), ("train.lr_steps", "[5]")),
+    ),
     why=(
         "SimpleBaseline ResNet-18 (deconvolution width 64) at 96x64 input (height x width): M^LR is 24x16 "
         "(stride 4), so one LR heat-map pixel is 4 input pixels, about 5 % of the person's height, and PCK@0.05 "
@@ -201,7 +223,7 @@ FULL = Scale(
         "canonical safetensors, and every run of every framework starts its whole base model from it; the head "
         "starts fresh from the run's seed, and each run then trains base (+ head) jointly for 40 steps (batch 16, "
         "Adam, lr 1e-3, no rotation augmentation) on the experiment set (1000 single-person images, 800 train, "
-        "200 val). The budget (90 minutes on 2 cores for 1 pretraining, 34 trainings and 41 evaluations) sets "
+        "200 val). The budget (90 minutes on 2 cores for 2 pretrainings, 43 trainings and 68 evaluations) sets "
         "these numbers; after 40 steps the head is far from converged, so Table 4's pair is also trained 10x "
         "longer (400 steps, lr 1e-3 then 1e-4 for the last 100) in PyTorch, the one framework fast enough for it "
         "here, over the same 3 seeds. The base models stay far from the precision at which heat-map "
@@ -229,6 +251,8 @@ QUICK = Scale(
     pretrain=Pretrain(DataSpec(num_images=12, image_size=(64, 96), seed=1), max_steps=2),  # the whole base
     long_schedule=Schedule((("train.epochs", "2"), ("train.lr_steps", "[1]")), max_steps=4, label="4 steps",
                            short="4 steps"),
+    cpn=Pretrain(DataSpec(num_images=12, image_size=(64, 96), seed=1), max_steps=2),
+    cpn_seeds=(0,),  # the CPN-50 code path once (a paired test of it needs the full scale's seeds)
     why="smoke test: every code path, tiny models, 2 training steps; the numbers mean nothing.",
 )
 
@@ -270,10 +294,12 @@ class EvalRun:
     train: TrainRun
     decoder: str = "argmax_quarter"
     use_hr: bool = True
+    flip_shift: str = "exact"  # test.flip_shift: exact (the default) or HRNet's rounding ("hrnet")
 
     @property
     def overrides(self) -> tuple[Override, ...]:
-        return (("test.decoder", self.decoder), ("test.use_hr", "true" if self.use_hr else "false"))
+        return (("test.decoder", self.decoder), ("test.use_hr", "true" if self.use_hr else "false"),
+                ("test.flip_shift", self.flip_shift))
 
     @property
     def maps(self) -> str:
@@ -283,18 +309,20 @@ class EvalRun:
     @property
     def key(self) -> str:
         # use_hr means nothing without the head: a base model's evaluations coincide whatever it says
-        return _digest({"train": self.train.key, "decoder": self.decoder, "maps": self.maps})
+        return _digest({"train": self.train.key, "decoder": self.decoder, "maps": self.maps,
+                        "flip_shift": self.flip_shift})
 
     @property
     def name(self) -> str:
-        return f"{self.train.name}-{self.decoder}-{self.maps}"
+        flip = "" if self.flip_shift == "exact" else f"-flip_{self.flip_shift}"
+        return f"{self.train.name}-{self.decoder}-{self.maps}{flip}"
 
 
 @dataclass(frozen=True)
 class Experiment:
     """A cell of a table: which table, row label, and the evaluations whose metrics it shows."""
 
-    table: str  # "table4" | "table4_long" | "table5a".."table5d" | "decoders"
+    table: str  # "table4" | "table4_long" | "cpn" | "table5a".."table5d" | "table5d_hrnet" | "decoders"
     label: str
     framework: str
     evals: tuple[EvalRun, ...]  # one per seed
@@ -310,6 +338,12 @@ class Grid:
     experiments: tuple[Experiment, ...]
     reference_framework: str
     pretrain: TrainRun | None = None
+    cpn_pretrain: TrainRun | None = None
+
+    @property
+    def pretrains(self) -> tuple[TrainRun, ...]:
+        """Every pretraining, in the order they run."""
+        return tuple(p for p in (self.pretrain, self.cpn_pretrain) if p is not None)
 
 
 def _unique(items: Iterable, key: str = "key") -> tuple:
@@ -337,13 +371,22 @@ def build_grid(scale: Scale, frameworks: Sequence[str]) -> Grid:
         pre = TrainRun(ref, BASE, p.seed, (*scale.overrides, *BASE.overrides, *p.overrides, ("train.seed", str(p.seed))),
                        p.data, p.max_steps)
 
-    def run(fw: str, variant: Variant, seed: int, schedule: Schedule | None = None) -> TrainRun:
+    cpn_pre: TrainRun | None = None
+    if scale.cpn is not None:
+        c = scale.cpn
+        cpn_pre = TrainRun(ref, BASE, c.seed, tuple(dict((*scale.overrides, *CPN_OVERRIDES, *BASE.overrides,
+                                                          *c.overrides, ("train.seed", str(c.seed)))).items()),
+                           c.data, c.max_steps, tag="cpn")
+
+    def run(fw: str, variant: Variant, seed: int, schedule: Schedule | None = None, cpn: bool = False) -> TrainRun:
         longer = schedule.overrides if schedule is not None else ()
+        model = CPN_OVERRIDES if cpn else ()
         # a later override of the same key wins (the schedule's epochs over the scale's)
-        overrides = dict((*scale.overrides, *longer, *variant.overrides, ("train.seed", str(seed)))).items()
+        overrides = dict((*scale.overrides, *model, *longer, *variant.overrides, ("train.seed", str(seed)))).items()
         max_steps = schedule.max_steps if schedule is not None else scale.max_steps
-        return TrainRun(fw, variant, seed, tuple(overrides), scale.data, max_steps, pretrain=pre,
-                        tag="long" if schedule is not None else "")
+        tag = "-".join(t for t, on in (("cpn", cpn), ("long", schedule is not None)) if on)
+        return TrainRun(fw, variant, seed, tuple(overrides), scale.data, max_steps,
+                        pretrain=cpn_pre if cpn else pre, tag=tag)
 
     exps: list[Experiment] = []
     for fw in frameworks:
@@ -351,21 +394,29 @@ def build_grid(scale: Scale, frameworks: Sequence[str]) -> Grid:
             evals = tuple(EvalRun(run(fw, variant, s)) for s in scale.seeds)
             exps.append(Experiment("table4", variant.label, fw, evals, variant))
     if scale.long_schedule is not None:
-        for variant in (BASE, ENHANCENET):
+        for variant in (BASE, ENHANCENET, ENHANCENET_SUM):
             evals = tuple(EvalRun(run(ref, variant, s, scale.long_schedule)) for s in scale.seeds)
             exps.append(Experiment("table4_long", variant.label, ref, evals, variant))
+    if cpn_pre is not None:
+        for variant in (BASE, ENHANCENET):
+            evals = tuple(EvalRun(run(ref, variant, s, cpn=True)) for s in (scale.cpn_seeds or scale.seeds))
+            exps.append(Experiment("cpn", f"CPN {variant.label}", ref, evals, variant))
     seed0 = scale.seeds[0]
     for sub, _title, variants in TABLE5:
         for variant in variants:
             if scale.table5_variants is not None and variant.name not in (*scale.table5_variants, "enhancenet"):
                 continue
             exps.append(Experiment(f"table5{sub}", variant.label, ref, (EvalRun(run(ref, variant, seed0)),), variant))
+            if sub == "d":  # the same models under HRNet's whole-pixel flip shift (biased at r = 2, 3, 5)
+                exps.append(Experiment("table5d_hrnet", variant.label, ref,
+                                       (EvalRun(run(ref, variant, seed0), flip_shift="hrnet"),), variant))
+    # every decoder on both maps of the same trained models, over every seed: head and training effect apart
     for variant in (BASE, ENHANCENET):
         for use_hr in ((False, True) if variant.has_head else (False,)):
             for decoder in DECODERS:
-                ev = EvalRun(run(ref, variant, seed0), decoder, use_hr)
-                exps.append(Experiment("decoders", f"{variant.label} / {ev.maps.upper()} / {decoder}", ref, (ev,),
+                evs = tuple(EvalRun(run(ref, variant, s), decoder, use_hr) for s in scale.seeds)
+                exps.append(Experiment("decoders", f"{variant.label} / {evs[0].maps.upper()} / {decoder}", ref, evs,
                                        variant))
     evals = _unique(ev for e in exps for ev in e.evals)
     trains = _unique(ev.train for ev in evals)
-    return Grid(trains, evals, tuple(exps), ref, pre)
+    return Grid(trains, evals, tuple(exps), ref, pre, cpn_pre)

@@ -11,8 +11,9 @@ import numpy as np
 
 from reproduce import paper
 from reproduce.experiments import TABLE5
+from reproduce.stats import PairedTest, holm, paired_t
 
-__all__ = ["METRICS", "effect", "render_tables", "summarize"]
+__all__ = ["METRICS", "comparisons", "effect", "paired", "render_tables", "summarize"]
 
 METRICS: tuple[str, ...] = ("AP", "AP50", "AP75", "AR", "PCK@0.05", "PCK@0.1")
 COCO_COLS: tuple[str, ...] = ("AP", "AP50", "AP75", "AR")
@@ -36,18 +37,115 @@ def _cell(results: Mapping[str, Any], keys: Sequence[str], metric: str) -> str:
     return f"{mean:.1f} ± {std:.1f}" if n > 1 else f"{mean:.1f}"
 
 
+def _pairs(results: Mapping[str, Any], before: Sequence[str], after: Sequence[str], metric: str
+           ) -> tuple[list[float], list[float]]:
+    """``metric`` (percent) of the pairs (``before[i]``, ``after[i]``: same seed) where both evaluations ran."""
+    a, b = [], []
+    for kb, ka in zip(before, after, strict=False):
+        rb, ra = results["evals"].get(kb, {}), results["evals"].get(ka, {})
+        if rb.get("status") == "ok" and ra.get("status") == "ok":
+            a.append(100.0 * rb["metrics"][metric])
+            b.append(100.0 * ra["metrics"][metric])
+    return a, b
+
+
+def paired(results: Mapping[str, Any], before: Sequence[str], after: Sequence[str], metric: str
+           ) -> PairedTest | None:
+    """The paired t test of ``after - before`` over seeds (None when no pair ran)."""
+    a, b = _pairs(results, before, after, metric)
+    return paired_t(a, b) if a else None
+
+
 def effect(results: Mapping[str, Any], base: Sequence[str], enh: Sequence[str], metric: str = "AP") -> str:
-    """Plain words: "helps", "hurts" or "within seed noise" (|Δ| ≤ 2 standard errors of the difference)."""
-    mb, sb, nb = summarize(results, base, metric)
-    me, se, ne = summarize(results, enh, metric)
-    if nb == 0 or ne == 0:
+    """Plain words from the paired 95 % t interval of +EnhanceNet minus base (pairs share the seed): "helps",
+    "hurts" or "no significant difference"."""
+    test = paired(results, base, enh, metric)
+    if test is None:
         return "not measured"
-    delta = me - mb
-    if nb < 2 or ne < 2:
-        return f"Δ{metric} {delta:+.1f} (one seed: no noise estimate)"
-    noise = 2 * math.sqrt(sb**2 / nb + se**2 / ne)
-    word = "within seed noise" if abs(delta) <= noise else ("EnhanceNet helps" if delta > 0 else "EnhanceNet hurts")
-    return f"Δ{metric} {delta:+.1f} (2 s.e. = {noise:.1f}): {word}"
+    return f"Δ{metric} {test.describe()}: " + test.verdict("EnhanceNet helps", "EnhanceNet hurts")
+
+
+STAT_METRICS: tuple[str, ...] = ("AP", "PCK@0.05", "PCK@0.1")
+#: Tables whose rows are a base model and models compared with it, per framework, pair by pair over the seeds.
+PAIRED_TABLES: tuple[str, ...] = ("table4", "table4_long", "cpn")
+
+
+def _comparison_pairs(results: Mapping[str, Any]) -> list[tuple[str, str, str, Sequence[str], Sequence[str]]]:
+    """(table, framework, what, before keys, after keys) of every paired comparison the tables make."""
+    out: list[tuple[str, str, str, Sequence[str], Sequence[str]]] = []
+    for table in PAIRED_TABLES:
+        by_fw: dict[str, dict[str, Mapping[str, Any]]] = {}
+        for e in _exps(results, table):
+            by_fw.setdefault(e["framework"], {})[e["variant"]] = e
+        for fw, rows in by_fw.items():
+            base = rows.get("base")
+            for name, e in rows.items():
+                if base is not None and name != "base":
+                    out.append((table, fw, f"{e['label']} − {base['label']}", base["evals"], e["evals"]))
+            if "enhancenet" in rows and "enhancenet_sum" in rows:
+                a, b = rows["enhancenet"], rows["enhancenet_sum"]
+                out.append((table, fw, f"{b['label']} − {a['label']}", a["evals"], b["evals"]))
+    dec = {(e["variant"], e.get("maps"), e.get("decoder")): e for e in _exps(results, "decoders")}
+    for (variant, maps, decoder), e in dec.items():
+        if variant != "enhancenet" or maps != "hr":
+            continue
+        lr = dec.get(("enhancenet", "lr", decoder))
+        base = dec.get(("base", "lr", decoder))
+        if lr is not None:  # the same trained model, HR vs LR map: what the head adds at decoding
+            out.append(("decoders", e["framework"], f"head effect ({decoder}): M^HR − M^LR of +EnhanceNet",
+                        lr["evals"], e["evals"]))
+        if lr is not None and base is not None:  # the M^LR of both models: what training with the HR loss did
+            out.append(("decoders", e["framework"], f"training effect ({decoder}): M^LR of +EnhanceNet − base",
+                        base["evals"], lr["evals"]))
+    return out
+
+
+def comparisons(results: Mapping[str, Any], metrics: Sequence[str] = STAT_METRICS) -> list[dict[str, Any]]:
+    """Every paired comparison of the tables for each of ``metrics``: the paired t test (percent points) and
+    Holm's adjusted p-value over all of them (the family: every testable row returned)."""
+    rows: list[dict[str, Any]] = []
+    for table, fw, what, before, after in _comparison_pairs(results):
+        for metric in metrics:
+            test = paired(results, before, after, metric)
+            if test is not None:
+                rows.append({"table": table, "framework": fw, "comparison": what, "metric": metric, "test": test})
+    adjusted = holm([r["test"].p for r in rows])
+    for row, p_holm in zip(rows, adjusted, strict=True):
+        row["p_holm"] = p_holm
+    return rows
+
+
+def comparisons_json(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`comparisons` as plain JSON (NaN as None)."""
+    def num(v: float) -> float | None:
+        return None if math.isnan(v) else v
+
+    return [{"table": r["table"], "framework": r["framework"], "comparison": r["comparison"], "metric": r["metric"],
+             "n": r["test"].n, "mean_diff": r["test"].mean, "sd_diff": r["test"].sd, "t": num(r["test"].t),
+             "df": r["test"].df, "p": num(r["test"].p), "ci95": list(r["test"].ci), "p_holm": num(r["p_holm"])}
+            for r in rows]
+
+
+def _statistics(results: Mapping[str, Any]) -> list[str]:
+    rows = comparisons(results)
+    if not rows:
+        return []
+    m = sum(1 for r in rows if r["test"].testable)
+    lines = ["## Paired comparisons (95 % t intervals)", "",
+             "Each row pairs runs that share the seed, the data and the pretrained base: Δ = mean over pairs of "
+             "(after − before) in percent points, its two-sided 95 % Student t interval (n − 1 degrees of freedom), "
+             f"the paired t p-value and Holm's adjusted p-value over the m = {m} testable comparisons of this file "
+             "(family-wise error 5 %: a row is significant after adjustment when Holm p < 0.05). With 2 or 3 pairs "
+             "the t quantile is large (4.30 at n = 3): a wide interval is the honest statement of what was measured.",
+             "", "| table | framework | comparison | metric | n | Δ [95 % CI] | p | Holm p |", "|" + "---|" * 8]
+    for r in rows:
+        t: PairedTest = r["test"]
+        ci = f"{t.mean:+.2f} [{t.ci[0]:+.2f}, {t.ci[1]:+.2f}]" if t.testable else f"{t.mean:+.2f} (no interval)"
+        p = "-" if math.isnan(t.p) else f"{t.p:.3g}"
+        ph = "-" if math.isnan(r["p_holm"]) else f"{r['p_holm']:.3g}"
+        lines.append(f"| {r['table']} | {r['framework']} | {r['comparison']} | {r['metric']} | {t.n} | {ci} | {p} "
+                     f"| {ph} |")
+    return [*lines, ""]
 
 
 def _exps(results: Mapping[str, Any], table: str) -> list[Mapping[str, Any]]:
@@ -58,10 +156,11 @@ def _fmt_paper(values: Sequence[float | None]) -> list[str]:
     return ["-" if v is None else f"{v:g}" for v in values]
 
 
-def _median_errors(results: Mapping[str, Any], pair: Mapping[str, Mapping[str, Any]]) -> str:
+def _median_errors(results: Mapping[str, Any], pair: Mapping[str, Mapping[str, Any]],
+                   other: str = "enhancenet") -> str:
     """``; median error base 1.9 / +EnhanceNet 1.8 LR px`` (mean over seeds), or "" when not recorded."""
     out = []
-    for variant in ("base", "enhancenet"):
+    for variant in ("base", other):
         vals = [results["evals"][k]["metrics"].get("median_error_lr_px") for k in pair[variant]["evals"]
                 if results["evals"].get(k, {}).get("status") == "ok"]
         vals = [v for v in vals if v is not None]
@@ -81,18 +180,17 @@ def _table4(results: Mapping[str, Any], table: str, title: str) -> list[str]:
     for e in _exps(results, table):
         by_fw.setdefault(e["framework"], {})[e["variant"]] = e
     for fw, pair in by_fw.items():
-        for variant in ("base", "enhancenet"):
-            e = pair.get(variant)
-            if e is None:
-                continue
+        for variant, e in pair.items():
             cells = [_cell(results, e["evals"], m) for m in METRICS]
             n = summarize(results, e["evals"], "AP")[2]
-            lines.append(f"| {fw} | {e['label']} | " + " | ".join(cells) +
-                         f" | {n} | {' / '.join(_fmt_paper(paper.TABLE4[variant]))} |")
-        if "base" in pair and "enhancenet" in pair:
-            verdicts.append(f"- {fw}: " + "; ".join(
-                effect(results, pair["base"]["evals"], pair["enhancenet"]["evals"], m)
-                for m in ("AP", "PCK@0.05", "PCK@0.1")) + _median_errors(results, pair))
+            printed = " / ".join(_fmt_paper(paper.TABLE4[variant])) if variant in paper.TABLE4 else "-"
+            lines.append(f"| {fw} | {e['label']} | " + " | ".join(cells) + f" | {n} | {printed} |")
+        for variant, e in pair.items():
+            if "base" in pair and variant != "base":
+                who = "" if variant == "enhancenet" else f" ({e['label']})"
+                verdicts.append(f"- {fw}{who}: " + "; ".join(
+                    effect(results, pair["base"]["evals"], e["evals"], m)
+                    for m in ("AP", "PCK@0.05", "PCK@0.1")) + _median_errors(results, pair, variant))
     lines += ["", "**Does EnhanceNet help here?**", "", *verdicts, "",
               "Heat-map quantisation alone costs at most half an LR pixel (argmax) and about a quarter with HRNet's "
               "quarter-pixel step; EnhanceNet can only win back that part, so it can matter only when the median "
@@ -142,6 +240,13 @@ def render_tables(results: Mapping[str, Any]) -> str:
     if long_schedule and _exps(results, "table4_long"):
         lines += _table4(results, "table4_long", "## Table 4 in small, longer schedule (reference framework "
                          f"{results.get('reference_framework', '?')}: {long_schedule['label']})")
+        lines += ["The Eq. 7 row trains the same +EnhanceNet with `loss.hr_reduction: sum`: L^HR as a sum over the "
+                  "r² times more pixels of M^HR, i.e. η·r² = 16 against HRNet's per-pixel mean (the default, η = 1 "
+                  "as in HRNet-based code); the paper does not say which it used.", ""]
+    if _exps(results, "cpn"):
+        lines += _table4(results, "cpn", "## Table 4 in small, CPN (ResNet, GlobalNet + RefineNet, OHKM top 8 on the "
+                         "final map, after the head with EnhanceNet as Eq. 8 places it; reference framework "
+                         f"{results.get('reference_framework', '?')}, its own pretrained CPN)")
 
     # Table 5
     lines += ["## Table 5 in small: ablations (reference framework "
@@ -174,16 +279,36 @@ def render_tables(results: Mapping[str, Any]) -> str:
                          f" | {p_cx} | {p_acc} |")
         lines.append("")
 
+    hr5 = _exps(results, "table5d_hrnet")
+    if hr5:
+        exact = {e["variant"]: e for e in _exps(results, "table5d")}
+        lines += ["### (d) again with HRNet's flip shift (`test.flip_shift: hrnet`) on the same models", "",
+                  "HRNet rounds the flip-test shift (s − 1)/s of each map to whole pixels; on M^HR (stride 4/r) that "
+                  "leaves a bias of +0.5 input px at r = 2, −1/6 at r = 3, 0 at r = 4 and +0.1 at r = 5. The rows "
+                  "above use the exact shift (the default).", "",
+                  "| row | " + " | ".join(f"{m} exact → hrnet" for m in ("AP", "PCK@0.05", "PCK@0.1")) + " |",
+                  "|" + "---|" * 4]
+        for e in hr5:
+            ex = exact.get(e["variant"])
+            cells = [f"{_cell(results, ex['evals'][:1], m) if ex else '-'} → {_cell(results, e['evals'][:1], m)}"
+                     for m in ("AP", "PCK@0.05", "PCK@0.1")]
+            lines.append(f"| {e['label']} | " + " | ".join(cells) + " |")
+        lines.append("")
+
     # Decoders
     dec = _exps(results, "decoders")
     if dec:
         lines += ["## Decoders on the same trained models (LR and HR maps)", "",
                   "argmax_quarter = HRNet's argmax + ¼ px; dark = DARK with its kernel from σ (σ_HR = r·σ); "
-                  "unbiased = the DARK step on the pixel-centre grid.", "",
+                  "unbiased = the DARK step on the pixel-centre grid. Every seed. M^HR − M^LR of the +EnhanceNet "
+                  "model is what the head adds at decoding (head effect); its M^LR − the base model's M^LR is what "
+                  "training with the HR loss did to the base (training effect): both are tested in the paired "
+                  "comparisons below.", "",
                   "| model / map / decoder | " + " | ".join(METRICS) + " |", "|" + "---|" * (1 + len(METRICS))]
         for e in dec:
             lines.append(f"| {e['label']} | " + " | ".join(_cell(results, e["evals"], m) for m in METRICS) + " |")
         lines.append("")
+    lines += _statistics(results)
     if results.get("not_run"):
         lines += ["## Not run", ""] + [f"- {item}" for item in results["not_run"]] + [""]
     return "\n".join(lines)

@@ -14,24 +14,26 @@ from reproduce.runner import RunFailed, Runner
 
 def test_full_grid_counts_and_sharing() -> None:
     g = build_grid(FULL, ["torch", "paddle", "mindspore"])
-    # 3 frameworks x 2 variants x 3 seeds, the 10 Table 5 rows that are not the default run, and the longer
-    # schedule's pair x 3 seeds in the reference framework
-    assert len(g.trains) == 3 * 2 * 3 + 10 + 2 * 3
+    # 3 frameworks x 2 variants x 3 seeds, the 10 Table 5 rows that are not the default run, the longer
+    # schedule's pair and its Eq. 7-sum +EnhanceNet x 3 seeds and CPN's pair x 3 seeds in the reference framework
+    assert len(g.trains) == 3 * 2 * 3 + 10 + 3 * 3 + 2 * 3
     # the default F+M/C=128/subpixel/r=4 run is shared by Table 4 and all four Table 5 sub-tables
-    default = [e for e in g.experiments if e.table.startswith("table5") and e.variant.name == "enhancenet"]
+    default = [e for e in g.experiments if e.table in ("table5a", "table5b", "table5c", "table5d")
+               and e.variant.name == "enhancenet"]
     assert len(default) == 4 and len({e.evals[0].key for e in default}) == 1
     t4 = next(e for e in g.experiments if e.table == "table4" and e.framework == "torch" and e.variant.name == "enhancenet")
     assert default[0].evals[0].key == t4.evals[0].key
-    # decoders: base LR x 3 (one shared with Table 4) + EnhanceNet LR x 3 + HR x 3 (one shared)
-    assert len(g.evals) == len(g.trains) + 7
+    # decoders, every seed: base LR x 3 (one shared with Table 4) + EnhanceNet LR x 3 + HR x 3 (one shared) = 7
+    # more per seed; Table 5(d) again under HRNet's flip shift: 4 more
+    assert len(g.evals) == len(g.trains) + 7 * 3 + 4
     assert g.reference_framework == "torch"
 
 
 def test_long_schedule_runs_only_in_the_reference_framework_with_its_epochs() -> None:
     g = build_grid(FULL, ["paddle", "torch"])
     long = [e for e in g.experiments if e.table == "table4_long"]
-    assert [e.variant.name for e in long] == ["base", "enhancenet"]
-    runs = [ev.train for e in long for ev in e.evals]
+    assert [e.variant.name for e in long] == ["base", "enhancenet", "enhancenet_sum"]
+    runs = [ev.train for e in long[:2] for ev in e.evals]
     assert {r.framework for r in runs} == {"paddle"}  # the first framework given is the reference
     assert [r.seed for r in runs] == [*FULL.seeds, *FULL.seeds]
     for run in runs:
@@ -116,7 +118,8 @@ def test_every_run_starts_from_the_one_pretrained_backbone() -> None:
     pre = g.pretrain
     assert pre is not None and pre.framework == "paddle" and not pre.variant.has_head
     assert pre.data != QUICK.data and pre.data.seed != QUICK.data.seed  # the experiments' val set stays unseen
-    assert all(t.pretrain == pre for t in g.trains) and pre not in g.trains
+    # every SimpleBaseline run starts from it; the CPN runs from CPN's own pretraining (another architecture)
+    assert all(t.pretrain == (g.cpn_pretrain if "cpn" in t.tag else pre) for t in g.trains) and pre not in g.trains
     # another pretraining is another backbone: every run that starts from it changes
     other = replace(pre, max_steps=3)
     assert replace(g.trains[0], pretrain=other).key != g.trains[0].key
@@ -151,3 +154,33 @@ def test_pretrain_converts_once_and_runs_load_the_backbone(tmp_path: Path, monke
     runner.train(run, tmp_path / "data")
     assert f"model.base.pretrained={runner.backbone(g.pretrain)}" in calls[-1]
     assert "model.base.pretrained=" not in " ".join(calls[0])  # the pretraining itself starts from scratch
+
+
+def test_evidence_parts_of_the_grid() -> None:
+    for scale in (FULL, QUICK):  # quick exercises every part
+        g = build_grid(scale, ["torch", "paddle"])
+        tables = {e.table for e in g.experiments}
+        assert {"table4_long", "cpn", "table5d_hrnet", "decoders"} <= tables
+        # the Eq. 7 variant: the long schedule's +EnhanceNet with the HR term summed, over every seed
+        sums = [e for e in g.experiments if e.table == "table4_long" and e.variant.name == "enhancenet_sum"]
+        assert len(sums) == 1 and len(sums[0].evals) == len(scale.seeds)
+        assert all(dict(ev.train.overrides)["loss.hr_reduction"] == "sum" for ev in sums[0].evals)
+        # CPN: its own pretraining (a CPN base model), OHKM, every seed, reference framework only
+        cpn = [ev.train for e in g.experiments if e.table == "cpn" for ev in e.evals]
+        assert g.cpn_pretrain is not None and g.pretrains == (g.pretrain, g.cpn_pretrain)
+        assert dict(g.cpn_pretrain.overrides)["model.base.name"] == "cpn"
+        assert len(cpn) == 2 * len(scale.cpn_seeds or scale.seeds) and {t.framework for t in cpn} == {"torch"}
+        assert all(t.pretrain is g.cpn_pretrain and dict(t.overrides)["loss.ohkm"] == "true" for t in cpn)
+        # Table 5(d) under both flip rules on the same trained models; the exact rule is the default everywhere
+        hrnet = [ev for e in g.experiments if e.table == "table5d_hrnet" for ev in e.evals]
+        exact = {ev.train.key for e in g.experiments if e.table == "table5d" for ev in e.evals}
+        assert hrnet and {ev.train.key for ev in hrnet} == exact and all(ev.flip_shift == "hrnet" for ev in hrnet)
+        assert all(ev.flip_shift == "exact" for ev in g.evals if ev not in hrnet)
+        assert all(dict(ev.overrides)["test.flip_shift"] == ev.flip_shift for ev in g.evals)
+        # every decoder on both maps of +EnhanceNet (and the base's M^LR), over every seed
+        dec = [e for e in g.experiments if e.table == "decoders"]
+        assert len(dec) == 3 * 3 and all(len(e.evals) == len(scale.seeds) for e in dec)
+        assert {(e.variant.name, e.evals[0].maps) for e in dec} == {("base", "lr"), ("enhancenet", "lr"),
+                                                                    ("enhancenet", "hr")}
+    run = build_grid(QUICK, ["torch"]).trains[0]
+    assert EvalRun(run, flip_shift="hrnet").key != EvalRun(run).key

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
 
 from reproduce.experiments import QUICK, build_grid
 from reproduce.figures import plot_error_change, plot_pck_curves
-from reproduce.tables import effect, render_tables, summarize
+from reproduce.tables import comparisons, comparisons_json, effect, render_tables, summarize
 
 
 def _fake_results() -> dict:
@@ -18,7 +19,7 @@ def _fake_results() -> dict:
     evals = {}
     for ev in grid.evals:
         bump = 0.05 if ev.train.variant.name == "enhancenet" else 0.0
-        m = {k: 0.5 + bump + rng.normal(0, 0.005) for k in ("AP", "AP50", "AP75", "AR", "PCK@0.05", "PCK@0.1")}
+        m = {k: 0.5 + bump + rng.normal(0, 0.001) for k in ("AP", "AP50", "AP75", "AR", "PCK@0.05", "PCK@0.1")}
         m["median_error_lr_px"] = 2.0 - 10 * bump
         evals[ev.key] = {"status": "ok", "metrics": m, "variant": ev.train.variant.name,
                          "complexity": {"params": 123456, "flops": 7890000} if ev.train.variant.has_head else None,
@@ -36,6 +37,7 @@ def _fake_results() -> dict:
                      "scope": "base",
                      "data": {"num_images": 12, "image_size": [64, 96], "seed": 1}, "train_seconds": 3.0},
         "experiments": [{"table": e.table, "label": e.label, "framework": e.framework, "variant": e.variant.name,
+                         "decoder": e.evals[0].decoder, "maps": e.evals[0].maps,
                          "evals": [ev.key for ev in e.evals]} for e in grid.experiments],
         "evals": evals, "not_run": ["mindspore: not run: enhancenet_mindspore.cli does not exist"],
     }
@@ -46,7 +48,7 @@ def test_summarize_mean_std_over_seeds() -> None:
                      "c": {"status": "not run: x"}}}
     mean, std, n = summarize(res, ["a", "b", "c"], "AP")
     assert (round(mean, 6), round(std, 6), n) == (60.0, round(np.std([50.0, 70.0], ddof=1), 6), 2)
-    assert "within seed noise" in effect(res, ["a", "b"], ["a", "b"])
+    assert "no interval" in effect(res, ["a", "b"], ["a", "b"])  # identical pairs: no spread, no test
 
 
 def test_tables_layout_and_paper_numbers() -> None:
@@ -56,7 +58,7 @@ def test_tables_layout_and_paper_numbers() -> None:
     assert "0.5 / 1.52" in md  # paper's #Params / GFLOPs of the default head
     assert "0.123M" in md
     assert " ± " in md  # several seeds
-    assert "EnhanceNet helps" in md  # +5 points with 0.5-point noise
+    assert "EnhanceNet helps" in md  # +5 points with 0.1-point noise
     torch_row = next(line for line in md.splitlines() if line.startswith("| torch | +EnhanceNet"))
     assert "| 2 |" in torch_row
     paddle_row = next(line for line in md.splitlines() if line.startswith("| paddle | +EnhanceNet"))
@@ -77,9 +79,13 @@ def test_long_schedule_table_in_the_reference_framework() -> None:
     md = render_tables(res)
     assert "(L=3, C=128, r=4, η=1, flip test; 2 steps per run)" in md
     section = md.split("## Table 4 in small, longer schedule (reference framework torch: 4 steps)")[1]
-    section = section.split("## Table 5")[0]
+    section = section.split("## Table 4 in small, CPN")[0]
     rows = [line for line in section.splitlines() if line.startswith("| torch |") or line.startswith("| paddle |")]
-    assert len(rows) == 2 and all(r.startswith("| torch |") for r in rows)
+    assert len(rows) == 3 and all(r.startswith("| torch |") for r in rows)
+    assert "Eq. 7 sums" in rows[2] and "- torch (+EnhanceNet (Eq. 7 sums: η·r²)): ΔAP" in section
+    cpn = md.split("## Table 4 in small, CPN")[1].split("## Table 5")[0]
+    assert "| torch | CPN +EnhanceNet |" in cpn and "- torch: ΔAP" in cpn
+    assert "### (d) again with HRNet's flip shift" in md and "| r = 4 | " in md.split("HRNet's flip shift")[1]
     assert "- torch: ΔAP" in section and "EnhanceNet helps" in section
 
 
@@ -101,3 +107,20 @@ def test_every_markdown_table_has_as_many_separator_cells_as_header_cells() -> N
             tables += 1
             assert head.count("|") == sep.count("|"), f"header {head!r} has another width than {sep!r}"
     assert tables >= 5
+
+
+def test_paired_comparisons_section_and_holm_family() -> None:
+    res = _fake_results()
+    md = render_tables(res)
+    section = md.split("## Paired comparisons (95 % t intervals)")[1].split("## Not run")[0]
+    rows = comparisons(res)
+    m = sum(1 for r in rows if r["test"].testable)
+    assert f"m = {m} testable comparisons" in section
+    # torch Table 4 (2 seeds) and the decoders (head and training effect per decoder, 3 metrics each)
+    assert any(r["table"] == "table4" and r["framework"] == "torch" for r in rows)
+    assert {r["comparison"].split(" (")[0] for r in rows if r["table"] == "decoders"} == {"head effect",
+                                                                                        "training effect"}
+    assert all(r["p_holm"] >= r["test"].p for r in rows if r["test"].testable)
+    assert "paddle" not in {r["framework"] for r in rows if r["table"] == "table4"}  # its +EnhanceNet did not run
+    plain = comparisons_json(rows)
+    assert json.loads(json.dumps(plain)) == plain  # NaN written as null

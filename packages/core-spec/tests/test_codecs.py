@@ -43,7 +43,7 @@ def test_lr_and_hr_codecs_derive_sizes_sigma_and_decoder_from_the_config() -> No
     assert (lr.input_size, lr.heatmap_size, lr.sigma) == ((192, 256), (48, 64), 2.0)
     assert (hr.input_size, hr.heatmap_size, hr.sigma) == ((192, 256), (192, 256), 8.0)  # r = 4: r·σ = 8 (Eq. 6)
     assert lr.stride == (4.0, 4.0) and hr.stride == (1.0, 1.0)
-    assert lr.decoder is hr.decoder is Decoder.ARGMAX_QUARTER and lr.flip_shift_rule is FlipShiftRule.HRNET
+    assert lr.decoder is hr.decoder is Decoder.ARGMAX_QUARTER and lr.flip_shift_rule is FlipShiftRule.EXACT
     lr2, hr2 = heatmap_codecs(_cfg(upscale=2, sigma=3.0))
     assert (lr2.heatmap_size, hr2.heatmap_size, hr2.sigma) == ((48, 64), (96, 128), 6.0)
     assert hr2.stride == (2.0, 2.0)
@@ -96,7 +96,8 @@ def _hand_flip_back(maps: np.ndarray, shift: int) -> np.ndarray:
 
 def test_flip_back_equals_hrnet_flip_and_shift() -> None:
     rng = np.random.default_rng(0)
-    lr = heatmap_codecs(_cfg(upscale=1)).lr  # keep the HR map small: r = 1, HR = LR size, stride 4
+    # keep the HR map small: r = 1, HR = LR size, stride 4; HRNet's rule named (the default is EXACT)
+    lr = heatmap_codecs(_cfg(upscale=1, flip_shift=FlipShiftRule.HRNET)).lr
     maps = rng.random((2, 5, 64, 48), np.float32)
     before = maps.copy()
     np.testing.assert_array_equal(lr.flip_back(maps, PAIRS), _hand_flip_back(maps, 1))
@@ -179,8 +180,8 @@ def test_bad_maps_and_settings_are_refused() -> None:
 
 
 def test_config_flip_shift_rule() -> None:
-    assert _TestConfig().flip_shift is FlipShiftRule.HRNET  # the one default: what evaluation has always done
-    assert config_from_dict({"test": {"flip_shift": "exact"}}).test.flip_shift is FlipShiftRule.EXACT
+    assert _TestConfig().flip_shift is FlipShiftRule.EXACT  # the one default: no flip bias on any map at any r
+    assert config_from_dict({"test": {"flip_shift": "hrnet"}}).test.flip_shift is FlipShiftRule.HRNET
     assert config_from_dict({"test": {"flip_shift": "none"}}).test.flip_shift is FlipShiftRule.NONE
     with pytest.raises(ConfigError, match=r"test\.flip_shift.*hrnet"):
         config_from_dict({"test": {"flip_shift": "sideways"}})

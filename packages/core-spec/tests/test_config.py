@@ -36,6 +36,7 @@ EXPECTED_SHIPPED = {
         "coco_simplebaseline_r101_256x192",
         "coco_hrnet_w32_256x192",
         "coco_hrnet_w48_256x192",
+        "coco_cpn_r50_256x192",
         "mpii_hourglass_2stage_256x256",
         "mpii_hourglass_4stage_256x256",
         "mpii_hourglass_8stage_256x256",
@@ -103,6 +104,16 @@ def test_shipped_configs_load(name: str) -> None:
         else:
             assert cfg.model.base.name is BaseModelName.HOURGLASS
             assert cfg.model.base.stages == int(name.split("_")[2].removesuffix("stage"))
+
+
+def test_shipped_cpn_pair_has_ohkm_after_the_head() -> None:
+    base = load_config(shipped_config_path("coco_cpn_r50_256x192_base"))
+    enh = load_config(shipped_config_path("coco_cpn_r50_256x192_enhancenet"))
+    for cfg in (base, enh):
+        assert cfg.model.base.name is BaseModelName.CPN and cfg.model.base.depth == 50
+        assert cfg.loss.ohkm and cfg.loss.ohkm_topk == 8
+    assert not base.model.head.enabled and enh.model.head.enabled
+    assert base.train == enh.train and base.data == enh.data  # the pair differs only in the head
 
 
 def test_shipped_specifics() -> None:

@@ -97,3 +97,11 @@ def test_complexity_with_and_without_head():
     # FLOPs scale with the pixels: half the side, a quarter of the multiply-adds
     half = dlcm_complexity(dataclasses.replace(base, input_size=(128, 128)))
     assert half.base_flops * 4 == b.base_flops
+
+
+@pytest.mark.parametrize("name", ["mpii_dlcm_256x256_enhancenet", "coco_ae_hourglass4_512x512_enhancenet"])
+def test_hr_reduction_sum_is_refused_where_the_loss_has_no_sum(name):
+    """DLCM's and the AE loss weigh L^HR by eta alone: the Eq. 7 sum would be silently ignored, so it is refused."""
+    assert _cfg(name).loss.hr_reduction == "mean"
+    with pytest.raises(ConfigError, match=r"loss\.hr_reduction.*expected 'mean'"):
+        _cfg(name, "loss.hr_reduction=sum")

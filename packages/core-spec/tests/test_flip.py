@@ -88,3 +88,44 @@ def test_bad_input() -> None:
         flip_back(np.zeros((1, 3, 4, 4)), [(0, 5)])
     with pytest.raises(ValueError):
         flip_shift(np.zeros((1, 1, 2, 2)), float("nan"))
+
+
+def _ideal_legacy_map(x_in: np.ndarray, size: tuple[int, int], stride: float, sigma: float) -> np.ndarray:
+    """(1, n, H, W) maps of an ideal LEGACY network: a Gaussian at the continuous map position ``x_in / stride``
+    (row fixed at the centre), one channel per input x; symmetric about its peak by construction."""
+    w, h = size
+    xs = np.arange(w, dtype=np.float64)
+    ys = np.arange(h, dtype=np.float64)
+    cx = np.asarray(x_in, dtype=np.float64) / stride
+    gx = np.exp(-((xs[None, :] - cx[:, None]) ** 2) / (2 * sigma**2))
+    gy = np.exp(-((ys - (h - 1) / 2) ** 2) / (2 * sigma**2))
+    return (gx[:, None, :] * gy[None, :, None])[None]
+
+
+@pytest.mark.parametrize("r", [2, 3, 4, 5])
+def test_exact_rule_removes_the_flip_bias_of_hr_maps_at_every_r(r: int) -> None:
+    """The flip test of an ideal network on M^HR (stride 4/r at 192x256, r·σ = 2r): the average of the direct map
+    and the flipped-back, shifted map must decode where the direct map does. HRNet's rule rounds the shift
+    (s_hr - 1)/s_hr to whole pixels (r = 2: 0.5 -> 1, r = 3: 0.25 -> 0, r = 5: -0.25 -> 0) and leaves half the
+    rounding error, (round - exact) * s_hr / 2 input pixels, as a bias; the exact rule leaves none."""
+    size_in = (192, 256)
+    size = (48 * r, 64 * r)
+    stride = 4.0 / r
+    sigma = 2.0 * r
+    x_in = np.linspace(60.0, 130.0, 15)  # points across the interior, at every sub-pixel phase
+    direct = _ideal_legacy_map(x_in, size, stride, sigma)
+    back = flip_back(_ideal_legacy_map(size_in[0] - 1 - x_in, size, stride, sigma), [])
+    c_direct, _ = decode_heatmaps(direct, Decoder.DARK, LEGACY, sigma=sigma)
+    bias = {}
+    for rule in (FlipShiftRule.EXACT, FlipShiftRule.HRNET):
+        shift = flip_shift_pixels(LEGACY, size_in, size, rule)
+        merged = 0.5 * (direct + flip_shift(back, shift))
+        c, _ = decode_heatmaps(merged, Decoder.DARK, LEGACY, sigma=sigma)
+        bias[rule] = (c - c_direct)[0, :, 0] * stride  # input pixels
+        np.testing.assert_allclose((c - c_direct)[0, :, 1], 0.0, atol=1e-9)  # the flip never moves y
+    exact = (stride - 1.0) / stride
+    assert flip_shift_pixels(LEGACY, size_in, size, FlipShiftRule.EXACT) == pytest.approx(exact)
+    np.testing.assert_allclose(bias[FlipShiftRule.EXACT], 0.0, atol=0.02)
+    hrnet_bias = (float(np.floor(exact + 0.5)) - exact) * stride / 2.0
+    np.testing.assert_allclose(bias[FlipShiftRule.HRNET], hrnet_bias, atol=0.02)
+    assert {2: 0.5, 3: -1 / 6, 4: 0.0, 5: 0.1}[r] == pytest.approx(hrnet_bias)  # input px, by hand

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from enhancenet_core.config import LossConfig
-from enhancenet_core.loss import enhancenet_loss_terms
+from enhancenet_core.conventions import HrReduction
+from enhancenet_core.loss import enhancenet_loss_terms, hr_term_weight
 
 RNG = np.random.default_rng(0)
 N, K, H, W, R = 2, 5, 6, 4, 3
@@ -99,3 +100,30 @@ def test_missing_fields_are_named(batch, outputs, drop, head, message) -> None:
            for key, value in outputs.items()}
     with pytest.raises(ValueError, match=message):
         terms(out, {k: v for k, v in batch.items() if k not in drop}, head=head)
+
+
+def test_hr_reduction_sum_is_eq7s_pixel_sums(batch) -> None:
+    # Eq. 7 with sums: L^LR_sum = mean * (H W), L^HR_sum = mean * (r² H W); their ratio is r² times the means'.
+    out = {"lr": maps(), "hr": maps(R * H, R * W)}
+    cfg = LossConfig(hr_weight=0.5, hr_reduction=HrReduction.SUM)
+    got = enhancenet_loss_terms(out, batch, cfg, True, mse, None, detach=Detached, upscale=R)
+    lr_sum = mse(out["lr"], batch["target_lr"], batch["target_weight_lr"]) * H * W
+    hr_sum = mse(out["hr"], batch["target_hr"], batch["target_weight_hr"]) * (R * H) * (R * W)
+    assert got["loss"] * H * W == pytest.approx(lr_sum + 0.5 * hr_sum)  # the sums, up to the global factor H W
+    assert hr_term_weight(cfg, R) == 0.5 * 9 and hr_term_weight(LossConfig(hr_weight=0.5), R) == 0.5
+    assert hr_term_weight(LossConfig(), None) == 1.0  # mean needs no r
+    for bad in (None, 0, 2.5, True):
+        with pytest.raises(ValueError, match="hr_reduction=sum needs the head's upscale"):
+            hr_term_weight(cfg, bad)
+    # the base model (no head) has no HR term and needs no r
+    assert "loss_hr" not in enhancenet_loss_terms({"lr": out["lr"]}, batch, cfg, False, mse, None, detach=Detached)
+
+
+def test_hr_reduction_from_the_config_file() -> None:
+    from enhancenet_core.config import load_config, shipped_config_path
+
+    assert load_config(shipped_config_path("synthetic_quick")).loss.hr_reduction is HrReduction.MEAN
+    cfg = load_config(shipped_config_path("synthetic_quick"), ["loss.hr_reduction=sum"])
+    assert cfg.loss.hr_reduction is HrReduction.SUM
+    with pytest.raises(ValueError, match="hr_reduction"):
+        load_config(shipped_config_path("synthetic_quick"), ["loss.hr_reduction=median"])

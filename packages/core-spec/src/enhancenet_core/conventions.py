@@ -89,12 +89,32 @@ class Decoder(str, Enum):
     UNBIASED = "unbiased"  # the decoder matching the unbiased encoder (DARK step, pixel-centre aligned)
 
 
+class HrReduction(str, Enum):
+    """How the HR term L^HR is scaled against L^LR in the training loss (config ``loss.hr_reduction``).
+
+    MEAN: HRNet's ``JointsMSELoss`` on both maps (0.5 x the per-pixel mean per joint), so L^HR and L^LR have the same
+        scale and η weighs them as they are. What HRNet-based code does; the default.
+    SUM: Eq. 7 as written: L^LR and L^HR are *sums* over their pixels, and M^HR has r² times the pixels of M^LR, so
+        against L^LR the HR term weighs r² times its mean. Implemented as the mean times r² (the LR term keeps
+        HRNet's mean, so the learning rate keeps its meaning): the effective η is ``hr_weight · r²``.
+    The paper does not say which it used; :func:`enhancenet_core.loss.hr_term_weight` computes the factor.
+    """
+
+    MEAN = "mean"
+    SUM = "sum"
+
+
 class FlipShiftRule(str, Enum):
     """How many heat-map pixels the flipped-back map is shifted right in the flip test (config ``test.flip_shift``).
 
-    HRNET: the exact value rounded half up to whole pixels: 1 on every LEGACY map with stride >= 2 (HRNet's
-        hard-coded ``flipped[..., 1:] = flipped[..., :-1]``), 0 on an HR map of stride 1.
-    EXACT: ``(s_x - 1) / s_x``, the derived LEGACY misalignment (fractional; ``flip.flip_shift`` interpolates).
+    EXACT (the default): ``(s_x - 1) / s_x``, the derived LEGACY misalignment (fractional; ``flip.flip_shift``
+        interpolates): 0.75 on M^LR at stride 4, and on M^HR at r = 2, 3, 4, 5 (stride 4/r): 0.5, 0.25, 0, -0.25.
+        No flip bias on any map at any r.
+    HRNET: HRNet's rule, the exact value rounded half up to whole pixels: 1 on every LEGACY map with stride >= 2
+        (HRNet's hard-coded ``flipped[..., 1:] = flipped[..., :-1]``), 0 at stride <= 4/3. It leaves half the
+        rounding error as a bias of the flip-test average: (1 - 0.75)·4/2 = +0.5 input px on M^LR (stride 4), and on
+        M^HR +0.5 input px at r = 2, -1/6 at r = 3, +0.1 at r = 5 (0 at r = 4). Use it to match HRNet's own
+        evaluation of a base model to the digit.
     NONE: no shift (HRNet's ``SHIFT_HEATMAP: false``).
     UNBIASED maps get 0 under every rule. See :mod:`enhancenet_core.coordinates` for the derivation.
     """

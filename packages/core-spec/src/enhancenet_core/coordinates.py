@@ -204,7 +204,7 @@ def flip_shift_pixels(
         input_size: ``(W_in, H_in)`` of the input patch.
         heatmap_size: ``(W_hm, H_hm)`` of the map being flipped (LR or HR).
         rule: :class:`~enhancenet_core.conventions.FlipShiftRule` (re-exported here). No default here: the
-            one default is the config's ``test.flip_shift`` (HRNET), which reaches this function through the
+            one default is the config's ``test.flip_shift`` (EXACT), which reaches this function through the
             codecs (:func:`enhancenet_core.codecs.heatmap_codecs`).
 
     Returns:

@@ -1,6 +1,9 @@
 """How the EnhanceNet training loss is put together from its terms (Sec. 3.2, Eq. 8), for any tensor type.
 
-    L = lr_weight * (L^LR(final) + sum_s L^LR(intermediate_s)) + eta * L^HR
+    L = lr_weight * (L^LR(final) + sum_s L^LR(intermediate_s)) + hr_term_weight(cfg, r) * L^HR
+
+``hr_term_weight`` is η (``hr_weight``) with ``loss.hr_reduction: mean`` (HRNet's per-pixel mean on both maps, the
+default) and η·r² with ``sum`` (Eq. 7's sums over pixels: M^HR has r² times the pixels of M^LR).
 
 Each framework supplies only the per-map losses (HRNet's ``JointsMSELoss`` and ``JointsOHKMLoss``) and how to
 cut a tensor from the graph; which term uses which loss lives here once:
@@ -19,11 +22,29 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from enhancenet_core.config import LossConfig
+from enhancenet_core.conventions import HrReduction
 
-__all__ = ["enhancenet_loss_terms"]
+__all__ = ["enhancenet_loss_terms", "hr_term_weight"]
 
 T = TypeVar("T")
 MapLoss = Callable[[T, T, T], T]
+
+
+def hr_term_weight(cfg: LossConfig, upscale: int | None) -> float:
+    """The factor of L^HR in the total loss: η with ``hr_reduction: mean``, η·r² with ``sum``.
+
+    Args:
+        cfg: the ``loss`` section (``hr_weight`` = η, ``hr_reduction``).
+        upscale: the head's ratio r (``model.head.upscale``); needed only for ``sum``.
+
+    Raises:
+        ValueError: ``sum`` without a positive integer ``upscale``.
+    """
+    if HrReduction(cfg.hr_reduction) is HrReduction.MEAN:
+        return float(cfg.hr_weight)
+    if upscale is None or isinstance(upscale, bool) or int(upscale) != upscale or upscale < 1:
+        raise ValueError(f"loss.hr_reduction=sum needs the head's upscale r (a positive integer), got {upscale!r}")
+    return float(cfg.hr_weight) * float(upscale) ** 2
 
 
 def enhancenet_loss_terms(
@@ -34,6 +55,7 @@ def enhancenet_loss_terms(
     mse: MapLoss,
     ohkm: MapLoss | None,
     detach: Callable[[T], T],
+    upscale: int | None = None,
 ) -> dict[str, Any]:
     """The loss terms of one batch.
 
@@ -47,14 +69,16 @@ def enhancenet_loss_terms(
         mse: ``(pred, target, weight) -> scalar``, HRNet's joint MSE.
         ohkm: ``(pred, target, weight) -> scalar``, HRNet's OHKM loss, or ``None`` when OHKM is off.
         detach: returns a tensor cut from the autograd graph (for the logged parts).
+        upscale: the head's r, for ``cfg.hr_reduction = sum`` (:func:`hr_term_weight`).
 
     Returns:
         ``"loss"`` (the total, to back-propagate), ``"loss_lr"`` (every LR term, before ``lr_weight``,
-        detached) and, with the head, ``"loss_hr"`` (before η, detached).
+        detached) and, with the head, ``"loss_hr"`` (before η and r², detached).
 
     Raises:
-        ValueError: naming the missing model output or batch field.
+        ValueError: naming the missing model output or batch field; ``sum`` without ``upscale``.
     """
+    hr_factor = hr_term_weight(cfg, upscale) if head_enabled else 0.0
     if "lr" not in outputs:
         raise ValueError("EnhanceNetLoss: model outputs have no 'lr' heat maps")
     if "target_lr" not in batch or "target_weight_lr" not in batch:
@@ -73,7 +97,7 @@ def enhancenet_loss_terms(
         if "target_hr" not in batch or "target_weight_hr" not in batch:
             raise ValueError("EnhanceNetLoss: the head is enabled but the batch has no 'target_hr'/'target_weight_hr'")
         hr_loss = (ohkm or mse)(outputs["hr"], batch["target_hr"], batch["target_weight_hr"])
-        total = total + cfg.hr_weight * hr_loss
+        total = total + hr_factor * hr_loss
         result["loss_hr"] = detach(hr_loss)
     result["loss"] = total
     return result

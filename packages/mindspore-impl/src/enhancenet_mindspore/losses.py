@@ -14,10 +14,11 @@ HRNet semantics, reproduced exactly:
 
     L = lr_weight * (L^LR(final) + sum_s L^LR(intermediate_s)) + eta * L^HR
 
-The paper's η is ``hr_weight`` (1 in every experiment). Intermediate supervision covers every earlier stage
-of stacked hourglass / CPN's GlobalNet (the ``"intermediate"`` outputs of the model). OHKM (CPN) is applied
-after EnhanceNet: with the head on it is the loss of ``M^HR`` and the LR maps get plain MSE; with the head off
-it is the loss of the final ``M^LR`` (CPN's RefineNet, as in the CPN paper).
+The paper's η is ``hr_weight`` (1 in every experiment; times r² with ``loss.hr_reduction: sum``, Eq. 7).
+Intermediate supervision covers every earlier stage of stacked hourglass / CPN's GlobalNet (the ``"intermediate"``
+outputs of the model). OHKM (CPN) is applied after EnhanceNet: with the head on it is the loss of ``M^HR`` and the
+LR maps get plain MSE; with the head off it is the loss of the final ``M^LR`` (CPN's RefineNet, as in the CPN
+paper).
 
 All cells run in PYNATIVE_MODE and GRAPH_MODE (inside a cell that is compiled, e.g. a training step).
 """
@@ -29,6 +30,7 @@ from mindspore import nn, ops
 
 from enhancenet_core.bottomup.loss import AE_LOSS_WEIGHTS
 from enhancenet_core.config import LossConfig
+from enhancenet_core.loss import hr_term_weight
 
 __all__ = [
     "AssociativeEmbeddingLoss",
@@ -119,15 +121,17 @@ class EnhanceNetLoss(nn.Cell):
     """Total training loss of a base model with (or without) the EnhanceNet head (Eq. 8).
 
     Args:
-        cfg: the ``loss`` section of the config (``lr_weight``, ``hr_weight`` = η, ``use_target_weight``,
-            ``ohkm``, ``ohkm_topk``).
+        cfg: the ``loss`` section of the config (``lr_weight``, ``hr_weight`` = η, ``hr_reduction``,
+            ``use_target_weight``, ``ohkm``, ``ohkm_topk``).
         head_enabled: whether the model has the EnhanceNet head (then ``outputs["hr"]`` is required).
+        upscale: the head's r (``model.head.upscale``); needed for ``loss.hr_reduction: sum`` (L^HR weighs η·r²,
+            :func:`enhancenet_core.loss.hr_term_weight`).
     """
 
-    def __init__(self, cfg: LossConfig, head_enabled: bool) -> None:
+    def __init__(self, cfg: LossConfig, head_enabled: bool, upscale: int | None = None) -> None:
         super().__init__()
         self.lr_weight = float(cfg.lr_weight)
-        self.hr_weight = float(cfg.hr_weight)
+        self.hr_weight = hr_term_weight(cfg, upscale) if head_enabled else float(cfg.hr_weight)  # η (· r² for sum)
         self.head_enabled = bool(head_enabled)
         self.use_ohkm = bool(cfg.ohkm)
         self.mse = JointsMSELoss(cfg.use_target_weight)

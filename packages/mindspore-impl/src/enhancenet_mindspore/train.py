@@ -285,7 +285,7 @@ def train(
 
         model = auto_mixed_precision(model, "O2")
         loss_scaler = DynamicLossScaler(scale_value=2.0**16, scale_factor=2, scale_window=1000)
-    criterion = EnhanceNetLoss(cfg.loss, head_enabled=cfg.model.head.enabled)
+    criterion = EnhanceNetLoss(cfg.loss, head_enabled=cfg.model.head.enabled, upscale=cfg.model.head.upscale)
     optimizer = build_optimizer(model.trainable_params(), tcfg)
     reducer = nn.DistributedGradReducer(optimizer.parameters, mean=True, degree=ctx.world_size) if ctx.distributed else None
 

@@ -222,7 +222,7 @@ def train(
     seed_everything(tcfg.seed, 0)  # the same initial weights on every rank (DataParallel also broadcasts them)
 
     bare = (model_fn or _default_model)(cfg)
-    criterion = EnhanceNetLoss(cfg.loss, head_enabled=cfg.model.head.enabled)
+    criterion = EnhanceNetLoss(cfg.loss, head_enabled=cfg.model.head.enabled, upscale=cfg.model.head.upscale)
     scheduler = build_scheduler(tcfg)
     optimizer = build_optimizer(bare.parameters(), tcfg, scheduler)
     use_amp = bool(tcfg.amp) and ctx.is_gpu

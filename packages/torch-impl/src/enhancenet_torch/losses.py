@@ -14,11 +14,11 @@ HRNet semantics, reproduced exactly:
 
     L = lr_weight * (L^LR(final) + sum_s L^LR(intermediate_s)) + eta * L^HR
 
-The paper's η is ``hr_weight`` (1 in every experiment). Intermediate supervision covers every earlier stage
-of stacked hourglass / CPN's GlobalNet (the ``"intermediate"`` outputs of the model). OHKM (CPN) is applied
-after EnhanceNet: with the head on it is the loss of ``M^HR`` and the LR maps get plain MSE; with the head off
-it is the loss of the final ``M^LR`` (CPN's RefineNet, as in the CPN paper).
-"""
+The paper's η is ``hr_weight`` (1 in every experiment; times r² with ``loss.hr_reduction: sum``, Eq. 7).
+Intermediate supervision covers every earlier stage of stacked hourglass / CPN's GlobalNet (the ``"intermediate"``
+outputs of the model). OHKM (CPN) is applied after EnhanceNet: with the head on it is the loss of ``M^HR`` and the
+LR maps get plain MSE; with the head off it is the loss of the final ``M^LR`` (CPN's RefineNet, as in the CPN
+paper). """
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from torch import nn
 from enhancenet_core.bottomup.loss import AE_LOSS_WEIGHTS
 from enhancenet_core.compositional import MPII_HIERARCHY, Hierarchy, dlcm_loss_terms, level_batch, out_levels
 from enhancenet_core.config import LossConfig
-from enhancenet_core.loss import enhancenet_loss_terms
+from enhancenet_core.loss import enhancenet_loss_terms, hr_term_weight
 
 __all__ = [
     "AssociativeEmbeddingLoss",
@@ -131,15 +131,19 @@ class EnhanceNetLoss(nn.Module):
     """Total training loss of a base model with (or without) the EnhanceNet head (Eq. 8).
 
     Args:
-        cfg: the ``loss`` section of the config (``lr_weight``, ``hr_weight`` = η, ``use_target_weight``,
-            ``ohkm``, ``ohkm_topk``).
+        cfg: the ``loss`` section of the config (``lr_weight``, ``hr_weight`` = η, ``hr_reduction``,
+            ``use_target_weight``, ``ohkm``, ``ohkm_topk``).
         head_enabled: whether the model has the EnhanceNet head (then ``outputs["hr"]`` is required).
+        upscale: the head's r (``model.head.upscale``); needed for ``loss.hr_reduction: sum`` (L^HR weighs η·r²,
+            :func:`enhancenet_core.loss.hr_term_weight`).
     """
 
-    def __init__(self, cfg: LossConfig, head_enabled: bool) -> None:
+    def __init__(self, cfg: LossConfig, head_enabled: bool, upscale: int | None = None) -> None:
         super().__init__()
         self.cfg = cfg
         self.head_enabled = head_enabled
+        self.upscale = upscale
+        hr_term_weight(cfg, upscale)  # a bad reduction/upscale pair fails here, not at the first batch
         self.mse = JointsMSELoss(cfg.use_target_weight)
         self.ohkm = JointsOHKMLoss(cfg.use_target_weight, cfg.ohkm_topk) if cfg.ohkm else None
 
@@ -157,10 +161,10 @@ class EnhanceNetLoss(nn.Module):
 
         Returns:
             dict with ``"loss"`` (the total, a scalar to back-propagate), ``"loss_lr"`` (all LR terms,
-            before ``lr_weight``) and, with the head, ``"loss_hr"`` (before η).
+            before ``lr_weight``) and, with the head, ``"loss_hr"`` (before η and r²).
         """
         return enhancenet_loss_terms(outputs, batch, self.cfg, self.head_enabled, self.mse, self.ohkm,
-                                     detach=lambda t: t.detach())
+                                     detach=lambda t: t.detach(), upscale=self.upscale)
 
 
 class DlcmLoss(nn.Module):
@@ -193,6 +197,8 @@ class DlcmLoss(nn.Module):
         out, b = level_batch(outputs, batch, self.num_levels)
         return dlcm_loss_terms(out, b, self.levels, self.cfg, self.head_enabled, self.mse,
                                detach=lambda t: t.detach())
+
+
 # ------------------------------------------------------------------------------------ Associative Embedding
 def ae_tag_loss(tags: torch.Tensor, pixels: torch.Tensor, joint_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """pose-ae-train's push and pull per image (the spec's :func:`enhancenet_core.bottomup.loss.tag_loss`, T = 1).

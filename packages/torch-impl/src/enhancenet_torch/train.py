@@ -218,7 +218,7 @@ def train(
     seed_everything(tcfg.seed, 0)  # same initial weights on every rank (DDP also broadcasts them)
 
     model = (model_fn or _default_model)(cfg).to(ctx.device)
-    criterion = EnhanceNetLoss(cfg.loss, head_enabled=cfg.model.head.enabled)
+    criterion = EnhanceNetLoss(cfg.loss, head_enabled=cfg.model.head.enabled, upscale=cfg.model.head.upscale)
     optimizer = build_optimizer(model.parameters(), tcfg)
     scheduler = build_scheduler(optimizer, tcfg)
     use_amp = bool(tcfg.amp) and ctx.device.type == "cuda"

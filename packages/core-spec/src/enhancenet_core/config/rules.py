@@ -347,6 +347,13 @@ def validate_config(cfg: Config) -> None:
 
     if model.base.name is BaseModelName.DLCM:
         _check_dlcm(cfg, info)
+    if model.base.name in (BaseModelName.DLCM, BaseModelName.AE_HOURGLASS) and cfg.loss.hr_reduction != "mean":
+        # their losses (the spec's dlcm_loss / ae_total_loss) weigh L^HR by eta alone, as the top-down mean does
+        raise ConfigError(
+            "loss.hr_reduction",
+            f"expected 'mean' for base model '{model.base.name.value}' (the Eq. 7 sum is implemented for the "
+            f"top-down heat-map loss only), got '{getattr(cfg.loss.hr_reduction, 'value', cfg.loss.hr_reduction)}'",
+        )
     if cfg.loss.ohkm_topk > k:
         raise ConfigError(
             "loss.ohkm_topk", f"expected at most model.num_keypoints={k} joints, got {cfg.loss.ohkm_topk}"

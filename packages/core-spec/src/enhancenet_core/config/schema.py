@@ -21,6 +21,7 @@ from enhancenet_core.conventions import (
     Decoder,
     FlipShiftRule,
     HeadInput,
+    HrReduction,
     PersonKeying,
     PretrainedScope,
     RefineMode,
@@ -133,6 +134,7 @@ class LossConfig:
     """L = lr_weight * L^LR + hr_weight * L^HR (Eq. 8, eta = hr_weight = 1)."""
 
     hr_weight: float = 1.0  # eta
+    hr_reduction: HrReduction = HrReduction.MEAN  # L^HR vs L^LR: mean (HRNet, per-pixel mean) | sum (Eq. 7: x r^2)
     lr_weight: float = 1.0  # weight of the base model's loss L^LR
     use_target_weight: bool = True  # mask joints by their visibility weight (HRNet)
     ohkm: bool = False  # online hard keypoint mining (CPN), applied after EnhanceNet
@@ -207,7 +209,7 @@ class TestConfig:
     """Evaluation settings (HRNet's TEST section)."""
 
     flip_test: bool = True  # average with the prediction of the flipped patch
-    flip_shift: FlipShiftRule = FlipShiftRule.HRNET  # shift of the flipped-back maps: hrnet | exact | none
+    flip_shift: FlipShiftRule = FlipShiftRule.EXACT  # shift of the flipped-back maps: exact | hrnet | none
     post_process: bool = True  # refine decoded peaks (see decoder)
     decoder: Decoder = Decoder.ARGMAX_QUARTER  # heat map -> coordinates
     use_hr: bool = True  # decode M^HR when EnhanceNet is on, else M^LR

@@ -6,6 +6,7 @@ OHKM placed after EnhanceNet), the errors that name the tensor, and the gradient
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from enhancenet_core.config import LossConfig
+from enhancenet_core.conventions import HrReduction
 
 
 class Binding(Protocol):
@@ -155,6 +157,27 @@ class LossSuite:
         assert self._value(binding, res["loss_lr"]) == pytest.approx(lr_total)
         assert self._value(binding, res["loss_hr"]) == pytest.approx(0.5)
         assert self._value(binding, res["loss"]) == pytest.approx(2.0 * lr_total + 0.25 * 0.5)
+
+    def test_hr_reduction_sum_weighs_the_hr_term_r_squared(self, binding: Binding) -> None:
+        # Eq. 7 as sums: M^HR (4x4) has r² = 4 times the pixels of M^LR (2x2), so against the per-pixel mean the
+        # HR term weighs η·r² = 0.25 * 4; the logged loss_hr stays the mean (0.5 here, as in the test above)
+        T = binding.tensor
+        pred, gt = _hand_maps()
+        ones = T(np.ones((2, 2), np.float32))
+        hr_pred = np.zeros((2, 2, 4, 4), np.float32)
+        hr_pred[:, :, 0, 0] = 4.0
+        outputs = {"lr": T(pred), "hr": T(hr_pred)}
+        batch = {"target_lr": T(gt), "target_weight_lr": ones, "target_hr": T(np.zeros((2, 2, 4, 4), np.float32)),
+                 "target_weight_hr": ones}
+        cfg = LossConfig(lr_weight=2.0, hr_weight=0.25, hr_reduction=HrReduction.SUM)
+        res = binding.losses.EnhanceNetLoss(cfg, head_enabled=True, upscale=2)(outputs, batch)
+        assert self._value(binding, res["loss_hr"]) == pytest.approx(0.5)
+        assert self._value(binding, res["loss"]) == pytest.approx(2.0 * MSE_HAND + 0.25 * 4 * 0.5)
+        mean = binding.losses.EnhanceNetLoss(replace(cfg, hr_reduction=HrReduction.MEAN), head_enabled=True,
+                                             upscale=2)(outputs, batch)
+        assert self._value(binding, mean["loss"]) == pytest.approx(2.0 * MSE_HAND + 0.25 * 0.5)
+        with pytest.raises(ValueError, match="hr_reduction=sum needs the head's upscale"):
+            binding.losses.EnhanceNetLoss(cfg, head_enabled=True)
 
     def test_ohkm_is_placed_after_enhancenet(self, binding: Binding) -> None:
         T = binding.tensor
