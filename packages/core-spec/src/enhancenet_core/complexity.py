@@ -30,7 +30,6 @@ from enhancenet_core.architecture import (
     head_input_channels,
     subpixel_channels,
 )
-from enhancenet_core.compositional.network import dlcm_config, dlcm_parameter_specs
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import BaseModelName, Upsampler
 from enhancenet_core.tensor_specs import TensorKind
@@ -251,6 +250,9 @@ def _dlcm_map_side(name: str, side: int, depth: int) -> int:
 def dlcm_complexity(cfg: ModelConfig) -> DlcmComplexity:
     """Parameters and multiply-adds of a DLCM config (``model.base`` as :func:`~enhancenet_core.compositional.
     dlcm_config` reads it) at its ``input_size``, with and without the head (square or not: per axis)."""
+    # imported here: the compositional package loads NumPy, and importing complexity must not (test_engine_benchmark)
+    from enhancenet_core.compositional.network import dlcm_config, dlcm_parameter_specs
+
     net = dlcm_config(cfg.base)
     w, h = cfg.input_size
     net.check_input(h, w)
