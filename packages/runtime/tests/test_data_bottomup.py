@@ -115,17 +115,17 @@ def test_collate_renders_multi_peak_targets(multi: Path) -> None:
     samples = [ds[i] for i in range(3)]
     batch = collate_bottomup(samples, cfg)
     p = max(s["keypoints"].shape[0] for s in samples)
-    assert batch["keypoints"].shape == (3, p, 17, 3) and batch["pixels_lr"].shape == (3, p, 17, 2)
+    assert batch["keypoints"].shape == (3, p, 17, 3) and batch["pixels"].shape == (3, p, 17, 2)
     for i, s in enumerate(samples):  # each image alone, its people at map scale, max over people
         kp = s["keypoints"].copy()
         kp[..., :2] /= 4
-        np.testing.assert_array_equal(batch["heatmaps_lr"][i], render_multi_peak(kp, (16, 16), 2.0))
+        np.testing.assert_array_equal(batch["target_lr"][i], render_multi_peak(kp, (16, 16), 2.0))
         kp[..., :2] *= 4
-        np.testing.assert_array_equal(batch["heatmaps_hr"][i], render_multi_peak(kp, (64, 64), 8.0))
+        np.testing.assert_array_equal(batch["target_hr"][i], render_multi_peak(kp, (64, 64), 8.0))
         np.testing.assert_array_equal(batch["mask_hr"][i], np.kron(s["mask"], np.ones((4, 4))))
-    assert batch["joint_mask"].sum() > 0 and batch["heatmaps_lr"].max() == 1
+    assert batch["joint_mask"].sum() > 0 and batch["target_lr"].max() == 1
     no_head = collate_bottomup(samples, _cfg(64, head=False))
-    assert "heatmaps_hr" not in no_head and "mask_hr" not in no_head
+    assert "target_hr" not in no_head and "mask_hr" not in no_head
 
 
 def test_thirty_people_hr_targets_at_512() -> None:
@@ -135,11 +135,11 @@ def test_thirty_people_hr_targets_at_512() -> None:
     sample = {"image": np.zeros((3, 1, 1), np.float32), "keypoints": kp, "mask": np.ones((128, 128), np.float32),
               "meta": {"image_id": 1}}  # fmt: skip
     batch = collate_bottomup([sample], cfg)
-    assert batch["heatmaps_hr"].shape == (1, 17, 512, 512) and batch["heatmaps_lr"].shape == (1, 17, 128, 128)
+    assert batch["target_hr"].shape == (1, 17, 512, 512) and batch["target_lr"].shape == (1, 17, 128, 128)
     drawn = (kp[..., 2] > 0) & (kp[..., 0] >= 0) & (kp[..., 0] < 512) & (kp[..., 1] >= 0) & (kp[..., 1] < 512)
     k = np.nonzero(drawn)[1]
     x, y = kp[..., 0][drawn].astype(int), kp[..., 1][drawn].astype(int)
-    assert np.all(batch["heatmaps_hr"][0, k, y, x] == 1.0)  # every drawn joint peaks at its pixel
+    assert np.all(batch["target_hr"][0, k, y, x] == 1.0)  # every drawn joint peaks at its pixel
 
 
 def test_bad_inputs(multi: Path, tmp_path: Path) -> None:

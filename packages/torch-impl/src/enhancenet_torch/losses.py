@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from enhancenet_core.bottomup.loss import AE_LOSS_WEIGHTS
+from enhancenet_core.bottomup.loss import AE_BATCH_KEYS, AE_HEAD_BATCH_KEYS, AE_LOSS_WEIGHTS
 from enhancenet_core.compositional import MPII_HIERARCHY, Hierarchy, dlcm_loss_terms, level_batch, out_levels
 from enhancenet_core.config import LossConfig
 from enhancenet_core.loss import enhancenet_loss_terms, hr_term_weight
@@ -285,8 +285,7 @@ class AssociativeEmbeddingLoss(nn.Module):
         for key in ("lr", "tags") + (("hr",) if self.head_enabled else ()):
             if key not in outputs:
                 raise ValueError(f"AssociativeEmbeddingLoss: the model outputs have no {key!r}")
-        needed = ("target_lr", "mask_lr", "pixels", "joint_mask") + (
-            ("target_hr", "mask_hr") if self.head_enabled else ())
+        needed = AE_BATCH_KEYS + (AE_HEAD_BATCH_KEYS if self.head_enabled else ())
         for key in needed:
             if key not in batch:
                 raise ValueError(f"AssociativeEmbeddingLoss: the batch has no {key!r}")

@@ -18,6 +18,18 @@ mask ``(H, W)`` shared by the joints; masked pixels still count in the mean (it 
 Totals (``task/pose.py``): every term is averaged over images and stacks, then weighted: push 1e-3, pull 1e-3,
 detection 1. With EnhanceNet the HR detection term (same formula on M^HR, its target at r·σ and the LR mask
 repeated r × r) is added with weight η (Eq. 8).
+
+The batch a framework's ``AssociativeEmbeddingLoss`` reads (the one contract between the runtime's
+``collate_bottomup`` and every framework's loss; top-down's names where the meaning is the same)::
+
+    target_lr    (B, K, h, w)        float32   multi-peak LR target, max over people, σ
+    mask_lr      (B, h, w)           float32   LR loss mask (0 in crowds and outside the image)
+    pixels       (B, P, K, 2)        int64     LR pixels (x, y) the tag loss reads (P padded per batch)
+    joint_mask   (B, P, K)           bool      joints drawn on the LR map (the tag loss's joints)
+    target_hr    (B, K, r·h, r·w)    float32   with the head: the HR target at r·σ
+    mask_hr      (B, r·h, r·w)       float32   with the head: ``mask_lr`` repeated r × r
+
+(:data:`AE_BATCH_KEYS`, and :data:`AE_HEAD_BATCH_KEYS` with the head.)
 """
 
 from __future__ import annotations
@@ -26,12 +38,19 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "AE_BATCH_KEYS",
+    "AE_HEAD_BATCH_KEYS",
     "AE_LOSS_WEIGHTS",
     "ae_total_loss",
     "detection_loss",
     "gather_tags",
     "tag_loss",
 ]
+
+AE_BATCH_KEYS = ("target_lr", "mask_lr", "pixels", "joint_mask")
+"""The batch keys every AE loss reads (module docstring)."""
+AE_HEAD_BATCH_KEYS = ("target_hr", "mask_hr")
+"""The batch keys the AE loss also reads when the EnhanceNet head is on."""
 
 AE_LOSS_WEIGHTS = {"push": 1e-3, "pull": 1e-3, "detection": 1.0}
 """pose-ae-train's ``__config__['train']['loss']`` weights."""

@@ -24,13 +24,15 @@ A training sample (:func:`build_bottomup_sample`, pose-ae-train's ``Dataset.load
 :func:`collate_bottomup` stacks a batch, pads ``keypoints`` to the batch's largest P (≥ 1) with zero rows
 (visibility 0: never drawn) and renders the targets with the spec codecs
 (:func:`enhancenet_core.bottomup.multi_peak_codecs`, sizes from ``model``, σ from ``target.sigma``): one
-vectorised call per map size, no loop over pixels or people::
+vectorised call per map size, no loop over pixels or people. Batch::
 
-    heatmaps_lr  (B, K, h, w)      float32   multi-peak, max over people, σ
-    pixels_lr    (B, P, K, 2)      int64     LR pixels the tag loss reads
-    joint_mask   (B, P, K)         bool      joints drawn on the LR map (the tag loss's joints)
-    heatmaps_hr  (B, K, r·h, r·w)  float32   with model.head.enabled: r·σ
-    mask_hr      (B, r·h, r·w)     float32   with model.head.enabled: the LR mask repeated r × r
+    image        (B, 3, H_in, W_in)  float32   the network input
+    keypoints    (B, P, K, 3)        float64   input pixels (x, y, visibility), zero rows pad
+    meta         dict of lists       image_id, center, scale, rotation, flip, index
+
+plus the loss's keys, whose names, shapes and dtypes are written down once in
+:mod:`enhancenet_core.bottomup.loss` (``AE_BATCH_KEYS``: ``target_lr``, ``mask_lr``, ``pixels``,
+``joint_mask``; with ``model.head.enabled`` also ``AE_HEAD_BATCH_KEYS``: ``target_hr``, ``mask_hr``).
 """
 
 from __future__ import annotations
@@ -196,9 +198,9 @@ def render_bottomup_targets(keypoints: NDArray, masks: NDArray, cfg: Config) -> 
     lr, hr = multi_peak_codecs(cfg.model.input_size, cfg.model.heatmap_size, cfg.target.sigma,
                                cfg.model.head.upscale, cfg.bottomup.grouping_params())  # fmt: skip
     t = lr.encode(keypoints)
-    out: dict[str, NDArray] = {"heatmaps_lr": t.heatmaps, "pixels_lr": t.pixels, "joint_mask": t.joint_mask}
+    out: dict[str, NDArray] = {"target_lr": t.heatmaps, "pixels": t.pixels, "joint_mask": t.joint_mask}
     if cfg.model.head.enabled:
-        out["heatmaps_hr"] = hr.encode(keypoints).heatmaps
+        out["target_hr"] = hr.encode(keypoints).heatmaps
         out["mask_hr"] = upsample_mask(masks, cfg.model.head.upscale)
     return out
 

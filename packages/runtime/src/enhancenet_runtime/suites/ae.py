@@ -10,18 +10,33 @@ terms computed in float32 against the float64 spec: relative 1e-5.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
 import numpy as np
 import pytest
 
-from enhancenet_core.bottomup.loss import ae_total_loss, detection_loss, tag_loss
-from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, LossConfig, ModelConfig
+from enhancenet_core.bottomup.loss import (
+    AE_BATCH_KEYS,
+    AE_HEAD_BATCH_KEYS,
+    ae_total_loss,
+    detection_loss,
+    tag_loss,
+)
+from enhancenet_core.config import (
+    BaseModelConfig,
+    EnhanceNetConfig,
+    LossConfig,
+    ModelConfig,
+    config_from_dict,
+)
 from enhancenet_core.conventions import BaseModelName
 from enhancenet_core.namemap import parameter_specs
 from enhancenet_numpy.models import ae_hourglass
 from enhancenet_numpy.weights import init_weights
+from enhancenet_runtime.data.bottomup import BottomUpDataset, load_bottomup_records
+from enhancenet_runtime.data.synthetic_multi import generate_multi_person_coco
 from enhancenet_runtime.suites.models import TOLERANCE
 
 K = 3
@@ -194,3 +209,37 @@ class AeSuite:
         b, p, k = np.nonzero(mask)
         touched[b, k, pixels[b, p, k, 1].astype(int), pixels[b, p, k, 0].astype(int)] = True
         assert np.all(grad[~touched] == 0) and np.any(grad[touched] != 0)
+
+    @pytest.mark.parametrize("head_enabled", [True, False])
+    def test_collated_batch_feeds_the_loss(self, binding: Binding, tmp_path: Path, head_enabled: bool) -> None:
+        """The runtime's bottom-up collate and the framework's loss share one contract (AE_BATCH_KEYS): a batch of
+        synthetic multi-person scenes, made tensors as they are, gives the spec's total with maps made from it."""
+        generate_multi_person_coco(tmp_path / "d", 3, seed=5, image_size=(64, 48), people_per_image=(2, 3),
+                                   crowd_prob=1.0, val_fraction=0.0)  # fmt: skip
+        cfg = config_from_dict({"model": {"input_size": [64, 64], "head": {"enabled": head_enabled, "upscale": 2}},
+                                "loss": {"hr_weight": 0.5}})  # fmt: skip
+        records = load_bottomup_records(tmp_path / "d/annotations/person_keypoints_train.json",
+                                        tmp_path / "d/images/train")  # fmt: skip
+        ds = BottomUpDataset(records, cfg, train=True, seed=1)
+        batch = ds.collate([ds[i] for i in range(len(ds))])
+        keys = AE_BATCH_KEYS + (AE_HEAD_BATCH_KEYS if head_enabled else ())
+        assert set(keys) <= set(batch) and (set(AE_HEAD_BATCH_KEYS) <= set(batch)) == head_enabled
+        assert batch["joint_mask"].sum() > 0 and batch["mask_lr"].min() == 0  # people tagged, a crowd masked
+        rng = np.random.default_rng(0)
+        n, k = batch["target_lr"].shape[:2]
+        dets = [batch["target_lr"] + 0.1 * rng.random(batch["target_lr"].shape), batch["target_lr"] * 0.5]
+        tags = [rng.standard_normal(batch["target_lr"].shape) for _ in dets]
+        T = binding.tensor
+        outputs: dict[str, Any] = {"lr": T(dets[1]), "intermediate": [T(dets[0])], "tags": [T(t) for t in tags]}
+        det_hr = None
+        if head_enabled:
+            hr = batch["target_hr"] + 0.2 * rng.random(batch["target_hr"].shape)
+            outputs["hr"] = T(hr)
+            det_hr = detection_loss(hr, batch["target_hr"], batch["mask_hr"])
+        got = binding.losses.AssociativeEmbeddingLoss(cfg.loss, head_enabled)(outputs, {k: T(batch[k]) for k in keys})
+        pp = [tag_loss(t, batch["pixels"], batch["joint_mask"]) for t in tags]
+        push, pull = np.stack([a for a, _ in pp], 1), np.stack([b for _, b in pp], 1)
+        det = detection_loss(np.stack(dets, 1), batch["target_lr"], batch["mask_lr"])
+        want = ae_total_loss(push, pull, det, det_hr, eta=0.5)
+        assert pull.mean() > 0 and k == cfg.model.num_keypoints and n == len(ds)
+        assert float(binding.numpy(got["loss"])) == pytest.approx(want, rel=LOSS_REL)
