@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from mindspore import nn
 
+from enhancenet_core.bottomup.loss import ae_total_loss, detection_loss, tag_loss
 from enhancenet_core.config import LossConfig
-from enhancenet_mindspore.losses import EnhanceNetLoss
+from enhancenet_mindspore.losses import AssociativeEmbeddingLoss, EnhanceNetLoss
 from enhancenet_runtime.suites.losses import LossSuite
 
 T = ms.Tensor
@@ -57,3 +58,43 @@ def test_total_loss_eq8(mode: str) -> None:
     assert float(hrl.asnumpy()) == pytest.approx(want_hr, rel=1e-6)
     assert float(total.asnumpy()) == pytest.approx(0.5 * want_lr + 2.0 * want_hr, rel=1e-6)
     ms.set_context(mode=ms.PYNATIVE_MODE)
+
+
+class _AeTotal(nn.Cell):
+    """The AE loss with its dicts built inside construct, two stacks and the head, for GRAPH_MODE."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loss = AssociativeEmbeddingLoss(LossConfig(hr_weight=0.5), True)
+
+    def construct(self, det0, det1, tag0, tag1, hr, t_lr, m_lr, pixels, joint_mask, t_hr, m_hr):
+        out = self.loss({"lr": det1, "intermediate": [det0], "tags": [tag0, tag1], "hr": hr},
+                        {"target_lr": t_lr, "mask_lr": m_lr, "pixels": pixels, "joint_mask": joint_mask,
+                         "target_hr": t_hr, "mask_hr": m_hr})
+        return out["loss"], out["loss_push"], out["loss_pull"]
+
+
+@pytest.mark.parametrize("mode", ["pynative", "graph"])
+def test_ae_loss_compiles_in_graph_mode(mode: str) -> None:
+    """The AE total (push, pull, detection, η · HR detection) equals the spec's in both modes."""
+    rng = np.random.default_rng(7)
+    n, k = 2, 3
+    dets = [rng.random((n, k, 8, 8)).astype(np.float32) for _ in range(2)]
+    tags = [rng.standard_normal((n, k, 8, 8)).astype(np.float32) for _ in range(2)]
+    hr, t_hr = rng.random((2, n, k, 16, 16)).astype(np.float32)
+    t_lr, m_lr = rng.random((n, k, 8, 8)).astype(np.float32), (rng.random((n, 8, 8)) > 0.2).astype(np.float32)
+    m_hr = np.repeat(np.repeat(m_lr, 2, axis=1), 2, axis=2)
+    pixels = rng.integers(0, 8, (n, 3, k, 2)).astype(np.float32)
+    mask = (rng.random((n, 3, k)) > 0.3).astype(np.float32)
+    ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
+    try:
+        loss, push, pull = _AeTotal()(*(T(a) for a in (*dets, *tags, hr, t_lr, m_lr, pixels, mask, t_hr, m_hr)))
+    finally:
+        ms.set_context(mode=ms.PYNATIVE_MODE)
+    pp = [tag_loss(t, pixels.astype(np.int64), mask) for t in tags]
+    want_push, want_pull = np.stack([a for a, _ in pp], 1), np.stack([b for _, b in pp], 1)
+    det = detection_loss(np.stack(dets, 1), t_lr, m_lr)
+    want = ae_total_loss(want_push, want_pull, det, detection_loss(hr, t_hr, m_hr), eta=0.5)
+    assert float(loss.asnumpy()) == pytest.approx(want, rel=1e-5)
+    assert float(push.asnumpy()) == pytest.approx(float(want_push.mean()), rel=1e-5)
+    assert float(pull.asnumpy()) == pytest.approx(float(want_pull.mean()), rel=1e-5)

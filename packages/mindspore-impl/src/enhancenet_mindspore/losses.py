@@ -28,7 +28,7 @@ from __future__ import annotations
 import mindspore as ms
 from mindspore import nn, ops
 
-from enhancenet_core.bottomup.loss import AE_LOSS_WEIGHTS
+from enhancenet_core.bottomup.loss import AE_BATCH_KEYS, AE_HEAD_BATCH_KEYS, AE_LOSS_WEIGHTS
 from enhancenet_core.config import LossConfig
 from enhancenet_core.loss import hr_term_weight
 
@@ -256,8 +256,7 @@ class AssociativeEmbeddingLoss(nn.Cell):
         for key in ("lr", "tags") + (("hr",) if self.head_enabled else ()):
             if key not in outputs:
                 raise ValueError(f"AssociativeEmbeddingLoss: the model outputs have no {key!r}")
-        needed = ("target_lr", "mask_lr", "pixels", "joint_mask") + (
-            ("target_hr", "mask_hr") if self.head_enabled else ())
+        needed = AE_BATCH_KEYS + (AE_HEAD_BATCH_KEYS if self.head_enabled else ())
         for key in needed:
             if key not in batch:
                 raise ValueError(f"AssociativeEmbeddingLoss: the batch has no {key!r}")
