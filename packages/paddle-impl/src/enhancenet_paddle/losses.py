@@ -30,7 +30,7 @@ from paddle import Tensor, nn
 
 from enhancenet_core.bottomup.loss import AE_BATCH_KEYS, AE_HEAD_BATCH_KEYS, AE_LOSS_WEIGHTS
 from enhancenet_core.compositional import MPII_HIERARCHY, Hierarchy, dlcm_loss_terms, level_batch, out_levels
-from enhancenet_core.config import LossConfig
+from enhancenet_core.config import Config, LossConfig
 from enhancenet_core.loss import enhancenet_loss_terms, hr_term_weight
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "JointsOHKMLoss",
     "ae_detection_loss",
     "ae_tag_loss",
+    "build_loss",
     "per_joint_mse",
 ]
 
@@ -289,5 +290,16 @@ class AssociativeEmbeddingLoss(nn.Layer):
             hr = ae_detection_loss(outputs["hr"], batch["target_hr"], batch["mask_hr"]).mean()
             total = total + self.eta * wt["detection"] * hr
             out["loss_hr"] = hr.detach()
+        out["loss_lr"] = out["loss_detection"]  # the training log's LR column (the loops read loss_lr)
         out["loss"] = total
         return out
+
+
+def build_loss(cfg: Config) -> nn.Layer:
+    """The training loss of ``cfg``'s model: :class:`AssociativeEmbeddingLoss` for a bottom-up model
+    (:func:`enhancenet_runtime.engine.data.is_bottom_up`), else :class:`EnhanceNetLoss` (Eq. 8)."""
+    from enhancenet_runtime.engine.data import is_bottom_up
+
+    if is_bottom_up(cfg):
+        return AssociativeEmbeddingLoss(cfg.loss, head_enabled=cfg.model.head.enabled)
+    return EnhanceNetLoss(cfg.loss, head_enabled=cfg.model.head.enabled, upscale=cfg.model.head.upscale)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from enhancenet_runtime.data.records import PoseRecord
 
 __all__ = [
+    "CollateBottomUp",
     "CollateWithTargets",
     "ResumableDistributedSampler",
     "TorchPoseDataset",
@@ -96,6 +97,23 @@ class CollateWithTargets:
         targets = self.core.targets(batch.pop("joints").numpy(), batch.pop("joints_vis").numpy())
         batch.update(to_tensors(targets))
         return batch
+
+
+class CollateBottomUp:
+    """Collate function of a whole-image (bottom-up) core data set: its ``collate`` (stacking, padding people,
+    the multi-peak targets; :func:`enhancenet_runtime.data.bottomup.collate_bottomup`), then tensors."""
+
+    def __init__(self, core: Any) -> None:
+        self.core = core
+
+    def __call__(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        return to_tensors(self.core.collate([_to_numpy(s) for s in samples]))
+
+
+def _to_numpy(sample: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`to_tensors` on a sample (tensors back to NumPy, nested dicts too)."""
+    return {k: v.numpy() if isinstance(v, torch.Tensor) else _to_numpy(v) if isinstance(v, Mapping) else v
+            for k, v in sample.items()}
 
 
 class ResumableDistributedSampler(DistributedSampler):
@@ -186,13 +204,21 @@ def build_loader(
         worker_init_fn=worker_init_fn if workers > 0 else None,
         generator=generator,
         persistent_workers=False,
-        # the core data set renders the batch's targets in one call; other data sets: torch's default collate
-        collate_fn=CollateWithTargets(core) if hasattr(core, "targets") else None,
+        collate_fn=_collate_fn(core),
     )
 
 
+def _collate_fn(core: Any) -> Any:
+    """The core data set renders the batch's targets in one call (top-down ``targets``, bottom-up ``collate``);
+    other data sets: torch's default collate (``None``)."""
+    if hasattr(core, "collate"):
+        return CollateBottomUp(core)
+    return CollateWithTargets(core) if hasattr(core, "targets") else None
+
+
 def build_pose_dataset(cfg: Any, train: bool) -> TorchPoseDataset:
-    """The core ``PoseDataset`` of ``cfg`` (training or test split), wrapped for torch.
+    """The core data set of ``cfg`` (training or test split; whole images for a bottom-up config,
+    :func:`enhancenet_runtime.engine.data.open_split`), wrapped for torch.
 
     Raises:
         FileNotFoundError: a missing annotation, detection or image file (named by enhancenet-core).

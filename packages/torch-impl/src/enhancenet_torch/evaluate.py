@@ -28,11 +28,13 @@ import torch
 from torch import nn
 
 from enhancenet_core.config import Config
+from enhancenet_runtime.engine.bottomup_run import ForwardFn, finish_bottomup_evaluation, model_maps_fn
+from enhancenet_runtime.engine.data import is_bottom_up
 from enhancenet_runtime.engine.evaluation import finish_evaluation
 from enhancenet_runtime.engine.io import package_versions
 from enhancenet_runtime.engine.prediction import infer_maps, predict_dataset
 
-__all__ = ["evaluate", "evaluate_checkpoint", "infer_heatmaps", "run_inference", "torch_versions"]
+__all__ = ["bottomup_forward", "evaluate", "evaluate_bottomup", "evaluate_checkpoint", "infer_heatmaps", "run_inference", "torch_versions"]
 
 
 def torch_versions() -> dict[str, str]:
@@ -94,7 +96,8 @@ def evaluate(
     max_batches: int | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate ``model`` on the test split of ``cfg`` (COCO/synthetic: AP; MPII: PCKh@0.5).
+    """Evaluate ``model`` on the test split of ``cfg`` (COCO/synthetic: AP; MPII: PCKh@0.5; a bottom-up config:
+    :func:`evaluate_bottomup`).
 
     Args:
         cfg: the experiment config (``data``, ``test``).
@@ -114,6 +117,9 @@ def evaluate(
 
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     model = model.to(dev)
+    if is_bottom_up(cfg):
+        return evaluate_bottomup(cfg, model, dev, out_dir, dataset=dataset, max_images=max_batches,
+                                 checkpoint=checkpoint)  # fmt: skip
     if dataset is None:
         dataset = build_pose_dataset(cfg, train=False)
     t0 = time.perf_counter()
@@ -121,6 +127,40 @@ def evaluate(
     seconds = time.perf_counter() - t0
     return finish_evaluation(pred, cfg, dataset.records, out_dir, framework="torch", versions=torch_versions(),
                              checkpoint=checkpoint, seconds=seconds)
+
+
+def bottomup_forward(model: nn.Module, device: torch.device) -> ForwardFn:
+    """The AE model as the runtime's ``forward``: NumPy images -> NumPy outputs (``lr``, ``tags``, ``hr``)."""
+
+    @torch.no_grad()
+    def forward(images: np.ndarray) -> dict[str, Any]:
+        out = model(torch.from_numpy(images).to(device))
+        return {k: [t.float().cpu().numpy() for t in v] if isinstance(v, (list, tuple)) else v.float().cpu().numpy()
+                for k, v in out.items() if k in ("lr", "hr", "tags")}  # fmt: skip
+
+    return forward
+
+
+def evaluate_bottomup(
+    cfg: Config,
+    model: nn.Module,
+    device: torch.device,
+    out_dir: str | os.PathLike[str] | None = None,
+    dataset: Any | None = None,
+    max_images: int | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Bottom-up AP of an AE ``model`` on the test split's whole images: the runtime's evaluator
+    (:func:`enhancenet_runtime.engine.bottomup_run.finish_bottomup_evaluation`: flip test and scales per
+    ``bottomup``, grouping, back-projection, COCO AP, ``results.json``) on this model's maps (M^HR with the
+    head and ``test.use_hr``, the last stack's LR tags)."""
+    from enhancenet_torch.data import build_pose_dataset
+
+    model.eval()
+    core = dataset if dataset is not None else build_pose_dataset(cfg, train=False).core
+    return finish_bottomup_evaluation(cfg, getattr(core, "core", core), model_maps_fn(bottomup_forward(model, device), cfg),
+                                      out_dir, framework="torch", versions=torch_versions(), checkpoint=checkpoint,
+                                      max_images=max_images)  # fmt: skip
 
 
 def evaluate_checkpoint(

@@ -29,7 +29,7 @@ from torch import nn
 
 from enhancenet_core.bottomup.loss import AE_BATCH_KEYS, AE_HEAD_BATCH_KEYS, AE_LOSS_WEIGHTS
 from enhancenet_core.compositional import MPII_HIERARCHY, Hierarchy, dlcm_loss_terms, level_batch, out_levels
-from enhancenet_core.config import LossConfig
+from enhancenet_core.config import Config, LossConfig
 from enhancenet_core.loss import enhancenet_loss_terms, hr_term_weight
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "JointsOHKMLoss",
     "ae_detection_loss",
     "ae_tag_loss",
+    "build_loss",
     "per_joint_mse",
 ]
 
@@ -275,12 +276,14 @@ class AssociativeEmbeddingLoss(nn.Module):
         Args:
             outputs: the AE model's dict: ``"lr"`` (N, K, h, w) last stack's detection, ``"intermediate"`` the
                 earlier stacks', ``"tags"`` every stack's tag maps, ``"hr"`` (N, K, rh, rw) with the head.
-            batch: ``"target_lr"`` (N, K, h, w), ``"mask_lr"`` (N, h, w), ``"pixels"`` (N, P, K, 2) LR map pixels
-                (x, y), ``"joint_mask"`` (N, P, K); with the head ``"target_hr"``, ``"mask_hr"``.
+            batch: a collated bottom-up batch, the contract of :mod:`enhancenet_core.bottomup.loss`
+                (``AE_BATCH_KEYS``): ``"target_lr"`` (N, K, h, w), ``"mask_lr"`` (N, h, w), ``"pixels"`` (N, P, K,
+                2) LR map pixels (x, y), ``"joint_mask"`` (N, P, K); with the head ``"target_hr"``, ``"mask_hr"``.
 
         Returns:
             ``"loss"`` (the scalar to back-propagate) and, before their weights, ``"loss_push"``, ``"loss_pull"``,
-            ``"loss_detection"`` (means over images and stacks) and, with the head, ``"loss_hr"``.
+            ``"loss_detection"`` (means over images and stacks; also as ``"loss_lr"``, the training log's LR
+            column) and, with the head, ``"loss_hr"``.
         """
         for key in ("lr", "tags") + (("hr",) if self.head_enabled else ()):
             if key not in outputs:
@@ -304,5 +307,16 @@ class AssociativeEmbeddingLoss(nn.Module):
             hr = ae_detection_loss(outputs["hr"], batch["target_hr"], batch["mask_hr"]).mean()
             total = total + self.eta * wt["detection"] * hr
             out["loss_hr"] = hr.detach()
+        out["loss_lr"] = out["loss_detection"]  # the training log's LR column (the loops read loss_lr)
         out["loss"] = total
         return out
+
+
+def build_loss(cfg: Config) -> nn.Module:
+    """The training loss of ``cfg``'s model: :class:`AssociativeEmbeddingLoss` for a bottom-up model
+    (:func:`enhancenet_runtime.engine.data.is_bottom_up`), else :class:`EnhanceNetLoss` (Eq. 8)."""
+    from enhancenet_runtime.engine.data import is_bottom_up
+
+    if is_bottom_up(cfg):
+        return AssociativeEmbeddingLoss(cfg.loss, head_enabled=cfg.model.head.enabled)
+    return EnhanceNetLoss(cfg.loss, head_enabled=cfg.model.head.enabled, upscale=cfg.model.head.upscale)

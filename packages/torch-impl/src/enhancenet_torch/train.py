@@ -56,7 +56,7 @@ from enhancenet_torch.checkpoint import (
 )
 from enhancenet_torch.data import ResumableDistributedSampler, TorchPoseDataset, build_loader
 from enhancenet_torch.device import resolve_device
-from enhancenet_torch.losses import EnhanceNetLoss
+from enhancenet_torch.losses import build_loss
 
 __all__ = [
     "LOG_FIELDS",
@@ -204,7 +204,8 @@ def train(
             ``False``: no validation, no best model).
         progress: a tqdm bar on rank 0.
         model_fn: builds the model from the config (default :func:`enhancenet_torch.models.build_model`).
-        train_dataset: a torch dataset of samples (default: the core ``PoseDataset`` of ``cfg``'s train split).
+        train_dataset: a torch dataset of samples (default: the core data set of ``cfg``'s train split: whole
+            images for a bottom-up config, person crops otherwise).
         tensorboard: also log to TensorBoard when it is installed.
 
     Returns:
@@ -218,7 +219,7 @@ def train(
     seed_everything(tcfg.seed, 0)  # same initial weights on every rank (DDP also broadcasts them)
 
     model = (model_fn or _default_model)(cfg).to(ctx.device)
-    criterion = EnhanceNetLoss(cfg.loss, head_enabled=cfg.model.head.enabled, upscale=cfg.model.head.upscale)
+    criterion = build_loss(cfg)  # the AE loss for a bottom-up model, else Eq. 8
     optimizer = build_optimizer(model.parameters(), tcfg)
     scheduler = build_scheduler(optimizer, tcfg)
     use_amp = bool(tcfg.amp) and ctx.device.type == "cuda"

@@ -225,10 +225,15 @@ def collate_bottomup(samples: Sequence[Mapping[str, Any]], cfg: Config) -> dict[
 
 
 class BottomUpDataset:
-    """Map-style whole-image data set; sample ``i`` of epoch ``e`` draws from ``default_rng([seed, e, i])``."""
+    """Map-style whole-image data set; sample ``i`` of epoch ``e`` draws from ``default_rng([seed, e, i])``.
 
-    def __init__(self, records: Sequence[BottomUpRecord], cfg: Config, train: bool, seed: int | None = None) -> None:
+    ``ann_file``: the COCO file the records came from (bottom-up AP is computed against it), if known.
+    """
+
+    def __init__(self, records: Sequence[BottomUpRecord], cfg: Config, train: bool, seed: int | None = None,
+                 ann_file: str | os.PathLike[str] | None = None) -> None:
         self.records = tuple(records)
+        self.ann_file = Path(ann_file) if ann_file is not None else None
         self.cfg = cfg
         self.train = bool(train)
         self.seed = int(cfg.train.seed if seed is None else seed)
