@@ -23,10 +23,12 @@ import numpy as np
 from mindspore import nn
 
 from enhancenet_core.config import Config
+from enhancenet_runtime.engine.bottomup_run import ForwardFn, finish_bottomup_evaluation, model_maps_fn
+from enhancenet_runtime.engine.data import is_bottom_up
 from enhancenet_runtime.engine.evaluation import finish_evaluation
 from enhancenet_runtime.engine.prediction import infer_maps, predict_dataset
 
-__all__ = ["evaluate", "evaluate_checkpoint", "forward_maps", "infer_heatmaps", "run_inference", "versions"]
+__all__ = ["bottomup_forward", "evaluate", "evaluate_bottomup", "evaluate_checkpoint", "forward_maps", "infer_heatmaps", "run_inference", "versions"]
 
 
 def versions() -> dict[str, str]:
@@ -95,7 +97,8 @@ def evaluate(
     checkpoint: str | os.PathLike[str] | None = None,
     mode: str = "pynative",
 ) -> dict[str, Any]:
-    """Evaluate ``model`` on the test split of ``cfg`` (COCO/synthetic: AP; MPII: PCKh@0.5).
+    """Evaluate ``model`` on the test split of ``cfg`` (COCO/synthetic: AP; MPII: PCKh@0.5; a bottom-up config:
+    :func:`evaluate_bottomup`, in PYNATIVE mode).
 
     Args:
         cfg: the experiment config (``data``, ``test``).
@@ -113,6 +116,8 @@ def evaluate(
     """
     from enhancenet_mindspore.data import build_pose_dataset
 
+    if is_bottom_up(cfg):
+        return evaluate_bottomup(cfg, model, out_dir, dataset=dataset, max_images=max_batches, checkpoint=checkpoint)
     if dataset is None:
         dataset = build_pose_dataset(cfg, train=False)
     t0 = time.perf_counter()
@@ -120,6 +125,36 @@ def evaluate(
     seconds = time.perf_counter() - t0
     return finish_evaluation(pred, cfg, dataset.records, out_dir, framework="mindspore", versions=versions(),
                              checkpoint=checkpoint, seconds=seconds)
+
+
+def bottomup_forward(model: Callable[[ms.Tensor], Any]) -> ForwardFn:
+    """The AE model as the runtime's ``forward``: NumPy images -> NumPy outputs (``lr``, ``tags``, ``hr``)."""
+
+    def forward(images: np.ndarray) -> dict[str, Any]:
+        out = model(ms.Tensor(np.ascontiguousarray(images, dtype=np.float32)))
+        return {k: [t.asnumpy().astype(np.float32) for t in v] if isinstance(v, (list, tuple))
+                else v.asnumpy().astype(np.float32) for k, v in out.items() if k in ("lr", "hr", "tags")}  # fmt: skip
+
+    return forward
+
+
+def evaluate_bottomup(
+    cfg: Config,
+    model: nn.Cell,
+    out_dir: str | os.PathLike[str] | None = None,
+    dataset: Any | None = None,
+    max_images: int | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Bottom-up AP of an AE ``model`` on the test split's whole images (the runtime's
+    :func:`~enhancenet_runtime.engine.bottomup_run.finish_bottomup_evaluation` on this model's maps)."""
+    from enhancenet_mindspore.data import build_pose_dataset
+
+    model.set_train(False)
+    core = dataset if dataset is not None else build_pose_dataset(cfg, train=False)
+    return finish_bottomup_evaluation(cfg, core, model_maps_fn(bottomup_forward(model), cfg), out_dir,
+                                      framework="mindspore", versions=versions(), checkpoint=checkpoint,
+                                      max_images=max_images)  # fmt: skip
 
 
 def evaluate_checkpoint(

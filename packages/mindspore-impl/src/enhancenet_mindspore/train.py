@@ -61,7 +61,7 @@ from enhancenet_mindspore.checkpoint import (
 )
 from enhancenet_mindspore.data import BatchLoader, build_pose_dataset
 from enhancenet_mindspore.device import resolve_device
-from enhancenet_mindspore.losses import EnhanceNetLoss
+from enhancenet_mindspore.losses import AssociativeEmbeddingLoss, EnhanceNetLoss, build_loss
 from enhancenet_mindspore.optim import TorchAdam
 from enhancenet_runtime.engine.training import (
     RankInfo,
@@ -161,15 +161,43 @@ class _NetWithLoss(nn.Cell):
         return loss, terms["loss_lr"], loss_hr
 
 
+class _AeNetWithLoss(nn.Cell):
+    """``(image, target_lr, mask_lr, pixels, joint_mask, target_hr, mask_hr) -> (loss, loss_lr, loss_hr)``: the AE
+    model then :class:`~enhancenet_mindspore.losses.AssociativeEmbeddingLoss` (the batch of
+    :data:`enhancenet_core.bottomup.loss.AE_BATCH_KEYS`; without the head the HR slots repeat the LR ones)."""
+
+    def __init__(self, model: nn.Cell, criterion: AssociativeEmbeddingLoss, loss_scaler: Any | None = None) -> None:
+        super().__init__(auto_prefix=False)
+        self.model = model
+        self.criterion = criterion
+        self.head = bool(criterion.head_enabled)
+        self.loss_scaler = loss_scaler
+        self.scaled = loss_scaler is not None
+
+    def construct(self, image, target_lr, mask_lr, pixels, joint_mask, target_hr, mask_hr):
+        outputs = self.model(image)
+        batch = {"target_lr": target_lr, "mask_lr": mask_lr, "pixels": pixels, "joint_mask": joint_mask}
+        if self.head:
+            batch["target_hr"] = target_hr
+            batch["mask_hr"] = mask_hr
+        terms = self.criterion(outputs, batch)
+        loss = terms["loss"]
+        if self.scaled:
+            loss = self.loss_scaler.scale(loss)
+        loss_hr = terms["loss_hr"] if self.head else terms["loss_lr"] * 0.0
+        return loss, terms["loss_lr"], loss_hr
+
+
 class TrainStep(nn.Cell):
     """One optimizer step as a Cell: ``value_and_grad`` of model → loss over the optimizer's parameters
     (one forward pass, so batch-norm statistics move once per step), the optional data-parallel gradient mean,
     then the optimizer. With a loss scaler (AMP) a step with non-finite gradients is skipped."""
 
-    def __init__(self, model: nn.Cell, criterion: EnhanceNetLoss, optimizer: nn.Optimizer,
+    def __init__(self, model: nn.Cell, criterion: EnhanceNetLoss | AssociativeEmbeddingLoss, optimizer: nn.Optimizer,
                  grad_reducer: nn.Cell | None = None, loss_scaler: Any | None = None) -> None:
         super().__init__(auto_prefix=False)
-        self.network = _NetWithLoss(model, criterion, loss_scaler)
+        ae = isinstance(criterion, AssociativeEmbeddingLoss)
+        self.network = (_AeNetWithLoss if ae else _NetWithLoss)(model, criterion, loss_scaler)
         self.optimizer = optimizer
         self.grad_fn = ms.value_and_grad(self.network, None, optimizer.parameters, has_aux=True)
         self.reduce = grad_reducer is not None
@@ -177,8 +205,8 @@ class TrainStep(nn.Cell):
         self.loss_scaler = loss_scaler
         self.scaled = loss_scaler is not None
 
-    def construct(self, image, target_lr, weight_lr, target_hr, weight_hr):
-        (loss, loss_lr, loss_hr), grads = self.grad_fn(image, target_lr, weight_lr, target_hr, weight_hr)
+    def construct(self, *inputs):
+        (loss, loss_lr, loss_hr), grads = self.grad_fn(*inputs)
         if self.reduce:
             grads = self.grad_reducer(grads)
         if self.scaled:
@@ -195,7 +223,7 @@ class TrainStep(nn.Cell):
 
 def make_train_step(
     model: nn.Cell,
-    criterion: EnhanceNetLoss,
+    criterion: EnhanceNetLoss | AssociativeEmbeddingLoss,
     optimizer: nn.Optimizer,
     mode: str = "pynative",
     grad_reducer: nn.Cell | None = None,
@@ -205,7 +233,9 @@ def make_train_step(
 
     Shapes: image (B, 3, H, W), target_lr (B, K, h, w), weight_lr (B, K), target_hr (B, K, rh, rw), weight_hr
     (B, K); without the head pass the LR target and weight again in the HR slots (they are not used) and
-    ``loss_hr`` is 0. ``mode="graph"`` compiles :class:`TrainStep` with ``mindspore.jit``.
+    ``loss_hr`` is 0. With :class:`~enhancenet_mindspore.losses.AssociativeEmbeddingLoss` the step takes
+    ``(image, target_lr, mask_lr, pixels, joint_mask, target_hr, mask_hr)`` (:func:`_batch_tensors`).
+    ``mode="graph"`` compiles :class:`TrainStep` with ``mindspore.jit``.
     """
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
@@ -225,7 +255,15 @@ def _default_validate(cfg: Config, model: nn.Cell, out_dir: Path, epoch: int) ->
     return evaluate(cfg, model, out_dir=out_dir / "eval" / f"epoch_{epoch:03d}", progress=False)
 
 
-def _batch_tensors(batch: Mapping[str, Any], head: bool) -> tuple[ms.Tensor, ...]:
+AE_STEP_KEYS = ("image", "target_lr", "mask_lr", "pixels", "joint_mask", "target_hr", "mask_hr")
+
+
+def _batch_tensors(batch: Mapping[str, Any], head: bool, ae: bool = False) -> tuple[ms.Tensor, ...]:
+    """The step's inputs of a collated batch (float32; without the head the HR slots repeat the LR ones)."""
+    if ae:
+        t = {k: ms.Tensor(np.ascontiguousarray(batch[k], dtype=np.float32)) for k in AE_STEP_KEYS if k in batch}
+        return tuple(t[k] for k in AE_STEP_KEYS[:5]) + ((t["target_hr"], t["mask_hr"]) if head
+                                                        else (t["target_lr"], t["mask_lr"]))  # fmt: skip
     t = {k: ms.Tensor(np.ascontiguousarray(batch[k], dtype=np.float32))
          for k in ("image", "target_lr", "target_weight_lr", "target_hr", "target_weight_hr") if k in batch}
     if head:
@@ -285,7 +323,7 @@ def train(
 
         model = auto_mixed_precision(model, "O2")
         loss_scaler = DynamicLossScaler(scale_value=2.0**16, scale_factor=2, scale_window=1000)
-    criterion = EnhanceNetLoss(cfg.loss, head_enabled=cfg.model.head.enabled, upscale=cfg.model.head.upscale)
+    criterion = build_loss(cfg)  # the AE loss for a bottom-up model, else Eq. 8
     optimizer = build_optimizer(model.trainable_params(), tcfg)
     reducer = nn.DistributedGradReducer(optimizer.parameters, mean=True, degree=ctx.world_size) if ctx.distributed else None
 
@@ -317,7 +355,7 @@ def train(
         model.set_train(True)
 
     def step_fn(batch: Mapping[str, Any]) -> StepOutput:
-        loss, loss_lr, loss_hr = train_step(*_batch_tensors(batch, head))
+        loss, loss_lr, loss_hr = train_step(*_batch_tensors(batch, head, isinstance(criterion, AssociativeEmbeddingLoss)))
         if all_reduce is not None:
             loss = all_reduce(loss) / ctx.world_size
         return StepOutput(

@@ -24,10 +24,12 @@ from paddle import nn
 
 from enhancenet_core.config import Config
 from enhancenet_paddle.predictor import infer_heatmaps, select_infer
+from enhancenet_runtime.engine.bottomup_run import ForwardFn, finish_bottomup_evaluation, model_maps_fn
+from enhancenet_runtime.engine.data import is_bottom_up
 from enhancenet_runtime.engine.evaluation import finish_evaluation
 from enhancenet_runtime.engine.prediction import predict_dataset
 
-__all__ = ["evaluate", "evaluate_checkpoint", "infer_heatmaps", "run_inference", "versions"]
+__all__ = ["bottomup_forward", "evaluate", "evaluate_bottomup", "evaluate_checkpoint", "infer_heatmaps", "run_inference", "versions"]
 
 
 def versions() -> dict[str, str]:
@@ -75,7 +77,8 @@ def evaluate(
     checkpoint: str | os.PathLike[str] | None = None,
     engine: str | None = None,
 ) -> dict[str, Any]:
-    """Evaluate ``model`` on the test split of ``cfg`` (COCO/synthetic: AP; MPII: PCKh@0.5).
+    """Evaluate ``model`` on the test split of ``cfg`` (COCO/synthetic: AP; MPII: PCKh@0.5; a bottom-up config:
+    :func:`evaluate_bottomup`, in dygraph).
 
     Args:
         cfg: the experiment config (``data``, ``test``).
@@ -98,6 +101,8 @@ def evaluate(
         from enhancenet_paddle.device import resolve_device
 
         paddle.set_device(resolve_device(device))
+    if is_bottom_up(cfg):
+        return evaluate_bottomup(cfg, model, out_dir, dataset=dataset, max_images=max_batches, checkpoint=checkpoint)
     if dataset is None:
         dataset = build_pose_dataset(cfg, train=False)
     t0 = time.perf_counter()
@@ -105,6 +110,37 @@ def evaluate(
     seconds = time.perf_counter() - t0
     return finish_evaluation(pred, cfg, dataset.records, out_dir, framework="paddle", versions=versions(),
                              checkpoint=checkpoint, seconds=seconds)
+
+
+def bottomup_forward(model: nn.Layer) -> ForwardFn:
+    """The AE model as the runtime's ``forward``: NumPy images -> NumPy outputs (``lr``, ``tags``, ``hr``)."""
+
+    @paddle.no_grad()
+    def forward(images: np.ndarray) -> dict[str, Any]:
+        out = model(paddle.to_tensor(images))
+        return {k: [t.astype("float32").numpy() for t in v] if isinstance(v, (list, tuple))
+                else v.astype("float32").numpy() for k, v in out.items() if k in ("lr", "hr", "tags")}  # fmt: skip
+
+    return forward
+
+
+def evaluate_bottomup(
+    cfg: Config,
+    model: nn.Layer,
+    out_dir: str | os.PathLike[str] | None = None,
+    dataset: Any | None = None,
+    max_images: int | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Bottom-up AP of an AE ``model`` on the test split's whole images (the runtime's
+    :func:`~enhancenet_runtime.engine.bottomup_run.finish_bottomup_evaluation` on this model's maps)."""
+    from enhancenet_paddle.data import build_pose_dataset
+
+    model.eval()
+    core = dataset if dataset is not None else build_pose_dataset(cfg, train=False)
+    return finish_bottomup_evaluation(cfg, getattr(core, "core", core), model_maps_fn(bottomup_forward(model), cfg),
+                                      out_dir, framework="paddle", versions=versions(), checkpoint=checkpoint,
+                                      max_images=max_images)  # fmt: skip
 
 
 def evaluate_checkpoint(

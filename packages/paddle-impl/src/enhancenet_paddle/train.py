@@ -50,7 +50,7 @@ from enhancenet_paddle.checkpoint import (
 )
 from enhancenet_paddle.data import PaddlePoseDataset, ResumableDistributedBatchSampler, build_loader
 from enhancenet_paddle.device import resolve_device
-from enhancenet_paddle.losses import EnhanceNetLoss
+from enhancenet_paddle.losses import build_loss
 from enhancenet_runtime.engine.training import (
     RankInfo,
     RunState,
@@ -177,7 +177,8 @@ def _batch_to(batch: Mapping[str, Any], ctx: DistContext) -> dict[str, Any]:
     """The network input and targets of a collated batch on this process's GPU (unchanged on CPU)."""
     if not ctx.is_gpu:
         return dict(batch)
-    return {k: (v.cuda() if k.startswith(("image", "target")) else v) for k, v in batch.items()}
+    moved = ("image", "target", "mask", "pixels", "joint_mask")  # top-down and bottom-up (AE_BATCH_KEYS) inputs
+    return {k: (v.cuda() if k.startswith(moved) and isinstance(v, paddle.Tensor) else v) for k, v in batch.items()}
 
 
 def train(
@@ -222,7 +223,7 @@ def train(
     seed_everything(tcfg.seed, 0)  # the same initial weights on every rank (DataParallel also broadcasts them)
 
     bare = (model_fn or _default_model)(cfg)
-    criterion = EnhanceNetLoss(cfg.loss, head_enabled=cfg.model.head.enabled, upscale=cfg.model.head.upscale)
+    criterion = build_loss(cfg)  # the AE loss for a bottom-up model, else Eq. 8
     scheduler = build_scheduler(tcfg)
     optimizer = build_optimizer(bare.parameters(), tcfg, scheduler)
     use_amp = bool(tcfg.amp) and ctx.is_gpu
