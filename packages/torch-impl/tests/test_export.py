@@ -104,3 +104,17 @@ def test_export_without_head_and_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         export_onnx(build_model(cfg), tmp_path / "no" / "x.onnx", cfg.input_size)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base.onnx"]
+
+
+@pytest.mark.parametrize("head", [True, False], ids=["head", "no-head"])
+def test_ae_hourglass_exports_maps_and_tags(tmp_path: Path, head: bool) -> None:
+    """The bottom-up AE hourglass: M^LR[, M^HR] and the last stack's tag maps, reproduced by onnxruntime."""
+    base = BaseModelConfig(name=BaseModelName.AE_HOURGLASS, stages=2, hourglass_channels=16, hourglass_increase=8,
+                           ae_output_channels=6)  # fmt: skip
+    cfg = ModelConfig(base=base, head=EnhanceNetConfig(channels=8, upscale=2, enabled=head), num_keypoints=3,
+                      input_size=(64, 64))  # fmt: skip
+    report = export_onnx(build_model(cfg), tmp_path / "ae.onnx", cfg.input_size, batch_size=2)
+    want = ["heatmaps_lr", "heatmaps_hr", "tags"] if head else ["heatmaps_lr", "tags"]
+    assert report.output_names == want
+    for name in want:
+        assert report.max_abs_diff[name] <= 1e-5 * max(report.scale[name], 1.0), name

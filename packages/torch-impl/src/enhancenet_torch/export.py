@@ -1,7 +1,8 @@
 """ONNX export of a :class:`~enhancenet_torch.models.PoseModel`, checked with onnxruntime.
 
 The exported graph takes ``images`` (N, 3, H, W) float32 (dynamic N) and returns ``heatmaps_lr`` M^LR
-(N, K, h, w) and, when the head is attached, ``heatmaps_hr`` M^HR (N, K, r*h, r*w). The sub-pixel layer is
+(N, K, h, w), when the head is attached ``heatmaps_hr`` M^HR (N, K, r*h, r*w), and for the bottom-up AE hourglass
+``tags`` (N, K, h, w), the last stack's tag maps (what bottom-up grouping reads). The sub-pixel layer is
 exported as ``Conv`` + ``DepthToSpace`` with ``mode="CRD"``: ONNX's CRD ("column-row-depth") order is exactly
 ``torch.nn.functional.pixel_shuffle`` (channel ``k*r*r + i*r + j`` -> row ``h*r + i``, column ``w*r + j``),
 the framework shuffle order; DCR mode would be a different permutation. A head whose weights are stored in
@@ -30,7 +31,7 @@ INPUT_NAME = "images"
 
 
 class _ExportWrapper(nn.Module):
-    """Turns the PoseModel's dict into a tuple of tensors (M^LR[, M^HR]) for tracing."""
+    """Turns the PoseModel's dict into a tuple of tensors (M^LR[, M^HR][, last stack's tags]) for tracing."""
 
     def __init__(self, model: PoseModel) -> None:
         super().__init__()
@@ -38,7 +39,8 @@ class _ExportWrapper(nn.Module):
 
     def forward(self, images: Tensor) -> tuple[Tensor, ...]:
         out = self.model(images)
-        return (out["lr"], out["hr"]) if "hr" in out else (out["lr"],)
+        maps = (out["lr"], out["hr"]) if "hr" in out else (out["lr"],)
+        return (*maps, out["tags"][-1]) if "tags" in out else maps
 
 
 @dataclass
@@ -110,6 +112,9 @@ def export_onnx(
     width, height = input_size
     example = torch.randn(batch_size, 3, height, width, generator=torch.Generator().manual_seed(seed))
     output_names = ["heatmaps_lr", "heatmaps_hr"] if net.has_head else ["heatmaps_lr"]
+    with torch.no_grad():
+        if len(wrapper(example)) > len(output_names):  # the AE hourglass: its tag maps too
+            output_names.append("tags")
     dynamic_axes = {name: {0: "batch"} for name in [INPUT_NAME, *output_names]}
 
     def write(tmp: Path) -> None:
