@@ -53,7 +53,9 @@ def predict_image(
     joint: int | None = None,
     score_threshold: float = 0.2,
 ) -> list[Path]:
-    """Predict the poses of the persons in ``boxes`` and write the Fig. 1-style picture to ``out_path``.
+    """Predict the poses of the persons in ``boxes`` and write the Fig. 1-style picture to ``out_path``; a
+    bottom-up config finds every person in the whole image instead (no boxes;
+    :func:`enhancenet_runtime.engine.bottomup_picture.predict_bottomup_picture`).
 
     Args:
         cfg: the experiment config.
@@ -68,13 +70,22 @@ def predict_image(
     Returns:
         The files written (picture, keypoints JSON).
     """
+    from enhancenet_runtime.engine.data import is_bottom_up
     from enhancenet_torch.checkpoint import load_model_weights
     from enhancenet_torch.device import resolve_device
     from enhancenet_torch.models import build_model
 
+    bottom_up = is_bottom_up(cfg)
+    if bottom_up and boxes:
+        raise ValueError("--boxes: a bottom-up model finds every person in the whole image; leave --boxes out")
     dev = resolve_device(device)
     model = build_model(cfg.model)
     load_model_weights(model, checkpoint, cfg.model)
     model.to(dev).eval()
+    if bottom_up:
+        from enhancenet_runtime.engine.bottomup_picture import predict_bottomup_picture
+        from enhancenet_torch.evaluate import bottomup_forward
+
+        return predict_bottomup_picture(cfg, image, out_path, bottomup_forward(model, dev), joint=joint)
     return predict_picture(cfg, image, boxes, out_path, _infer(model, cfg, dev), joint=joint,
                            score_threshold=score_threshold)
