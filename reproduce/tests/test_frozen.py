@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +96,31 @@ def test_crop_batch_and_head_training_on_a_tiny_cache() -> None:
     assert losses2 == losses  # seeded
     with torch.no_grad():
         assert head(torch.from_numpy(cache["features"]), torch.from_numpy(cache["lr"])).shape == (n, k, h * r, w * r)
+
+
+def test_run_frozen_command_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reproduce.frozen import run_frozen
+    from reproduce.runner import ROOT, Runner
+
+    pre = build_grid(QUICK, ["torch"]).pretrain
+    runner = Runner(tmp_path, {"torch": "/nonexistent/python"})
+    calls: list[tuple[list[str], dict]] = []
+
+    def fake_run(cmd: list[str], log_file: Path, env: dict | None = None) -> float:
+        calls.append((cmd, env or {}))
+        out = Path(cmd[cmd.index("--out") + 1])
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "frozen.npz").write_bytes(b"x")
+        return 1.0
+
+    monkeypatch.setattr(runner, "_run", fake_run)
+    out = run_frozen(runner, pre, QUICK.frozen, tmp_path / "data")
+    cmd, env = calls[0]
+    assert cmd[:4] == ["/nonexistent/python", "-m", "reproduce.frozen_torch", pre.config]
+    sets = dict(a.split("=", 1) for a in cmd[cmd.index("--set"):cmd.index("--seeds")] if a != "--set")
+    assert sets["model.head.enabled"] == "true" and sets["model.base.pretrained"] == str(runner.backbone(pre))
+    assert sets["data.root"] == str(tmp_path / "data") and "train.seed" not in sets
+    assert sets["model.input_size"] == dict(pre.overrides)["model.input_size"]  # the base's own scale
+    assert cmd[cmd.index("--seeds") + 1:cmd.index("--steps")] == ["0", "1"]
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)  # reproduce importable from the work dir
+    assert run_frozen(runner, pre, QUICK.frozen, tmp_path / "data") == out and len(calls) == 1  # resumed
