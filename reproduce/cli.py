@@ -250,6 +250,7 @@ def _bench(results: dict[str, Any], scale: Scale) -> dict[str, Any]:
     return {"scale": scale.name, "commit": results["commit"], "created": results["created"],
             "pretrain": pretrain, "pretrain_cpn_seconds": (cpn or {}).get("train_seconds"),
             "train_seconds_per_framework": per_fw, "seconds_per_part": _seconds_per_part(results),
+            "frozen_seconds": ((results.get("frozen") or {}).get("settings") or {}).get("seconds"),
             "wall_seconds_total": results["wall_seconds"], "runs": rows}
 
 
@@ -270,6 +271,27 @@ def _seconds_per_part(results: dict[str, Any]) -> dict[str, float]:
                     evals += rec["eval_seconds"] or 0.0
         out[table] = round(sum(trains.values()) + evals, 1)
     return out
+
+
+def _frozen(scale: Scale, grid: Grid, runner: Runner, data_root: Path, failures: dict[str, str]
+            ) -> dict[str, Any] | None:
+    """The frozen-base experiment (PyTorch only, on the scale's pretrained base), scored; None without one."""
+    from reproduce.frozen import run_frozen, score_frozen
+
+    if scale.frozen is None or grid.pretrain is None:
+        return None
+    if "torch" not in runner.pythons:
+        return {"status": "not run: PyTorch is not among the frameworks that run"}
+    if grid.pretrain.key in failures:
+        return {"status": "not run: the pretraining failed"}
+    try:
+        out = run_frozen(runner, grid.pretrain, scale.frozen, data_root)
+    except RunFailed as exc:
+        failures["frozen"] = str(exc)
+        return {"status": "not run: " + str(exc).splitlines()[0]}
+    cfg = _run_config(grid.pretrain)
+    return score_frozen(out, data_root / "annotations" / "person_keypoints_val.json",
+                        cfg.model.input_size[1] // cfg.model.heatmap_stride)
 
 
 def _has_numpy_ref(python: str) -> bool:
@@ -366,6 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bar.update(1)
     bar.close()
     fig1 = _fig1(grid, runner, data_root, failures)
+    frozen = _frozen(scale, grid, runner, data_root, failures)
 
     results: dict[str, Any] = {
         "format": "enhancenet-reproduce-results", "format_version": 1, "commit": gate.commit,
@@ -394,6 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "not_run": [f"{fw}: {st}" for fw, st in status.items() if st != "run"]
                    + [f"{k}: {v.splitlines()[0]}" for k, v in failures.items()],
         "fig1_source": fig1,
+        "frozen": frozen,
     }
     results["evals"] = collect(grid, runner, data_root, frameworks, failures)
     ann_file = data_root / "annotations" / "person_keypoints_val.json"

@@ -141,9 +141,10 @@ class Runner:
     def _call(self, framework: str, args: list[str], log_file: Path) -> float:
         return self._run([self.pythons[framework], "-m", f"enhancenet_{framework}.cli", *args], log_file)
 
-    def _run(self, cmd: list[str], log_file: Path) -> float:
-        """Run ``cmd`` in the work directory, output to ``log_file``; its wall time, or RunFailed with the tail."""
-        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "GLOG_minloglevel": "2"}
+    def _run(self, cmd: list[str], log_file: Path, env: Mapping[str, str] | None = None) -> float:
+        """Run ``cmd`` in the work directory, output to ``log_file``; its wall time, or RunFailed with the tail.
+        ``env`` adds to the environment."""
+        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "GLOG_minloglevel": "2", **(env or {})}
         log_file.parent.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         with log_file.open("w") as fh:

@@ -11,6 +11,7 @@ import numpy as np
 
 from reproduce import paper
 from reproduce.experiments import TABLE5
+from reproduce.frozen import render_frozen
 from reproduce.stats import PairedTest, holm, paired_t
 
 __all__ = ["METRICS", "comparisons", "effect", "paired", "render_tables", "summarize"]
@@ -248,6 +249,7 @@ def render_tables(results: Mapping[str, Any]) -> str:
                          "final map, after the head with EnhanceNet as Eq. 8 places it; reference framework "
                          f"{results.get('reference_framework', '?')}, its own pretrained CPN)")
 
+    lines += render_frozen(results.get("frozen"))
     # Table 5
     lines += ["## Table 5 in small: ablations (reference framework "
               f"{results.get('reference_framework', '?')}, seed {scale['seeds'][0]})", "",
