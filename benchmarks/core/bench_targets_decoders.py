@@ -9,7 +9,7 @@ Cases run as interleaved repetitions (peer, ours, peer, ours, ... in alternating
 processes hits both sides alike; each row reports the ratio peer time / our time as min / median / max over the
 repetitions, and the load average before and after.
 
-    python benchmarks/core/bench_targets_decoders.py [--repeats 15] [--dark-repeats 3] [--json out.json]
+    python benchmarks/core/bench_targets_decoders.py [--repeats 15] [--dark-repeats 3] [--only targets] [--json out.json]
 """
 
 from __future__ import annotations
@@ -87,6 +87,8 @@ def main() -> None:
     ap.add_argument("--keypoints", type=int, default=17)
     ap.add_argument("--repeats", type=int, default=15, help="interleaved repetitions per case")
     ap.add_argument("--dark-repeats", type=int, default=3, help="repetitions of the DARK cases (DarkPose is slow)")
+    ap.add_argument("--only", choices=("all", "targets"), default="all",
+                    help="targets: only the target rows (no decoder, no DARK case)")
     ap.add_argument("--json", type=Path, default=None, help="write the results here (atomic)")
     ap.add_argument("--markdown", action="store_true", help="also print the rows as a Markdown table")
     args = ap.parse_args()
@@ -97,42 +99,44 @@ def main() -> None:
     rows: list[dict] = []
     load_before = os.getloadavg()
 
-    # ---- HRNet quarter-offset decoding (LR maps σ 2, HR maps σ 8)
-    for size, sigma, goal in ((hr, 8.0, 3.0), (lr, 2.0, 2.0)):
-        maps = _maps(rng, n, k, size, sigma)
+    if args.only != "targets":
+        # ---- HRNet quarter-offset decoding (LR maps σ 2, HR maps σ 8)
+        for size, sigma, goal in ((hr, 8.0, 3.0), (lr, 2.0, 2.0)):
+            maps = _maps(rng, n, k, size, sigma)
 
-        def peer(maps=maps):
-            return hrnet.get_final_preds(maps, centers, scales)
+            def peer(maps=maps):
+                return hrnet.get_final_preds(maps, centers, scales)
 
-        def ours(maps=maps):
-            return get_final_preds(maps, centers, scales, Decoder.ARGMAX_QUARTER, LEGACY, INPUT)
+            def ours(maps=maps):
+                return get_final_preds(maps, centers, scales, Decoder.ARGMAX_QUARTER, LEGACY, INPUT)
 
-        diff = _check_decoder("HRNet quarter", peer(), ours(), scales, size[0], 1e-3)
-        rows.append({"case": f"HRNet 1/4 decoding [{n},{k},{size[1]},{size[0]}] vs HRNet get_final_preds",
-                     "goal": goal, "max_diff_map_px": diff, **interleaved(peer, ours, args.repeats)})
-        if size == hr:  # the single-thread floor: any decoder reads every value once (one bare numpy argmax)
-            flat = maps.reshape(n * k, -1)
-            rows.append({"case": "  floor: HRNet get_final_preds / one bare numpy argmax over the same maps",
-                         "goal": None, "max_diff_map_px": 0.0,
-                         **interleaved(peer, lambda flat=flat: flat.argmax(axis=1), args.repeats)})
+            diff = _check_decoder("HRNet quarter", peer(), ours(), scales, size[0], 1e-3)
+            rows.append({"case": f"HRNet 1/4 decoding [{n},{k},{size[1]},{size[0]}] vs HRNet get_final_preds",
+                         "goal": goal, "max_diff_map_px": diff, **interleaved(peer, ours, args.repeats)})
+            if size == hr:  # the single-thread floor: any decoder reads every value once (one bare numpy argmax)
+                flat = maps.reshape(n * k, -1)
+                rows.append({"case": "  floor: HRNet get_final_preds / one bare numpy argmax over the same maps",
+                             "goal": None, "max_diff_map_px": 0.0,
+                             **interleaved(peer, lambda flat=flat: flat.argmax(axis=1), args.repeats)})
 
-    # ---- DARK (DarkPose's default kernel 11, and 51 for σ_HR = 8), HR maps
-    maps = _maps(rng, n, k, hr, 8.0)
-    for kernel, goal in ((11, 15.0), (51, 40.0)):
+        # ---- DARK (DarkPose's default kernel 11, and 51 for σ_HR = 8), HR maps
+        maps = _maps(rng, n, k, hr, 8.0)
+        for kernel, goal in ((11, 15.0), (51, 40.0)):
 
-        def peer_dark(copy, kernel=kernel):
-            return darkpose.get_final_preds(copy, centers, scales, kernel)
+            def peer_dark(copy, kernel=kernel):
+                return darkpose.get_final_preds(copy, centers, scales, kernel)
 
-        def ours_dark(kernel=kernel):
-            return get_final_preds(maps, centers, scales, Decoder.DARK, LEGACY, INPUT, dark_kernel=kernel)
+            def ours_dark(kernel=kernel):
+                return get_final_preds(maps, centers, scales, Decoder.DARK, LEGACY, INPUT, dark_kernel=kernel)
 
-        # DarkPose blurs in float32 (its maps' dtype): offsets differ by ~1e-5 map px from our float64
-        diff = _check_decoder("DarkPose DARK", peer_dark(maps.copy()), ours_dark(), scales, hr[0], 1e-3)
-        rows.append({"case": f"DARK k={kernel} [{n},{k},{hr[1]},{hr[0]}] vs DarkPose get_final_preds",
-                     "goal": goal, "max_diff_map_px": diff,
-                     **interleaved(peer_dark, ours_dark, args.dark_repeats, peer_prepare=maps.copy)})
+            # DarkPose blurs in float32 (its maps' dtype): offsets differ by ~1e-5 map px from our float64
+            diff = _check_decoder("DarkPose DARK", peer_dark(maps.copy()), ours_dark(), scales, hr[0], 1e-3)
+            rows.append({"case": f"DARK k={kernel} [{n},{k},{hr[1]},{hr[0]}] vs DarkPose get_final_preds",
+                         "goal": goal, "max_diff_map_px": diff,
+                         **interleaved(peer_dark, ours_dark, args.dark_repeats, peer_prepare=maps.copy)})
 
     # ---- targets: one batched call (the collate step) vs HRNet's generate_target per sample
+    rng = np.random.default_rng(1)  # the same joints with and without --only targets
     joints = np.stack([rng.uniform(-10, 202, (n, k)), rng.uniform(-10, 266, (n, k))], -1).astype(np.float32)
     vis = (rng.uniform(size=(n, k)) > 0.1).astype(np.float32)
     for size, sigma in ((lr, 2.0), (hr, 8.0)):

@@ -245,3 +245,17 @@ def test_darkpose_convention_crops_and_targets_as_darkpose(records) -> None:
                     [0, zoom, (cfg.model.input_size[1] - 1) / 2 - zoom * rec.center[1]]])
     np.testing.assert_allclose(get_affine_transform(rec.center, rec.scale, 0.0, cfg.model.input_size,
                                                     convention=CoordinateConvention.DARKPOSE), mat, atol=1e-9)
+
+
+@pytest.mark.parametrize("color_rgb", [True, False])
+def test_patch_converted_to_rgb_after_the_warp_is_bit_identical(records, color_rgb: bool) -> None:
+    """Samples read by the pipeline (decoded BGR, only the patch converted) equal samples built from the image
+    converted first (the previous order, and the one of an image passed in), flips and rotations included."""
+    cfg = replace(CFG, data=replace(CFG.data, color_rgb=color_rgb))
+    for i, record in enumerate(records):
+        image = read_image(record.image, color_rgb)
+        for seed in (i, 100 + i):
+            ours = build_train_sample(record, cfg, np.random.default_rng(seed))
+            ref = build_train_sample(record, cfg, np.random.default_rng(seed), image=image)
+            assert np.array_equal(ours["image"], ref["image"]) and np.array_equal(ours["joints"], ref["joints"])
+        assert np.array_equal(build_test_sample(record, cfg)["image"], build_test_sample(record, cfg, image)["image"])

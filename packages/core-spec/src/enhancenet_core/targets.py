@@ -33,6 +33,7 @@ The sizes and σ of M^LR and M^HR (r·σ) come from the config through :mod:`enh
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -58,6 +59,23 @@ def hrnet_gaussian_table(sigma: float) -> NDArray[np.float32]:
     x0 = y0 = size // 2
     # float32 throughout, as HRNet (Python scalars do not promote float32 arrays).
     return np.exp(-((x - x0) ** 2 + (y - y0) ** 2) / (2 * sigma**2)).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_table(sigma: float) -> NDArray[np.float32]:
+    """:func:`hrnet_gaussian_table`, computed once per σ (read-only: it is shared between calls)."""
+    g = hrnet_gaussian_table(sigma)
+    g.setflags(write=False)
+    return g
+
+
+def _padded_windows(table: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``(2S + 1, 2S + 1, S, S)`` read-only view: ``[S + dr, S + dc]`` is the ``(S, S)`` block of ``table`` shifted
+    by ``(dr, dc)`` with zeros where it has no cell (the table padded by S zeros on each side)."""
+    s = table.shape[0]
+    padded = np.zeros((3 * s, 3 * s), dtype=table.dtype)
+    padded[s : 2 * s, s : 2 * s] = table
+    return np.lib.stride_tricks.sliding_window_view(padded, (s, s))
 
 
 def _check_inputs(
@@ -97,21 +115,60 @@ def _scatter_windows(
 
     ``col0``/``row0``: ``(N, K)`` map column/row of window index 0; ``col_ok``/``row_ok``: ``(N, K, S)`` which
     window columns/rows land on the map (and are drawn); ``values``: ``(S, S)`` or ``(N, K, S, S)``.
+
+    Every drawn window is pasted as one ``(S, S)`` block through a writeable sliding-window view of the
+    target (a fancy index per window, not per cell): a window wholly on the map as it is; a window cut by an
+    edge as the block of the map it overlaps (its origin clipped onto the map), filled with the window's
+    cells that land there and zeros elsewhere. Each (n, k) owns its map, so blocks never overlap. Only a
+    window larger than the map goes through a per-cell flat scatter.
     """
     s = col_ok.shape[-1]
-    total = n * k * height * width
-    flat = np.zeros(total + 1, dtype=np.float32)  # last slot collects everything that is not drawn
-    if n * k == 0:
+    m = n * k
+    total = m * height * width
+    target = np.zeros((m, height, width), dtype=np.float32)
+    if m == 0:
+        return target.reshape(n, k, height, width)
+    row_ok, col_ok = row_ok.reshape(m, s), col_ok.reshape(m, s)
+    row0, col0 = row0.reshape(m), col0.reshape(m)
+    drawn = row_ok.any(axis=-1) & col_ok.any(axis=-1)
+    whole = row_ok.all(axis=-1) & col_ok.all(axis=-1)  # (M,) the window lies on the map and is drawn
+    per_joint = values.ndim == 4
+    vals = values.reshape(m, s, s) if per_joint else values
+    if s > height or s > width:
+        flat = np.zeros(total + 1, dtype=np.float32)  # last slot collects the cells off the map
+        sel = np.flatnonzero(drawn)
+        ar = np.arange(s, dtype=np.int64)
+        rows = (sel * (height * width))[:, None] + (row0[sel][:, None] + ar) * width
+        cols = col0[sel][:, None] + ar
+        idx = np.where(row_ok[sel][:, :, None] & col_ok[sel][:, None, :], rows[:, :, None] + cols[:, None, :], total)
+        flat[idx.reshape(-1)] = (vals[sel] if per_joint else np.broadcast_to(vals, idx.shape)).reshape(-1)
         return flat[:total].reshape(n, k, height, width)
-    ar = np.arange(s, dtype=np.int64)
-    cols = col0[..., None] + ar  # (N, K, S)
-    rows = row0[..., None] + ar
-    base = np.arange(n * k, dtype=np.int64).reshape(n, k) * (height * width)
-    idx = base[..., None, None] + rows[..., :, None] * width + cols[..., None, :]  # (N, K, S, S)
-    ok = row_ok[..., :, None] & col_ok[..., None, :]
-    idx = np.where(ok, idx, total)
-    flat[idx.reshape(-1)] = np.broadcast_to(values, idx.shape).reshape(-1)
-    return flat[:total].reshape(n, k, height, width)
+    st0, st1, st2 = target.strides
+    blocks = np.lib.stride_tricks.as_strided(  # (M, H - S + 1, W - S + 1, S, S): the block at each origin
+        target, (m, height - s + 1, width - s + 1, s, s), (st0, st1, st2, st1, st2), writeable=True
+    )
+    inner = np.flatnonzero(whole)
+    if inner.size:
+        blocks[inner, row0[inner], col0[inner]] = vals[inner] if per_joint else vals
+    cut = np.flatnonzero(drawn & ~whole)
+    if cut.size:
+        ar = np.arange(s)
+        r0, c0 = row0[cut], col0[cut]
+        dr = np.minimum(np.maximum(r0, 0), height - s) - r0  # block origin - window origin, in (-S, S)
+        dc = np.minimum(np.maximum(c0, 0), width - s) - c0
+        wr, wc = dr[:, None] + ar, dc[:, None] + ar  # (C, S) window row / column of each block row / column
+        wr_in, wc_in = np.minimum(np.maximum(wr, 0), s - 1), np.minimum(np.maximum(wc, 0), s - 1)
+        r_ok = (wr == wr_in) & row_ok.reshape(-1)[cut[:, None] * s + wr_in]
+        c_ok = (wc == wc_in) & col_ok.reshape(-1)[cut[:, None] * s + wc_in]
+        if per_joint:
+            block = vals[cut[:, None, None], wr_in[:, :, None], wc_in[:, None, :]]
+            np.copyto(block, np.float32(0), where=~(r_ok[:, :, None] & c_ok[:, None, :]))
+        else:  # one table: the block is a window of the table padded by S zeros on each side
+            block = _padded_windows(vals)[s + dr, s + dc]
+            if not (np.array_equal(r_ok, wr == wr_in) and np.array_equal(c_ok, wc == wc_in)):  # undrawn cells
+                np.copyto(block, np.float32(0), where=~(r_ok[:, :, None] & c_ok[:, None, :]))
+        blocks[cut, r0 + dr, c0 + dc] = block
+    return target.reshape(n, k, height, width)
 
 
 def _legacy(
@@ -127,7 +184,7 @@ def _legacy(
     outside = np.any(ul >= size, axis=-1) | np.any(br < 0, axis=-1)
     weight = np.where(outside, np.float32(0), vis)
     draw = weight > 0.5
-    g = hrnet_gaussian_table(sigma)
+    g = _shared_table(sigma)
     s = g.shape[0]
     ar = np.arange(s, dtype=np.int64)
     pos = ul[..., None] + ar  # (N, K, 2, S): map column / row of table index i

@@ -23,21 +23,21 @@ import copy
 import io
 import json
 import logging
-import math
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from enhancenet_core.files import atomic_write_text
+from enhancenet_core.metrics.coco_results import check_keypoint_results
 from enhancenet_core.metrics.oks import COCO_SIGMAS, as_sigmas
 from enhancenet_core.metrics.validation import (
+    CocoGtNumbers,
     check_coco_gt,
-    finite_numbers,
     infer_num_keypoints,
-    is_member,
     read_json_file,
 )
 
@@ -75,6 +75,12 @@ def load_coco_gt(gt: PathLike | Mapping[str, Any]) -> dict[str, Any]:
     file, the annotation and the field. Returns a dict with ``images``, ``annotations`` and ``categories``
     lists (the input is not modified; the returned dict shares its annotation dicts, so treat it as read-only).
     """
+    return load_coco_gt_checked(gt)[0]
+
+
+def load_coco_gt_checked(gt: PathLike | Mapping[str, Any]) -> tuple[dict[str, Any], CocoGtNumbers]:
+    """:func:`load_coco_gt` and the numeric fields its checks converted (keypoints, area, bbox as arrays),
+    so that an evaluator does not convert the lists a second time."""
     source = f"ground truth {gt}" if not isinstance(gt, Mapping) else "ground truth dict"
     data = dict(gt) if isinstance(gt, Mapping) else _read_json(gt, "ground truth")
     if not isinstance(data, dict):
@@ -86,8 +92,7 @@ def load_coco_gt(gt: PathLike | Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"{source}: 'images' is empty")
     if not data["categories"]:
         raise ValueError(f"{source}: 'categories' is empty")
-    check_coco_gt(data, source)
-    return data
+    return data, check_coco_gt(data, source)
 
 
 def resolve_sigmas(gt: Mapping[str, Any], sigmas: Any = None) -> np.ndarray:
@@ -103,47 +108,85 @@ def resolve_sigmas(gt: Mapping[str, Any], sigmas: Any = None) -> np.ndarray:
     return as_sigmas(sigmas, k)
 
 
+@dataclass(frozen=True)
+class GtColumns:
+    """The annotations of a checked ground truth as columns, completed as :func:`normalized_gt_annotations`
+    completes them, in file order (A annotations, K keypoints).
+
+    Attributes:
+        keypoints: ``(A, K, 3)`` float64.
+        area: ``(A,)`` ``area``, or the box area ``w * h`` where absent.
+        bbox: ``(A, 4)`` ``bbox``, or zeros where absent (only allowed with a labelled keypoint).
+        num_keypoints: ``(A,)`` int64 ``num_keypoints``, or the count of keypoints with ``v > 0`` where absent.
+        iscrowd: ``(A,)`` bool (absent: False).
+        ids: ``(A,)`` the annotations' ``id`` (object array of Python ints).
+    """
+
+    keypoints: np.ndarray
+    area: np.ndarray
+    bbox: np.ndarray
+    num_keypoints: np.ndarray
+    iscrowd: np.ndarray
+    ids: np.ndarray
+
+
+def gt_columns(gt: Mapping[str, Any], num_keypoints: int, numbers: CocoGtNumbers | None = None) -> GtColumns:
+    """Columns of a ground truth checked by :func:`load_coco_gt` (``numbers``: what its checks converted;
+    recomputed when not given). Errors and the missing-``area`` warning as :func:`normalized_gt_annotations`."""
+    source = "ground truth"
+    anns = gt["annotations"]
+    n = len(anns)
+    if numbers is None:
+        numbers = check_coco_gt(gt, source)
+    kps = numbers.keypoints.reshape(n, num_keypoints, 3)
+    labelled = kps[:, :, 2] > 0
+    no_area, no_box = np.isnan(numbers.area), np.isnan(numbers.bbox[:, 0])
+    bad = np.flatnonzero(no_box & (no_area | ~labelled.any(axis=1)))
+    if bad.size:  # the first bad annotation, in the order normalized_gt_annotations checks them
+        i = int(bad[0])
+        why = ("neither 'area' nor 'bbox' is given" if no_area[i]
+               else "no labelled keypoint and no 'bbox' (OKS then needs the box)")
+        raise ValueError(f"{source}: annotation #{i} (id {anns[i]['id']}): {why}")
+    bbox = np.where(no_box[:, None], 0.0, numbers.bbox)
+    area = np.where(no_area, bbox[:, 2] * bbox[:, 3], numbers.area)
+    if no_area.any():
+        logger.warning(
+            "ground truth: %d annotation(s) have no 'area'; using the box area w*h for OKS and area ranges",
+            int(np.count_nonzero(no_area)),
+        )
+    nk_given = [a.get("num_keypoints") for a in anns]
+    num = labelled.sum(axis=1).astype(np.int64)
+    given = np.asarray([v is not None for v in nk_given], dtype=bool)
+    if given.any():
+        # checked ints >= 0; only == 0 matters downstream, so a count past int64 is clipped, not an error
+        num[given] = np.asarray([min(v, 1 << 62) for v in nk_given if v is not None], dtype=np.int64)
+    crowd = np.asarray([bool(a.get("iscrowd") or 0) for a in anns], dtype=bool)
+    ids = np.empty(n, dtype=object)
+    ids[:] = [a["id"] for a in anns]
+    return GtColumns(keypoints=kps, area=area, bbox=bbox, num_keypoints=num, iscrowd=crowd, ids=ids)
+
+
 def normalized_gt_annotations(gt: Mapping[str, Any], num_keypoints: int) -> list[dict[str, Any]]:
     """Annotations of a ground truth checked by :func:`load_coco_gt`, completed (shallow copies).
 
-    Completes ``area`` (box area, with a warning), ``num_keypoints`` and ``iscrowd`` when absent.
+    Completes ``area`` (box area, with a warning), ``num_keypoints`` and ``iscrowd`` when absent (the values
+    of :func:`gt_columns`).
     """
-    source = "ground truth"
+    cols = gt_columns(gt, num_keypoints)
     out: list[dict[str, Any]] = []
-    n_area_fallback = 0
-    anns = gt["annotations"]
-    kps = np.asarray([a["keypoints"] for a in anns], dtype=np.float64).reshape(len(anns), 3 * num_keypoints)
-    for i, (ann, kp) in enumerate(zip(anns, kps, strict=True)):
-        if kp.size != 3 * num_keypoints:
-            raise ValueError(
-                f"{source}: annotation #{i} (id {ann.get('id')}): 'keypoints' must have 3*K = "
-                f"{3 * num_keypoints} numbers, got {kp.size}"
-            )
+    for ann, area, bbox, num in zip(
+        gt["annotations"], cols.area.tolist(), cols.bbox.tolist(), cols.num_keypoints.tolist(), strict=True
+    ):
         a = dict(ann)
-        v = kp[2::3]
         if a.get("num_keypoints") is None:
-            a["num_keypoints"] = int(np.count_nonzero(v > 0))
+            a["num_keypoints"] = num
         if a.get("iscrowd") is None:
             a["iscrowd"] = 0
-        bbox = a.get("bbox")
         if a.get("area") is None:
-            if bbox is None:
-                raise ValueError(f"{source}: annotation #{i} (id {a['id']}): neither 'area' nor 'bbox' is given")
-            a["area"] = float(bbox[2]) * float(bbox[3])
-            n_area_fallback += 1
-        if bbox is None:
-            if not np.any(v > 0):
-                raise ValueError(
-                    f"{source}: annotation #{i} (id {a['id']}): no labelled keypoint and no 'bbox' "
-                    "(OKS then needs the box)"
-                )
-            a["bbox"] = [0.0, 0.0, 0.0, 0.0]
+            a["area"] = area
+        if a.get("bbox") is None:
+            a["bbox"] = bbox
         out.append(a)
-    if n_area_fallback:
-        logger.warning(
-            "ground truth: %d annotation(s) have no 'area'; using the box area w*h for OKS and area ranges",
-            n_area_fallback,
-        )
     return out
 
 
@@ -155,107 +198,18 @@ def load_keypoint_results(
     """Read a COCO keypoint result file (or take its list) and check every entry against the ground truth.
 
     Each entry needs ``image_id`` (an image of ``gt``), ``category_id`` (a category of ``gt``),
-    ``keypoints`` (3·K numbers: x, y, score) and a finite ``score``. Returns shallow copies.
+    ``keypoints`` (3·K numbers: x, y, score) and a finite ``score``
+    (:func:`enhancenet_core.metrics.coco_results.check_keypoint_results`). Returns shallow copies with
+    ``score`` a float and ``keypoints`` a list of floats.
     """
-    source = f"results {results}" if isinstance(results, str | os.PathLike) else "results"
-    data = _read_json(results, "results") if isinstance(results, str | os.PathLike) else results
-    if isinstance(data, Mapping) or not isinstance(data, Sequence):
-        raise ValueError(f"{source}: expected a JSON list of result objects, got {type(data).__name__}")
-    if len(data) == 0:
-        raise ValueError(
-            f"{source}: the result list is empty; there is nothing to evaluate "
-            "(pycocotools would crash on it). Write at least one detection."
-        )
-    img_ids = {img["id"] for img in gt["images"]}
-    cat_ids = {cat["id"] for cat in gt["categories"]}
+    cols = check_keypoint_results(results, gt, num_keypoints)
     out: list[dict[str, Any]] = []
-    for i, r in enumerate(data):
-        if not isinstance(r, Mapping):
-            raise ValueError(f"{source}: entry #{i} is not an object")
-        for key in ("image_id", "category_id", "keypoints", "score"):
-            if key not in r:
-                raise ValueError(f"{source}: entry #{i} (image_id {r.get('image_id')}) has no '{key}'")
-        if not is_member(r["image_id"], img_ids):
-            raise ValueError(
-                f"{source}: entry #{i} has image_id {r['image_id']!r}, which is not an image of the ground truth"
-            )
-        where = f"{source}: entry #{i} (image_id {r['image_id']})"
-        if not is_member(r["category_id"], cat_ids):
-            raise ValueError(
-                f"{where} has category_id {r['category_id']!r}, not one of the ground truth's {sorted(cat_ids)}"
-            )
-        if r.get("bbox"):
-            finite_numbers(r["bbox"], 4, where, "bbox")
-        score = r["score"]
-        if (
-            isinstance(score, bool)
-            or not isinstance(score, int | float | np.floating | np.integer)
-            or not math.isfinite(score)
-        ):
-            raise ValueError(
-                f"{source}: entry #{i} (image_id {r['image_id']}) has score {score!r}; expected a finite number"
-            )
+    for r, kp, score in zip(cols.entries, cols.keypoints.tolist(), cols.score.tolist(), strict=True):
         e = dict(r)
-        e["score"] = float(score)
-        out.append(e)
-    for e, kp in zip(out, _result_keypoints(data, num_keypoints, source).tolist(), strict=True):
+        e["score"] = score
         e["keypoints"] = kp
+        out.append(e)
     return out
-
-
-def _entry_keypoints(r: Mapping[str, Any], where: str, num_keypoints: int) -> np.ndarray:
-    try:
-        kp_in = np.asarray(r["keypoints"])
-    except (ValueError, TypeError):
-        kp_in = np.asarray([], dtype=object)
-    if kp_in.dtype.kind not in "iuf":
-        raise ValueError(f"{where}: 'keypoints' must be numbers, got {str(r['keypoints'])[:60]}")
-    kp = kp_in.astype(np.float64).reshape(-1)
-    if kp.size != 3 * num_keypoints:
-        raise ValueError(
-            f"{where} has {kp.size} keypoint numbers; expected 3*K = {3 * num_keypoints} (x, y, score per keypoint)"
-        )
-    if not np.all(np.isfinite(kp)):
-        raise ValueError(f"{where} has non-finite keypoints")
-    return kp
-
-
-def _result_keypoints(data: Sequence[Mapping[str, Any]], num_keypoints: int, source: str) -> np.ndarray:
-    """``(N, 3K)`` keypoints of every entry: all at once, or (on a bad one) entry by entry to name it."""
-    try:
-        arr = np.asarray([r["keypoints"] for r in data])
-    except (ValueError, TypeError):
-        arr = np.asarray([], dtype=object)
-    if arr.dtype.kind in "iuf" and arr.size == len(data) * 3 * num_keypoints:
-        arr = arr.astype(np.float64).reshape(len(data), -1)
-        if np.all(np.isfinite(arr)):
-            return arr
-    return np.stack([_entry_keypoints(r, f"{source}: entry #{i} (image_id {r['image_id']})", num_keypoints)
-                     for i, r in enumerate(data)])
-
-
-def result_areas(results: Sequence[Mapping[str, Any]]) -> np.ndarray:
-    """Area pycocotools' ``loadRes`` gives each result, ``(N,)``.
-
-    When the *first* entry has a non-empty ``bbox``, pycocotools takes its box branch and every entry's
-    area is its box ``w * h`` (each entry then needs a box); otherwise the area is that of the box spanned
-    by all K keypoints (zero-score keypoints included).
-    """
-    if len(results) and results[0].get("bbox"):
-        boxes = []
-        for i, r in enumerate(results):
-            bb = r.get("bbox")
-            if bb is None or len(bb) != 4:
-                raise ValueError(
-                    f"results: entry #0 has a 'bbox', so pycocotools takes every entry's area from its box; "
-                    f"entry #{i} has none"
-                )
-            boxes.append(bb)
-        b = np.asarray(boxes, dtype=np.float64)
-        return b[:, 2] * b[:, 3]
-    kp = np.asarray([r["keypoints"] for r in results], dtype=np.float64)
-    x, y = kp[:, 0::3], kp[:, 1::3]
-    return (x.max(axis=1) - x.min(axis=1)) * (y.max(axis=1) - y.min(axis=1))
 
 
 def keypoint_results(

@@ -36,13 +36,13 @@ import numpy as np
 
 from enhancenet_core.metrics.coco import (
     STAT_NAMES,
-    load_coco_gt,
-    load_keypoint_results,
+    gt_columns,
+    load_coco_gt_checked,
     normalized_gt_annotations,
     resolve_sigmas,
-    result_areas,
 )
-from enhancenet_core.metrics.oks import oks_pairs
+from enhancenet_core.metrics.coco_results import ResultColumns, check_keypoint_results
+from enhancenet_core.metrics.oks import oks_grid
 
 #: OKS thresholds .50:.05:.95 (pycocotools builds them with linspace, not arange).
 IOU_THRESHOLDS: np.ndarray = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
@@ -53,7 +53,8 @@ AREA_RANGES: tuple[tuple[float, float], ...] = ((0.0**2, 1e5**2), (32.0**2, 96.0
 AREA_LABELS: tuple[str, ...] = ("all", "medium", "large")
 MAX_DETS: int = 20
 
-_PAIR_CHUNK = 200_000
+#: groups per OKS block (a block's grid is n · D · G · K float64)
+_BLOCK_GROUPS = 4096
 
 
 @dataclass(frozen=True)
@@ -138,36 +139,55 @@ class CocoKeypointEvaluator:
         if int(max_dets) < 1:
             raise ValueError(f"max_dets: expected a positive integer, got {max_dets}")
         self.max_dets = int(max_dets)
-        self.gt = load_coco_gt(gt)
+        self.gt, numbers = load_coco_gt_checked(gt)
         self.sigmas = resolve_sigmas(self.gt, sigmas)
         self.num_keypoints = int(self.sigmas.size)
         self.image_ids = np.unique(np.asarray([img["id"] for img in self.gt["images"]]))
         self.category_ids = np.unique(np.asarray([cat["id"] for cat in self.gt["categories"]]))
         self._img_index = {v: i for i, v in enumerate(self.image_ids.tolist())}
         self._cat_index = {v: i for i, v in enumerate(self.category_ids.tolist())}
-        anns = normalized_gt_annotations(self.gt, self.num_keypoints)
-        n_img = self.image_ids.size
-        if anns:
-            group = np.asarray(
-                [self._cat_index[a["category_id"]] * n_img + self._img_index[a["image_id"]] for a in anns],
-                dtype=np.int64,
-            )
-        else:
-            group = np.zeros(0, dtype=np.int64)
+        cols = gt_columns(self.gt, self.num_keypoints, numbers)
+        anns = self.gt["annotations"]
+        group = self._groups([a["category_id"] for a in anns], [a["image_id"] for a in anns])
         order = np.argsort(group, kind="stable")  # file order within an image, as pycocotools' index
-        self.gt_annotations: list[dict[str, Any]] = [anns[i] for i in order]
-        a_sorted = self.gt_annotations
-        k = self.num_keypoints
+        self._gt_order = order
         self._gt_group = group[order]
-        self._gt_kpts = np.asarray([a["keypoints"] for a in a_sorted], dtype=np.float64).reshape(-1, k, 3)
-        self._gt_area = np.asarray([a["area"] for a in a_sorted], dtype=np.float64).reshape(-1)
-        self._gt_bbox = np.asarray([a["bbox"] for a in a_sorted], dtype=np.float64).reshape(-1, 4)
-        self._gt_crowd = np.asarray([bool(a["iscrowd"]) for a in a_sorted], dtype=bool)
-        self._gt_ignore = np.asarray(
-            [bool(a["num_keypoints"] == 0) or bool(a["iscrowd"]) for a in a_sorted], dtype=bool
+        self._gt_kpts = cols.keypoints[order]
+        self._gt_area = cols.area[order]
+        self._gt_bbox = cols.bbox[order]
+        self._gt_crowd = cols.iscrowd[order]
+        self._gt_num_keypoints = cols.num_keypoints[order]
+        self._gt_ignore = (self._gt_num_keypoints == 0) | self._gt_crowd
+        self._gt_ids = cols.ids[order]
+        self._gt_id_nonzero = np.asarray(self._gt_ids != 0, dtype=bool)
+        self._gt_cat = self._gt_group // self.image_ids.size
+        self._gt_annotations: list[dict[str, Any]] | None = None
+
+    def _groups(self, category_ids: list[Any], image_ids: list[Any]) -> np.ndarray:
+        """``(N,)`` int64 (category index · n_images + image index) of checked (known) ids."""
+        n_img = self.image_ids.size
+        return _index_of(self.category_ids, category_ids, self._cat_index) * n_img + _index_of(
+            self.image_ids, image_ids, self._img_index
         )
-        self._gt_id_nonzero = np.asarray([a["id"] != 0 for a in a_sorted], dtype=bool)
-        self._gt_cat = self._gt_group // n_img
+
+    @property
+    def gt_annotations(self) -> list[dict[str, Any]]:
+        """The ground truth's annotations completed (:func:`~enhancenet_core.metrics.coco.normalized_gt_annotations`),
+        sorted by (category, image, file order) as every ``(G,)`` array here; built on first use."""
+        if self._gt_annotations is None:
+            anns = normalized_gt_annotations(self.gt, self.num_keypoints)
+            self._gt_annotations = [anns[i] for i in self._gt_order.tolist()]
+        return self._gt_annotations
+
+    @property
+    def gt_ids(self) -> np.ndarray:
+        """``(G,)`` the ``id`` of each of :attr:`gt_annotations` (object array of ints)."""
+        return self._gt_ids
+
+    @property
+    def gt_num_keypoints(self) -> np.ndarray:
+        """``(G,)`` int64 ``num_keypoints`` of :attr:`gt_annotations` (the count of labelled ones where absent)."""
+        return self._gt_num_keypoints
 
     @property
     def gt_groups(self) -> np.ndarray:
@@ -185,17 +205,13 @@ class CocoKeypointEvaluator:
         return self._gt_area
 
     # ------------------------------------------------------------------ detections
-    def _detections(self, results: Sequence[Mapping[str, Any]]) -> _Detections:
-        n_img = self.image_ids.size
+    def _detections(self, res: ResultColumns) -> _Detections:
         k = self.num_keypoints
-        kpts = np.asarray([r["keypoints"] for r in results], dtype=np.float64).reshape(-1, k, 3)
-        scores = np.asarray([r["score"] for r in results], dtype=np.float64)
-        areas = result_areas(results)
-        group = np.asarray(
-            [self._cat_index[r["category_id"]] * n_img + self._img_index[r["image_id"]] for r in results],
-            dtype=np.int64,
-        )
-        src = np.arange(len(results))
+        kpts = res.keypoints.reshape(-1, k, 3)
+        scores = res.score
+        areas = res.area
+        group = self._groups(res.category_id, res.image_id)
+        src = np.arange(group.size)
         order = np.lexsort((src, -scores, group))  # group, then score desc, then file order (stable)
         group_s = group[order]
         starts = np.flatnonzero(np.r_[True, group_s[1:] != group_s[:-1]])
@@ -233,24 +249,7 @@ class CocoKeypointEvaluator:
         gt_index = np.full((n_a, n_t, n_dt), -1, dtype=np.int64)
 
         if g_max > 0 and d_max > 0:
-            # OKS of every (detection, ground truth) pair of a group, scattered to (U, D, G)
-            n_pair = dt_count * gt_count
-            pu = np.repeat(np.arange(n_u), n_pair)
-            local = np.arange(pu.size) - np.repeat(np.cumsum(n_pair) - n_pair, n_pair)
-            dl = local // gt_count[pu]
-            gl = local - dl * gt_count[pu]
-            di = dt_start[pu] + dl
-            gi = gt_start[pu] + gl
-            oks = np.full((n_u, d_max, g_max), -np.inf)
-            for s in range(0, pu.size, _PAIR_CHUNK):
-                sl = slice(s, s + _PAIR_CHUNK)
-                oks[pu[sl], dl[sl], gl[sl]] = oks_pairs(
-                    dets.keypoints[di[sl]],
-                    self._gt_kpts[gi[sl]],
-                    self._gt_area[gi[sl]],
-                    self._gt_bbox[gi[sl]],
-                    self.sigmas,
-                )
+            oks = self._group_oks(dets, dt_start, dt_count, gt_start, gt_count, d_max, g_max)
 
             # padded ground-truth attributes (U, G)
             gpos = np.arange(g_max)
@@ -259,22 +258,38 @@ class CocoKeypointEvaluator:
             g_crowd = self._gt_crowd[g_idx] & g_valid
             g_ig = gt_ignore[:, g_idx]  # (A, U, G)
 
+            # pycocotools' scan, vectorised over (area range, threshold, group) and looped over the ground
+            # truths: non-ignored ones first, then (only where none matched) the ignored ones; a ground
+            # truth replaces the running best when its OKS is >= it (ties go to the later one), the running
+            # best starting at the threshold. Groups are taken by decreasing ground-truth count, so that the
+            # groups having a g-th ground truth are a prefix (slices, not copies).
             matched_gt = np.zeros((n_a, n_t, n_u, g_max), dtype=bool)
-            thr_b = thr[None, :, None]
             for d in range(d_max):
                 act = np.flatnonzero((dt_count > d) & (gt_count > 0))
                 if act.size == 0:
                     continue
-                o = oks[act, d, :][None, None]  # (1, 1, u, G)
-                taken = matched_gt[:, :, act] & ~g_crowd[act][None, None]
-                avail = g_valid[act][None, None] & ~taken  # (A, T, u, G)
-                ig = g_ig[:, act][:, None]  # (A, 1, u, G)
-                m_reg, ok_reg = _best_last(np.where(avail & ~ig, o, -np.inf), thr_b)
-                m_ign, ok_ign = _best_last(np.where(avail & ig, o, -np.inf), thr_b)
-                m = np.where(ok_reg, m_reg, np.where(ok_ign, m_ign, -1))  # (A, T, u)
-                a_i, t_i, u_i = np.nonzero(m >= 0)
-                matched_gt[a_i, t_i, act[u_i], m[a_i, t_i, u_i]] = True
-                gt_index[:, :, dt_start[act] + d] = np.where(m >= 0, gt_start[act][None, None] + m, -1)
+                act = act[np.argsort(-gt_count[act], kind="stable")]
+                prefix = np.searchsorted(-gt_count[act], -np.arange(g_max), side="right")  # groups with > g
+                o = oks[act, d, :]  # (u, G)
+                free = ~(matched_gt[:, :, act] & ~g_crowd[act])  # (A, T, u, G)
+                ig = g_ig[:, act]  # (A, u, G)
+                best = np.repeat(thr[None, :, None], act.size, axis=2).repeat(n_a, axis=0)  # (A, T, u)
+                m = np.full(best.shape, -1, dtype=np.int64)
+                for ignored in (False, True):
+                    none = m < 0 if ignored else None
+                    for g in range(int(gt_count[act[0]])):
+                        n = int(prefix[g])
+                        og = o[:n, g]
+                        cand = free[:, :, :n, g] & (og >= best[:, :, :n])
+                        cand &= (ig[:, None, :n, g] if ignored else ~ig[:, None, :n, g])
+                        if ignored:
+                            cand &= none[:, :, :n]
+                        np.copyto(best[:, :, :n], og, where=cand)
+                        np.copyto(m[:, :, :n], g, where=cand)
+                found = m >= 0
+                a_i, t_i, u_i = np.nonzero(found)
+                matched_gt[a_i, t_i, act[u_i], m[found]] = True
+                gt_index[:, :, dt_start[act] + d] = np.where(found, gt_start[act][None, None] + m, -1)
 
         has = gt_index >= 0
         safe = np.where(has, gt_index, 0)
@@ -298,6 +313,35 @@ class CocoKeypointEvaluator:
             matched=matched,
         )
 
+    def _group_oks(
+        self,
+        dets: _Detections,
+        dt_start: np.ndarray,
+        dt_count: np.ndarray,
+        gt_start: np.ndarray,
+        gt_count: np.ndarray,
+        d_max: int,
+        g_max: int,
+    ) -> np.ndarray:
+        """``(U, D, G)`` OKS of every (detection, ground truth) pair of each group, -inf on the padding:
+        computed per block of groups of equal (detection count, ground-truth count), on the block's grid."""
+        oks = np.full((dt_count.size, d_max, g_max), -np.inf)
+        key = dt_count * (g_max + 1) + gt_count
+        order = np.argsort(key, kind="stable")
+        keys, starts, counts = _segments(key[order])
+        for kv, s0, c in zip(keys.tolist(), starts.tolist(), counts.tolist(), strict=True):
+            n_d, n_g = divmod(kv, g_max + 1)
+            if n_g == 0 or n_d == 0:
+                continue
+            for b in range(s0, s0 + c, _BLOCK_GROUPS):  # bounded temporaries
+                us = order[b : min(b + _BLOCK_GROUPS, s0 + c)]
+                di = dt_start[us][:, None] + np.arange(n_d)  # (n, D)
+                gi = gt_start[us][:, None] + np.arange(n_g)  # (n, G)
+                oks[us, :n_d, :n_g] = oks_grid(
+                    dets.keypoints[di], self._gt_kpts[gi], self._gt_area[gi], self._gt_bbox[gi], self.sigmas
+                )
+        return oks
+
     def match(
         self,
         results: str | os.PathLike | Sequence[Mapping[str, Any]],
@@ -306,7 +350,7 @@ class CocoKeypointEvaluator:
     ) -> Matches:
         """pycocotools' ``evaluateImg`` matching for a result set at the given OKS thresholds and area
         ranges (e.g. one threshold of 0.1 for the error analysis)."""
-        res = load_keypoint_results(results, self.gt, self.num_keypoints)
+        res = check_keypoint_results(results, self.gt, self.num_keypoints)
         return self._match(
             self._detections(res), np.asarray(thresholds, dtype=np.float64), np.asarray(area_ranges)
         )
@@ -314,7 +358,7 @@ class CocoKeypointEvaluator:
     # ------------------------------------------------------------------ accumulate
     def evaluate(self, results: str | os.PathLike | Sequence[Mapping[str, Any]]) -> CocoEvalResult:
         """Evaluate a result set (JSON path or list of result dicts); see :class:`CocoEvalResult`."""
-        res = load_keypoint_results(results, self.gt, self.num_keypoints)
+        res = check_keypoint_results(results, self.gt, self.num_keypoints)
         dets = self._detections(res)
         mt = self._match(dets, IOU_THRESHOLDS, np.asarray(AREA_RANGES))
         n_img = self.image_ids.size
@@ -366,6 +410,22 @@ class CocoKeypointEvaluator:
         )
 
 
+def _index_of(sorted_ids: np.ndarray, values: list[Any], lookup: Mapping[Any, int]) -> np.ndarray:
+    """``(N,)`` int64 position of each value in ``sorted_ids`` (every value is known: checked before), by
+    ``searchsorted`` when the values convert to an integer array that hits exactly, else by ``lookup``."""
+    if not values:
+        return np.zeros(0, dtype=np.int64)
+    try:
+        arr = np.asarray(values)
+    except (ValueError, TypeError, OverflowError):
+        arr = np.asarray([], dtype=object)
+    if arr.ndim == 1 and arr.dtype.kind in "iu" and sorted_ids.dtype.kind in "iu":  # floats: exact lookup
+        idx = np.minimum(np.searchsorted(sorted_ids, arr), sorted_ids.size - 1)
+        if np.array_equal(sorted_ids[idx], arr):
+            return idx.astype(np.int64, copy=False)
+    return np.asarray([lookup[v] for v in values], dtype=np.int64)
+
+
 def _segments(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unique keys of a sorted array with their start and length, ``(U,)`` each."""
     if sorted_keys.size == 0:
@@ -374,14 +434,6 @@ def _segments(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     counts = np.diff(np.r_[starts, sorted_keys.size])
     return sorted_keys[starts], starts, counts
-
-
-def _best_last(values: np.ndarray, thr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index of the last maximum over the last axis and whether that maximum reaches ``thr``."""
-    g = values.shape[-1]
-    idx = g - 1 - np.argmax(values[..., ::-1], axis=-1)
-    best = np.take_along_axis(values, idx[..., None], axis=-1)[..., 0]
-    return idx, best >= thr
 
 
 def _summarize(precision: np.ndarray, recall: np.ndarray) -> dict[str, float]:

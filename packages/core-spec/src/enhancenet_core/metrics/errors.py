@@ -214,7 +214,7 @@ def analyze_keypoint_errors(
     mt = ev.match(results, [oks_threshold], [area_range])
     gidx = mt.gt_index[0, 0]
     matched = np.flatnonzero(gidx >= 0)
-    num_kpts = np.asarray([a["num_keypoints"] for a in ev.gt_annotations], dtype=np.int64)
+    num_kpts = ev.gt_num_keypoints
     zero = num_kpts[gidx[matched]] == 0 if matched.size else np.zeros(0, dtype=bool)
     skipped = int(np.count_nonzero(zero))
     matched = matched[~zero]
@@ -235,7 +235,7 @@ def analyze_keypoint_errors(
     people = ev.gt_keypoints[idx]
     areas = ev.gt_areas[idx]
     codes = classify_keypoint_errors(mt.dt_keypoints[matched], people, areas, valid, fi, ev.sigmas)
-    gt_ids = np.asarray([ev.gt_annotations[i]["id"] for i in m_gt])
+    gt_ids = np.asarray(ev.gt_ids[m_gt].tolist())
     return report_from_codes(codes, mt.dt_source_index[matched], gt_ids, skipped)
 
 

@@ -139,6 +139,54 @@ def oks_pairs(
     return np.sum(np.where(mask, sim, 0.0), axis=-1) / count
 
 
+def oks_grid(
+    dt_kpts: np.ndarray,
+    gt_kpts: np.ndarray,
+    gt_areas: np.ndarray,
+    gt_boxes: np.ndarray,
+    sigmas: np.ndarray,
+) -> np.ndarray:
+    """OKS of every detection with every ground truth of the same block, batched over leading axes ``B``:
+    the operations of :func:`oks_pairs` on the broadcast ``(..., D, G, K)`` grid, so that the values are
+    bit-identical to it, without gathering a copy of each keypoint array per pair; in place where it can.
+
+    Args:
+        dt_kpts: ``(..., D, K, 2|3)`` float64 detections (x, y[, score]).
+        gt_kpts: ``(..., G, K, 3)`` float64 ground truths (x, y, v).
+        gt_areas: ``(..., G)``; gt_boxes: ``(..., G, 4)`` (used only for a ground truth without a labelled
+            keypoint); sigmas: ``(K,)``.
+
+    Returns:
+        ``(..., D, G)`` OKS values.
+    """
+    variances = (np.asarray(sigmas, dtype=np.float64) * 2) ** 2
+    xd, yd = dt_kpts[..., :, None, :, 0], dt_kpts[..., :, None, :, 1]  # (..., D, 1, K)
+    xg, yg, vg = gt_kpts[..., None, :, :, 0], gt_kpts[..., None, :, :, 1], gt_kpts[..., None, :, :, 2]
+    labelled = vg > 0  # (..., 1, G, K)
+    k1 = np.count_nonzero(labelled, axis=-1)  # (..., 1, G)
+    has_kpts = k1 > 0
+    dx = xd - xg  # (..., D, G, K)
+    dy = yd - yg
+    if not np.all(has_kpts):
+        bb = gt_boxes[..., None, :, None, :]  # (..., 1, G, 1, 4)
+        x0, x1 = bb[..., 0] - bb[..., 2], bb[..., 0] + bb[..., 2] * 2
+        y0, y1 = bb[..., 1] - bb[..., 3], bb[..., 1] + bb[..., 3] * 2
+        bdx = np.maximum(0.0, x0 - xd) + np.maximum(0.0, xd - x1)
+        bdy = np.maximum(0.0, y0 - yd) + np.maximum(0.0, yd - y1)
+        use_box = ~has_kpts[..., None]
+        dx = np.where(use_box, bdx, dx)
+        dy = np.where(use_box, bdy, dy)
+    e = np.square(dx, out=dx)  # (dx² + dy²) / var / (area + eps) / 2, pycocotools' order
+    e += np.square(dy, out=dy)
+    e /= variances
+    e /= np.asarray(gt_areas, dtype=np.float64)[..., None, :, None] + AREA_EPS
+    e /= 2
+    sim = np.exp(np.negative(e, out=e), out=e)
+    np.copyto(sim, 0.0, where=~np.where(has_kpts[..., None], labelled, True))
+    count = np.where(has_kpts, k1, sim.shape[-1])
+    return np.sum(sim, axis=-1) / count
+
+
 def oks_matrix(
     dt_kpts: np.ndarray,
     gt_kpts: np.ndarray,

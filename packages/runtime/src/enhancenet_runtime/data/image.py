@@ -84,17 +84,21 @@ def crop_patch(
     return warp_patch(image, trans, (w, h))
 
 
-def warp_patch(image: NDArray[np.uint8], trans: NDArray[np.float64], input_size: Sequence[int]) -> NDArray[np.uint8]:
+def warp_patch(
+    image: NDArray[np.uint8], trans: NDArray[np.float64], input_size: Sequence[int], bgr_to_rgb: bool = False
+) -> NDArray[np.uint8]:
     """``cv2.warpAffine`` of ``image`` by the ``(2, 3)`` image -> patch affine ``trans`` into an ``input_size``
     ``(width, height)`` patch (``INTER_LINEAR``, zero border): :func:`crop_patch` when the caller already has
-    the affine."""
+    the affine. ``bgr_to_rgb``: swap the channels of the patch (the same values as warping the swapped image,
+    since the warp treats every channel alike, on the patch's pixels instead of the whole image's)."""
     arr = np.asarray(image)
     if arr.ndim not in (2, 3) or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ValueError(f"image must have shape (H, W) or (H, W, C), got {arr.shape}")
     w, h = (int(v) for v in input_size)
     if not arr.flags.c_contiguous:  # e.g. a horizontally flipped view
         arr = np.ascontiguousarray(arr)
-    return cv2.warpAffine(arr, trans, (w, h), flags=cv2.INTER_LINEAR)
+    patch = cv2.warpAffine(arr, trans, (w, h), flags=cv2.INTER_LINEAR)
+    return cv2.cvtColor(patch, cv2.COLOR_BGR2RGB) if bgr_to_rgb else patch
 
 
 def normalize_image(

@@ -93,7 +93,15 @@ def build_sample(
         The sample dict described in the module docstring.
     """
     _check_record(record, cfg)
-    img = read_image(record.image, cfg.data.color_rgb) if image is None else image
+    if image is None:  # decoded as stored (BGR); only the patch is converted to RGB
+        return _build_sample(record, cfg, params, read_image(record.image, color_rgb=False), cfg.data.color_rgb)
+    return _build_sample(record, cfg, params, image, False)
+
+
+def _build_sample(
+    record: PoseRecord, cfg: Config, params: AugmentationParams, img: NDArray[np.uint8], bgr_to_rgb: bool
+) -> dict[str, Any]:
+    """:func:`build_sample` on a decoded image; ``bgr_to_rgb``: ``img`` is BGR and the patch is converted."""
     joints = np.asarray(record.joints_xy, dtype=np.float64)
     vis = np.asarray(record.joints_vis, dtype=np.float64)
     if params.flip:
@@ -102,7 +110,7 @@ def build_sample(
     conv = cfg.target.convention  # the crop affine: DarkPose's for DARKPOSE, else HRNet's
     trans = get_affine_transform(params.center, params.scale, params.rotation, input_size, pixel_std=cfg.data.pixel_std,
                                  convention=conv)
-    patch = warp_patch(img, trans, input_size)  # crop_patch with the affine computed once
+    patch = warp_patch(img, trans, input_size, bgr_to_rgb=bgr_to_rgb)  # crop_patch with the affine computed once
     # HRNet transforms only visible joints; the others keep their (image or zeroed) coordinates.
     joints_patch = np.where(vis[:, None] > 0, affine_transform(joints, trans), joints)
 
@@ -132,7 +140,8 @@ def build_train_sample(
     """A training sample: HRNet's augmentation drawn from ``rng`` (see :mod:`~enhancenet_runtime.data.augmentation`),
     then :func:`build_sample`."""
     _check_record(record, cfg)
-    img = read_image(record.image, cfg.data.color_rgb) if image is None else image
+    bgr_to_rgb = image is None and cfg.data.color_rgb  # decoded as stored; only the patch is converted
+    img = read_image(record.image, color_rgb=False) if image is None else image
     info = dataset_info(cfg.data.dataset)
     upper, lower = info.upper_body_ids, info.lower_body_ids
     w_in, h_in = cfg.model.input_size
@@ -140,7 +149,7 @@ def build_train_sample(
         rng, record.joints_xy, record.joints_vis, record.center, record.scale, img.shape[1],
         cfg.data.augmentation, w_in / h_in, upper, lower, cfg.data.pixel_std,
     )  # fmt: skip
-    return build_sample(record, cfg, params, img)
+    return _build_sample(record, cfg, params, img, bgr_to_rgb)
 
 
 def build_test_sample(
