@@ -8,8 +8,9 @@ here; HCCL on Ascend, NCCL on GPU), sets
 ``set_auto_parallel_context(parallel_mode=DATA_PARALLEL, gradients_mean=True)`` and the step averages the gradients
 of all ranks with ``nn.DistributedGradReducer``. ``train.batch_size`` is per process.
 
-The step is ``mindspore.value_and_grad`` of (model → :class:`~enhancenet_mindspore.losses.EnhanceNetLoss`) over
-the trainable parameters, followed by the optimizer; ``mode="graph"`` compiles that step with ``mindspore.jit``
+The step is ``mindspore.value_and_grad`` of (model → :class:`~enhancenet_mindspore.losses.EnhanceNetLoss`, or
+:class:`~enhancenet_mindspore.losses.DlcmLoss` for DLCM, whose composite levels' targets and weights follow the
+five tensors of the step as extra arguments, :data:`DLCM_EXTRA_KEYS` order) over the trainable parameters, followed by the optimizer; ``mode="graph"`` compiles that step with ``mindspore.jit``
 (one compilation per run: every training batch has the same shape), ``mode="pynative"`` runs it eagerly. The
 global execution mode (``set_context(mode=...)``) is not changed. AMP (``train.amp``) runs only on GPU/Ascend:
 ``mindspore.amp.auto_mixed_precision(model, "O2")`` (BatchNorm kept in float32) with a dynamic loss scaler; it is
@@ -61,7 +62,7 @@ from enhancenet_mindspore.checkpoint import (
 )
 from enhancenet_mindspore.data import BatchLoader, build_pose_dataset
 from enhancenet_mindspore.device import resolve_device
-from enhancenet_mindspore.losses import EnhanceNetLoss
+from enhancenet_mindspore.losses import DlcmLoss, EnhanceNetLoss, build_loss
 from enhancenet_mindspore.optim import TorchAdam
 from enhancenet_runtime.engine.training import (
     RankInfo,
@@ -80,6 +81,7 @@ __all__ = [
     "TrainResult",
     "TrainStep",
     "build_optimizer",
+    "extra_batch_keys",
     "init_distributed",
     "lr_at_epoch",
     "make_train_step",
@@ -136,23 +138,35 @@ def build_optimizer(params: list[ms.Parameter], cfg: TrainConfig) -> nn.Optimize
     raise ValueError(f"train.optimizer: expected 'adam' or 'sgd', got {cfg.optimizer!r}")
 
 
-class _NetWithLoss(nn.Cell):
-    """``(image, target_lr, weight_lr, target_hr, weight_hr) -> (loss, loss_lr, loss_hr)``: model then loss."""
+def extra_batch_keys(criterion: EnhanceNetLoss | DlcmLoss) -> tuple[str, ...]:
+    """The batch keys a loss needs beyond the five of the step, in argument order: DLCM's
+    ``target_level{l}``, ``target_weight_level{l}`` for l = 2 .. L; none for :class:`EnhanceNetLoss`."""
+    if isinstance(criterion, DlcmLoss):
+        return tuple(key for pair in criterion.level_keys[1:] for key in pair)
+    return ()
 
-    def __init__(self, model: nn.Cell, criterion: EnhanceNetLoss, loss_scaler: Any | None = None) -> None:
+
+class _NetWithLoss(nn.Cell):
+    """``(image, target_lr, weight_lr, target_hr, weight_hr, *extra) -> (loss, loss_lr, loss_hr)``: model then
+    loss; ``extra`` the tensors of :func:`extra_batch_keys` (DLCM's composite levels)."""
+
+    def __init__(self, model: nn.Cell, criterion: EnhanceNetLoss | DlcmLoss, loss_scaler: Any | None = None) -> None:
         super().__init__(auto_prefix=False)  # keep the model's parameter names
         self.model = model
         self.criterion = criterion
         self.head = bool(criterion.head_enabled)
+        self.extra_keys = extra_batch_keys(criterion)
         self.loss_scaler = loss_scaler
         self.scaled = loss_scaler is not None
 
-    def construct(self, image, target_lr, weight_lr, target_hr, weight_hr):
+    def construct(self, image, target_lr, weight_lr, target_hr, weight_hr, *extra):
         outputs = self.model(image)
         batch = {"target_lr": target_lr, "target_weight_lr": weight_lr}
         if self.head:
             batch["target_hr"] = target_hr
             batch["target_weight_hr"] = weight_hr
+        for i in range(len(self.extra_keys)):  # a constant range: GRAPH_MODE unrolls it
+            batch[self.extra_keys[i]] = extra[i]
         terms = self.criterion(outputs, batch)
         loss = terms["loss"]
         if self.scaled:
@@ -166,7 +180,7 @@ class TrainStep(nn.Cell):
     (one forward pass, so batch-norm statistics move once per step), the optional data-parallel gradient mean,
     then the optimizer. With a loss scaler (AMP) a step with non-finite gradients is skipped."""
 
-    def __init__(self, model: nn.Cell, criterion: EnhanceNetLoss, optimizer: nn.Optimizer,
+    def __init__(self, model: nn.Cell, criterion: EnhanceNetLoss | DlcmLoss, optimizer: nn.Optimizer,
                  grad_reducer: nn.Cell | None = None, loss_scaler: Any | None = None) -> None:
         super().__init__(auto_prefix=False)
         self.network = _NetWithLoss(model, criterion, loss_scaler)
@@ -177,8 +191,8 @@ class TrainStep(nn.Cell):
         self.loss_scaler = loss_scaler
         self.scaled = loss_scaler is not None
 
-    def construct(self, image, target_lr, weight_lr, target_hr, weight_hr):
-        (loss, loss_lr, loss_hr), grads = self.grad_fn(image, target_lr, weight_lr, target_hr, weight_hr)
+    def construct(self, image, target_lr, weight_lr, target_hr, weight_hr, *extra):
+        (loss, loss_lr, loss_hr), grads = self.grad_fn(image, target_lr, weight_lr, target_hr, weight_hr, *extra)
         if self.reduce:
             grads = self.grad_reducer(grads)
         if self.scaled:
@@ -195,7 +209,7 @@ class TrainStep(nn.Cell):
 
 def make_train_step(
     model: nn.Cell,
-    criterion: EnhanceNetLoss,
+    criterion: EnhanceNetLoss | DlcmLoss,
     optimizer: nn.Optimizer,
     mode: str = "pynative",
     grad_reducer: nn.Cell | None = None,
@@ -205,7 +219,8 @@ def make_train_step(
 
     Shapes: image (B, 3, H, W), target_lr (B, K, h, w), weight_lr (B, K), target_hr (B, K, rh, rw), weight_hr
     (B, K); without the head pass the LR target and weight again in the HR slots (they are not used) and
-    ``loss_hr`` is 0. ``mode="graph"`` compiles :class:`TrainStep` with ``mindspore.jit``.
+    ``loss_hr`` is 0. With :class:`~enhancenet_mindspore.losses.DlcmLoss` the step takes the tensors of
+    :func:`extra_batch_keys` after these five. ``mode="graph"`` compiles :class:`TrainStep` with ``mindspore.jit``.
     """
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
@@ -225,12 +240,16 @@ def _default_validate(cfg: Config, model: nn.Cell, out_dir: Path, epoch: int) ->
     return evaluate(cfg, model, out_dir=out_dir / "eval" / f"epoch_{epoch:03d}", progress=False)
 
 
-def _batch_tensors(batch: Mapping[str, Any], head: bool) -> tuple[ms.Tensor, ...]:
-    t = {k: ms.Tensor(np.ascontiguousarray(batch[k], dtype=np.float32))
-         for k in ("image", "target_lr", "target_weight_lr", "target_hr", "target_weight_hr") if k in batch}
+def _batch_tensors(batch: Mapping[str, Any], head: bool, extra_keys: tuple[str, ...] = ()) -> tuple[ms.Tensor, ...]:
+    keys = ("image", "target_lr", "target_weight_lr", "target_hr", "target_weight_hr", *extra_keys)
+    missing = [k for k in extra_keys if k not in batch]
+    if missing:
+        raise ValueError(f"training batch: no {missing[0]!r} (the loss needs it; is the data a DLCM config's?)")
+    t = {k: ms.Tensor(np.ascontiguousarray(batch[k], dtype=np.float32)) for k in keys if k in batch}
+    extra = tuple(t[k] for k in extra_keys)
     if head:
-        return t["image"], t["target_lr"], t["target_weight_lr"], t["target_hr"], t["target_weight_hr"]
-    return t["image"], t["target_lr"], t["target_weight_lr"], t["target_lr"], t["target_weight_lr"]
+        return t["image"], t["target_lr"], t["target_weight_lr"], t["target_hr"], t["target_weight_hr"], *extra
+    return t["image"], t["target_lr"], t["target_weight_lr"], t["target_lr"], t["target_weight_lr"], *extra
 
 
 def train(
@@ -285,7 +304,7 @@ def train(
 
         model = auto_mixed_precision(model, "O2")
         loss_scaler = DynamicLossScaler(scale_value=2.0**16, scale_factor=2, scale_window=1000)
-    criterion = EnhanceNetLoss(cfg.loss, head_enabled=cfg.model.head.enabled, upscale=cfg.model.head.upscale)
+    criterion = build_loss(cfg)  # DlcmLoss for DLCM, else EnhanceNetLoss
     optimizer = build_optimizer(model.trainable_params(), tcfg)
     reducer = nn.DistributedGradReducer(optimizer.parameters, mean=True, degree=ctx.world_size) if ctx.distributed else None
 
@@ -310,6 +329,7 @@ def train(
     train_step = make_train_step(model, criterion, optimizer, mode, reducer, loss_scaler)
     all_reduce = ops.AllReduce() if ctx.distributed else None
     head = bool(cfg.model.head.enabled)
+    extra_keys = extra_batch_keys(criterion)
 
     def on_epoch_start(epoch: int) -> None:
         # in place: after the optimizer has run, Parameter.set_data no longer reaches it in PYNATIVE mode
@@ -317,7 +337,7 @@ def train(
         model.set_train(True)
 
     def step_fn(batch: Mapping[str, Any]) -> StepOutput:
-        loss, loss_lr, loss_hr = train_step(*_batch_tensors(batch, head))
+        loss, loss_lr, loss_hr = train_step(*_batch_tensors(batch, head, extra_keys))
         if all_reduce is not None:
             loss = all_reduce(loss) / ctx.world_size
         return StepOutput(

@@ -50,7 +50,7 @@ from enhancenet_paddle.checkpoint import (
 )
 from enhancenet_paddle.data import PaddlePoseDataset, ResumableDistributedBatchSampler, build_loader
 from enhancenet_paddle.device import resolve_device
-from enhancenet_paddle.losses import EnhanceNetLoss
+from enhancenet_paddle.losses import build_loss
 from enhancenet_runtime.engine.training import (
     RankInfo,
     RunState,
@@ -222,7 +222,7 @@ def train(
     seed_everything(tcfg.seed, 0)  # the same initial weights on every rank (DataParallel also broadcasts them)
 
     bare = (model_fn or _default_model)(cfg)
-    criterion = EnhanceNetLoss(cfg.loss, head_enabled=cfg.model.head.enabled, upscale=cfg.model.head.upscale)
+    criterion = build_loss(cfg)  # DlcmLoss for DLCM, else EnhanceNetLoss
     scheduler = build_scheduler(tcfg)
     optimizer = build_optimizer(bare.parameters(), tcfg, scheduler)
     use_amp = bool(tcfg.amp) and ctx.is_gpu

@@ -29,7 +29,8 @@ from torch import nn
 
 from enhancenet_core.bottomup.loss import AE_LOSS_WEIGHTS
 from enhancenet_core.compositional import MPII_HIERARCHY, Hierarchy, dlcm_loss_terms, level_batch, out_levels
-from enhancenet_core.config import LossConfig
+from enhancenet_core.config import Config, LossConfig
+from enhancenet_core.conventions import BaseModelName
 from enhancenet_core.loss import enhancenet_loss_terms, hr_term_weight
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "JointsOHKMLoss",
     "ae_detection_loss",
     "ae_tag_loss",
+    "build_loss",
     "per_joint_mse",
 ]
 
@@ -197,6 +199,14 @@ class DlcmLoss(nn.Module):
         out, b = level_batch(outputs, batch, self.num_levels)
         return dlcm_loss_terms(out, b, self.levels, self.cfg, self.head_enabled, self.mse,
                                detach=lambda t: t.detach())
+
+
+def build_loss(cfg: Config) -> nn.Module:
+    """The training loss of ``cfg``'s top-down base model: :class:`DlcmLoss` for DLCM (every level's targets,
+    ``target_level{2,3}``), else :class:`EnhanceNetLoss` (Eq. 8)."""
+    if cfg.model.base.name is BaseModelName.DLCM:
+        return DlcmLoss(cfg.loss, head_enabled=cfg.model.head.enabled)
+    return EnhanceNetLoss(cfg.loss, head_enabled=cfg.model.head.enabled, upscale=cfg.model.head.upscale)
 
 
 # ------------------------------------------------------------------------------------ Associative Embedding

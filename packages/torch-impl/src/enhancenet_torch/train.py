@@ -56,7 +56,7 @@ from enhancenet_torch.checkpoint import (
 )
 from enhancenet_torch.data import ResumableDistributedSampler, TorchPoseDataset, build_loader
 from enhancenet_torch.device import resolve_device
-from enhancenet_torch.losses import EnhanceNetLoss
+from enhancenet_torch.losses import build_loss
 
 __all__ = [
     "LOG_FIELDS",
@@ -218,7 +218,7 @@ def train(
     seed_everything(tcfg.seed, 0)  # same initial weights on every rank (DDP also broadcasts them)
 
     model = (model_fn or _default_model)(cfg).to(ctx.device)
-    criterion = EnhanceNetLoss(cfg.loss, head_enabled=cfg.model.head.enabled, upscale=cfg.model.head.upscale)
+    criterion = build_loss(cfg)  # DlcmLoss for DLCM, else EnhanceNetLoss
     optimizer = build_optimizer(model.parameters(), tcfg)
     scheduler = build_scheduler(optimizer, tcfg)
     use_amp = bool(tcfg.amp) and ctx.device.type == "cuda"
