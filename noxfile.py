@@ -222,7 +222,8 @@ CONFORMANCE_IMPLS: tuple[str, ...] = ("numpy", "torch", "paddle", "mindspore")
 CONFORMANCE_ADAPTER_KEYS: dict[str, tuple[str, ...]] = {"mindspore": ("mindspore", "mindspore-graph")}
 CONFORMANCE_NOT_YET: dict[str, str] = {}
 ARTIFACTS = ROOT / "conformance" / ".artifacts"
-SPEC_TESTS = ("test_decoders.py", "test_coco_eval.py", "test_pckh.py", "test_flip.py", "test_targets.py")
+SPEC_TESTS = ("test_decoders.py", "test_coco_eval.py", "test_pckh.py", "test_flip.py", "test_targets.py",
+              "test_compositional_targets.py")
 
 
 @nox.session(venv_backend="none")

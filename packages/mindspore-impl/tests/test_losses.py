@@ -1,5 +1,6 @@
-"""The shared loss suite (:mod:`enhancenet_runtime.suites.losses`) with MindSpore's binding (conftest.py), and the
-total loss of Eq. 8 compiled in GRAPH_MODE (as a training step runs it) as well as in PYNATIVE_MODE."""
+"""The shared loss suites (:mod:`enhancenet_runtime.suites.losses`) with MindSpore's binding (conftest.py), and the
+total losses of Eq. 8 and of DLCM compiled in GRAPH_MODE (as a training step runs them) as well as in
+PYNATIVE_MODE."""
 
 from __future__ import annotations
 
@@ -9,15 +10,20 @@ import pytest
 from mindspore import nn
 
 from enhancenet_core.bottomup.loss import ae_total_loss, detection_loss, tag_loss
+from enhancenet_core.compositional import dlcm_loss, level_batch, out_levels
 from enhancenet_core.config import LossConfig
-from enhancenet_mindspore.losses import AssociativeEmbeddingLoss, EnhanceNetLoss
-from enhancenet_runtime.suites.losses import LossSuite
+from enhancenet_mindspore.losses import AssociativeEmbeddingLoss, DlcmLoss, EnhanceNetLoss
+from enhancenet_runtime.suites.losses import DlcmLossSuite, LossSuite
 
 T = ms.Tensor
 
 
 class TestLosses(LossSuite):
     """Hand-computed values, HRNet's per-joint loop, Eq. 8, OHKM placement, errors, gradients."""
+
+
+class TestDlcmLoss(DlcmLossSuite):
+    """DLCM's multi-level loss against the spec's NumPy formula on bone-map targets of every level."""
 
 
 def _maps() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -98,3 +104,32 @@ def test_ae_loss_compiles_in_graph_mode(mode: str) -> None:
     assert float(loss.asnumpy()) == pytest.approx(want, rel=1e-5)
     assert float(push.asnumpy()) == pytest.approx(float(want_push.mean()), rel=1e-5)
     assert float(pull.asnumpy()) == pytest.approx(float(want_pull.mean()), rel=1e-5)
+
+
+class _DlcmTotal(nn.Cell):
+    """DLCM's loss with the dicts built inside construct, so GRAPH_MODE compiles the whole loss."""
+
+    def __init__(self, cfg: LossConfig) -> None:
+        super().__init__()
+        self.loss = DlcmLoss(cfg, True)
+
+    def construct(self, s0, s1, s2, s3, lr, hr, t1, w1, t2, w2, t3, w3, t_hr, w_hr):
+        out = self.loss({"intermediate": [s0, s1, s2, s3], "lr": lr, "hr": hr},
+                        {"target_lr": t1, "target_weight_lr": w1, "target_level2": t2, "target_weight_level2": w2,
+                         "target_level3": t3, "target_weight_level3": w3, "target_hr": t_hr, "target_weight_hr": w_hr})
+        return out["loss"], out["loss_lr"], out["loss_hr"]
+
+
+@pytest.mark.parametrize("mode", ["pynative", "graph"])
+def test_dlcm_loss_compiles(mode: str) -> None:
+    ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
+    outputs, batch, stacks = DlcmLossSuite._case(head=True)
+    cfg = LossConfig(lr_weight=0.7, hr_weight=1.3)
+    out, b = level_batch(outputs, batch, 3)
+    want = dlcm_loss(out, b, out_levels(3), cfg, head_enabled=True)
+    keys = ("target_lr", "target_weight_lr", "target_level2", "target_weight_level2", "target_level3",
+            "target_weight_level3", "target_hr", "target_weight_hr")
+    got = _DlcmTotal(cfg)(*(T(s) for s in stacks), T(outputs["hr"]), *(T(batch[k]) for k in keys))
+    for g, key in zip(got, ("loss", "loss_lr", "loss_hr"), strict=True):
+        assert float(g.asnumpy()) == pytest.approx(want[key], rel=1e-6), key
+    ms.set_context(mode=ms.PYNATIVE_MODE)

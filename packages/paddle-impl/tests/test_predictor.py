@@ -98,3 +98,16 @@ def test_cli_refuses_an_unknown_engine(verb: str, capsys: pytest.CaptureFixture[
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--engine" in err[0] and "'fast'" in err[0], err
+
+
+def test_dlcm_is_evaluated_in_dygraph() -> None:
+    """Paddle 3.3.1's oneDNN executor cannot run DLCM's exported program: auto picks dygraph, inference is refused."""
+    from enhancenet_core.conventions import BaseModelName
+
+    model = build_model(ModelConfig(base=BaseModelConfig(name=BaseModelName.DLCM, hourglass_channels=18),
+                                    num_keypoints=16, head=EnhanceNetConfig(enabled=False)))
+    if not paddle.get_device().startswith("cpu"):
+        pytest.skip("the engine choice under test is the CPU's")
+    assert resolve_engine("auto", model) == "dygraph"
+    with pytest.raises(ValueError, match="DLCM"):
+        resolve_engine("inference", model)

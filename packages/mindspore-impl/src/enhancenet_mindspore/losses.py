@@ -29,11 +29,14 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from enhancenet_core.bottomup.loss import AE_BATCH_KEYS, AE_HEAD_BATCH_KEYS, AE_LOSS_WEIGHTS
+from enhancenet_core.compositional import MPII_HIERARCHY, Hierarchy, level_target_keys, out_levels
 from enhancenet_core.config import Config, LossConfig
+from enhancenet_core.conventions import BaseModelName
 from enhancenet_core.loss import hr_term_weight
 
 __all__ = [
     "AssociativeEmbeddingLoss",
+    "DlcmLoss",
     "EnhanceNetLoss",
     "JointsMSELoss",
     "JointsOHKMLoss",
@@ -183,6 +186,67 @@ class EnhanceNetLoss(nn.Cell):
         return result
 
 
+class DlcmLoss(nn.Cell):
+    """DLCM's total loss, the rules of :func:`enhancenet_core.compositional.dlcm_loss_terms` (every stack against
+    its own level's target with :class:`JointsMSELoss`, summed, times ``lr_weight``, plus η·L^HR on M^HR); the same
+    contract as :class:`enhancenet_torch.losses.DlcmLoss`.
+
+    Written out here rather than by calling the spec's generic function, so that GRAPH_MODE compiles it (the
+    batch keys of each stack are resolved once, in ``__init__``).
+
+    Args:
+        cfg: the ``loss`` section (``lr_weight``, ``hr_weight`` = η, ``use_target_weight``; no OHKM with DLCM).
+        head_enabled: whether the model has the EnhanceNet head.
+        hierarchy: the compositional hierarchy (MPII's).
+    """
+
+    def __init__(self, cfg: LossConfig, head_enabled: bool, hierarchy: Hierarchy = MPII_HIERARCHY) -> None:
+        super().__init__()
+        if cfg.ohkm:
+            raise ValueError("loss.ohkm: DLCM's loss has no OHKM (expected false)")
+        self.lr_weight = float(cfg.lr_weight)
+        self.hr_weight = float(cfg.hr_weight)
+        self.head_enabled = bool(head_enabled)
+        self.levels = out_levels(hierarchy.num_levels)
+        self.level_keys = tuple(level_target_keys(lv) for lv in range(1, hierarchy.num_levels + 1))
+        self.stack_keys = tuple(level_target_keys(lv) for lv in self.levels)  # (target, weight) per stack
+        self.mse = JointsMSELoss(cfg.use_target_weight)
+
+    def construct(self, outputs, batch):
+        """``outputs``: the DLCM model's dict (``"intermediate"``: the stacks of levels 1, 2, 3, 2; ``"lr"``;
+        ``"hr"``); ``batch``: ``target_lr`` / ``target_weight_lr`` and ``target_level{2,3}`` /
+        ``target_weight_level{2,3}`` ((N, P_l, h, w) / (N, P_l)), with the head ``target_hr`` /
+        ``target_weight_hr``. Returns ``"loss"``, ``"loss_lr"``, ``"loss_stacks"`` and with the head ``"loss_hr"``."""
+        if "lr" not in outputs:
+            raise ValueError("DLCM loss: model outputs have no 'lr' heat maps")
+        for pair in self.level_keys:
+            for key in pair:
+                if key not in batch:
+                    raise ValueError(f"DLCM loss: the batch has no {key!r} (a level's target); is the data a "
+                                     "DLCM config's?")
+        stacks = [*outputs.get("intermediate", []), outputs["lr"]]
+        if len(stacks) != len(self.levels):
+            raise ValueError(f"DLCM loss: expected {len(self.levels)} stack outputs, got {len(stacks)}")
+        # an index loop, not zip(strict=...): GRAPH_MODE unrolls it over the constant number of stacks
+        terms = [self.mse(stacks[i], batch[self.stack_keys[i][0]], batch[self.stack_keys[i][1]])
+                 for i in range(len(self.stack_keys))]
+        lr_loss = terms[0]
+        for term in terms[1:]:
+            lr_loss = lr_loss + term
+        total = self.lr_weight * lr_loss
+        result = {"loss_lr": ops.stop_gradient(lr_loss), "loss_stacks": [ops.stop_gradient(t) for t in terms]}
+        if self.head_enabled:
+            if "hr" not in outputs:
+                raise ValueError("DLCM loss: the head is enabled but model outputs have no 'hr' maps")
+            if "target_hr" not in batch or "target_weight_hr" not in batch:
+                raise ValueError("DLCM loss: the head is enabled but the batch has no 'target_hr'/'target_weight_hr'")
+            hr_loss = self.mse(outputs["hr"], batch["target_hr"], batch["target_weight_hr"])
+            total = total + self.hr_weight * hr_loss
+            result["loss_hr"] = ops.stop_gradient(hr_loss)
+        result["loss"] = total
+        return result
+
+
 # ------------------------------------------------------------------------------------ Associative Embedding
 def ae_tag_loss(tags, pixels, joint_mask):
     """pose-ae-train's push and pull per image (the spec's :func:`enhancenet_core.bottomup.loss.tag_loss`, T = 1).
@@ -284,9 +348,12 @@ class AssociativeEmbeddingLoss(nn.Cell):
 
 def build_loss(cfg: Config) -> nn.Cell:
     """The training loss of ``cfg``'s model: :class:`AssociativeEmbeddingLoss` for a bottom-up model
-    (:func:`enhancenet_runtime.engine.data.is_bottom_up`), else :class:`EnhanceNetLoss` (Eq. 8)."""
+    (:func:`enhancenet_runtime.engine.data.is_bottom_up`), :class:`DlcmLoss` for DLCM (every level's targets,
+    ``target_level{2,3}``), else :class:`EnhanceNetLoss` (Eq. 8)."""
     from enhancenet_runtime.engine.data import is_bottom_up
 
     if is_bottom_up(cfg):
         return AssociativeEmbeddingLoss(cfg.loss, head_enabled=cfg.model.head.enabled)
+    if cfg.model.base.name is BaseModelName.DLCM:
+        return DlcmLoss(cfg.loss, head_enabled=cfg.model.head.enabled)
     return EnhanceNetLoss(cfg.loss, head_enabled=cfg.model.head.enabled, upscale=cfg.model.head.upscale)

@@ -8,8 +8,9 @@ here; HCCL on Ascend, NCCL on GPU), sets
 ``set_auto_parallel_context(parallel_mode=DATA_PARALLEL, gradients_mean=True)`` and the step averages the gradients
 of all ranks with ``nn.DistributedGradReducer``. ``train.batch_size`` is per process.
 
-The step is ``mindspore.value_and_grad`` of (model → :class:`~enhancenet_mindspore.losses.EnhanceNetLoss`) over
-the trainable parameters, followed by the optimizer; ``mode="graph"`` compiles that step with ``mindspore.jit``
+The step is ``mindspore.value_and_grad`` of (model → :class:`~enhancenet_mindspore.losses.EnhanceNetLoss`, or
+:class:`~enhancenet_mindspore.losses.DlcmLoss` for DLCM, whose composite levels' targets and weights follow the
+five tensors of the step as extra arguments, :data:`DLCM_EXTRA_KEYS` order) over the trainable parameters, followed by the optimizer; ``mode="graph"`` compiles that step with ``mindspore.jit``
 (one compilation per run: every training batch has the same shape), ``mode="pynative"`` runs it eagerly. The
 global execution mode (``set_context(mode=...)``) is not changed. AMP (``train.amp``) runs only on GPU/Ascend:
 ``mindspore.amp.auto_mixed_precision(model, "O2")`` (BatchNorm kept in float32) with a dynamic loss scaler; it is
@@ -61,7 +62,7 @@ from enhancenet_mindspore.checkpoint import (
 )
 from enhancenet_mindspore.data import BatchLoader, build_pose_dataset
 from enhancenet_mindspore.device import resolve_device
-from enhancenet_mindspore.losses import AssociativeEmbeddingLoss, EnhanceNetLoss, build_loss
+from enhancenet_mindspore.losses import AssociativeEmbeddingLoss, DlcmLoss, EnhanceNetLoss, build_loss
 from enhancenet_mindspore.optim import TorchAdam
 from enhancenet_runtime.engine.training import (
     RankInfo,
@@ -80,6 +81,7 @@ __all__ = [
     "TrainResult",
     "TrainStep",
     "build_optimizer",
+    "extra_batch_keys",
     "init_distributed",
     "lr_at_epoch",
     "make_train_step",
@@ -136,23 +138,35 @@ def build_optimizer(params: list[ms.Parameter], cfg: TrainConfig) -> nn.Optimize
     raise ValueError(f"train.optimizer: expected 'adam' or 'sgd', got {cfg.optimizer!r}")
 
 
-class _NetWithLoss(nn.Cell):
-    """``(image, target_lr, weight_lr, target_hr, weight_hr) -> (loss, loss_lr, loss_hr)``: model then loss."""
+def extra_batch_keys(criterion: EnhanceNetLoss | DlcmLoss) -> tuple[str, ...]:
+    """The batch keys a loss needs beyond the five of the step, in argument order: DLCM's
+    ``target_level{l}``, ``target_weight_level{l}`` for l = 2 .. L; none for :class:`EnhanceNetLoss`."""
+    if isinstance(criterion, DlcmLoss):
+        return tuple(key for pair in criterion.level_keys[1:] for key in pair)
+    return ()
 
-    def __init__(self, model: nn.Cell, criterion: EnhanceNetLoss, loss_scaler: Any | None = None) -> None:
+
+class _NetWithLoss(nn.Cell):
+    """``(image, target_lr, weight_lr, target_hr, weight_hr, *extra) -> (loss, loss_lr, loss_hr)``: model then
+    loss; ``extra`` the tensors of :func:`extra_batch_keys` (DLCM's composite levels)."""
+
+    def __init__(self, model: nn.Cell, criterion: EnhanceNetLoss | DlcmLoss, loss_scaler: Any | None = None) -> None:
         super().__init__(auto_prefix=False)  # keep the model's parameter names
         self.model = model
         self.criterion = criterion
         self.head = bool(criterion.head_enabled)
+        self.extra_keys = extra_batch_keys(criterion)
         self.loss_scaler = loss_scaler
         self.scaled = loss_scaler is not None
 
-    def construct(self, image, target_lr, weight_lr, target_hr, weight_hr):
+    def construct(self, image, target_lr, weight_lr, target_hr, weight_hr, *extra):
         outputs = self.model(image)
         batch = {"target_lr": target_lr, "target_weight_lr": weight_lr}
         if self.head:
             batch["target_hr"] = target_hr
             batch["target_weight_hr"] = weight_hr
+        for i in range(len(self.extra_keys)):  # a constant range: GRAPH_MODE unrolls it
+            batch[self.extra_keys[i]] = extra[i]
         terms = self.criterion(outputs, batch)
         loss = terms["loss"]
         if self.scaled:
@@ -193,7 +207,8 @@ class TrainStep(nn.Cell):
     (one forward pass, so batch-norm statistics move once per step), the optional data-parallel gradient mean,
     then the optimizer. With a loss scaler (AMP) a step with non-finite gradients is skipped."""
 
-    def __init__(self, model: nn.Cell, criterion: EnhanceNetLoss | AssociativeEmbeddingLoss, optimizer: nn.Optimizer,
+    def __init__(self, model: nn.Cell, criterion: EnhanceNetLoss | DlcmLoss | AssociativeEmbeddingLoss,
+                 optimizer: nn.Optimizer,
                  grad_reducer: nn.Cell | None = None, loss_scaler: Any | None = None) -> None:
         super().__init__(auto_prefix=False)
         ae = isinstance(criterion, AssociativeEmbeddingLoss)
@@ -205,7 +220,7 @@ class TrainStep(nn.Cell):
         self.loss_scaler = loss_scaler
         self.scaled = loss_scaler is not None
 
-    def construct(self, *inputs):
+    def construct(self, *inputs):  # the five step tensors (+ DLCM's levels), or the AE batch
         (loss, loss_lr, loss_hr), grads = self.grad_fn(*inputs)
         if self.reduce:
             grads = self.grad_reducer(grads)
@@ -223,7 +238,7 @@ class TrainStep(nn.Cell):
 
 def make_train_step(
     model: nn.Cell,
-    criterion: EnhanceNetLoss | AssociativeEmbeddingLoss,
+    criterion: EnhanceNetLoss | DlcmLoss | AssociativeEmbeddingLoss,
     optimizer: nn.Optimizer,
     mode: str = "pynative",
     grad_reducer: nn.Cell | None = None,
@@ -233,8 +248,9 @@ def make_train_step(
 
     Shapes: image (B, 3, H, W), target_lr (B, K, h, w), weight_lr (B, K), target_hr (B, K, rh, rw), weight_hr
     (B, K); without the head pass the LR target and weight again in the HR slots (they are not used) and
-    ``loss_hr`` is 0. With :class:`~enhancenet_mindspore.losses.AssociativeEmbeddingLoss` the step takes
-    ``(image, target_lr, mask_lr, pixels, joint_mask, target_hr, mask_hr)`` (:func:`_batch_tensors`).
+    ``loss_hr`` is 0. With :class:`~enhancenet_mindspore.losses.DlcmLoss` the step takes the tensors of
+    :func:`extra_batch_keys` after these five; with :class:`~enhancenet_mindspore.losses.AssociativeEmbeddingLoss`
+    it takes ``(image, target_lr, mask_lr, pixels, joint_mask, target_hr, mask_hr)`` (:func:`_batch_tensors`).
     ``mode="graph"`` compiles :class:`TrainStep` with ``mindspore.jit``.
     """
     if mode not in MODES:
@@ -258,17 +274,23 @@ def _default_validate(cfg: Config, model: nn.Cell, out_dir: Path, epoch: int) ->
 AE_STEP_KEYS = ("image", "target_lr", "mask_lr", "pixels", "joint_mask", "target_hr", "mask_hr")
 
 
-def _batch_tensors(batch: Mapping[str, Any], head: bool, ae: bool = False) -> tuple[ms.Tensor, ...]:
-    """The step's inputs of a collated batch (float32; without the head the HR slots repeat the LR ones)."""
+def _batch_tensors(batch: Mapping[str, Any], head: bool, ae: bool = False,
+                   extra_keys: tuple[str, ...] = ()) -> tuple[ms.Tensor, ...]:
+    """The step's inputs of a collated batch (float32; without the head the HR slots repeat the LR ones): the AE
+    batch, or the five top-down tensors followed by ``extra_keys`` (DLCM's composite levels)."""
     if ae:
         t = {k: ms.Tensor(np.ascontiguousarray(batch[k], dtype=np.float32)) for k in AE_STEP_KEYS if k in batch}
         return tuple(t[k] for k in AE_STEP_KEYS[:5]) + ((t["target_hr"], t["mask_hr"]) if head
                                                         else (t["target_lr"], t["mask_lr"]))  # fmt: skip
-    t = {k: ms.Tensor(np.ascontiguousarray(batch[k], dtype=np.float32))
-         for k in ("image", "target_lr", "target_weight_lr", "target_hr", "target_weight_hr") if k in batch}
+    keys = ("image", "target_lr", "target_weight_lr", "target_hr", "target_weight_hr", *extra_keys)
+    missing = [k for k in extra_keys if k not in batch]
+    if missing:
+        raise ValueError(f"training batch: no {missing[0]!r} (the loss needs it; is the data a DLCM config's?)")
+    t = {k: ms.Tensor(np.ascontiguousarray(batch[k], dtype=np.float32)) for k in keys if k in batch}
+    extra = tuple(t[k] for k in extra_keys)
     if head:
-        return t["image"], t["target_lr"], t["target_weight_lr"], t["target_hr"], t["target_weight_hr"]
-    return t["image"], t["target_lr"], t["target_weight_lr"], t["target_lr"], t["target_weight_lr"]
+        return t["image"], t["target_lr"], t["target_weight_lr"], t["target_hr"], t["target_weight_hr"], *extra
+    return t["image"], t["target_lr"], t["target_weight_lr"], t["target_lr"], t["target_weight_lr"], *extra
 
 
 def train(
@@ -323,7 +345,7 @@ def train(
 
         model = auto_mixed_precision(model, "O2")
         loss_scaler = DynamicLossScaler(scale_value=2.0**16, scale_factor=2, scale_window=1000)
-    criterion = build_loss(cfg)  # the AE loss for a bottom-up model, else Eq. 8
+    criterion = build_loss(cfg)  # the AE loss (bottom-up), DlcmLoss (DLCM), else Eq. 8
     optimizer = build_optimizer(model.trainable_params(), tcfg)
     reducer = nn.DistributedGradReducer(optimizer.parameters, mean=True, degree=ctx.world_size) if ctx.distributed else None
 
@@ -348,6 +370,7 @@ def train(
     train_step = make_train_step(model, criterion, optimizer, mode, reducer, loss_scaler)
     all_reduce = ops.AllReduce() if ctx.distributed else None
     head = bool(cfg.model.head.enabled)
+    extra_keys = extra_batch_keys(criterion)
 
     def on_epoch_start(epoch: int) -> None:
         # in place: after the optimizer has run, Parameter.set_data no longer reaches it in PYNATIVE mode
@@ -355,7 +378,8 @@ def train(
         model.set_train(True)
 
     def step_fn(batch: Mapping[str, Any]) -> StepOutput:
-        loss, loss_lr, loss_hr = train_step(*_batch_tensors(batch, head, isinstance(criterion, AssociativeEmbeddingLoss)))
+        loss, loss_lr, loss_hr = train_step(
+            *_batch_tensors(batch, head, isinstance(criterion, AssociativeEmbeddingLoss), extra_keys))
         if all_reduce is not None:
             loss = all_reduce(loss) / ctx.world_size
         return StepOutput(

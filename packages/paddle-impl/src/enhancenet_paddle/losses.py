@@ -31,6 +31,7 @@ from paddle import Tensor, nn
 from enhancenet_core.bottomup.loss import AE_BATCH_KEYS, AE_HEAD_BATCH_KEYS, AE_LOSS_WEIGHTS
 from enhancenet_core.compositional import MPII_HIERARCHY, Hierarchy, dlcm_loss_terms, level_batch, out_levels
 from enhancenet_core.config import Config, LossConfig
+from enhancenet_core.conventions import BaseModelName
 from enhancenet_core.loss import enhancenet_loss_terms, hr_term_weight
 
 __all__ = [
@@ -297,9 +298,12 @@ class AssociativeEmbeddingLoss(nn.Layer):
 
 def build_loss(cfg: Config) -> nn.Layer:
     """The training loss of ``cfg``'s model: :class:`AssociativeEmbeddingLoss` for a bottom-up model
-    (:func:`enhancenet_runtime.engine.data.is_bottom_up`), else :class:`EnhanceNetLoss` (Eq. 8)."""
+    (:func:`enhancenet_runtime.engine.data.is_bottom_up`), :class:`DlcmLoss` for DLCM (every level's targets,
+    ``target_level{2,3}``), else :class:`EnhanceNetLoss` (Eq. 8)."""
     from enhancenet_runtime.engine.data import is_bottom_up
 
     if is_bottom_up(cfg):
         return AssociativeEmbeddingLoss(cfg.loss, head_enabled=cfg.model.head.enabled)
+    if cfg.model.base.name is BaseModelName.DLCM:
+        return DlcmLoss(cfg.loss, head_enabled=cfg.model.head.enabled)
     return EnhanceNetLoss(cfg.loss, head_enabled=cfg.model.head.enabled, upscale=cfg.model.head.upscale)

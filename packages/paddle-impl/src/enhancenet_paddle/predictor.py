@@ -12,8 +12,8 @@ batches of (N, 3, H_in, W_in) NumPy patches through it.
 Engines (``engine=`` of :func:`enhancenet_paddle.evaluate.evaluate` and
 :func:`enhancenet_paddle.predict.predict_image`; ``--engine`` of the ``eval`` and ``predict`` verbs):
 
-- ``auto`` (default): ``inference`` on the CPU for a ``PoseModel``, else ``dygraph`` (on a GPU, and for any other
-  ``nn.Layer``, which cannot be exported);
+- ``auto`` (default): ``inference`` on the CPU for a ``PoseModel``, else ``dygraph`` (on a GPU, for any other
+  ``nn.Layer``, which cannot be exported, and for DLCM, see below);
 - ``inference``: Paddle Inference with oneDNN (CPU only);
 - ``dygraph``: the model itself, in eval mode under ``paddle.no_grad``.
 
@@ -50,12 +50,21 @@ def resolve_engine(engine: str | None, model: nn.Layer) -> str:
     Raises:
         ValueError: an unknown engine, or ``inference`` asked for on a GPU or for a model that is not a PoseModel.
     """
+    from enhancenet_paddle.models.dlcm import Dlcm
     from enhancenet_paddle.models.pose_model import PoseModel
 
     engine = "auto" if engine is None else engine
     if engine not in ENGINES:
         raise ValueError(f"engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
     exportable = isinstance(model, PoseModel)
+    if exportable and isinstance(model.base, Dlcm):
+        # Paddle 3.3.1's oneDNN executor cannot run DLCM's exported program (measured: "ConvertPirAttribute2-
+        # RuntimeAttribute not support [pir::ArrayAttribute<pir::DoubleAttribute>]", with or without IR passes;
+        # the same program runs without oneDNN): evaluate DLCM in dygraph
+        if engine == "inference":
+            raise ValueError("engine inference: Paddle Inference's oneDNN executor cannot run DLCM's program "
+                             "(Paddle 3.3.1); use engine dygraph or auto")
+        exportable = False
     if engine == "auto":
         return "inference" if _on_cpu() and exportable else "dygraph"
     if engine == "inference" and not _on_cpu():

@@ -223,7 +223,7 @@ def train(
     seed_everything(tcfg.seed, 0)  # the same initial weights on every rank (DataParallel also broadcasts them)
 
     bare = (model_fn or _default_model)(cfg)
-    criterion = build_loss(cfg)  # the AE loss for a bottom-up model, else Eq. 8
+    criterion = build_loss(cfg)  # the AE loss (bottom-up), DlcmLoss (DLCM), else Eq. 8
     scheduler = build_scheduler(tcfg)
     optimizer = build_optimizer(bare.parameters(), tcfg, scheduler)
     use_amp = bool(tcfg.amp) and ctx.is_gpu

@@ -219,7 +219,7 @@ def train(
     seed_everything(tcfg.seed, 0)  # same initial weights on every rank (DDP also broadcasts them)
 
     model = (model_fn or _default_model)(cfg).to(ctx.device)
-    criterion = build_loss(cfg)  # the AE loss for a bottom-up model, else Eq. 8
+    criterion = build_loss(cfg)  # the AE loss (bottom-up), DlcmLoss (DLCM), else Eq. 8
     optimizer = build_optimizer(model.parameters(), tcfg)
     scheduler = build_scheduler(optimizer, tcfg)
     use_amp = bool(tcfg.amp) and ctx.device.type == "cuda"

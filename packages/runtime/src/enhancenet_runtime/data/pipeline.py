@@ -19,6 +19,13 @@ The heat-map targets are rendered per batch, not per sample (a batch of HR maps 
     target_hr         (B, K, r·h, r·w)   float32   Gaussian r·σ (Eq. 6, the HR codec); with model.head.enabled
     target_weight_hr  (B, K)             float32   only when model.head.enabled
 
+With a DLCM config (``model.base.name: dlcm``) the LR targets are every level's (the spec's
+:func:`enhancenet_core.compositional.dlcm_codecs`; level 1 is the same Gaussian as above, the HR target the
+joint Gaussian at r·σ, since EnhanceNet enhances the final joint maps only)::
+
+    target_level{l}         (B, P_l, h, w)  float32   bone maps of level l = 2 .. L (12 and 6 parts for MPII)
+    target_weight_level{l}  (B, P_l)        float32   0/1 (a part is drawn when its joints are)
+
 and the collate step adds them (:func:`collate_samples` with ``cfg``, :meth:`PoseDataset.collate`); the
 arrays equal those of rendering each sample alone.
 
@@ -39,7 +46,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from enhancenet_core.codecs import heatmap_codecs
+from enhancenet_core.compositional import dlcm_codecs, level_target_keys
 from enhancenet_core.config import Config
+from enhancenet_core.conventions import BaseModelName
 from enhancenet_core.datasets import RecordLoader, dataset_info
 from enhancenet_core.transforms import affine_transform, get_affine_transform
 from enhancenet_runtime.data.augmentation import (
@@ -249,13 +258,21 @@ def render_targets(joints: NDArray, joints_vis: NDArray, cfg: Config) -> dict[st
     visibility -> ``target_lr``, ``target_weight_lr`` and, with the head, ``target_hr``, ``target_weight_hr``.
 
     The one place the pipeline renders targets: the encoders of the experiment's codecs
-    (:func:`enhancenet_core.codecs.heatmap_codecs`: sizes, σ and convention from the config).
+    (:func:`enhancenet_core.codecs.heatmap_codecs`: sizes, σ and convention from the config). A DLCM config
+    adds every composite level's bone maps, ``target_level{l}`` / ``target_weight_level{l}`` (the spec's
+    :func:`enhancenet_core.compositional.dlcm_codecs`, batched: one call per level for the whole batch).
     """
     joints = np.asarray(joints, dtype=np.float64)
     vis = np.asarray(joints_vis, dtype=np.float64)
     codecs = heatmap_codecs(cfg)
-    lr, lr_w = codecs.lr.encode(joints, vis)
-    out = {"target_lr": lr, "target_weight_lr": lr_w}
+    out: dict[str, NDArray[np.float32]] = {}
+    if cfg.model.base.name is BaseModelName.DLCM:
+        levels = dlcm_codecs(cfg).lr.encode(joints, vis)
+        for lv, (maps, weights) in enumerate(zip(levels.maps, levels.weights, strict=True), start=1):
+            t_key, w_key = level_target_keys(lv)  # level 1: target_lr / target_weight_lr
+            out[t_key], out[w_key] = maps, weights
+    else:
+        out["target_lr"], out["target_weight_lr"] = codecs.lr.encode(joints, vis)
     if cfg.model.head.enabled:
         hr, hr_w = codecs.hr.encode(joints, vis)
         out.update(target_hr=hr, target_weight_hr=hr_w)
