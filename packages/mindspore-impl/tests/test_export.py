@@ -122,6 +122,6 @@ def test_ae_hourglass_exports_maps_and_tags(tmp_path: Path, head: bool) -> None:
     report = export_mindir(model, tmp_path / "ae.mindir", cfg.input_size)
     assert report.output_names == want
     _check(report)
-    with pytest.raises(ValueError, match="ResizeNearestNeighborV2.*export_mindir"):
+    with pytest.raises(ValueError, match=r"ResizeNearestNeighborV2.*export_mindir"):
         export_onnx(model, tmp_path / "ae.onnx", cfg.input_size)
     assert not (tmp_path / "ae.onnx").exists()
