@@ -44,6 +44,8 @@ LOSS_RTOL = 1e-5  # |loss_a - loss_b| <= LOSS_RTOL * max(1, |loss|)
 GRAD_RTOL = 1e-3  # per tensor: max |g_a - g_b| <= GRAD_RTOL * max |g_a|  (measured: head 3e-7, R18 1.7e-4)
 STAT_RTOL = 1e-5  # BN running statistics after the step: relative to max(1, |stat|)
 ROUND_TRIP = ("torch", "paddle", "mindspore")
+#: training-step cases of conformance/test_train_step.py (train_<case>.npz); ``r18`` alone has BN statistics
+TRAIN_CASES = ("head", "r18", "ae")
 
 
 def _git(*args: str) -> str:
@@ -63,10 +65,10 @@ def _pass(err: float, tol: float) -> str:
 def train_pairs(artifacts: Path, impls: list[str]) -> list[dict[str, Any]]:
     """Loss, every gradient, learnable weights after one Adam step and BN statistics, for each pair."""
     out = []
-    have = [i for i in impls if (artifacts / i / "train_head.npz").is_file()]
+    have = [i for i in impls if any((artifacts / i).glob("train_*.npz"))]
     for a, b in itertools.combinations(have, 2):
         pair = f"{a}-{b}"
-        for case in ("head", "r18"):
+        for case in TRAIN_CASES:
             fa, fb = artifacts / a / f"train_{case}.npz", artifacts / b / f"train_{case}.npz"
             if not (fa.is_file() and fb.is_file()):
                 out.append(_check(f"train_parity.{case}", pair, "not run", detail=f"missing {fa.name} of {a} or {b}"))
@@ -140,6 +142,11 @@ def round_trip(pythons: dict[str, str], work: Path) -> list[dict[str, Any]]:
             head=EnhanceNetConfig(upscale=4, shuffle_order=ShuffleOrder.PAPER), input_size=(64, 96)),
         "hourglass_2_deconv": ModelConfig(base=BaseModelConfig(name=BaseModelName.HOURGLASS, stages=2),
                                           head=EnhanceNetConfig(upscale=2, upsampler="deconv"), input_size=(64, 64)),
+        # the tiny AE hourglass of conformance/_ae.py (pose-ae-train's PoseNet names) with the head
+        "ae_hourglass_2_r2": ModelConfig(base=BaseModelConfig(name=BaseModelName.AE_HOURGLASS, stages=2,
+                                                              hourglass_channels=16, hourglass_increase=8,
+                                                              ae_output_channels=34),
+                                         head=EnhanceNetConfig(channels=16, upscale=2), input_size=(64, 64)),
     }
     name_chain = "->".join(["torch", *[fw for fw in chain if fw != "torch"], "torch"])
     for cname, cfg in cfgs.items():

@@ -1,5 +1,6 @@
-"""(c) Training-step parity, per implementation: one float32 step (train-mode BN, Adam) of the head alone and
-of SimpleBaseline-R18 + head at small input. Each framework writes its loss, every gradient and every tensor
+"""(c) Training-step parity, per implementation: one float32 step (train-mode BN, Adam) of the head alone, of
+SimpleBaseline-R18 + head at small input, and of the tiny AE hourglass + head (``conformance._ae``: 2 stacks,
+16 channels, 64×64, r = 2) on a collated batch of synthetic multi-person scenes with the AE loss. Each framework writes its loss, every gradient and every tensor
 after the step to ``<artifacts>/<impl>/train_<case>.npz``; ``conformance/report.py`` compares every pair of
 implementations. Independently, the head's gradient is checked here against float64 finite differences of
 numpy-ref's forward (numpy-ref has no backward)."""
@@ -9,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conformance._ae import AE_CFG, AE_WEIGHT_SEED, ae_batch
 from conformance.adapters import NotSupportedError
+from enhancenet_core.bottomup.loss import ae_total_loss, detection_loss, tag_loss
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, LossConfig, ModelConfig
 from enhancenet_core.conventions import BaseModelName
 from enhancenet_numpy.head import head_forward
@@ -110,3 +113,34 @@ def test_simple_baseline_r18_step(impl, record, artifacts_dir) -> None:
     moved = max(float(np.max(np.abs(new[k] - params[k]))) for k in learnable)
     assert record("train_step.r18.written", None, None, f"loss {loss:.6g}, max |Δw| {moved:.3g}")
     assert np.isfinite(loss) and 0 < moved <= 1.01 * LR * 1.0 + 1e-7  # Adam's first step moves <= lr
+
+
+def _numpy_ae_loss(params: dict[str, np.ndarray], batch: dict[str, np.ndarray]) -> float:
+    """The spec's AE total (+ η·L^HR) on numpy-ref's float64 forward (every stack's detections and tags)."""
+    from conformance.adapters.numpy_ref import NumpyRefAdapter
+
+    out = NumpyRefAdapter().model_forward(params, AE_CFG.model, batch["images"].astype(np.float64), np.float64)
+    dets = np.stack([*out["intermediate"], out["lr"]], axis=1)  # (B, S, K, h, w)
+    pp = [tag_loss(t, batch["pixels"], batch["joint_mask"]) for t in out["tags"]]
+    return ae_total_loss(np.stack([a for a, _ in pp], 1), np.stack([b for _, b in pp], 1),
+                         detection_loss(dets, batch["target_lr"], batch["mask_lr"]),
+                         detection_loss(out["hr"], batch["target_hr"], batch["mask_hr"]), AE_CFG.loss.hr_weight)
+
+
+def test_ae_hourglass_step(impl, record, artifacts_dir) -> None:
+    params = init_weights(AE_CFG.model, AE_WEIGHT_SEED, np.float32)
+    batch = ae_batch()
+    assert batch["joint_mask"].sum() > 0 and batch["mask_lr"].min() == 0  # people tagged, a crowd masked
+    assert batch["joint_mask"].sum() < batch["joint_mask"].size  # invisible and outside joints untagged
+    try:
+        loss, grads, new = impl.train_step(params, AE_CFG.model, AE_CFG.loss, batch, LR)
+    except NotSupportedError as exc:
+        pytest.skip(str(exc))
+    _save(artifacts_dir, impl, "ae", loss, grads, new)
+    assert set(grads) == set(params) and set(new) == set(params)  # no BN in pose-ae-train's hourglass
+    ref = _numpy_ae_loss({k: v.astype(np.float64) for k, v in params.items()}, batch)
+    ok = record("train_step.ae.loss_vs_numpy_float64", abs(loss - ref), 1e-5 * max(1.0, abs(ref)),
+                f"spec AE total on numpy-ref's float64 forward: {ref:.6g}")
+    moved = max(float(np.max(np.abs(new[k] - params[k]))) for k in params)
+    ok &= record("train_step.ae.written", None, None, f"loss {loss:.6g}, max |Δw| {moved:.3g}")
+    assert ok and np.isfinite(loss) and 0 < moved <= 1.01 * LR + 1e-7

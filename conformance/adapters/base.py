@@ -7,12 +7,13 @@ An adapter never imports another implementation; the suite compares their output
 from __future__ import annotations
 
 import os
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from enhancenet_core.config import LossConfig, ModelConfig
-from enhancenet_core.conventions import ShuffleOrder
+from enhancenet_core.conventions import BaseModelName, ShuffleOrder
 
 Params = dict[str, np.ndarray]
 
@@ -64,12 +65,22 @@ class Adapter(Protocol):
 
         ``feature_channels=None``: the full model; ``batch`` has ``images`` (N, 3, H, W), ``target_lr``,
         ``target_weight_lr`` (N, K, 1), ``target_hr``, ``target_weight_hr`` and the loss is Eq. 8.
+        An AE model (``model_cfg.base.name`` ``ae_hourglass``): ``batch`` has ``images`` and the keys of
+        :data:`enhancenet_core.bottomup.loss.AE_BATCH_KEYS` (+ ``AE_HEAD_BATCH_KEYS`` with the head; ``pixels``
+        int64, ``joint_mask`` bool) and the loss is the AE total (+ η · L^HR).
         ``feature_channels`` given: the head alone; ``batch`` has ``features``, ``heatmaps``, ``target_hr``,
         ``target_weight_hr`` and the loss is ``hr_weight · L^HR``.
 
         Returns (loss, gradient of every parameter by canonical name, every canonical tensor after one Adam
         step, BN running statistics included).
         """
+        ...
+
+    def bottomup_forward(self, params: Params, model_cfg: ModelConfig) -> Callable[[np.ndarray], dict[str, Any]]:
+        """The AE model (``model_cfg.base.name`` ``ae_hourglass``) loaded with ``params`` in float32, eval mode, as
+        the framework's own bottom-up ``forward`` (its ``evaluate.bottomup_forward``): images (N, 3, H, W) float32
+        -> {"lr", "tags" (every stack's), "hr" with the head} as NumPy; the runtime's
+        :func:`enhancenet_runtime.engine.bottomup_run.model_maps_fn` makes it the evaluator's ``maps_fn``."""
         ...
 
     def to_native(self, canonical: str | os.PathLike[str], model_cfg: ModelConfig, native: str | os.PathLike[str]) -> None:
@@ -79,6 +90,17 @@ class Adapter(Protocol):
     def from_native(self, native: str | os.PathLike[str], model_cfg: ModelConfig, canonical: str | os.PathLike[str]) -> None:
         """The implementation's native checkpoint -> canonical safetensors."""
         ...
+
+
+def batch_arrays(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Floating arrays as float32, integer / boolean ones (the AE batch's ``pixels``, ``joint_mask``) as they are."""
+    return {k: np.asarray(v, np.float32) if np.issubdtype(np.asarray(v).dtype, np.floating) else np.asarray(v)
+            for k, v in batch.items()}
+
+
+def is_ae(model_cfg: ModelConfig) -> bool:
+    """Whether ``model_cfg`` is the bottom-up AE hourglass (its training step reads the AE batch)."""
+    return model_cfg.base.name is BaseModelName.AE_HOURGLASS
 
 
 def strip_prefix(params: Params, prefix: str) -> Params:

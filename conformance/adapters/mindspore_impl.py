@@ -22,12 +22,20 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-from conformance.adapters.base import TORCH_ADAM_RULE, NotSupportedError, Params, check_same_names
+from conformance.adapters.base import (
+    TORCH_ADAM_RULE,
+    NotSupportedError,
+    Params,
+    batch_arrays,
+    check_same_names,
+    is_ae,
+)
 from enhancenet_core.config import LossConfig, ModelConfig
 from enhancenet_core.conventions import ShuffleOrder
 from enhancenet_core.namemap import HEAD_PREFIX
 from enhancenet_mindspore import convert as ms_convert
-from enhancenet_mindspore.losses import EnhanceNetLoss, JointsMSELoss
+from enhancenet_mindspore.evaluate import bottomup_forward
+from enhancenet_mindspore.losses import AssociativeEmbeddingLoss, EnhanceNetLoss, JointsMSELoss
 from enhancenet_mindspore.models import EnhanceNet, build_model
 from enhancenet_mindspore.models.head import paper_to_framework_index
 from enhancenet_mindspore.optim import TorchAdam
@@ -98,6 +106,23 @@ class _ModelLoss(nn.Cell):
     def construct(self, images, target_lr, target_weight_lr, target_hr, target_weight_hr):
         batch = {"target_lr": target_lr, "target_weight_lr": target_weight_lr,
                  "target_hr": target_hr, "target_weight_hr": target_weight_hr}
+        return self.loss(self.model(images), batch)["loss"]
+
+
+class _AeModelLoss(nn.Cell):
+    """The AE model with :class:`AssociativeEmbeddingLoss` (the batch of ``AE_BATCH_KEYS`` [+ the head's])."""
+
+    def __init__(self, model: nn.Cell, loss_cfg: LossConfig, head_enabled: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.loss = AssociativeEmbeddingLoss(loss_cfg, head_enabled)
+        self.head = head_enabled
+
+    def construct(self, images, target_lr, mask_lr, pixels, joint_mask, target_hr, mask_hr):
+        batch = {"target_lr": target_lr, "mask_lr": mask_lr, "pixels": pixels, "joint_mask": joint_mask}
+        if self.head:
+            batch["target_hr"] = target_hr
+            batch["mask_hr"] = mask_hr
         return self.loss(self.model(images), batch)["loss"]
 
 
@@ -189,7 +214,7 @@ class MindSporeAdapter:
     def train_step(self, params: Params, model_cfg: ModelConfig, loss_cfg: LossConfig, batch: dict[str, np.ndarray],
                    lr: float, feature_channels: int | None = None) -> tuple[float, Params, Params]:
         self._enter()
-        b = {k: ms.Tensor(np.asarray(v, np.float32)) for k, v in batch.items()}
+        b = {k: ms.Tensor(v) for k, v in batch_arrays(batch).items()}
         if feature_channels is not None:
             module: nn.Cell = EnhanceNet(model_cfg.head, feature_channels, model_cfg.num_keypoints)
             _load(module, params, f"{self.name} head")
@@ -198,8 +223,13 @@ class MindSporeAdapter:
         else:
             module = build_model(model_cfg)
             _load(module, {k: np.asarray(v, np.float32) for k, v in params.items()}, f"{self.name} model")
-            with_loss = _ModelLoss(module, loss_cfg, model_cfg.head.enabled)
-            inputs = (b["images"], b["target_lr"], b["target_weight_lr"], b["target_hr"], b["target_weight_hr"])
+            if is_ae(model_cfg):
+                with_loss = _AeModelLoss(module, loss_cfg, model_cfg.head.enabled)
+                hr = ("target_hr", "mask_hr") if model_cfg.head.enabled else ("target_lr", "mask_lr")
+                inputs = tuple(b[k] for k in ("images", "target_lr", "mask_lr", "pixels", "joint_mask", *hr))
+            else:
+                with_loss = _ModelLoss(module, loss_cfg, model_cfg.head.enabled)
+                inputs = (b["images"], b["target_lr"], b["target_weight_lr"], b["target_hr"], b["target_weight_hr"])
         canonical = canonical_parameters(module)
         by_id = {id(p): name for name, p in canonical.items()}  # wrapping cells may rename the Parameters
         trainable = module.trainable_params()  # BN moving statistics have requires_grad=False
@@ -210,6 +240,19 @@ class MindSporeAdapter:
         grad_out = {by_id[id(p)]: _np(g) for p, g in zip(trainable, grads, strict=True)}
         new = {name: _np(p.value()) for name, p in canonical.items()}
         return float(loss.asnumpy()), grad_out, new
+
+    def bottomup_forward(self, params: Params, model_cfg: ModelConfig):
+        self._enter()
+        model = self._cached(("model", model_config_to_json(model_cfg)), lambda: build_model(model_cfg))
+        _load(model, {k: np.asarray(v, np.float32) for k, v in params.items()}, f"{self.name} model")
+        model.set_train(False)
+        forward = bottomup_forward(model)
+
+        def in_mode(images: np.ndarray) -> dict[str, Any]:
+            self._enter()  # the mode is process-wide: another adapter key may have changed it since
+            return forward(images)
+
+        return in_mode
 
     def to_native(self, canonical: str | os.PathLike[str], model_cfg: ModelConfig, native: str | os.PathLike[str]) -> None:
         ms_convert.convert(canonical, native, model_cfg)

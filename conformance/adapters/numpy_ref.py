@@ -58,6 +58,15 @@ class NumpyRefAdapter:
         raise NotSupportedError("numpy-ref is a forward reference (no backward); training parity is compared "
                                 "across frameworks, and the head's gradient against float64 finite differences")
 
+    def bottomup_forward(self, params: Params, model_cfg: ModelConfig):
+        p = _cast(params, np.float32)
+
+        def forward(images: np.ndarray) -> dict[str, Any]:
+            out = self.model_forward(p, model_cfg, np.asarray(images, np.float32), np.float32)
+            return {k: v for k, v in out.items() if k in ("lr", "hr", "tags")}
+
+        return forward
+
     def to_native(self, canonical: str | os.PathLike[str], model_cfg: ModelConfig, native: str | os.PathLike[str]) -> None:
         save_weights(native, load_weights(canonical, model_cfg), model_cfg)
 

@@ -10,12 +10,20 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from conformance.adapters.base import TORCH_ADAM_RULE, Params, check_same_names, strip_prefix
+from conformance.adapters.base import (
+    TORCH_ADAM_RULE,
+    Params,
+    batch_arrays,
+    check_same_names,
+    is_ae,
+    strip_prefix,
+)
 from enhancenet_core.config import LossConfig, ModelConfig
 from enhancenet_core.conventions import ShuffleOrder
 from enhancenet_core.namemap import HEAD_PREFIX
 from enhancenet_paddle import convert as paddle_convert
-from enhancenet_paddle.losses import EnhanceNetLoss, JointsMSELoss
+from enhancenet_paddle.evaluate import bottomup_forward
+from enhancenet_paddle.losses import AssociativeEmbeddingLoss, EnhanceNetLoss, JointsMSELoss
 from enhancenet_paddle.models import EnhanceNet, build_model
 from enhancenet_paddle.models.head import paper_to_framework_channels
 from enhancenet_paddle.weights import canonical_name, canonical_state_dict
@@ -78,7 +86,7 @@ class PaddleAdapter:
 
     def train_step(self, params: Params, model_cfg: ModelConfig, loss_cfg: LossConfig, batch: dict[str, np.ndarray],
                    lr: float, feature_channels: int | None = None) -> tuple[float, Params, Params]:
-        b = {k: paddle.to_tensor(np.asarray(v, np.float32)) for k, v in batch.items()}
+        b = {k: paddle.to_tensor(v) for k, v in batch_arrays(batch).items()}
         if feature_channels is not None:
             module: paddle.nn.Layer = self._head(params, model_cfg, feature_channels, np.float32)
             prefix = HEAD_PREFIX
@@ -94,13 +102,20 @@ class PaddleAdapter:
             pred = module(b["features"], b["heatmaps"])
             loss = loss_cfg.hr_weight * JointsMSELoss(loss_cfg.use_target_weight)(pred, b["target_hr"], b["target_weight_hr"])
         else:
-            loss = EnhanceNetLoss(loss_cfg, model_cfg.head.enabled)(module(b["images"]), b)["loss"]
+            criterion = (AssociativeEmbeddingLoss if is_ae(model_cfg) else EnhanceNetLoss)(loss_cfg, model_cfg.head.enabled)
+            loss = criterion(module(b["images"]), b)["loss"]
         loss.backward()
         strip = feature_channels is None
         grads = {prefix + canonical_name(n, strip_base=strip): _np(p.grad) for n, p in trainable}
         opt.step()
         new = {prefix + k: _np(v) for k, v in canonical_state_dict(module).items()}
         return float(loss.item()), grads, new
+
+    def bottomup_forward(self, params: Params, model_cfg: ModelConfig):
+        model = build_model(model_cfg)
+        _load(model, params, np.float32, "paddle model")
+        model.eval()
+        return bottomup_forward(model)
 
     def to_native(self, canonical: str | os.PathLike[str], model_cfg: ModelConfig, native: str | os.PathLike[str]) -> None:
         paddle_convert.convert(canonical, native, model_cfg)

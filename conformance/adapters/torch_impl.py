@@ -10,12 +10,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from conformance.adapters.base import TORCH_ADAM_RULE, Params, check_same_names, strip_prefix
+from conformance.adapters.base import (
+    TORCH_ADAM_RULE,
+    Params,
+    batch_arrays,
+    check_same_names,
+    is_ae,
+    strip_prefix,
+)
 from enhancenet_core.config import LossConfig, ModelConfig
 from enhancenet_core.conventions import ShuffleOrder
 from enhancenet_core.namemap import HEAD_PREFIX
 from enhancenet_torch import convert as torch_convert
-from enhancenet_torch.losses import EnhanceNetLoss, JointsMSELoss
+from enhancenet_torch.evaluate import bottomup_forward
+from enhancenet_torch.losses import AssociativeEmbeddingLoss, EnhanceNetLoss, JointsMSELoss
 from enhancenet_torch.models import EnhanceNet, build_model, canonical_state_dict
 from enhancenet_torch.models.head import paper_to_framework_index
 
@@ -81,7 +89,7 @@ class TorchAdapter:
 
     def train_step(self, params: Params, model_cfg: ModelConfig, loss_cfg: LossConfig, batch: dict[str, np.ndarray],
                    lr: float, feature_channels: int | None = None) -> tuple[float, Params, Params]:
-        b = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in batch.items()}
+        b = {k: torch.from_numpy(v) for k, v in batch_arrays(batch).items()}
         if feature_channels is not None:
             module: torch.nn.Module = self._head(params, model_cfg, feature_channels, np.float32)
             prefix = HEAD_PREFIX
@@ -96,12 +104,18 @@ class TorchAdapter:
             pred = module(b["features"], b["heatmaps"])
             loss = loss_cfg.hr_weight * JointsMSELoss(loss_cfg.use_target_weight)(pred, b["target_hr"], b["target_weight_hr"])
         else:
-            loss = EnhanceNetLoss(loss_cfg, model_cfg.head.enabled)(module(b["images"]), b)["loss"]
+            criterion = (AssociativeEmbeddingLoss if is_ae(model_cfg) else EnhanceNetLoss)(loss_cfg, model_cfg.head.enabled)
+            loss = criterion(module(b["images"]), b)["loss"]
         loss.backward()
         grads = {prefix + _canonical_param_name(n): _np(p.grad) for n, p in module.named_parameters()}
         opt.step()
         new = {prefix + k: _np(v) for k, v in canonical_state_dict(module).items()}
         return float(loss.item()), grads, new
+
+    def bottomup_forward(self, params: Params, model_cfg: ModelConfig):
+        model = build_model(model_cfg)
+        _load(model, params, np.float32, "torch model")
+        return bottomup_forward(model.eval(), torch.device("cpu"))
 
     def to_native(self, canonical: str | os.PathLike[str], model_cfg: ModelConfig, native: str | os.PathLike[str]) -> None:
         torch_convert.convert(canonical, native, model_cfg)

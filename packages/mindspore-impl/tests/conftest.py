@@ -114,6 +114,13 @@ else:
             return evaluate.evaluate(cfg, model, out_dir=out_dir, progress=False)
 
         @staticmethod
+        def predict_image(cfg: Config, checkpoint: Path, image: Path, boxes: list[list[float]],
+                          out_path: Path) -> list[Path]:
+            from enhancenet_mindspore.predict import predict_image
+
+            return predict_image(cfg, checkpoint, image, boxes, out_path, device="cpu")
+
+        @staticmethod
         def checkpoint_tensors(ckpt: dict[str, Any]) -> dict[str, np.ndarray]:
             return {k: np.asarray(v) for k, v in ckpt["tensors"].items()}
 

@@ -103,3 +103,25 @@ def test_onnx_names_and_dynamic_batch(tmp_path: Path, with_head: bool) -> None:
             scale = float(np.abs(w).max())
             assert scale > 1e-2
             assert float(np.abs(g - w).max()) <= 1e-5 * scale, f"{name} at batch {batch}"
+
+
+@pytest.mark.slow  # tracing the two-stack hourglass: 7-10 s per case
+@pytest.mark.parametrize("head", [True, False], ids=["head", "no-head"])
+def test_ae_hourglass_exports_maps_and_tags(tmp_path: Path, head: bool) -> None:
+    """The bottom-up AE hourglass: M^LR[, M^HR] and the last stack's tag maps (``tags``, what grouping reads), to
+    MINDIR (GraphCell), reproducing the model; ONNX is refused in one line before exporting (MindSpore 2.8 has no
+    ONNX form of its nearest upsampling)."""
+    from enhancenet_core.conventions import BaseModelName
+
+    base = BaseModelConfig(name=BaseModelName.AE_HOURGLASS, stages=2, hourglass_channels=16, hourglass_increase=8,
+                           ae_output_channels=6)  # fmt: skip
+    cfg = ModelConfig(base=base, head=EnhanceNetConfig(channels=8, upscale=2, enabled=head), num_keypoints=3,
+                      input_size=(64, 64))  # fmt: skip
+    model, _ = model_with_reference_weights(cfg)
+    want = ["heatmaps_lr", "heatmaps_hr", "tags"] if head else ["heatmaps_lr", "tags"]
+    report = export_mindir(model, tmp_path / "ae.mindir", cfg.input_size)
+    assert report.output_names == want
+    _check(report)
+    with pytest.raises(ValueError, match=r"ResizeNearestNeighborV2.*export_mindir"):
+        export_onnx(model, tmp_path / "ae.onnx", cfg.input_size)
+    assert not (tmp_path / "ae.onnx").exists()

@@ -112,3 +112,33 @@ def test_every_base_model_exports(base: BaseModelConfig, tmp_path: Path) -> None
     for name in report.output_names:
         assert report.scale[name] > 0
         assert report.max_abs_diff[name] <= 1e-5 * report.scale[name], (name, report.max_abs_diff[name])
+
+
+AE_BASE = BaseModelConfig(name=BaseModelName.AE_HOURGLASS, stages=2, hourglass_channels=16, hourglass_increase=8,
+                          ae_output_channels=6)  # fmt: skip
+
+
+@pytest.mark.slow  # tracing the two-stack hourglass: 7-10 s per case
+@pytest.mark.parametrize("head", [True, False], ids=["head", "no-head"])
+def test_ae_hourglass_exports_maps_and_tags(tmp_path: Path, head: bool) -> None:
+    """The bottom-up AE hourglass: M^LR[, M^HR] and the last stack's tag maps (``tags``, what grouping reads), in
+    the inference format, reproduced by paddle.jit.load. ONNX is not checked: paddle2onnx (its PIR parser) fails on
+    this program ("the 0th elementwise MUST be ir::FloatAttribute", pir_parser.cc:814), with or without the head."""
+    cfg = ModelConfig(base=AE_BASE, head=EnhanceNetConfig(channels=8, upscale=2, enabled=head), num_keypoints=3,
+                      input_size=(64, 64))  # fmt: skip
+    model = _model(cfg)
+    want = ["heatmaps_lr", "heatmaps_hr", "tags"] if head else ["heatmaps_lr", "tags"]
+    reports = [export_inference(model, tmp_path / "ae", cfg.input_size, batch_size=2)]
+    x = np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    with paddle.no_grad():
+        tags = model(paddle.to_tensor(x))["tags"][-1].numpy()
+    for report in reports:
+        assert report.output_names == want
+        for name in want:
+            assert report.scale[name] > 0.1, name
+            assert report.max_abs_diff[name] <= 1e-5 * report.scale[name], (name, report.max_abs_diff[name])
+    loaded = paddle.jit.load(str(tmp_path / "ae"))
+    loaded.eval()
+    with paddle.no_grad():
+        got = loaded(paddle.to_tensor(x))
+    np.testing.assert_allclose(got[-1].numpy(), tags, rtol=0, atol=1e-5 * float(np.abs(tags).max()))

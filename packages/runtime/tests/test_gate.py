@@ -78,6 +78,9 @@ def test_hand_written_pass_with_the_rest_not_run_is_refused(tmp_path: Path) -> N
     (["torch"], ("train_step.r18.written", "torch")),
     (["torch", "paddle"], ("train_parity.r18.bn_running_stats", "torch-paddle")),
     (["mindspore"], ("ps.every_index.paper.r5", "mindspore-graph")),  # both MindSpore modes
+    (["torch"], ("grouping.ae_tiny.people", "torch")),  # bottom-up: grouping parity and the AE training step
+    (["paddle"], ("train_step.ae.loss_vs_numpy_float64", "paddle")),
+    (["torch", "mindspore"], ("train_parity.ae.grads", "torch-mindspore-graph")),
 ])
 def test_each_required_check_is_required(tmp_path: Path, impls: list[str], dropped: tuple[str, str]) -> None:
     data = synthetic_report(ROOT, COMMIT, impls, {"torch": "2.13.0", "paddlepaddle": "3.3.1", "mindspore": "2.8.0"})

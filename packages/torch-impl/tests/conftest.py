@@ -89,6 +89,13 @@ class TorchBinding:
         return evaluate.evaluate(cfg, model, device="cpu", out_dir=out_dir, progress=False)
 
     @staticmethod
+    def predict_image(cfg: Config, checkpoint: Path, image: Path, boxes: list[list[float]],
+                      out_path: Path) -> list[Path]:
+        from enhancenet_torch.predict import predict_image
+
+        return predict_image(cfg, checkpoint, image, boxes, out_path, device="cpu")
+
+    @staticmethod
     def checkpoint_tensors(ckpt: dict[str, Any]) -> dict[str, np.ndarray]:
         return {k: v.numpy() for k, v in ckpt["model"].items()}
 

@@ -1,8 +1,9 @@
 """Export of a :class:`~enhancenet_mindspore.models.PoseModel` to MINDIR and ONNX, each checked after writing.
 
 The exported graph takes ``images`` (N, 3, H, W) float32 and returns M^LR (N, K, h, w) and, when the head is
-attached, M^HR (N, K, r*h, r*w), in :data:`~enhancenet_mindspore.models.OUTPUT_ORDER`. In the ONNX file these
-are named ``images`` -> ``heatmaps_lr``, ``heatmaps_hr`` with a dynamic batch N, as ``enhancenet_torch.export``
+attached, M^HR (N, K, r*h, r*w), in :data:`~enhancenet_mindspore.models.OUTPUT_ORDER`, then for the bottom-up AE
+hourglass its last stack's tag maps (N, K, h, w). In the ONNX file these are named ``images`` -> ``heatmaps_lr``,
+``heatmaps_hr`` [, ``tags``] with a dynamic batch N, as ``enhancenet_torch.export``
 writes them: MindSpore 2.8 names the outputs by node id and refuses dynamic shapes for ONNX, so the graph is
 post-processed (:mod:`enhancenet_mindspore.onnx_graph`). MINDIR keeps the example's static batch. A head whose
 weights are stored in the paper's shuffle order is folded into the framework order for the export (and restored
@@ -15,7 +16,8 @@ afterwards: a permutation, so bit-exact), so the sub-pixel layer exports as one 
   MindSpore 2.8's ONNX exporter writes ``ConvTranspose`` nodes that onnxruntime rejects (a 4-entry
   ``output_shape``); they are repaired from the cells' padding (see :func:`_fix_onnx_conv_transpose`). It cannot
   export bilinear resizing (``ResizeBilinearV2``), so a ``bilinear_conv`` head (and CPN) exports to MINDIR only;
-  :func:`export_onnx` says so with a ValueError before exporting.
+  :func:`export_onnx` says so with a ValueError before exporting; nor nearest resizing
+  (``ResizeNearestNeighborV2``), so the bottom-up AE hourglass exports to MINDIR only (the same ValueError).
 
 Files are written atomically (a temporary directory beside the target, then ``os.replace``) and get the usual
 permissions (``mindspore.export`` creates read-only files). The model is put in inference mode
@@ -34,6 +36,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn
 
+from enhancenet_mindspore.models.ae_hourglass import AeHourglass
 from enhancenet_mindspore.models.cpn import CPN
 from enhancenet_mindspore.models.layers import Upsample
 from enhancenet_mindspore.models.pose_model import PoseModel, TupleOutput
@@ -123,7 +126,7 @@ def _export(model: PoseModel, path: str | os.PathLike[str], file_format: str, ex
     head = model.enhance if model.has_head else None
     net = TupleOutput(model)
     net.set_train(False)
-    names = list(OUTPUT_NAMES[: 2 if model.has_head else 1])
+    names = list(OUTPUT_NAMES[: 2 if model.has_head else 1]) + (["tags"] if net.has_tags else [])
     tmp_dir = tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         if head is not None:
@@ -191,6 +194,9 @@ def export_onnx(
     if isinstance(model, PoseModel):
         blockers = [type(c).__name__ for _, c in model.cells_and_names()
                     if (isinstance(c, Upsample) and c.mode == "bilinear") or isinstance(c, CPN)]
+        if isinstance(model.base, AeHourglass):
+            raise ValueError("export_onnx: MindSpore 2.8 cannot export nearest resizing (ResizeNearestNeighborV2) to "
+                             "ONNX, used by the AE hourglass; export this model with export_mindir")
         if blockers:
             raise ValueError(f"export_onnx: MindSpore 2.8 cannot export bilinear resizing (ResizeBilinearV2) to ONNX, "
                              f"used by {sorted(set(blockers))}; export this model with export_mindir")
@@ -211,7 +217,7 @@ def export_onnx(
 
 
 def _forward(model: PoseModel, example: np.ndarray) -> list[np.ndarray]:
-    """The model's outputs (M^LR[, M^HR]) on ``example`` in inference mode; the training flag is restored."""
+    """The model's outputs (M^LR[, M^HR][, tags]) on ``example`` in inference mode; the training flag is restored."""
     was_training = model.training
     net = TupleOutput(model)
     net.set_train(False)

@@ -51,19 +51,31 @@ def predict_image(
     score_threshold: float = 0.2,
 ) -> list[Path]:
     """Predict the poses of the persons in ``boxes`` ((x, y, w, h) image pixels) and write the Fig. 1-style picture
-    to ``out_path`` and the keypoints to a ``.json`` beside it; returns both paths.
+    to ``out_path`` and the keypoints to a ``.json`` beside it; returns both paths. A bottom-up config finds every
+    person in the whole image instead (no boxes; :func:`enhancenet_runtime.engine.bottomup_picture.
+    predict_bottomup_picture`, the people in the ``.json``).
 
     Raises:
         FileNotFoundError: a missing image or checkpoint. ValueError: a box outside the image, a bad ``joint``, a
-        checkpoint of another architecture (:class:`~enhancenet_mindspore.checkpoint.CheckpointError`).
+        checkpoint of another architecture (:class:`~enhancenet_mindspore.checkpoint.CheckpointError`), boxes with
+        a bottom-up config.
     """
     from enhancenet_mindspore.checkpoint import load_model_weights
     from enhancenet_mindspore.device import resolve_device
     from enhancenet_mindspore.models import build_model
+    from enhancenet_runtime.engine.data import is_bottom_up
 
+    bottom_up = is_bottom_up(cfg)
+    if bottom_up and boxes:
+        raise ValueError("--boxes: a bottom-up model finds every person in the whole image; leave --boxes out")
     resolve_device(device)
     model = build_model(cfg.model)
     load_model_weights(model, checkpoint, cfg.model)
     model.set_train(False)
+    if bottom_up:
+        from enhancenet_mindspore.evaluate import bottomup_forward
+        from enhancenet_runtime.engine.bottomup_picture import predict_bottomup_picture
+
+        return predict_bottomup_picture(cfg, image, out_path, bottomup_forward(model), joint=joint)
     return predict_picture(cfg, image, boxes, out_path, _infer(model, cfg), joint=joint,
                            score_threshold=score_threshold)

@@ -3,11 +3,12 @@
 Paddle inference format (:func:`export_inference`): ``paddle.jit.to_static`` + ``paddle.jit.save`` with an
 ``InputSpec`` ``images`` (N, 3, H, W) float32, dynamic N. Paddle 3 writes ``<prefix>.json`` (the PIR program)
 and ``<prefix>.pdiparams`` (the weights); ``paddle.jit.load(prefix)`` or ``paddle.inference`` run it. Outputs,
-in order: M^LR (N, K, h, w) and, when the head is attached, M^HR (N, K, r*h, r*w).
+in order: M^LR (N, K, h, w), when the head is attached M^HR (N, K, r*h, r*w), and for the bottom-up AE hourglass
+its last stack's tag maps (N, K, h, w) (what bottom-up grouping reads).
 
 ONNX (:func:`export_onnx`): the inference files converted by ``paddle2onnx`` (an optional dependency,
 ``pip install paddle2onnx``), checked with onnxruntime. Inputs ``images``, outputs renamed to ``heatmaps_lr`` /
-``heatmaps_hr`` as enhancenet-torch's export. Paddle's ``pixel_shuffle`` becomes ``DepthToSpace`` with
+``heatmaps_hr`` [/ ``tags``] as enhancenet-torch's export. Paddle's ``pixel_shuffle`` becomes ``DepthToSpace`` with
 ``mode="CRD"``, which is the framework shuffle order (channel ``k*r*r + i*r + j`` -> row ``h*r + i``, column
 ``w*r + j``); a head stored in the paper's order is converted to the framework order first (on a copy), so the
 graph needs no extra transpose. paddle2onnx's optional graph optimisation is turned off
@@ -30,6 +31,7 @@ import paddle
 from paddle import Tensor, nn
 from paddle.static import InputSpec
 
+from enhancenet_paddle.models.ae_hourglass import AeHourglass
 from enhancenet_paddle.models.pose_model import PoseModel
 
 DEFAULT_OPSET = 17
@@ -38,7 +40,7 @@ INFERENCE_SUFFIXES = (".json", ".pdiparams")
 
 
 class _ExportWrapper(nn.Layer):
-    """Turns the PoseModel's dict into a tuple of tensors (M^LR[, M^HR]) for ``to_static``."""
+    """Turns the PoseModel's dict into a tuple of tensors (M^LR[, M^HR][, last stack's tags]) for ``to_static``."""
 
     def __init__(self, model: PoseModel) -> None:
         super().__init__()
@@ -46,7 +48,8 @@ class _ExportWrapper(nn.Layer):
 
     def forward(self, images: Tensor) -> tuple[Tensor, ...]:
         out = self.model(images)
-        return (out["lr"], out["hr"]) if "hr" in out else (out["lr"],)
+        maps = (out["lr"], out["hr"]) if "hr" in out else (out["lr"],)
+        return (*maps, out["tags"][-1]) if "tags" in out else maps
 
 
 @dataclass
@@ -93,7 +96,8 @@ def _example(input_size: tuple[int, int], batch_size: int, seed: int) -> np.ndar
 
 
 def _output_names(model: PoseModel) -> list[str]:
-    return ["heatmaps_lr", "heatmaps_hr"] if model.has_head else ["heatmaps_lr"]
+    names = ["heatmaps_lr", "heatmaps_hr"] if model.has_head else ["heatmaps_lr"]
+    return [*names, "tags"] if isinstance(model.base, AeHourglass) else names
 
 
 def _save_inference(wrapper: _ExportWrapper, prefix: str, input_size: tuple[int, int]) -> None:

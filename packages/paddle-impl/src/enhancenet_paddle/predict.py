@@ -53,7 +53,10 @@ def predict_image(
     score_threshold: float = 0.2,
     engine: str | None = None,
 ) -> list[Path]:
-    """Predict the poses of the persons in ``boxes`` and write the Fig. 1-style picture to ``out_path``.
+    """Predict the poses of the persons in ``boxes`` and write the Fig. 1-style picture to ``out_path``; a
+    bottom-up config finds every person in the whole image instead (no boxes; the dygraph model, whose input side
+    follows ``bottomup.scales``;
+    :func:`enhancenet_runtime.engine.bottomup_picture.predict_bottomup_picture`).
 
     Args:
         cfg: the experiment config.
@@ -64,7 +67,8 @@ def predict_image(
         device: default a GPU when available.
         joint: keypoint whose heat maps are drawn (default: the maximum over all keypoints).
         score_threshold: keypoints scoring at or below this are not drawn.
-        engine: ``auto`` (default: Paddle Inference on the CPU), ``inference`` or ``dygraph``.
+        engine: ``auto`` (default: Paddle Inference on the CPU), ``inference`` or ``dygraph`` (bottom-up:
+            ``auto`` or ``dygraph``).
 
     Returns:
         The files written (picture, keypoints JSON).
@@ -72,10 +76,22 @@ def predict_image(
     from enhancenet_paddle.checkpoint import load_model_weights
     from enhancenet_paddle.device import resolve_device
     from enhancenet_paddle.models import build_model
+    from enhancenet_runtime.engine.data import is_bottom_up
 
+    bottom_up = is_bottom_up(cfg)
+    if bottom_up and boxes:
+        raise ValueError("--boxes: a bottom-up model finds every person in the whole image; leave --boxes out")
+    if bottom_up and engine not in (None, "auto", "dygraph"):
+        raise ValueError(f"engine: a bottom-up model runs in dygraph (its input side varies with the scales), "
+                         f"got {engine!r}")
     paddle.set_device(resolve_device(device))
     model = build_model(cfg.model)
     load_model_weights(model, checkpoint, cfg.model)
     model.eval()
+    if bottom_up:
+        from enhancenet_paddle.evaluate import bottomup_forward
+        from enhancenet_runtime.engine.bottomup_picture import predict_bottomup_picture
+
+        return predict_bottomup_picture(cfg, image, out_path, bottomup_forward(model), joint=joint)
     return predict_picture(cfg, image, boxes, out_path, _infer(model, cfg, engine), joint=joint,
                            score_threshold=score_threshold)

@@ -52,7 +52,7 @@ ADAPTER_KEYS: dict[str, tuple[str, ...]] = {
 SPEC_MODULES = ("test_coco_eval", "test_compositional_targets", "test_decoders", "test_flip", "test_pckh", "test_targets")
 #: frameworks in the conversion round trip (conformance/report.py ROUND_TRIP)
 ROUND_TRIP = ("torch", "paddle", "mindspore")
-ROUND_TRIP_CASES = ("simple_baseline_r18_paper_order", "hourglass_2_deconv")
+ROUND_TRIP_CASES = ("simple_baseline_r18_paper_order", "hourglass_2_deconv", "ae_hourglass_2_r2")
 #: the golden head case the gate re-runs before publishing
 SPOT_CHECK_CASE = "head_L2"
 #: a re-run agrees with the report when |rerun - reported| <= SPOT_AGREEMENT x tolerance
@@ -106,16 +106,18 @@ def _adapter_checks(key: str, cases: Mapping[str, list[str]]) -> list[str]:
     names += [f"ps.every_index.{order}.r{r}" for order in ("paper", "framework") for r in range(1, 6)]
     names += [f"ps.paper_vs_framework_model.r{r}" for r in (2, 3, 4)]
     names += [f"equal_weights.coco_sample.r18.{part}" for part in ("lr", "hr")]
+    names += ["grouping.ae_tiny.people"]  # conformance/test_bottomup.py
     if key != REFERENCE:  # numpy-ref has no backward: its training steps are "not run" by design
         names += ["train_step.head.loss_vs_numpy_float64", "train_step.head.grad_vs_finite_differences",
-                  "train_step.r18.written"]
+                  "train_step.r18.written", "train_step.ae.loss_vs_numpy_float64", "train_step.ae.written"]
     return names
 
 
 def _pair_checks() -> list[str]:
     head = [f"train_parity.head.{p}" for p in ("loss", "grads", "weights_after_adam")]
     r18 = [f"train_parity.r18.{p}" for p in ("loss", "grads", "weights_after_adam", "bn_running_stats")]
-    return head + r18
+    ae = [f"train_parity.ae.{p}" for p in ("loss", "grads", "weights_after_adam")]  # no BN in the AE hourglass
+    return head + r18 + ae
 
 
 def required_checks(implementations: Sequence[str], golden: str | os.PathLike[str]) -> list[tuple[str, str]]:

@@ -103,19 +103,22 @@ def outputs_to_dict(outputs: Sequence[Any]) -> dict[str, Any]:
 
 
 class TupleOutput(nn.Cell):
-    """``PoseModel`` whose ``construct`` returns ``(M^LR[, M^HR])`` (for export and ``nn.GraphCell``)."""
+    """``PoseModel`` whose ``construct`` returns ``(M^LR[, M^HR][, tags])`` (for export and ``nn.GraphCell``); the
+    AE hourglass adds its last stack's tag maps (what bottom-up grouping reads)."""
 
     def __init__(self, model: PoseModel) -> None:
         super().__init__()
         self.model = model
         self.has_head = model.has_head
+        self.has_tags = isinstance(model.base, AeHourglass)
 
     def construct(self, images):
-        """Images (N, 3, H, W) -> (M^LR (N, K, h, w)[, M^HR (N, K, rh, rw)])."""
+        """Images (N, 3, H, W) -> (M^LR (N, K, h, w)[, M^HR (N, K, rh, rw)][, tags (N, K, h, w)])."""
         out = self.model(images)
-        if self.has_head:
-            return out["lr"], out["hr"]
-        return (out["lr"],)
+        maps = (out["lr"], out["hr"]) if self.has_head else (out["lr"],)
+        if self.has_tags:
+            return maps + (out["tags"][-1],)  # noqa: RUF005 (graph mode: no starred unpacking in construct)
+        return maps
 
 
 def attach_enhancenet(base: nn.Cell, model_cfg: ModelConfig) -> PoseModel:

@@ -18,7 +18,14 @@ import numpy as np
 import pytest
 
 from enhancenet_core.config import Config, ModelConfig, load_config, shipped_config_path
+from enhancenet_numpy.head import head_forward
+from enhancenet_numpy.models import ae_hourglass
+from enhancenet_numpy.weights import init_weights, save_weights
+from enhancenet_runtime.data.bottomup import BottomUpRecord
+from enhancenet_runtime.data.image import read_image
 from enhancenet_runtime.data.synthetic_multi import generate_multi_person_coco
+from enhancenet_runtime.engine.bottomup_eval import predict_people
+from enhancenet_runtime.engine.bottomup_run import model_maps_fn
 from enhancenet_runtime.engine.training import TrainResult
 
 __all__ = ["AeTrainingSuite", "tiny_ae_config"]
@@ -49,6 +56,8 @@ class Binding(Protocol):
     def build_model(self, model_cfg: ModelConfig) -> Any: ...
     def load_checkpoint(self, path: Path, model_cfg: ModelConfig) -> dict[str, Any]: ...
     def checkpoint_tensors(self, ckpt: dict[str, Any]) -> dict[str, np.ndarray]: ...
+    def predict_image(self, cfg: Config, checkpoint: Path, image: Path, boxes: list[list[float]],
+                      out_path: Path) -> list[Path]: ...
 
 
 class AeTrainingSuite:
@@ -72,6 +81,36 @@ class AeTrainingSuite:
         saved = json.loads((tmp_path / "ev" / "results.json").read_text())
         assert saved["metric_name"] == "AP" and saved["framework"] == binding.name
         assert saved["config"]["model"]["base"]["name"] == "ae_hourglass"
+
+    def test_predict_draws_every_person(self, binding: Binding, scenes: Path, tmp_path: Path) -> None:
+        """``predict`` with a bottom-up config: the whole image, no boxes; a picture and the people's JSON, the
+        people those of the runtime's grouping on the same canonical weights (numpy-ref's forward, float32); at
+        most 5 candidates per joint (30 people would make the drawing the slow part)."""
+        cfg = tiny_ae_config(scenes, True, "bottomup.max_num_people=5", "bottomup.top_k=5")
+        # the last stack's outputs and the head's upsampler scaled down: an untrained network's detections reach
+        # ±10 (every candidate clipped at 1, the scale skipped above 10); scaled, the grouping finds people
+        params = {k: v * np.float32(0.05) if k.startswith(("outs.1.", "enhance.upsample.")) else v
+                  for k, v in init_weights(cfg.model, 2, np.float32).items()}  # fmt: skip
+        ckpt = tmp_path / "w.safetensors"
+        save_weights(ckpt, params, cfg.model)
+        image = sorted((scenes / "images" / "val").iterdir())[0]
+        files = binding.predict_image(cfg, ckpt, image, [], tmp_path / "p.png")
+        assert [f.name for f in files] == ["p.png", "p.json"] and files[0].stat().st_size > 0
+        saved = json.loads(files[1].read_text())
+        assert len(saved["people"]) == len(saved["scores"]) and all(len(p) == 17 for p in saved["people"])
+
+        def forward(images: np.ndarray) -> dict[str, Any]:
+            ae = ae_hourglass.forward(params, images, cfg.model.base, cfg.model.num_keypoints)
+            return {"lr": ae.detection, "tags": ae.stack_tags(cfg.model.num_keypoints),
+                    "hr": head_forward(params, ae.features, ae.detection, cfg.model.head)}
+
+        record = BottomUpRecord(image=image, image_id=0, width=64, height=64, keypoints=np.zeros((0, 17, 3)))
+        want = predict_people(read_image(image, cfg.data.color_rgb), record, model_maps_fn(forward, cfg), cfg)
+        assert len(saved["scores"]) == len(want.scores) > 0
+        np.testing.assert_allclose(np.asarray(saved["people"])[..., :2], want.people[..., :2], atol=1e-2)
+        with pytest.raises(ValueError, match="--boxes"):
+            binding.predict_image(cfg, ckpt, image, [[0, 0, 10, 10]], tmp_path / "q.png")
+        assert not (tmp_path / "q.png").exists()
 
     @pytest.mark.slow
     def test_training_loss_falls_and_validates(self, binding: Binding, scenes: Path, tmp_path: Path) -> None:
