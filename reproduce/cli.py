@@ -3,8 +3,8 @@
 Order: probe each framework's interpreter (version, CLI) -> the conformance gate (refuses, naming the failing
 check, before anything is trained or written) -> generate the synthetic data -> pretrain the backbone (reference
 framework, converted to canonical safetensors) -> train and evaluate every unique run through the framework CLIs
-(skipping finished ones) -> PCK, error types, complexity -> the gate
-again -> ``results/<commit>/`` (results.json, tables.md, fig1/fig5/fig7 PNGs) and
+(skipping finished ones) -> the MPII rows (full scale only, :mod:`reproduce.mpii`) -> PCK, error types,
+complexity -> the gate again -> ``results/<commit>/`` (results.json, tables.md, fig1/fig5/fig7 PNGs) and
 ``benchmarks/reproduce/<scale>.json`` (wall time per experiment per framework).
 """
 
@@ -187,6 +187,11 @@ def _figures(grid: Grid, results: dict[str, Any], out: Path, runner: Runner, dat
             plot_error_change(et["change_mean"], out / name, spread=et["change_std"],
                               title=f"Fig. 7 in small ({ref}, {what}, {et['seeds']} seeds): +EnhanceNet minus base")
             written.append(name)
+    if (results.get("mpii") or {}).get("rows"):
+        from reproduce.mpii import render_fig5
+
+        render_fig5(results["mpii"]["rows"], out / "fig5_mpii.png")
+        written.append("fig5_mpii.png")
     fig1 = results.get("fig1_source")
     if fig1 and Path(fig1).is_file():
         shutil.copyfile(fig1, out / "fig1_lr_hr.png")
@@ -270,6 +275,8 @@ def _seconds_per_part(results: dict[str, Any]) -> dict[str, float]:
                     trains[rec["train_key"]] = rec["train_seconds"] or 0.0
                     evals += rec["eval_seconds"] or 0.0
         out[table] = round(sum(trains.values()) + evals, 1)
+    if (results.get("mpii") or {}).get("seconds") is not None:
+        out["mpii"] = results["mpii"]["seconds"]
     return out
 
 
@@ -292,6 +299,16 @@ def _frozen(scale: Scale, grid: Grid, runner: Runner, data_root: Path, failures:
     cfg = _run_config(grid.pretrain)
     return score_frozen(out, data_root / "annotations" / "person_keypoints_val.json",
                         cfg.model.input_size[1] // cfg.model.heatmap_stride)
+
+
+def _mpii(scale: Scale, runner: Runner, work: Path, failures: dict[str, str]) -> dict[str, Any]:
+    """The MPII rows (hourglass, DLCM; torch) at full scale; the quick scale records "full run only"."""
+    from reproduce.mpii import FULL_MPII, run_mpii
+
+    if scale.name != "full":
+        print("reproduce: mpii: full run only")
+        return {"status": "not run: full run only (the quick scale leaves the MPII trainings out)", "rows": []}
+    return run_mpii(runner, FULL_MPII, work, failures)
 
 
 def _has_numpy_ref(python: str) -> bool:
@@ -389,6 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bar.close()
     fig1 = _fig1(grid, runner, data_root, failures)
     frozen = _frozen(scale, grid, runner, data_root, failures)
+    mpii = _mpii(scale, runner, work, failures)
 
     results: dict[str, Any] = {
         "format": "enhancenet-reproduce-results", "format_version": 1, "commit": gate.commit,
@@ -418,6 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    + [f"{k}: {v.splitlines()[0]}" for k, v in failures.items()],
         "fig1_source": fig1,
         "frozen": frozen,
+        "mpii": mpii,
     }
     results["evals"] = collect(grid, runner, data_root, frameworks, failures)
     ann_file = data_root / "annotations" / "person_keypoints_val.json"

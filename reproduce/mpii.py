@@ -8,8 +8,10 @@ and the annotations with :func:`enhancenet_core.metrics.pckh.compute_pckh` (the 
 holds the same PCKh@0.5).
 
 Its runs are ordinary :class:`~reproduce.experiments.TrainRun` / :class:`~reproduce.experiments.EvalRun` with the
-shipped MPII configs (``config``), run by :class:`~reproduce.runner.Runner`: ``python -m reproduce.mpii
-[--quick] [--work DIR] [--out DIR]`` (not yet part of ``python -m reproduce``'s grid).
+shipped MPII configs (``config``), run by :class:`~reproduce.runner.Runner`: standalone ``python -m reproduce.mpii
+[--quick] [--work DIR] [--out DIR]``, and as a part of the full ``python -m reproduce`` (:func:`run_mpii`, behind
+its gate; ``--quick`` leaves it out: "full run only", the 4 interpreter start-ups alone would take it past its 5
+minutes).
 
 Wall time (torch, this 2-core machine, measured with ``--quick`` and per step, see the README): FULL trains
 2 models × 2 variants × 3 seeds = 12 runs of 60 steps at 64x64 (channels 32) and evaluates each on 64 images.
@@ -30,7 +32,10 @@ import numpy as np
 from reproduce.experiments import DataSpec, EvalRun, TrainRun, Variant
 
 __all__ = ["FULL_MPII", "MPII_HEAD", "QUICK_MPII", "MpiiData", "MpiiScale", "mpii_grid", "mpii_metrics",
-           "render_mpii_table"]
+           "mpii_section", "render_fig5", "render_mpii_table", "run_mpii"]
+
+#: the metrics of the table (and of the paired comparisons), in %
+MPII_METRICS: tuple[str, ...] = ("pckh@0.5", "pckh@0.1", "pckh_legacy_hrnet_0.1", "head_pckh@0.1")
 
 #: MPII's "Head" group (upper neck, head top) and the ankles, for Table 3 and Fig. 5
 MPII_HEAD: tuple[int, ...] = (8, 9)
@@ -135,7 +140,7 @@ def _ms(values: Sequence[float]) -> str:
 
 def render_mpii_table(rows: Sequence[dict[str, Any]]) -> str:
     """Markdown of Tables 1 / 3 in small: one row per model and variant, metrics mean ± std over seeds."""
-    keys = ("pckh@0.5", "pckh@0.1", "pckh_legacy_hrnet_0.1", "head_pckh@0.1")
+    keys = MPII_METRICS
     lines = ["| model | variant | seeds | PCKh@0.5 | PCKh@0.1 (exact) | HRNet legacy Mean@0.1 (α = 0.11) | "
              "Head PCKh@0.1 |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
@@ -169,6 +174,64 @@ def render_fig5(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     return path
 
 
+def run_mpii(runner: Any, scale: MpiiScale, work: Path, failures: dict[str, str] | None = None) -> dict[str, Any]:
+    """Train and evaluate the MPII grid with ``runner`` (a :class:`~reproduce.runner.Runner` holding a torch
+    interpreter; finished runs are reused) and score it.
+
+    Returns ``{"status": "ok" | "partial: ..." | "not run: ...", "scale", "rows": [{"model", "variant", "metrics": [per seed]}],
+    "seconds"}``; ``seconds`` sums each run's recorded training and evaluation time (cached runs count with the
+    time they took when they ran). A failed run is left out of its row and named in ``failures``."""
+    from reproduce.runner import RunFailed
+
+    failures = {} if failures is None else failures
+    if "torch" not in runner.pythons:
+        return {"status": "not run: PyTorch is not among the frameworks that run", "scale": scale.name, "rows": []}
+    data_root = ensure_mpii_data(scale.data, work)
+    rows, seconds, failed = [], 0.0, 0
+    for model, variant, evals in mpii_grid(scale):
+        metrics = []
+        for ev in evals:
+            try:
+                seconds += float(runner.train(ev.train, data_root)["seconds"])
+                seconds += float(runner.evaluate(ev, data_root).get("wall_seconds") or 0.0)
+            except RunFailed as exc:
+                failures[ev.key] = str(exc)
+                failed += 1
+                continue
+            metrics.append(mpii_metrics(runner.eval_dir(ev), data_root))
+        rows.append({"model": model, "variant": variant.label, "metrics": metrics})
+    status = "ok" if not failed else f"partial: {failed} MPII run(s) failed (see not_run); rows over the rest"
+    return {"status": status, "scale": scale.name,
+            "rows": [r for r in rows if r["metrics"]], "seconds": round(seconds, 1)}
+
+
+def mpii_section(result: dict[str, Any] | None) -> list[str]:
+    """tables.md's MPII section: the table, then +EnhanceNet − base per model as a paired t over seeds."""
+    from reproduce.stats import holm, paired_t
+
+    if not result:
+        return []
+    title = "## Tables 1 and 3 in small: MPII (synthetic), hourglass and DLCM, PyTorch"
+    if not result.get("rows"):
+        return [title, "", f"Not run: {result['status'].removeprefix('not run: ')}.", ""]
+    lines = [title, "", "Synthetic MPII-format data (head boxes for PCKh), not MPII. Mean ± sample std over seeds.",
+             *(["", f"Status: {result['status']}."] if result["status"] != "ok" else []), "", render_mpii_table(result["rows"]), "Paired (same seed) +EnhanceNet − base, points:", ""]
+    by = {(r["model"], "Enhance" in r["variant"]): r["metrics"] for r in result["rows"]}
+    tests = []
+    for model in dict.fromkeys(r["model"] for r in result["rows"]):
+        base, enh = by.get((model, False)), by.get((model, True))
+        if not base or not enh or len(base) != len(enh):
+            lines.append(f"- {MODELS[model][1]}: no complete pair")
+            continue
+        tests += [(f"{MODELS[model][1]} {k}", paired_t([m[k] for m in base], [m[k] for m in enh]))
+                  for k in MPII_METRICS]
+    adjusted = holm([t.p for _, t in tests])  # Holm over this section's family (its own, apart from COCO's)
+    for (name, test), p in zip(tests, adjusted, strict=True):
+        holm_p = "n/a" if np.isnan(p) else f"{p:.3f}"
+        lines.append(f"- {name}: {test.describe()}, Holm p = {holm_p}: {test.verdict()}")
+    return [*lines, ""]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from reproduce.runner import Runner, default_python
 
@@ -180,23 +243,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     scale = QUICK_MPII if args.quick else FULL_MPII
     start = time.perf_counter()
     work = args.work.resolve()
-    data_root = ensure_mpii_data(scale.data, work)
-    runner = Runner(work, {"torch": default_python("torch")})
-    rows = []
-    for model, variant, evals in mpii_grid(scale):
-        metrics = []
-        for ev in evals:
-            runner.train(ev.train, data_root)
-            runner.evaluate(ev, data_root)
-            metrics.append(mpii_metrics(runner.eval_dir(ev), data_root))
-        rows.append({"model": model, "variant": variant.label, "metrics": metrics})
+    failures: dict[str, str] = {}
+    result = run_mpii(Runner(work, {"torch": default_python("torch")}), scale, work, failures)
+    if failures:
+        print("\n".join(f"FAILED {k}: {v}" for k, v in failures.items()))
+    rows = result["rows"]
     args.out.mkdir(parents=True, exist_ok=True)
     table = render_mpii_table(rows)
     (args.out / "mpii_tables.md").write_text(table)
-    (args.out / "mpii_results.json").write_text(json.dumps({"scale": scale.name, "rows": rows}, indent=1))
-    render_fig5(rows, args.out / "fig5_mpii.png")
-    print(table + f"reproduce.mpii ({scale.name}): {time.perf_counter() - start:.0f} s, wrote {args.out}")
-    return 0
+    (args.out / "mpii_results.json").write_text(json.dumps(result, indent=1))
+    if rows:
+        render_fig5(rows, args.out / "fig5_mpii.png")
+    print(table + f"{result['status']}; reproduce.mpii ({scale.name}): {time.perf_counter() - start:.0f} s, "
+          f"wrote {args.out}")
+    return 0 if not failures else 1
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import numpy as np
 from reproduce import paper
 from reproduce.experiments import TABLE5
 from reproduce.frozen import render_frozen
+from reproduce.mpii import mpii_section
 from reproduce.stats import PairedTest, holm, paired_t
 
 __all__ = ["METRICS", "comparisons", "effect", "paired", "render_tables", "summarize"]
@@ -250,6 +251,7 @@ def render_tables(results: Mapping[str, Any]) -> str:
                          f"{results.get('reference_framework', '?')}, its own pretrained CPN)")
 
     lines += render_frozen(results.get("frozen"))
+    lines += mpii_section(results.get("mpii"))
     # Table 5
     lines += ["## Table 5 in small: ablations (reference framework "
               f"{results.get('reference_framework', '?')}, seed {scale['seeds'][0]})", "",
