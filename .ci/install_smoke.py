@@ -109,7 +109,10 @@ def convert(framework: str, weights: Path, work: Path) -> None:
     back = work / "back.safetensors"
     convert_cli = _script("enhancenet-convert")
     _run(convert_cli, str(weights), str(native), "--verify", cwd=work)
-    _run(convert_cli, str(native), str(back), "--verify", cwd=work)
+    # the native .pt / .pdparams is a pickle we wrote a line above: reading it back needs the explicit opt-in that
+    # every pickle needs (without it the converter refuses it, as it must refuse a user's)
+    trust = ("--trust-pickle",) if NATIVE_SUFFIX[framework] in (".pt", ".pdparams") else ()
+    _run(convert_cli, str(native), str(back), "--verify", *trust, cwd=work)
     first, second = load_file(str(weights)), load_file(str(back))
     if sorted(first) != sorted(second):
         sys.exit(f"[install_smoke] FAILED: the round trip changed the tensor names "

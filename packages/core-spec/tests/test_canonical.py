@@ -272,8 +272,22 @@ def test_pretrained_scope_base_adds_the_rest_of_the_base_model_never_the_head():
     backbone = backbone_prefixes(replace(cfg, base=replace(cfg.base, pretrained_scope=PretrainedScope.BACKBONE)))
     assert set(backbone) < set(prefixes) and not any(p.startswith(("deconv", "final")) for p in backbone)
     cpn = replace(cfg, base=replace(cfg.base, name=BaseModelName.CPN))
-    with pytest.raises(ValueError, match=r"model\.base\.pretrained_scope: 'base' .* not for 'cpn'"):
-        backbone_prefixes(cpn)
+    assert backbone_prefixes(cpn) == ("",)  # the whole CPN (trunk, GlobalNet, RefineNet), loaded into base
+    hourglass = replace(cfg, base=replace(cfg.base, name=BaseModelName.HOURGLASS))
+    with pytest.raises(ValueError, match=r"model\.base\.pretrained: ImageNet weights .* not for 'hourglass'"):
+        backbone_prefixes(hourglass)
+
+
+def test_pretrained_on_trunk_only_for_cpn_imagenet_weights():
+    from dataclasses import replace
+
+    from enhancenet_core.canonical import pretrained_on_trunk
+    from enhancenet_core.conventions import PretrainedScope
+
+    cpn = ModelConfig(base=BaseModelConfig(name=BaseModelName.CPN, depth=50), head=R18.head, num_keypoints=3)
+    assert pretrained_on_trunk(cpn)
+    assert not pretrained_on_trunk(replace(cpn, base=replace(cpn.base, pretrained_scope=PretrainedScope.BASE)))
+    assert not pretrained_on_trunk(R18)
 
 
 def test_pretrained_scope_is_validated_by_the_config():

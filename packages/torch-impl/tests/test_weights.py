@@ -185,3 +185,21 @@ def test_pretrained_resnet_backbone(tmp_path: Path) -> None:
     hg = ModelConfig(base=BaseModelConfig(name=BaseModelName.HOURGLASS, stages=1))
     with pytest.raises(ValueError, match="hourglass"):
         load_pretrained_backbone(build_model(hg), path, hg)
+
+
+def test_pretrained_scope_base_loads_a_whole_cpn(tmp_path: Path) -> None:
+    """A CPN file of our own (as reproduce's CPN pretraining writes) initialises the whole CPN with
+    ``pretrained_scope: base`` (trunk, GlobalNet, RefineNet); the head keeps its initialisation."""
+    from enhancenet_core.conventions import PretrainedScope
+
+    base_cfg = ModelConfig(base=BaseModelConfig(name=BaseModelName.CPN, depth=50), num_keypoints=5,
+                           head=replace(R18.head, enabled=False))
+    trained = _randomize(build_model(base_cfg), seed=3)
+    path = tmp_path / "cpn.safetensors"
+    save_canonical(trained, path, base_cfg)
+    cfg = replace(base_cfg, head=R18.head,
+                  base=replace(base_cfg.base, pretrained=str(path), pretrained_scope=PretrainedScope.BASE))
+    model = build_model(cfg)
+    got, want = canonical_state_dict(model.base), canonical_state_dict(trained.base)
+    assert set(got) == set(want) and all(torch.equal(got[k], want[k]) for k in want)
+    assert any(k.startswith("resnet.") for k in want) and any(not k.startswith("resnet.") for k in want)

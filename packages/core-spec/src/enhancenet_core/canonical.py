@@ -298,7 +298,10 @@ def backbone_prefixes(model_cfg: ModelConfig) -> tuple[str, ...]:
 
     Raises:
         ValueError: naming ``model.base.pretrained`` for a base model without an ImageNet backbone (the
-            hourglass), or ``model.base.pretrained_scope`` for a whole-model scope it does not support (CPN).
+            hourglass), or ``model.base.pretrained_scope`` for a whole-model scope it does not support.
+
+    The backbone prefixes of CPN name tensors of its ResNet trunk (``base.resnet``, see
+    :func:`pretrained_on_trunk`); its whole-model scope names the whole CPN (prefix ``""``).
     """
     name = BaseModelName(model_cfg.base.name)
     if name not in BACKBONE_PREFIXES:
@@ -306,10 +309,20 @@ def backbone_prefixes(model_cfg: ModelConfig) -> tuple[str, ...]:
                          f"not for {name.value!r}")
     if PretrainedScope(model_cfg.base.pretrained_scope) is PretrainedScope.BACKBONE:
         return BACKBONE_PREFIXES[name]
+    if name is BaseModelName.CPN:  # the whole CPN: every name (trunk under ``resnet.``, GlobalNet, RefineNet)
+        return ("",)
     if name not in BASE_MODEL_PREFIXES:
         raise ValueError(f"model.base.pretrained_scope: 'base' (the whole base model) is supported for "
                          f"{', '.join(repr(n.value) for n in BASE_MODEL_PREFIXES)}, not for {name.value!r}")
     return BACKBONE_PREFIXES[name] + BASE_MODEL_PREFIXES[name]
+
+
+def pretrained_on_trunk(model_cfg: ModelConfig) -> bool:
+    """Whether ``model.base.pretrained`` initialises CPN's ResNet trunk (``base.resnet``, names relative to it:
+    ImageNet weights) rather than the base model itself (every other case, and CPN with ``pretrained_scope: base``,
+    e.g. a CPN pretrained by ``reproduce``)."""
+    return (BaseModelName(model_cfg.base.name) is BaseModelName.CPN
+            and PretrainedScope(model_cfg.base.pretrained_scope) is PretrainedScope.BACKBONE)
 
 
 # ------------------------------------------------------------------------------------- shuffle order

@@ -34,7 +34,7 @@ def load_backbone_weights(base: nn.Cell, path: str | os.PathLike[str], model_cfg
     name = BaseModelName(model_cfg.base.name)
     source = os.fspath(path)
     found = read_state_dict(path)
-    target = base.resnet if name is BaseModelName.CPN else base
+    target = base.resnet if canonical.pretrained_on_trunk(model_cfg) else base  # CPN's ImageNet trunk
     own = OrderedDict((k, p) for k, p in canonical_parameters(target).items() if k.startswith(prefixes))
     shapes = {k: tuple(p.shape) for k, p in own.items()}
     chosen = foreign_names.pretrained_tensors(found, shapes, model_cfg, source)  # mmpose names too

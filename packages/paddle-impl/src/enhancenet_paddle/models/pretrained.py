@@ -55,7 +55,7 @@ def load_backbone_weights(base: nn.Layer, path: str | os.PathLike[str], model_cf
     name = BaseModelName(model_cfg.base.name)
     source = os.fspath(path)
     found = read_safetensors_arrays(path)
-    target = base.resnet if name is BaseModelName.CPN else base
+    target = base.resnet if canonical.pretrained_on_trunk(model_cfg) else base  # CPN's ImageNet trunk
     own = {k: v for k, v in base_state_dict(target).items() if k.startswith(prefixes)}
     chosen = OrderedDict(foreign_names.pretrained_tensors(found, tensor_shapes(own), model_cfg, source))
     canonical.check_tensors(chosen, tensor_shapes(own), f"{source} (ImageNet {name.value} backbone)")

@@ -60,7 +60,7 @@ def load_backbone_weights(base: nn.Module, path: str | os.PathLike[str], model_c
     name = BaseModelName(model_cfg.base.name)
     source = os.fspath(path)
     found = read_safetensors_state_dict(path)
-    target = base.resnet if name is BaseModelName.CPN else base
+    target = base.resnet if canonical.pretrained_on_trunk(model_cfg) else base  # CPN's ImageNet trunk
     expected = {
         k: tuple(v.shape) for k, v in canonical_state_dict(target).items() if k.startswith(prefixes)
     }
