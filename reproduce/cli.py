@@ -463,4 +463,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     atomic_write_json(args.bench_dir / f"{scale.name}.json", _bench(results, scale))
     print(f"reproduce: wrote {out}/ (results.json, tables.md, {', '.join(results['figures'])}) in "
           f"{results['wall_seconds']:.0f} s; {len(failures)} failures")
-    return 0
+    for key, why in failures.items():  # the results name them too ("not_run"); a smoke test must not pass them
+        print(f"reproduce: failed: {key}: {why.splitlines()[0] if why else ''}", file=sys.stderr)
+    return 1 if failures else 0
