@@ -300,8 +300,7 @@ def backbone_prefixes(model_cfg: ModelConfig) -> tuple[str, ...]:
         ValueError: naming ``model.base.pretrained`` for a base model without an ImageNet backbone (the
             hourglass), or ``model.base.pretrained_scope`` for a whole-model scope it does not support.
 
-    The backbone prefixes of CPN name tensors of its ResNet trunk (``base.resnet``, see
-    :func:`pretrained_on_trunk`); its whole-model scope names the whole CPN (prefix ``""``).
+    CPN's backbone prefixes name its trunk's tensors (:func:`pretrained_on_trunk`); its ``base`` scope, all (``""``).
     """
     name = BaseModelName(model_cfg.base.name)
     if name not in BACKBONE_PREFIXES:
@@ -318,9 +317,8 @@ def backbone_prefixes(model_cfg: ModelConfig) -> tuple[str, ...]:
 
 
 def pretrained_on_trunk(model_cfg: ModelConfig) -> bool:
-    """Whether ``model.base.pretrained`` initialises CPN's ResNet trunk (``base.resnet``, names relative to it:
-    ImageNet weights) rather than the base model itself (every other case, and CPN with ``pretrained_scope: base``,
-    e.g. a CPN pretrained by ``reproduce``)."""
+    """Whether ``model.base.pretrained`` initialises CPN's ResNet trunk (``base.resnet``: ImageNet weights) rather
+    than the base model itself (every other case, CPN with ``pretrained_scope: base`` included)."""
     return (BaseModelName(model_cfg.base.name) is BaseModelName.CPN
             and PretrainedScope(model_cfg.base.pretrained_scope) is PretrainedScope.BACKBONE)
 
