@@ -64,6 +64,7 @@ from enhancenet_core.canonical import FORMAT_NAME, FORMAT_VERSION, LAYOUTS, RESE
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import ShuffleOrder
 from enhancenet_core.namemap import HEAD_PREFIX
+from enhancenet_core.restricted_pickle import load_array_pickle
 from enhancenet_core.safetensors_io import check_not_pickle
 from enhancenet_paddle.models.head import EnhanceNet
 from enhancenet_paddle.models.names import BASE_PREFIX, BN_SUFFIXES, canonical_name
@@ -192,15 +193,17 @@ def save_pdparams(
 
 
 def load_trusted_pickle(path: str | os.PathLike[str]) -> Any:
-    """:func:`paddle.load` of a ``.pdparams`` the user has explicitly trusted (``--trust-pickle``).
+    """The state dict of a ``.pdparams`` the user has explicitly trusted (``--trust-pickle``), values as NumPy arrays.
 
-    This unpickles: the file can run any code. It is called only behind that opt-in, never by default and never
-    as a fallback when a safe reader refuses a file.
+    Read by :func:`enhancenet_core.restricted_pickle.load_array_pickle`, not :func:`paddle.load`: only NumPy's array
+    reconstructors may be named by the file, so even a trusted file cannot run code (anything else is refused in
+    one line). Called only behind that opt-in, never by default and never as a fallback. The parameter-name table
+    :func:`paddle.save` adds (``StructuredToParameterName@@``) is dropped, as :func:`paddle.load` drops it.
     """
-    try:
-        return paddle.load(os.fspath(path))
-    except Exception as exc:  # paddle raises several types for a corrupt or foreign file
-        raise ValueError(f"{path}: not a readable Paddle checkpoint ({exc})") from exc
+    state = load_array_pickle(path)
+    if isinstance(state, dict):
+        state.pop("StructuredToParameterName@@", None)
+    return state
 
 
 def load_pdparams(model: nn.Layer, path: str | os.PathLike[str], model_cfg: ModelConfig | None = None,

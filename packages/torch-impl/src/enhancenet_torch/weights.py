@@ -26,8 +26,10 @@ ImageNet ``.pth`` once (``enhancenet-convert pose_hrnet_w32.pth pose_hrnet_w32.s
 from __future__ import annotations
 
 import os
+import pickle
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,6 +39,7 @@ from enhancenet_core import canonical
 from enhancenet_core.canonical import FORMAT_NAME, FORMAT_VERSION, model_config_json
 from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import ShuffleOrder
+from enhancenet_core.restricted_pickle import ALLOWED_GLOBALS, is_allowed_global
 from enhancenet_core.safetensors_io import check_not_pickle
 from enhancenet_runtime.engine.io import atomic_write_bytes
 from enhancenet_torch.models.head import EnhanceNet
@@ -114,16 +117,40 @@ def load_canonical(
 
 
 # ------------------------------------------------------------------------------- third-party checkpoints
+def _numpy_globals() -> list[Any]:
+    """The objects :func:`~enhancenet_core.restricted_pickle.is_allowed_global` admits that this NumPy has."""
+    import importlib
+    import warnings
+
+    found = []
+    for module, name in sorted(ALLOWED_GLOBALS):
+        try:
+            with warnings.catch_warnings():  # NumPy 2 warns on numpy.core, NumPy 1 has no numpy._core
+                warnings.simplefilter("ignore", DeprecationWarning)
+                found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return found + [getattr(np.dtypes, n) for n in dir(np.dtypes) if is_allowed_global("numpy.dtypes", n)]
+
+
 def load_trusted_pickle(path: str | os.PathLike[str]) -> object:
     """``torch.load`` of a ``.pt`` / ``.pth`` file the user has explicitly trusted (``--trust-pickle``).
 
-    This unpickles: the file can run any code. It is called only behind that opt-in, never by default and never
-    as a fallback when a safe reader refuses a file.
+    Read with ``weights_only=True`` (PyTorch's restricted unpickler: tensors, containers, scalars) plus NumPy's
+    array reconstructors (:data:`enhancenet_core.restricted_pickle.ALLOWED_GLOBALS`, for mmpose's ``meta``), so
+    even a trusted file cannot run code; anything else is refused in one line. Called only behind that opt-in,
+    never by default and never as a fallback when a safe reader refuses a file.
     """
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        with torch.serialization.safe_globals(_numpy_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:  # PyTorch's restricted unpickler named what it would not build
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        reason = next((lines[i + 1] for i, ln in enumerate(lines[:-1]) if ln.endswith("WeightsUnpickler error:")),
+                      lines[-1] if lines else type(exc).__name__)
+        raise ValueError(f"{path}: refused even with --trust-pickle, nothing of it ran: {reason}") from exc
     except Exception as exc:  # torch raises several types for a corrupt or foreign file
-        raise ValueError(f"{path}: not a readable PyTorch file ({exc})") from exc
+        raise ValueError(f"{path}: not a readable PyTorch file ({' '.join(str(exc).split())})") from exc
 
 
 def read_state_dict(path: str | os.PathLike[str], trust_pickle: bool = False) -> OrderedDict[str, Tensor]:
