@@ -3,7 +3,8 @@
 Order: probe each framework's interpreter (version, CLI) -> the conformance gate (refuses, naming the failing
 check, before anything is trained or written) -> generate the synthetic data -> pretrain the backbone (reference
 framework, converted to canonical safetensors) -> train and evaluate every unique run through the framework CLIs
-(skipping finished ones) -> the MPII rows (full scale only, :mod:`reproduce.mpii`) -> PCK, error types,
+(skipping finished ones) -> the MPII and bottom-up AE rows (full scale only, :mod:`reproduce.mpii`,
+:mod:`reproduce.ae`) -> PCK, error types,
 complexity -> the gate again -> ``results/<commit>/`` (results.json, tables.md, fig1/fig5/fig7 PNGs) and
 ``benchmarks/reproduce/<scale>.json`` (wall time per experiment per framework).
 """
@@ -275,8 +276,9 @@ def _seconds_per_part(results: dict[str, Any]) -> dict[str, float]:
                     trains[rec["train_key"]] = rec["train_seconds"] or 0.0
                     evals += rec["eval_seconds"] or 0.0
         out[table] = round(sum(trains.values()) + evals, 1)
-    if (results.get("mpii") or {}).get("seconds") is not None:
-        out["mpii"] = results["mpii"]["seconds"]
+    for part in ("mpii", "ae"):
+        if (results.get(part) or {}).get("seconds") is not None:
+            out[part] = results[part]["seconds"]
     return out
 
 
@@ -309,6 +311,16 @@ def _mpii(scale: Scale, runner: Runner, work: Path, failures: dict[str, str]) ->
         print("reproduce: mpii: full run only")
         return {"status": "not run: full run only (the quick scale leaves the MPII trainings out)", "rows": []}
     return run_mpii(runner, FULL_MPII, work, failures)
+
+
+def _ae(scale: Scale, runner: Runner, work: Path, failures: dict[str, str]) -> dict[str, Any]:
+    """Table 4's bottom-up AE rows (torch) at full scale; the quick scale records "full run only"."""
+    from reproduce.ae import FULL_AE, run_ae
+
+    if scale.name != "full":
+        print("reproduce: ae: full run only")
+        return {"status": "not run: full run only (the quick scale leaves the AE trainings out)", "rows": []}
+    return run_ae(runner, FULL_AE, work, failures)
 
 
 def _has_numpy_ref(python: str) -> bool:
@@ -407,6 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fig1 = _fig1(grid, runner, data_root, failures)
     frozen = _frozen(scale, grid, runner, data_root, failures)
     mpii = _mpii(scale, runner, work, failures)
+    ae = _ae(scale, runner, work, failures)
 
     results: dict[str, Any] = {
         "format": "enhancenet-reproduce-results", "format_version": 1, "commit": gate.commit,
@@ -437,6 +450,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "fig1_source": fig1,
         "frozen": frozen,
         "mpii": mpii,
+        "ae": ae,
     }
     results["evals"] = collect(grid, runner, data_root, frameworks, failures)
     ann_file = data_root / "annotations" / "person_keypoints_val.json"

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from reproduce import paper
+from reproduce.ae import ae_section
 from reproduce.experiments import TABLE5
 from reproduce.frozen import render_frozen
 from reproduce.mpii import mpii_section
@@ -251,6 +252,7 @@ def render_tables(results: Mapping[str, Any]) -> str:
                          f"{results.get('reference_framework', '?')}, its own pretrained CPN)")
 
     lines += render_frozen(results.get("frozen"))
+    lines += ae_section(results.get("ae"))
     lines += mpii_section(results.get("mpii"))
     # Table 5
     lines += ["## Table 5 in small: ablations (reference framework "
