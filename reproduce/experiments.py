@@ -157,6 +157,8 @@ class Schedule:
     max_steps: int | None = None
     label: str = ""
     short: str = "longer"
+    #: the variants trained on it (the quick scale leaves the Eq. 7 sums out: the same harness path as the rest)
+    variants: tuple[str, ...] = ("base", "enhancenet", "enhancenet_sum")
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,10 @@ class Scale:
     #: seeds of everything but the reference framework's Table 4 pair (other frameworks' pairs, the longer
     #: schedule, the decoders); None: ``seeds``. The quick scale's trim: each code path once, within 5 minutes.
     side_seeds: tuple[int, ...] | None = None
+    #: the decoder grid's cells as (variant name, "lr" | "hr", decoder); None: every decoder on both maps of
+    #: +EnhanceNet and on the base's M^LR. The quick scale's trim keeps each decoder and map once, and one
+    #: decoder on all three maps (the head- and training-effect comparisons' code path).
+    decoder_cells: tuple[tuple[str, str, str], ...] | None = None
     frozen: Frozen | None = None
     why: str = ""
 
@@ -268,13 +274,17 @@ QUICK = Scale(
         ("test.batch_size", "16"),
     ),
     max_steps=2,
-    table5_variants=("in_F", "in_M", "bilinear_conv3", "deconv3"),  # one row per code path
+    # Table 5's harness path once per input and once per upsampler (the other variants are config values the
+    # model tests cover); the default row is always there
+    table5_variants=("in_M", "bilinear_conv3"),
     pretrain=Pretrain(DataSpec(num_images=12, image_size=(64, 96), seed=1), max_steps=2),  # the whole base
     long_schedule=Schedule((("train.epochs", "2"), ("train.lr_steps", "[1]")), max_steps=4, label="4 steps",
-                           short="4 steps"),
+                           short="4 steps", variants=("base", "enhancenet")),
     cpn=Pretrain(DataSpec(num_images=12, image_size=(64, 96), seed=1), max_steps=2),
     cpn_seeds=(0,),  # the CPN-50 code path once (a paired test of it needs the full scale's seeds)
     side_seeds=(0,),  # Table 4's reference pair keeps 2 seeds: the paired statistics' code path
+    decoder_cells=(("base", "lr", "argmax_quarter"), ("enhancenet", "lr", "argmax_quarter"),
+                   ("enhancenet", "hr", "argmax_quarter"), ("enhancenet", "hr", "dark"), ("base", "lr", "unbiased")),
     frozen=Frozen(seeds=(0, 1), steps=3, batch=4),
     why="smoke test: every code path, tiny models, 2 training steps; the numbers mean nothing.",
 )
@@ -418,7 +428,7 @@ def build_grid(scale: Scale, frameworks: Sequence[str]) -> Grid:
             evals = tuple(EvalRun(run(fw, variant, s)) for s in (scale.seeds if fw == ref else side))
             exps.append(Experiment("table4", variant.label, fw, evals, variant))
     if scale.long_schedule is not None:
-        for variant in (BASE, ENHANCENET, ENHANCENET_SUM):
+        for variant in (v for v in (BASE, ENHANCENET, ENHANCENET_SUM) if v.name in scale.long_schedule.variants):
             evals = tuple(EvalRun(run(ref, variant, s, scale.long_schedule)) for s in side)
             exps.append(Experiment("table4_long", variant.label, ref, evals, variant))
     if cpn_pre is not None:
@@ -438,6 +448,9 @@ def build_grid(scale: Scale, frameworks: Sequence[str]) -> Grid:
     for variant in (BASE, ENHANCENET):
         for use_hr in ((False, True) if variant.has_head else (False,)):
             for decoder in DECODERS:
+                cell = (variant.name, "hr" if use_hr else "lr", decoder)
+                if scale.decoder_cells is not None and cell not in scale.decoder_cells:
+                    continue
                 evs = tuple(EvalRun(run(ref, variant, s), decoder, use_hr) for s in side)
                 exps.append(Experiment("decoders", f"{variant.label} / {evs[0].maps.upper()} / {decoder}", ref, evs,
                                        variant))

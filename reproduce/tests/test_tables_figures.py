@@ -9,14 +9,18 @@ from pathlib import Path
 
 import numpy as np
 
-from reproduce.experiments import QUICK, build_grid
+from reproduce.experiments import FULL, QUICK, build_grid
 from reproduce.figures import plot_error_change, plot_pck_curves
 from reproduce.tables import comparisons, comparisons_json, effect, render_tables, summarize
 
 
 def _fake_results() -> dict:
-    # every part over both seeds (the quick scale trims the side parts to one seed; tables need pairs here)
-    grid = build_grid(dataclasses.replace(QUICK, side_seeds=None), ["torch", "paddle"])
+    # every part over both seeds and every decoder / long-schedule row (the quick scale trims those; tables need
+    # pairs and all rows here)
+    assert QUICK.long_schedule is not None and FULL.long_schedule is not None
+    long = dataclasses.replace(QUICK.long_schedule, variants=FULL.long_schedule.variants)
+    grid = build_grid(dataclasses.replace(QUICK, side_seeds=None, decoder_cells=None, long_schedule=long),
+                      ["torch", "paddle"])
     rng = np.random.default_rng(0)
     evals = {}
     for ev in grid.evals:
