@@ -276,6 +276,12 @@ def test_pretrained_scope_base_adds_the_rest_of_the_base_model_never_the_head():
     hourglass = replace(cfg, base=replace(cfg.base, name=BaseModelName.HOURGLASS))
     with pytest.raises(ValueError, match=r"model\.base\.pretrained: ImageNet weights .* not for 'hourglass'"):
         backbone_prefixes(hourglass)
+    # the AE hourglass: a whole pretrained AE network (every tensor of its base model), never an ImageNet backbone
+    ae = load_config(shipped_config_path("coco_ae_hourglass4_512x512_enhancenet"),
+                     ["model.base.pretrained_scope=base", "model.base.stages=1"]).model
+    assert backbone_prefixes(ae) == ("",)
+    with pytest.raises(ValueError, match=r"ImageNet weights .* not for 'ae_hourglass'"):
+        backbone_prefixes(replace(ae, base=replace(ae.base, pretrained_scope=PretrainedScope.BACKBONE)))
 
 
 def test_pretrained_on_trunk_only_for_cpn_imagenet_weights():

@@ -79,9 +79,7 @@ __all__ = [
 FORMAT_NAME = "enhancenet-canonical"
 FORMAT_VERSION = "1"
 LAYOUTS = "conv OIHW; transposed conv (C_in, C_out/groups, kh, kw); bn weight,bias,running_mean,running_var"
-RESERVED_KEYS: tuple[str, ...] = (
-    "format", "format_version", "model_config", "shuffle_order", "bn_eps", "layouts", "feature_channels",
-)
+RESERVED_KEYS = ("format", "format_version", "model_config", "shuffle_order", "bn_eps", "layouts", "feature_channels")
 
 # ------------------------------------------------------------------------------------ config <-> JSON
 def _jsonable(value: Any) -> Any:
@@ -300,13 +298,16 @@ def backbone_prefixes(model_cfg: ModelConfig) -> tuple[str, ...]:
         ValueError: naming ``model.base.pretrained`` for a base model without an ImageNet backbone (the
             hourglass), or ``model.base.pretrained_scope`` for a whole-model scope it does not support.
 
-    CPN's backbone prefixes name its trunk's tensors (:func:`pretrained_on_trunk`); its ``base`` scope, all (``""``).
+    CPN's backbone prefixes name its trunk's tensors (:func:`pretrained_on_trunk`); its ``base`` scope, all (``""``),
+    as the AE hourglass's (no ImageNet backbone: only a whole pretrained AE network).
     """
-    name = BaseModelName(model_cfg.base.name)
+    name, scope = BaseModelName(model_cfg.base.name), PretrainedScope(model_cfg.base.pretrained_scope)
+    if name is BaseModelName.AE_HOURGLASS and scope is PretrainedScope.BASE:
+        return ("",)
     if name not in BACKBONE_PREFIXES:
         raise ValueError(f"model.base.pretrained: ImageNet weights are supported for ResNet and HRNet backbones, "
                          f"not for {name.value!r}")
-    if PretrainedScope(model_cfg.base.pretrained_scope) is PretrainedScope.BACKBONE:
+    if scope is PretrainedScope.BACKBONE:
         return BACKBONE_PREFIXES[name]
     if name is BaseModelName.CPN:  # the whole CPN: every name (trunk under ``resnet.``, GlobalNet, RefineNet)
         return ("",)
