@@ -9,7 +9,8 @@ import pytest
 
 from reproduce import ae
 from reproduce.ae import FULL_AE, QUICK_AE, ae_grid, ae_metrics, render_ae_table
-from reproduce.experiments import EvalRun
+from reproduce.experiments import EvalRun, TrainRun
+from reproduce.runner import RunFailed
 from reproduce.tests.test_mpii import _FakeRunner
 
 
@@ -20,6 +21,12 @@ def _coco(ap: float) -> dict:
 class _AeRunner(_FakeRunner):
     """Evaluations return a bottom-up results.json: AP 0.30 + 0.01·seed for the base, +0.02 with the head."""
 
+    def pretrain(self, run: TrainRun, data_root: Path) -> dict:
+        if self.fail == "pretrain":
+            raise RunFailed(f"{run.name}: boom")
+        self.calls.append(("pretrain", run.key))
+        return {"seconds": 5.0, "convert_seconds": 1.0}
+
     def evaluate(self, ev: EvalRun, data_root: Path) -> dict:
         self.calls.append(("eval", ev.key))
         return {**_coco(0.30 + 0.01 * ev.train.seed + (0.02 if ev.train.variant.has_head else 0.0)),
@@ -27,6 +34,9 @@ class _AeRunner(_FakeRunner):
 
 
 def test_full_grid_is_base_and_enhancenet_over_three_seeds_in_torch() -> None:
+    pre = ae.ae_pretrain(FULL_AE)
+    assert pre is not None and pre.config == "coco_ae_hourglass4_512x512_base" and pre.data != FULL_AE.data
+    assert pre.max_steps == 1200 and dict(pre.overrides)["train.epochs"] == "20"  # 60 steps an epoch
     rows = ae_grid(FULL_AE)
     assert [v.name for v, _ in rows] == ["base", "enhancenet"]
     runs = [ev.train for _, evs in rows for ev in evs]
@@ -34,6 +44,7 @@ def test_full_grid_is_base_and_enhancenet_over_three_seeds_in_torch() -> None:
     assert [r.config for r in runs] == 3 * ["coco_ae_hourglass4_512x512_base"] + 3 * [
         "coco_ae_hourglass4_512x512_enhancenet"]
     assert all(("train.seed", str(r.seed)) in r.overrides for r in runs)
+    assert all(r.pretrain == pre and dict(r.overrides)["model.base.pretrained_scope"] == "base" for r in runs)
     base, enh = rows[0][1][0], rows[1][1][0]
     assert base.maps == "lr" and enh.maps == "hr"  # each variant decodes its own output maps
     assert len(ae_grid(QUICK_AE)[0][1]) == 1 and FULL_AE.data.key != QUICK_AE.data.key
@@ -49,7 +60,11 @@ def test_run_scores_times_and_names_failures(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(ae, "ensure_ae_data", lambda spec, work: work / "data")
     runner = _AeRunner(tmp_path)
     out = ae.run_ae(runner, FULL_AE, tmp_path)
-    assert out["status"] == "ok" and out["seconds"] == 6 * 2.5 and len(runner.calls) == 12
+    assert out["status"] == "ok" and out["seconds"] == 6 + 6 * 2.5 and len(runner.calls) == 13
+    assert runner.calls[0][0] == "pretrain" and out["data"]["pretrain_steps"] == FULL_AE.pretrain_steps
+    failed_pre: dict[str, str] = {}
+    none = ae.run_ae(_AeRunner(tmp_path, fail="pretrain"), FULL_AE, tmp_path, failed_pre)
+    assert none["status"].startswith("not run: the AE pretraining failed") and not none["rows"] and failed_pre
     assert [[m["AP"] for m in r["metrics"]] for r in out["rows"]] == [pytest.approx([30.0, 31.0, 32.0]),
                                                                       pytest.approx([32.0, 33.0, 34.0])]
     failures: dict[str, str] = {}
@@ -66,6 +81,7 @@ def test_section_table_and_paired_tests(tmp_path: Path, monkeypatch: pytest.Monk
     result["rows"][1]["metrics"][0]["AP"] += 1.0  # spread in the differences: an interval exists
     md = "\n".join(ae.ae_section(result))
     assert "## Table 4 in small, bottom-up" in md and "| +EnhanceNet | 3 | 33.33 ± 0.58 |" in md
+    assert "scenes of 64×64 with 1-2 people" in md and "pretrained once for 1200 steps" in md
     assert "- AP: +2.33 [" in md and "Holm p = " in md
     assert "- AP50: +2.00 (n = 3: no interval)" in md  # equal differences: no spread, no verdict
     assert ae.ae_section(None) == []
