@@ -40,8 +40,9 @@ else:
     from enhancenet_core.conventions import Upsampler
     from enhancenet_core.namemap import HEAD_PREFIX
     from enhancenet_numpy.weights import save_weights
-    from enhancenet_paddle import checkpoint, evaluate, losses, models, train
+    from enhancenet_paddle import checkpoint, evaluate, losses, models, train, weights
     from enhancenet_paddle.cli import main as cli_main
+    from enhancenet_paddle.convert import main as convert_main
     from enhancenet_paddle.models.head import EnhanceNet
     from enhancenet_paddle.weights import canonical_state_dict, load_canonical, paddle_name
 
@@ -54,6 +55,18 @@ else:
         cli_module = "enhancenet_paddle.cli"
         cli_main = staticmethod(cli_main)
         cli_synth_images = 10
+        # the no-pickle suite (enhancenet_runtime.suites.no_pickle)
+        pickle_suffixes = (".pdparams", ".pdckpt", ".pt")
+        legacy_checkpoint_suffix = ".pdckpt"
+        trusted_pickle_suffix = ".pdparams"
+        convert_backend = staticmethod(convert_main)
+        convert_backend_prog = "enhancenet_paddle.convert:"
+
+        @staticmethod
+        def pickle_readers(model: Any) -> list[Any]:
+            return [weights.read_state_dict, lambda p: weights.load_hrnet_checkpoint(model, p),
+                    lambda p: weights.load_pdparams(model, p)]
+
         checkpoint_suffix = ".safetensors"
         cli_architecture_words = {  # noqa: RUF012 - read only
             "model.base.depth=34": ("depth=18", "depth=34"),

@@ -13,8 +13,9 @@ from _toy import tiny_model
 
 from enhancenet_core.config import Config, EnhanceNetConfig, ModelConfig
 from enhancenet_core.namemap import HEAD_PREFIX
-from enhancenet_torch import checkpoint, evaluate, losses, models, train
+from enhancenet_torch import checkpoint, evaluate, losses, models, train, weights
 from enhancenet_torch.cli import main as cli_main
+from enhancenet_torch.convert import main as convert_main
 from enhancenet_torch.models.head import EnhanceNet
 
 
@@ -27,6 +28,17 @@ class TorchBinding:
     cli_module = "enhancenet_torch.cli"
     cli_main = staticmethod(cli_main)
     cli_synth_images = 10
+    # the no-pickle suite (enhancenet_runtime.suites.no_pickle)
+    pickle_suffixes = (".pt", ".pth")
+    legacy_checkpoint_suffix = ".pt"
+    trusted_pickle_suffix = ".pt"
+    convert_backend = staticmethod(convert_main)
+    convert_backend_prog = "enhancenet_torch.convert:"
+
+    @staticmethod
+    def pickle_readers(model: torch.nn.Module) -> list[Callable[[Path], Any]]:
+        return [weights.read_state_dict, lambda p: weights.load_hrnet_checkpoint(model, p)]
+
     checkpoint_suffix = ".safetensors"
     cli_architecture_words = {  # noqa: RUF012 - read only
         "model.base.depth=34": ("depth=18", "depth=34"),

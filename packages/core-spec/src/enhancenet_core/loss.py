@@ -12,8 +12,8 @@ cut a tensor from the graph; which term uses which loss lives here once:
 * OHKM (CPN) is applied *after* EnhanceNet: with the head on it is the loss of ``M^HR`` and the final LR maps
   get plain MSE; with the head off it is the loss of the final ``M^LR`` (CPN's RefineNet, as in the CPN paper).
 
-MindSpore's ``EnhanceNetLoss.construct`` spells the same rules out inline, because its GRAPH mode compiles the
-method's body and cannot take these callables; the conformance suite checks it against the others.
+Every framework's ``EnhanceNetLoss`` calls it through :func:`enhancenet_runtime.losses.top_down_terms`, MindSpore's
+inside a GRAPH_MODE-compiled ``construct`` too (keep this body compilable there: no ``zip(strict=...)``).
 """
 
 from __future__ import annotations

@@ -142,7 +142,7 @@ def extra_batch_keys(criterion: EnhanceNetLoss | DlcmLoss) -> tuple[str, ...]:
     """The batch keys a loss needs beyond the five of the step, in argument order: DLCM's
     ``target_level{l}``, ``target_weight_level{l}`` for l = 2 .. L; none for :class:`EnhanceNetLoss`."""
     if isinstance(criterion, DlcmLoss):
-        return tuple(key for pair in criterion.level_keys[1:] for key in pair)
+        return tuple(key for pair in criterion.plan.level_keys[1:] for key in pair)
     return ()
 
 

@@ -1,37 +1,27 @@
-"""Heat-map losses: HRNet's joint MSE, online hard keypoint mining (OHKM), and the EnhanceNet total (Eq. 8).
+"""Heat-map losses in PyTorch: the tensor primitives (HRNet's joint MSE and OHKM, the AE detection and tag losses)
+and thin total losses whose terms, weights and refusals are written once in :mod:`enhancenet_runtime.losses`
+(Eq. 8, DLCM, Associative Embedding).
 
-Shapes: N instances, K keypoints, heat maps (N, K, H, W); ``target_weight`` (N, K) or (N, K, 1).
-
-HRNet semantics, reproduced exactly:
+Shapes: N instances, K keypoints, heat maps (N, K, H, W); ``target_weight`` (N, K) or (N, K, 1). HRNet semantics,
+reproduced exactly:
 
 * :class:`JointsMSELoss`: per joint ``0.5 * mean_{n, pixels}((w * pred - w * gt) ** 2)``, averaged over the K
   joints; with weights in {0, 1} that is ``0.5 * mean over (N, K, H, W)`` of the masked squared error.
 * :class:`JointsOHKMLoss`: per instance and joint ``0.5 * mean_{pixels}(...)``; per instance the mean of the
   ``topk`` largest joint losses; then the mean over instances.
-
-:class:`EnhanceNetLoss` puts them together as the paper does (Sec. 3.2, Eq. 8), by the rules written once in
-:func:`enhancenet_core.loss.enhancenet_loss_terms`::
-
-    L = lr_weight * (L^LR(final) + sum_s L^LR(intermediate_s)) + eta * L^HR
-
-The paper's η is ``hr_weight`` (1 in every experiment; times r² with ``loss.hr_reduction: sum``, Eq. 7).
-Intermediate supervision covers every earlier stage of stacked hourglass / CPN's GlobalNet (the ``"intermediate"``
-outputs of the model). OHKM (CPN) is applied after EnhanceNet: with the head on it is the loss of ``M^HR`` and the
-LR maps get plain MSE; with the head off it is the loss of the final ``M^LR`` (CPN's RefineNet, as in the CPN
-paper). """
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
-from enhancenet_core.bottomup.loss import AE_BATCH_KEYS, AE_HEAD_BATCH_KEYS, AE_LOSS_WEIGHTS
-from enhancenet_core.compositional import MPII_HIERARCHY, Hierarchy, dlcm_loss_terms, level_batch, out_levels
+from enhancenet_core.compositional import MPII_HIERARCHY, Hierarchy
 from enhancenet_core.config import Config, LossConfig
-from enhancenet_core.conventions import BaseModelName
-from enhancenet_core.loss import enhancenet_loss_terms, hr_term_weight
+from enhancenet_runtime import losses as shared
 
 __all__ = [
     "AssociativeEmbeddingLoss",
@@ -110,10 +100,8 @@ class JointsOHKMLoss(nn.Module):
 
     def __init__(self, use_target_weight: bool = True, topk: int = 8) -> None:
         super().__init__()
-        if topk < 1:
-            raise ValueError(f"loss.ohkm_topk: expected an integer >= 1, got {topk}")
         self.use_target_weight = use_target_weight
-        self.topk = int(topk)
+        self.topk = shared.ohkm_topk(topk)
 
     def forward(
         self, pred: torch.Tensor, target: torch.Tensor, target_weight: torch.Tensor | None = None
@@ -130,75 +118,34 @@ class JointsOHKMLoss(nn.Module):
 
 
 class EnhanceNetLoss(nn.Module):
-    """Total training loss of a base model with (or without) the EnhanceNet head (Eq. 8).
-
-    Args:
-        cfg: the ``loss`` section of the config (``lr_weight``, ``hr_weight`` = η, ``hr_reduction``,
-            ``use_target_weight``, ``ohkm``, ``ohkm_topk``).
-        head_enabled: whether the model has the EnhanceNet head (then ``outputs["hr"]`` is required).
-        upscale: the head's r (``model.head.upscale``); needed for ``loss.hr_reduction: sum`` (L^HR weighs η·r²,
-            :func:`enhancenet_core.loss.hr_term_weight`).
-    """
+    """Total loss of a top-down model with (or without) the EnhanceNet head, Eq. 8
+    (:func:`enhancenet_runtime.losses.top_down_terms`: outputs ``"lr"``, ``"hr"``, ``"intermediate"``; returns
+    ``"loss"``, ``"loss_lr"``[, ``"loss_hr"``]). ``upscale``: the head's r, for ``loss.hr_reduction: sum``."""
 
     def __init__(self, cfg: LossConfig, head_enabled: bool, upscale: int | None = None) -> None:
         super().__init__()
-        self.cfg = cfg
-        self.head_enabled = head_enabled
-        self.upscale = upscale
-        hr_term_weight(cfg, upscale)  # a bad reduction/upscale pair fails here, not at the first batch
+        self.plan = shared.top_down_plan(cfg, head_enabled, upscale)
+        self.head_enabled = self.plan.head_enabled
         self.mse = JointsMSELoss(cfg.use_target_weight)
         self.ohkm = JointsOHKMLoss(cfg.use_target_weight, cfg.ohkm_topk) if cfg.ohkm else None
 
-    def forward(
-        self, outputs: Mapping[str, torch.Tensor | Sequence[torch.Tensor]], batch: Mapping[str, torch.Tensor]
-    ) -> dict[str, torch.Tensor]:
-        """Compute the loss terms.
-
-        Args:
-            outputs: the model's dict: ``"lr"`` (N, K, h, w), ``"hr"`` (N, K, rh, rw) when the head is on,
-                optional ``"intermediate"``: list of (N, K, h, w) maps of earlier stages.
-            batch: the collated samples of :mod:`enhancenet_runtime.data.pipeline`: ``"target_lr"`` (N, K, h, w),
-                ``"target_weight_lr"`` (N, K[, 1]), and with the head ``"target_hr"`` (N, K, rh, rw),
-                ``"target_weight_hr"`` (N, K[, 1]).
-
-        Returns:
-            dict with ``"loss"`` (the total, a scalar to back-propagate), ``"loss_lr"`` (all LR terms,
-            before ``lr_weight``) and, with the head, ``"loss_hr"`` (before η and r²).
-        """
-        return enhancenet_loss_terms(outputs, batch, self.cfg, self.head_enabled, self.mse, self.ohkm,
-                                     detach=lambda t: t.detach(), upscale=self.upscale)
+    def forward(self, outputs: Mapping[str, Any], batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return shared.top_down_terms(self.plan, outputs, batch, self.mse, self.ohkm, torch.Tensor.detach)
 
 
 class DlcmLoss(nn.Module):
-    """DLCM's total loss (:func:`enhancenet_core.compositional.dlcm_loss_terms`, the spec's rules): every stack
-    against its own level's target with :class:`JointsMSELoss`, summed, times ``lr_weight``, plus η·L^HR on M^HR.
-
-    Args:
-        cfg: the ``loss`` section (``lr_weight``, ``hr_weight`` = η, ``use_target_weight``; no OHKM with DLCM).
-        head_enabled: whether the model has the EnhanceNet head.
-        hierarchy: the compositional hierarchy (MPII's).
-    """
+    """DLCM's total loss (:func:`enhancenet_runtime.losses.dlcm_terms`): every stack against its own level's
+    target, summed, times ``lr_weight``, plus η·L^HR; returns ``"loss"``, ``"loss_lr"``, ``"loss_stacks"``[,
+    ``"loss_hr"``]."""
 
     def __init__(self, cfg: LossConfig, head_enabled: bool, hierarchy: Hierarchy = MPII_HIERARCHY) -> None:
         super().__init__()
-        if cfg.ohkm:
-            raise ValueError("loss.ohkm: DLCM's loss has no OHKM (expected false)")
-        self.cfg = cfg
-        self.head_enabled = head_enabled
-        self.num_levels = hierarchy.num_levels
-        self.levels = out_levels(hierarchy.num_levels)
+        self.plan = shared.dlcm_plan(cfg, head_enabled, hierarchy)
+        self.head_enabled = self.plan.head_enabled
         self.mse = JointsMSELoss(cfg.use_target_weight)
 
-    def forward(
-        self, outputs: Mapping[str, torch.Tensor | Sequence[torch.Tensor]], batch: Mapping[str, torch.Tensor]
-    ) -> dict[str, torch.Tensor | list[torch.Tensor]]:
-        """``outputs``: the DLCM model's dict (``"intermediate"``: the stacks of levels 1, 2, 3, 2; ``"lr"``;
-        ``"hr"``); ``batch``: ``target_lr`` / ``target_weight_lr`` and ``target_level{2,3}`` /
-        ``target_weight_level{2,3}`` ((N, P_l, h, w) / (N, P_l)), with the head ``target_hr`` /
-        ``target_weight_hr``. Returns ``"loss"``, ``"loss_lr"``, ``"loss_stacks"`` and with the head ``"loss_hr"``."""
-        out, b = level_batch(outputs, batch, self.num_levels)
-        return dlcm_loss_terms(out, b, self.levels, self.cfg, self.head_enabled, self.mse,
-                               detach=lambda t: t.detach())
+    def forward(self, outputs: Mapping[str, Any], batch: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+        return shared.dlcm_terms(self.plan, outputs, batch, self.mse, torch.Tensor.detach)
 
 
 # ------------------------------------------------------------------------------------ Associative Embedding
@@ -256,71 +203,19 @@ def ae_detection_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tens
 
 
 class AssociativeEmbeddingLoss(nn.Module):
-    """The bottom-up total (the spec's :func:`enhancenet_core.bottomup.loss.ae_total_loss`): every stack's tag
-    push / pull (weights 1e-3) and detection loss (weight 1), each averaged over images and stacks, plus η times
-    the detection loss of M^HR when the head is on (η = ``cfg.hr_weight``, Eq. 8).
-
-    Args:
-        cfg: the ``loss`` section (``hr_weight`` is read; pose-ae-train has no other weights to set).
-        head_enabled: whether the model has the EnhanceNet head (then ``outputs["hr"]`` is required).
-    """
+    """The bottom-up total (:func:`enhancenet_runtime.losses.ae_terms`): push / pull / detection of every stack
+    plus η times the M^HR detection with the head; returns ``"loss"``, ``"loss_push"``, ``"loss_pull"``,
+    ``"loss_detection"``, ``"loss_lr"``[, ``"loss_hr"``]."""
 
     def __init__(self, cfg: LossConfig, head_enabled: bool) -> None:
         super().__init__()
-        self.eta = float(cfg.hr_weight)
-        self.head_enabled = head_enabled
+        self.plan = shared.ae_plan(cfg, head_enabled)
+        self.head_enabled = self.plan.head_enabled
 
-    def forward(self, outputs: Mapping[str, torch.Tensor | Sequence[torch.Tensor]],
-                batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Compute the loss terms.
-
-        Args:
-            outputs: the AE model's dict: ``"lr"`` (N, K, h, w) last stack's detection, ``"intermediate"`` the
-                earlier stacks', ``"tags"`` every stack's tag maps, ``"hr"`` (N, K, rh, rw) with the head.
-            batch: a collated bottom-up batch, the contract of :mod:`enhancenet_core.bottomup.loss`
-                (``AE_BATCH_KEYS``): ``"target_lr"`` (N, K, h, w), ``"mask_lr"`` (N, h, w), ``"pixels"`` (N, P, K,
-                2) LR map pixels (x, y), ``"joint_mask"`` (N, P, K); with the head ``"target_hr"``, ``"mask_hr"``.
-
-        Returns:
-            ``"loss"`` (the scalar to back-propagate) and, before their weights, ``"loss_push"``, ``"loss_pull"``,
-            ``"loss_detection"`` (means over images and stacks; also as ``"loss_lr"``, the training log's LR
-            column) and, with the head, ``"loss_hr"``.
-        """
-        for key in ("lr", "tags") + (("hr",) if self.head_enabled else ()):
-            if key not in outputs:
-                raise ValueError(f"AssociativeEmbeddingLoss: the model outputs have no {key!r}")
-        needed = AE_BATCH_KEYS + (AE_HEAD_BATCH_KEYS if self.head_enabled else ())
-        for key in needed:
-            if key not in batch:
-                raise ValueError(f"AssociativeEmbeddingLoss: the batch has no {key!r}")
-        dets = [*outputs.get("intermediate", []), outputs["lr"]]
-        tags = list(outputs["tags"])
-        if len(tags) != len(dets):
-            raise ValueError(f"AssociativeEmbeddingLoss: {len(tags)} tag maps for {len(dets)} stacks")
-        det = torch.stack([ae_detection_loss(d, batch["target_lr"], batch["mask_lr"]) for d in dets]).mean()
-        pp = [ae_tag_loss(t, batch["pixels"], batch["joint_mask"]) for t in tags]
-        push = torch.stack([a for a, _ in pp]).mean()
-        pull = torch.stack([b for _, b in pp]).mean()
-        wt = AE_LOSS_WEIGHTS
-        total = wt["push"] * push + wt["pull"] * pull + wt["detection"] * det
-        out = {"loss_push": push.detach(), "loss_pull": pull.detach(), "loss_detection": det.detach()}
-        if self.head_enabled:
-            hr = ae_detection_loss(outputs["hr"], batch["target_hr"], batch["mask_hr"]).mean()
-            total = total + self.eta * wt["detection"] * hr
-            out["loss_hr"] = hr.detach()
-        out["loss_lr"] = out["loss_detection"]  # the training log's LR column (the loops read loss_lr)
-        out["loss"] = total
-        return out
+    def forward(self, outputs: Mapping[str, Any], batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return shared.ae_terms(self.plan, outputs, batch, ae_detection_loss, ae_tag_loss, torch.stack, torch.Tensor.detach)
 
 
 def build_loss(cfg: Config) -> nn.Module:
-    """The training loss of ``cfg``'s model: :class:`AssociativeEmbeddingLoss` for a bottom-up model
-    (:func:`enhancenet_runtime.engine.data.is_bottom_up`), :class:`DlcmLoss` for DLCM (every level's targets,
-    ``target_level{2,3}``), else :class:`EnhanceNetLoss` (Eq. 8)."""
-    from enhancenet_runtime.engine.data import is_bottom_up
-
-    if is_bottom_up(cfg):
-        return AssociativeEmbeddingLoss(cfg.loss, head_enabled=cfg.model.head.enabled)
-    if cfg.model.base.name is BaseModelName.DLCM:
-        return DlcmLoss(cfg.loss, head_enabled=cfg.model.head.enabled)
-    return EnhanceNetLoss(cfg.loss, head_enabled=cfg.model.head.enabled, upscale=cfg.model.head.upscale)
+    """The training loss of ``cfg``'s model (:func:`enhancenet_runtime.losses.build_loss` chooses)."""
+    return shared.build_loss(cfg, EnhanceNetLoss, DlcmLoss, AssociativeEmbeddingLoss)

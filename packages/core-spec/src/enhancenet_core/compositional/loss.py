@@ -118,7 +118,8 @@ def dlcm_loss_terms(
     targets, weights = batch.get("targets"), batch.get("target_weights")
     if targets is None or weights is None or len(targets) < max(levels) or len(weights) < max(levels):
         raise ValueError(f"DLCM loss: batch needs 'targets' and 'target_weights' for levels 1..{max(levels)}")
-    terms = [mse(pred, targets[lv - 1], weights[lv - 1]) for pred, lv in zip(stacks, levels, strict=True)]
+    # an index loop, not zip(strict=...) (the lengths are checked above): MindSpore's GRAPH_MODE compiles this body
+    terms = [mse(stacks[s], targets[levels[s] - 1], weights[levels[s] - 1]) for s in range(len(levels))]
     lr_loss = terms[0]
     for term in terms[1:]:
         lr_loss = lr_loss + term

@@ -23,5 +23,6 @@ reference they hold every model to (installed wherever a framework is; the impor
 - :mod:`.names`: canonical tensor names, shapes and order of every architecture.
 - :mod:`.ae`: the bottom-up AE hourglass against enhancenet-numpy, its names, and its loss against the spec's.
 - :mod:`.cli`: the command line end to end on a tiny synthetic set, and bad input (exit 2, one line).
+- :mod:`.no_pickle`: every loader path refuses a crafted pickle in one line, its payload unrun (torch, paddle).
 - :mod:`.training`: short training runs (synthetic set: learns; COCO sample: checkpoints, logs, validation).
 """
