@@ -239,12 +239,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="one tiny DLCM pair, 2 steps (a smoke test)")
     p.add_argument("--work", type=Path, default=Path("reproduce_work"), help="run directory (resumable)")
     p.add_argument("--out", type=Path, default=Path("results") / "mpii", help="where the table and figure go")
+    p.add_argument("--threads", type=int, default=2, help="OMP_NUM_THREADS of the runs (1 on a busy machine)")
     args = p.parse_args(argv)
     scale = QUICK_MPII if args.quick else FULL_MPII
     start = time.perf_counter()
     work = args.work.resolve()
     failures: dict[str, str] = {}
-    result = run_mpii(Runner(work, {"torch": default_python("torch")}), scale, work, failures)
+    result = run_mpii(Runner(work, {"torch": default_python("torch")}, threads=args.threads), scale, work, failures)
     if failures:
         print("\n".join(f"FAILED {k}: {v}" for k, v in failures.items()))
     rows = result["rows"]
