@@ -193,10 +193,12 @@ def _figures(grid: Grid, results: dict[str, Any], out: Path, runner: Runner, dat
 
         render_fig5(results["mpii"]["rows"], out / "fig5_mpii.png")
         written.append("fig5_mpii.png")
-    fig1 = results.get("fig1_source")
-    if fig1 and Path(fig1).is_file():
-        shutil.copyfile(fig1, out / "fig1_lr_hr.png")
-        written.append("fig1_lr_hr.png")
+    sources = {"fig1_lr_hr.png": results.get("fig1_source"),
+               "sanity_panel.png": (results.get("sanity") or {}).get("path")}
+    for name, source in sources.items():
+        if source and Path(source).is_file():
+            shutil.copyfile(source, out / name)
+            written.append(name)
     return written
 
 
@@ -417,6 +419,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         bar.update(1)
     bar.close()
     fig1 = _fig1(grid, runner, data_root, failures)
+    if scale.name == "full":
+        from reproduce.sanity import sanity_panel
+
+        sanity = sanity_panel(grid, runner, data_root, runner.work_dir / "sanity" / "panel.png", failures)
+    else:
+        print("reproduce: sanity panel: full run only")
+        sanity = {"status": "not run: full run only (8 predictions do not fit the quick scale)", "images": []}
     frozen = _frozen(scale, grid, runner, data_root, failures)
     mpii = _mpii(scale, runner, work, failures)
     ae = _ae(scale, runner, work, failures)
@@ -451,6 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "frozen": frozen,
         "mpii": mpii,
         "ae": ae,
+        "sanity": sanity,
     }
     results["evals"] = collect(grid, runner, data_root, frameworks, failures)
     ann_file = data_root / "annotations" / "person_keypoints_val.json"

@@ -253,6 +253,12 @@ def render_tables(results: Mapping[str, Any]) -> str:
 
     lines += render_frozen(results.get("frozen"))
     lines += ae_section(results.get("ae"))
+    sanity = results.get("sanity") or {}
+    if sanity:
+        lines += ["## Sanity panel (real COCO sample images; not a benchmark)", "",
+                  (f"`sanity_panel.png`: {', '.join(sanity['images'])}, each person box predicted by "
+                   f"{' and '.join(sanity['models'])} (models trained on synthetic figures)."
+                   if sanity.get("status") == "ok" else f"Not run: {sanity['status'].removeprefix('not run: ')}."), ""]
     lines += mpii_section(results.get("mpii"))
     # Table 5
     lines += ["## Table 5 in small: ablations (reference framework "

@@ -81,7 +81,7 @@ def test_section_table_and_paired_tests(tmp_path: Path, monkeypatch: pytest.Monk
     result["rows"][1]["metrics"][0]["AP"] += 1.0  # spread in the differences: an interval exists
     md = "\n".join(ae.ae_section(result))
     assert "## Table 4 in small, bottom-up" in md and "| +EnhanceNet | 3 | 33.33 ± 0.58 |" in md
-    assert "scenes of 64×64 with 1-2 people" in md and "pretrained once for 1200 steps" in md
+    assert "scenes of 128×128 with 1-2 people" in md and "pretrained once for 1200 steps" in md
     assert "- AP: +2.33 [" in md and "Holm p = " in md
     assert "- AP50: +2.00 (n = 3: no interval)" in md  # equal differences: no spread, no verdict
     assert ae.ae_section(None) == []
