@@ -9,8 +9,7 @@ import pytest
 
 from reproduce import ae
 from reproduce.ae import FULL_AE, QUICK_AE, ae_grid, ae_metrics, render_ae_table
-from reproduce.experiments import EvalRun, TrainRun
-from reproduce.runner import RunFailed
+from reproduce.experiments import EvalRun
 from reproduce.tests.test_mpii import _FakeRunner
 
 
@@ -20,12 +19,6 @@ def _coco(ap: float) -> dict:
 
 class _AeRunner(_FakeRunner):
     """Evaluations return a bottom-up results.json: AP 0.30 + 0.01·seed for the base, +0.02 with the head."""
-
-    def pretrain(self, run: TrainRun, data_root: Path) -> dict:
-        if self.fail == "pretrain":
-            raise RunFailed(f"{run.name}: boom")
-        self.calls.append(("pretrain", run.key))
-        return {"seconds": 5.0, "convert_seconds": 1.0}
 
     def evaluate(self, ev: EvalRun, data_root: Path) -> dict:
         self.calls.append(("eval", ev.key))
@@ -63,7 +56,7 @@ def test_run_scores_times_and_names_failures(tmp_path: Path, monkeypatch: pytest
     assert out["status"] == "ok" and out["seconds"] == 6 + 6 * 2.5 and len(runner.calls) == 13
     assert runner.calls[0][0] == "pretrain" and out["data"]["pretrain_steps"] == FULL_AE.pretrain_steps
     failed_pre: dict[str, str] = {}
-    none = ae.run_ae(_AeRunner(tmp_path, fail="pretrain"), FULL_AE, tmp_path, failed_pre)
+    none = ae.run_ae(_AeRunner(tmp_path, fail="ae-pretrain"), FULL_AE, tmp_path, failed_pre)
     assert none["status"].startswith("not run: the AE pretraining failed") and not none["rows"] and failed_pre
     assert [[m["AP"] for m in r["metrics"]] for r in out["rows"]] == [pytest.approx([30.0, 31.0, 32.0]),
                                                                       pytest.approx([32.0, 33.0, 34.0])]

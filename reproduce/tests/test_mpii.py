@@ -18,6 +18,11 @@ def test_full_grid_is_two_models_two_variants_three_seeds_in_torch() -> None:
                                                  ("dlcm", "base"), ("dlcm", "enhancenet")]
     runs = [ev.train for _, _, evs in rows for ev in evs]
     assert len(runs) == 12 and len({r.key for r in runs}) == 12 and {r.framework for r in runs} == {"torch"}
+    pre = {m: mpii.mpii_pretrain(FULL_MPII, m) for m in ("hourglass", "dlcm")}
+    assert all(r.pretrain == pre[r.tag.removeprefix("mpii-")] for r in runs)  # each model from its own network
+    assert all(dict(r.overrides)["model.base.pretrained_scope"] == "base" for r in runs)
+    assert pre["dlcm"].config == "mpii_dlcm_256x256_base" and pre["dlcm"].max_steps == 600
+    assert dict(pre["dlcm"].overrides)["train.epochs"] == "5" and pre["dlcm"].data != FULL_MPII.data
     assert {r.config for r in runs} == {"mpii_hourglass_2stage_256x256_base", "mpii_hourglass_2stage_256x256_enhancenet",
                                         "mpii_dlcm_256x256_base", "mpii_dlcm_256x256_enhancenet"}
     assert [m for m, _, _ in mpii_grid(QUICK_MPII)] == ["dlcm", "dlcm"]
@@ -47,6 +52,12 @@ class _FakeRunner:
         self.calls.append(("train", run.key))
         return {"seconds": 2.0}
 
+    def pretrain(self, run: TrainRun, data_root: Path) -> dict:
+        if self.fail and self.fail in run.name:
+            raise RunFailed(f"{run.name}: boom")
+        self.calls.append(("pretrain", run.key))
+        return {"seconds": 5.0, "convert_seconds": 1.0}
+
     def evaluate(self, ev: EvalRun, data_root: Path) -> dict:
         self.calls.append(("eval", ev.key))
         return {"wall_seconds": 0.5}
@@ -64,8 +75,13 @@ def no_data(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_run_mpii_trains_evaluates_and_times_every_run(tmp_path: Path, no_data: None) -> None:
     runner = _FakeRunner(tmp_path)
     out = mpii.run_mpii(runner, FULL_MPII, tmp_path)
-    assert out["status"] == "ok" and out["scale"] == "full" and out["seconds"] == 12 * 2.5
-    assert [len(r["metrics"]) for r in out["rows"]] == [3, 3, 3, 3] and len(runner.calls) == 24
+    assert out["status"] == "ok" and out["scale"] == "full" and out["seconds"] == 2 * 6 + 12 * 2.5
+    assert [len(r["metrics"]) for r in out["rows"]] == [3, 3, 3, 3] and len(runner.calls) == 2 + 24
+    assert [c[0] for c in runner.calls[:2]] == ["pretrain", "pretrain"]
+    lost: dict[str, str] = {}
+    no_dlcm = mpii.run_mpii(_FakeRunner(tmp_path, fail="dlcm-pretrain"), FULL_MPII, tmp_path, lost)
+    assert no_dlcm["status"].startswith("partial: 6") and [r["model"] for r in no_dlcm["rows"]] == 2 * ["hourglass"]
+    assert len(lost) == 1
     failures: dict[str, str] = {}
     bad = mpii.run_mpii(_FakeRunner(tmp_path, fail="seed1"), FULL_MPII, tmp_path, failures)
     assert bad["status"].startswith("partial: 4") and len(failures) == 4

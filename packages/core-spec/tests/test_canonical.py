@@ -274,8 +274,9 @@ def test_pretrained_scope_base_adds_the_rest_of_the_base_model_never_the_head():
     cpn = replace(cfg, base=replace(cfg.base, name=BaseModelName.CPN))
     assert backbone_prefixes(cpn) == ("",)  # the whole CPN (trunk, GlobalNet, RefineNet), loaded into base
     hourglass = replace(cfg, base=replace(cfg.base, name=BaseModelName.HOURGLASS))
+    assert backbone_prefixes(hourglass) == ("",)  # a whole pretrained hourglass (no ImageNet backbone)
     with pytest.raises(ValueError, match=r"model\.base\.pretrained: ImageNet weights .* not for 'hourglass'"):
-        backbone_prefixes(hourglass)
+        backbone_prefixes(replace(hourglass, base=replace(hourglass.base, pretrained_scope=PretrainedScope.BACKBONE)))
     # the AE hourglass: a whole pretrained AE network (every tensor of its base model), never an ImageNet backbone
     ae = load_config(shipped_config_path("coco_ae_hourglass4_512x512_enhancenet"),
                      ["model.base.pretrained_scope=base", "model.base.stages=1"]).model

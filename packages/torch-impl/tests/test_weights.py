@@ -188,18 +188,26 @@ def test_pretrained_resnet_backbone(tmp_path: Path) -> None:
 
 
 _AE_TINY = BaseModelConfig(name=BaseModelName.AE_HOURGLASS, stages=2, hourglass_channels=16, hourglass_increase=8,
-                           ae_output_channels=10)
+                           ae_output_channels=10)  # fmt: skip
 
 
-@pytest.mark.parametrize("base", [BaseModelConfig(name=BaseModelName.CPN, depth=50), _AE_TINY], ids=["cpn", "ae"])
+_SQUARE = {"ae_hourglass": 5, "hourglass": 5, "dlcm": 16}  # name -> K (DLCM: MPII's 16 joints); 64x64 input
+
+
+@pytest.mark.parametrize("base", [
+    BaseModelConfig(name=BaseModelName.CPN, depth=50), _AE_TINY,
+    BaseModelConfig(name=BaseModelName.HOURGLASS, stages=2, hourglass_channels=16),
+    BaseModelConfig(name=BaseModelName.DLCM, hourglass_channels=32),
+], ids=["cpn", "ae", "hourglass", "dlcm"])  # fmt: skip
 def test_pretrained_scope_base_loads_a_whole_base_model(tmp_path: Path, base: BaseModelConfig) -> None:
-    """A CPN or AE-hourglass file of our own (as reproduce's pretrainings write) initialises the whole base model
-    with ``pretrained_scope: base`` (CPN: trunk, GlobalNet, RefineNet; AE: every stack); the head keeps its
-    initialisation."""
+    """A CPN, hourglass, DLCM or AE-hourglass file of our own (as reproduce's pretrainings write) initialises the
+    whole base model with ``pretrained_scope: base`` (CPN: trunk, GlobalNet, RefineNet; the others: every stack);
+    the head keeps its initialisation."""
     from enhancenet_core.conventions import PretrainedScope
 
-    base_cfg = ModelConfig(base=base, num_keypoints=5, head=replace(R18.head, enabled=False),
-                           **({"input_size": (64, 64)} if base is _AE_TINY else {}))
+    square = base.name.value in _SQUARE
+    base_cfg = ModelConfig(base=base, num_keypoints=_SQUARE.get(base.name.value, 5),
+                           head=replace(R18.head, enabled=False), **({"input_size": (64, 64)} if square else {}))
     trained = _randomize(build_model(base_cfg), seed=3)
     path = tmp_path / "cpn.safetensors"
     save_canonical(trained, path, base_cfg)
@@ -208,5 +216,5 @@ def test_pretrained_scope_base_loads_a_whole_base_model(tmp_path: Path, base: Ba
     model = build_model(cfg)
     got, want = canonical_state_dict(model.base), canonical_state_dict(trained.base)
     assert set(got) == set(want) and all(torch.equal(got[k], want[k]) for k in want)
-    if base is not _AE_TINY:
+    if not square:
         assert any(k.startswith("resnet.") for k in want) and any(not k.startswith("resnet.") for k in want)

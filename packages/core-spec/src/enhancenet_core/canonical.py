@@ -15,8 +15,7 @@ File layout (format version :data:`FORMAT_VERSION`):
   :class:`~enhancenet_core.conventions.ShuffleOrder`), ``bn_eps``, ``layouts``, ``feature_channels`` (only in
   a head-alone file), plus the caller's entries (non-string values stored as sorted-key JSON).
 
-Writing is deterministic (the same arrays and metadata give the same bytes, whatever the dict order; the
-``safetensors`` library orders its metadata by hash) and atomic (:mod:`enhancenet_core.safetensors_io`).
+Writing is deterministic (the same arrays and metadata, the same bytes, whatever the dict order) and atomic.
 Reading is pure NumPy and validates the header (dtypes, shapes, offsets inside the file and not overlapping)
 before any tensor is returned. Loading checks every tensor against the name map and raises one ``ValueError``
 that lists each missing, unexpected, mis-shaped or non-floating tensor with the expected and the found shape,
@@ -295,14 +294,15 @@ def backbone_prefixes(model_cfg: ModelConfig) -> tuple[str, ...]:
     config's base model, plus :data:`BASE_MODEL_PREFIXES` when ``model.base.pretrained_scope`` is ``base``.
 
     Raises:
-        ValueError: naming ``model.base.pretrained`` for a base model without an ImageNet backbone (the
-            hourglass), or ``model.base.pretrained_scope`` for a whole-model scope it does not support.
+        ValueError: naming ``model.base.pretrained`` with the backbone scope for a base model without an ImageNet
+            backbone (hourglasses, DLCM), or ``model.base.pretrained_scope`` for a scope it does not support.
 
     CPN's backbone prefixes name its trunk's tensors (:func:`pretrained_on_trunk`); its ``base`` scope, all (``""``),
-    as the AE hourglass's (no ImageNet backbone: only a whole pretrained AE network).
+    as the hourglasses' and DLCM's (only a whole pretrained network of the same kind).
     """
     name, scope = BaseModelName(model_cfg.base.name), PretrainedScope(model_cfg.base.pretrained_scope)
-    if name is BaseModelName.AE_HOURGLASS and scope is PretrainedScope.BASE:
+    whole_only = (BaseModelName.HOURGLASS, BaseModelName.DLCM, BaseModelName.AE_HOURGLASS)  # no ImageNet backbone
+    if name in whole_only and scope is PretrainedScope.BASE:
         return ("",)
     if name not in BACKBONE_PREFIXES:
         raise ValueError(f"model.base.pretrained: ImageNet weights are supported for ResNet and HRNet backbones, "
