@@ -44,8 +44,10 @@ LOSS_RTOL = 1e-5  # |loss_a - loss_b| <= LOSS_RTOL * max(1, |loss|)
 GRAD_RTOL = 1e-3  # per tensor: max |g_a - g_b| <= GRAD_RTOL * max |g_a|  (measured: head 3e-7, R18 1.7e-4)
 STAT_RTOL = 1e-5  # BN running statistics after the step: relative to max(1, |stat|)
 ROUND_TRIP = ("torch", "paddle", "mindspore")
-#: training-step cases of conformance/test_train_step.py (train_<case>.npz); ``r18`` alone has BN statistics
-TRAIN_CASES = ("head", "r18", "ae")
+#: training-step cases of conformance/test_train_step.py (train_<case>.npz)
+TRAIN_CASES = ("head", "r18", "ae", "dlcm")
+#: the cases whose models have BN (their running statistics after the step are compared too)
+BN_CASES = ("r18", "dlcm")
 
 
 def _git(*args: str) -> str:
@@ -115,7 +117,7 @@ def train_pairs(artifacts: Path, impls: list[str]) -> list[dict[str, Any]]:
             out.append(_check(f"train_parity.{case}.weights_after_adam", pair, _pass(worst_w, 1.0), worst_w, 1.0,
                               "max |Δw| / (lr·min(2, 2|Δg|/(max|g|+eps)) + 1e-6·max(1,|w|)): float32 rounding "
                               "of g carried through Adam's normalisation" + rule_note))
-            if case == "r18":
+            if case in BN_CASES:
                 out.append(_check(f"train_parity.{case}.bn_running_stats", pair, _pass(worst_s[0], STAT_RTOL),
                                   worst_s[0], STAT_RTOL, f"running_mean/var after one train-mode step (worst {worst_s[1]})"))
     return out
