@@ -1,7 +1,7 @@
 """(c) Training-step parity, per implementation: one float32 step (train-mode BN, Adam) of the head alone, of
 SimpleBaseline-R18 + head at small input, and of the tiny AE hourglass + head (``conformance._ae``: 2 stacks,
 16 channels, 64×64, r = 2) on a collated batch of synthetic multi-person scenes with the AE loss, and of a tiny DLCM
-+ head (``conformance._dlcm``: 18 channels, 128×128, r = 2, every level's targets and η·L^HR). Each framework writes its
++ head (``conformance._dlcm``: 18 channels, 256×256, r = 2, every level's targets and η·L^HR). Each framework writes its
 loss, every gradient and every tensor
 after the step to ``<artifacts>/<impl>/train_<case>.npz``; ``conformance/report.py`` compares every pair of
 implementations. Independently, the head's gradient is checked here against float64 finite differences of
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conformance._ae import AE_CFG, AE_WEIGHT_SEED, ae_batch
-from conformance._dlcm import DLCM_CFG, DLCM_WEIGHT_SEED, dlcm_batch, numpy_dlcm_loss
+from conformance._dlcm import DLCM_CFG, dlcm_batch, dlcm_weights, numpy_dlcm_loss
 from conformance.adapters import NotSupportedError
 from enhancenet_core.bottomup.loss import ae_total_loss, detection_loss, tag_loss
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, LossConfig, ModelConfig
@@ -151,7 +151,7 @@ def test_ae_hourglass_step(impl, record, artifacts_dir) -> None:
 
 def test_dlcm_step(impl, record, artifacts_dir) -> None:
     """DLCM + head: five stacks against their levels' targets (bone maps) plus η·L^HR, train-mode BN, Adam."""
-    params = init_weights(DLCM_CFG.model, DLCM_WEIGHT_SEED, np.float32)
+    params = dlcm_weights()  # the conv biases a train-mode BN cancels are zero (conformance/_dlcm.py)
     batch = dlcm_batch()
     for key in ("target_weight_lr", "target_weight_level2", "target_weight_level3"):
         assert 0 < batch[key].sum() < batch[key].size, key  # every level supervised, some parts empty
