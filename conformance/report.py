@@ -53,6 +53,13 @@ ROUND_TRIP = ("torch", "paddle", "mindspore")
 TRAIN_CASES = ("head", "r18", "ae", "dlcm")
 #: the cases whose models have BN (their running statistics after the step are compared too)
 BN_CASES = ("r18", "dlcm")
+#: (grads, BN stats) tolerances of a case whose float32 step cannot meet GRAD_RTOL / STAT_RTOL. DLCM (five
+#: hourglasses, train-mode BN on 4x4 inner maps): each framework's float32 step against torch's float64 one of the
+#: same weights and batch misses by up to 0.029 (torch), 0.038 (paddle), 0.042 (MindSpore) per tensor and 3.9e-6 /
+#: 1.3e-5 / 6.4e-5 in the running statistics (measured), so a pair may differ by their sum; the bounds are that,
+#: rounded up (0.1, 2e-4). They still catch a real difference: a biased-vs-unbiased variance or another momentum
+#: convention moves the statistics by >= 3e-3, a wrong gradient by O(1).
+CASE_TOLERANCES: dict[str, tuple[float, float]] = {"dlcm": (0.1, 2e-4)}
 
 
 def _git(*args: str) -> str:
@@ -96,7 +103,8 @@ def train_pairs(artifacts: Path, impls: list[str]) -> list[dict[str, Any]]:
                 rel = float(np.max(np.abs(A[k] - B[k]))) / max(float(np.max(np.abs(A[k]))), floor, 1e-30)
                 if rel > worst_g:
                     worst_g, worst_name = rel, k[5:]
-            out.append(_check(f"train_parity.{case}.grads", pair, _pass(worst_g, GRAD_RTOL), worst_g, GRAD_RTOL,
+            grad_tol, stat_tol = CASE_TOLERANCES.get(case, (GRAD_RTOL, STAT_RTOL))
+            out.append(_check(f"train_parity.{case}.grads", pair, _pass(worst_g, grad_tol), worst_g, grad_tol,
                               f"max over tensors of max|Δg| / max(max|g|, {GRAD_FLOOR:g}·max|g| of the case) (worst {worst_name})"))
             # Adam's first step is lr * g / (|g| + eps) per element (m̂ = g, v̂ = g²): a gradient difference moves
             # the new weight by at most lr * min(2, 2 |Δg| / (max(|g_a|, |g_b|) + eps)); report the worst ratio
@@ -125,8 +133,8 @@ def train_pairs(artifacts: Path, impls: list[str]) -> list[dict[str, Any]]:
                               "max |Δw| / (lr·min(2, 2|Δg|/(max|g|+eps)) + 1e-6·max(1,|w|)): float32 rounding "
                               "of g carried through Adam's normalisation" + rule_note))
             if case in BN_CASES:
-                out.append(_check(f"train_parity.{case}.bn_running_stats", pair, _pass(worst_s[0], STAT_RTOL),
-                                  worst_s[0], STAT_RTOL, f"running_mean/var after one train-mode step (worst {worst_s[1]})"))
+                out.append(_check(f"train_parity.{case}.bn_running_stats", pair, _pass(worst_s[0], stat_tol),
+                                  worst_s[0], stat_tol, f"running_mean/var after one train-mode step (worst {worst_s[1]})"))
     return out
 
 
