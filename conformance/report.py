@@ -41,11 +41,25 @@ ADAM_EPS = 1e-8
 LR = 1e-3  # conformance/test_train_step.py LR (checked against the artifacts' own record below)
 #: pairwise float32 training-step tolerances
 LOSS_RTOL = 1e-5  # |loss_a - loss_b| <= LOSS_RTOL * max(1, |loss|)
-GRAD_RTOL = 1e-3  # per tensor: max |g_a - g_b| <= GRAD_RTOL * max |g_a|  (measured: head 3e-7, R18 1.7e-4)
+GRAD_RTOL = 1e-3  # per tensor: max |g_a - g_b| <= GRAD_RTOL * max(max |g_a|, GRAD_FLOOR * max |g_a| over the case)
+#: measured (torch-paddle) head 2.2e-7, R18 1.7e-4, AE 1.9e-6 with or without the floor (no worst tensor under it).
+#: The floor is for tensors whose true gradient is zero: a conv bias before a train-mode BN is cancelled by it, so
+#: its float32 gradient is summation noise (DLCM: 229 such biases, float64 gradient <= 2e-15 of the largest; float32
+#: up to ~5e-7 of it, the stem's, summed over every pixel), and a ratio to its own max |g| measures nothing.
+GRAD_FLOOR = 1e-3
 STAT_RTOL = 1e-5  # BN running statistics after the step: relative to max(1, |stat|)
 ROUND_TRIP = ("torch", "paddle", "mindspore")
-#: training-step cases of conformance/test_train_step.py (train_<case>.npz); ``r18`` alone has BN statistics
-TRAIN_CASES = ("head", "r18", "ae")
+#: training-step cases of conformance/test_train_step.py (train_<case>.npz)
+TRAIN_CASES = ("head", "r18", "ae", "dlcm")
+#: the cases whose models have BN (their running statistics after the step are compared too)
+BN_CASES = ("r18", "dlcm")
+#: (grads, BN stats) tolerances of a case whose float32 step cannot meet GRAD_RTOL / STAT_RTOL. DLCM (five
+#: hourglasses, train-mode BN on 4x4 inner maps): each framework's float32 step against torch's float64 one of the
+#: same weights and batch misses by up to 0.029 (torch), 0.038 (paddle), 0.042 (MindSpore) per tensor and 3.9e-6 /
+#: 1.3e-5 / 6.4e-5 in the running statistics (measured), so a pair may differ by their sum; the bounds are that,
+#: rounded up (0.1, 2e-4). They still catch a real difference: a biased-vs-unbiased variance or another momentum
+#: convention moves the statistics by >= 3e-3, a wrong gradient by O(1).
+CASE_TOLERANCES: dict[str, tuple[float, float]] = {"dlcm": (0.1, 2e-4)}
 
 
 def _git(*args: str) -> str:
@@ -83,12 +97,15 @@ def train_pairs(artifacts: Path, impls: list[str]) -> list[dict[str, Any]]:
             tol = LOSS_RTOL * max(1.0, abs(la))
             out.append(_check(f"train_parity.{case}.loss", pair, _pass(abs(la - lb), tol), abs(la - lb), tol))
             worst_g, worst_name = 0.0, ""
-            for k in (f for f in A.files if f.startswith("grad/")):
-                rel = float(np.max(np.abs(A[k] - B[k]))) / max(float(np.max(np.abs(A[k]))), 1e-30)
+            gkeys = [f for f in A.files if f.startswith("grad/")]
+            floor = GRAD_FLOOR * max((float(np.max(np.abs(A[k]))) for k in gkeys), default=0.0)
+            for k in gkeys:
+                rel = float(np.max(np.abs(A[k] - B[k]))) / max(float(np.max(np.abs(A[k]))), floor, 1e-30)
                 if rel > worst_g:
                     worst_g, worst_name = rel, k[5:]
-            out.append(_check(f"train_parity.{case}.grads", pair, _pass(worst_g, GRAD_RTOL), worst_g, GRAD_RTOL,
-                              f"max over tensors of max|Δg| / max|g| (worst {worst_name})"))
+            grad_tol, stat_tol = CASE_TOLERANCES.get(case, (GRAD_RTOL, STAT_RTOL))
+            out.append(_check(f"train_parity.{case}.grads", pair, _pass(worst_g, grad_tol), worst_g, grad_tol,
+                              f"max over tensors of max|Δg| / max(max|g|, {GRAD_FLOOR:g}·max|g| of the case) (worst {worst_name})"))
             # Adam's first step is lr * g / (|g| + eps) per element (m̂ = g, v̂ = g²): a gradient difference moves
             # the new weight by at most lr * min(2, 2 |Δg| / (max(|g_a|, |g_b|) + eps)); report the worst ratio
             worst_w, worst_s = 0.0, (0.0, "")
@@ -115,9 +132,9 @@ def train_pairs(artifacts: Path, impls: list[str]) -> list[dict[str, Any]]:
             out.append(_check(f"train_parity.{case}.weights_after_adam", pair, _pass(worst_w, 1.0), worst_w, 1.0,
                               "max |Δw| / (lr·min(2, 2|Δg|/(max|g|+eps)) + 1e-6·max(1,|w|)): float32 rounding "
                               "of g carried through Adam's normalisation" + rule_note))
-            if case == "r18":
-                out.append(_check(f"train_parity.{case}.bn_running_stats", pair, _pass(worst_s[0], STAT_RTOL),
-                                  worst_s[0], STAT_RTOL, f"running_mean/var after one train-mode step (worst {worst_s[1]})"))
+            if case in BN_CASES:
+                out.append(_check(f"train_parity.{case}.bn_running_stats", pair, _pass(worst_s[0], stat_tol),
+                                  worst_s[0], stat_tol, f"running_mean/var after one train-mode step (worst {worst_s[1]})"))
     return out
 
 

@@ -1,6 +1,8 @@
 """(c) Training-step parity, per implementation: one float32 step (train-mode BN, Adam) of the head alone, of
 SimpleBaseline-R18 + head at small input, and of the tiny AE hourglass + head (``conformance._ae``: 2 stacks,
-16 channels, 64×64, r = 2) on a collated batch of synthetic multi-person scenes with the AE loss. Each framework writes its loss, every gradient and every tensor
+16 channels, 64×64, r = 2) on a collated batch of synthetic multi-person scenes with the AE loss, and of a tiny DLCM
++ head (``conformance._dlcm``: 18 channels, 256×256, r = 2, every level's targets and η·L^HR). Each framework writes its
+loss, every gradient and every tensor
 after the step to ``<artifacts>/<impl>/train_<case>.npz``; ``conformance/report.py`` compares every pair of
 implementations. Independently, the head's gradient is checked here against float64 finite differences of
 numpy-ref's forward (numpy-ref has no backward)."""
@@ -11,6 +13,7 @@ import numpy as np
 import pytest
 
 from conformance._ae import AE_CFG, AE_WEIGHT_SEED, ae_batch
+from conformance._dlcm import DLCM_CFG, dlcm_batch, dlcm_weights, numpy_dlcm_loss
 from conformance.adapters import NotSupportedError
 from enhancenet_core.bottomup.loss import ae_total_loss, detection_loss, tag_loss
 from enhancenet_core.config import BaseModelConfig, EnhanceNetConfig, LossConfig, ModelConfig
@@ -144,3 +147,25 @@ def test_ae_hourglass_step(impl, record, artifacts_dir) -> None:
     moved = max(float(np.max(np.abs(new[k] - params[k]))) for k in params)
     ok &= record("train_step.ae.written", None, None, f"loss {loss:.6g}, max |Δw| {moved:.3g}")
     assert ok and np.isfinite(loss) and 0 < moved <= 1.01 * LR + 1e-7
+
+
+def test_dlcm_step(impl, record, artifacts_dir) -> None:
+    """DLCM + head: five stacks against their levels' targets (bone maps) plus η·L^HR, train-mode BN, Adam."""
+    params = dlcm_weights()  # the conv biases a train-mode BN cancels are zero (conformance/_dlcm.py)
+    batch = dlcm_batch()
+    for key in ("target_weight_lr", "target_weight_level2", "target_weight_level3"):
+        assert 0 < batch[key].sum() < batch[key].size, key  # every level supervised, some parts empty
+    try:
+        loss, grads, new = impl.train_step(params, DLCM_CFG.model, DLCM_CFG.loss, batch, LR)
+    except NotSupportedError as exc:
+        pytest.skip(str(exc))
+    _save(artifacts_dir, impl, "dlcm", loss, grads, new)
+    learnable = {k for k in params if not k.endswith(("running_mean", "running_var"))}
+    assert set(grads) == learnable and set(new) == set(params)
+    ref = numpy_dlcm_loss(params, batch)
+    ok = record("train_step.dlcm.loss_vs_numpy_float64", abs(loss - ref), 1e-5 * max(1.0, abs(ref)),
+                f"spec DLCM loss on numpy-ref's float64 forward, train-mode BN: {ref:.6g}")
+    moved = max(float(np.max(np.abs(new[k] - params[k]))) for k in learnable)
+    stats = max(float(np.max(np.abs(new[k] - params[k]))) for k in set(params) - learnable)
+    ok &= record("train_step.dlcm.written", None, None, f"loss {loss:.6g}, max |Δw| {moved:.3g}, max |Δstat| {stats:.3g}")
+    assert ok and np.isfinite(loss) and 0 < moved <= 1.01 * LR + 1e-7 and stats > 0  # BN statistics updated

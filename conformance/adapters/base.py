@@ -68,6 +68,9 @@ class Adapter(Protocol):
         An AE model (``model_cfg.base.name`` ``ae_hourglass``): ``batch`` has ``images`` and the keys of
         :data:`enhancenet_core.bottomup.loss.AE_BATCH_KEYS` (+ ``AE_HEAD_BATCH_KEYS`` with the head; ``pixels``
         int64, ``joint_mask`` bool) and the loss is the AE total (+ η · L^HR).
+        A DLCM model (``dlcm``): ``batch`` has ``images``, every level's ``target_lr`` / ``target_weight_lr``,
+        ``target_level{l}`` / ``target_weight_level{l}`` (l = 2, 3; :func:`enhancenet_core.compositional.
+        level_target_keys`) and ``target_hr`` / ``target_weight_hr``; the loss is the framework's ``DlcmLoss``.
         ``feature_channels`` given: the head alone; ``batch`` has ``features``, ``heatmaps``, ``target_hr``,
         ``target_weight_hr`` and the loss is ``hr_weight · L^HR``.
 
@@ -101,6 +104,11 @@ def batch_arrays(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def is_ae(model_cfg: ModelConfig) -> bool:
     """Whether ``model_cfg`` is the bottom-up AE hourglass (its training step reads the AE batch)."""
     return model_cfg.base.name is BaseModelName.AE_HOURGLASS
+
+
+def is_dlcm(model_cfg: ModelConfig) -> bool:
+    """Whether ``model_cfg`` is DLCM (its training step reads every level's targets and uses ``DlcmLoss``)."""
+    return model_cfg.base.name is BaseModelName.DLCM
 
 
 def strip_prefix(params: Params, prefix: str) -> Params:

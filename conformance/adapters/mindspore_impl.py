@@ -29,13 +29,14 @@ from conformance.adapters.base import (
     batch_arrays,
     check_same_names,
     is_ae,
+    is_dlcm,
 )
 from enhancenet_core.config import LossConfig, ModelConfig
 from enhancenet_core.conventions import ShuffleOrder
 from enhancenet_core.namemap import HEAD_PREFIX
 from enhancenet_mindspore import convert as ms_convert
 from enhancenet_mindspore.evaluate import bottomup_forward
-from enhancenet_mindspore.losses import AssociativeEmbeddingLoss, EnhanceNetLoss, JointsMSELoss
+from enhancenet_mindspore.losses import AssociativeEmbeddingLoss, DlcmLoss, EnhanceNetLoss, JointsMSELoss
 from enhancenet_mindspore.models import EnhanceNet, build_model
 from enhancenet_mindspore.models.head import paper_to_framework_index
 from enhancenet_mindspore.optim import TorchAdam
@@ -124,6 +125,32 @@ class _AeModelLoss(nn.Cell):
             batch["target_hr"] = target_hr
             batch["mask_hr"] = mask_hr
         return self.loss(self.model(images), batch)["loss"]
+
+
+class _DlcmModelLoss(nn.Cell):
+    """DLCM with :class:`DlcmLoss`: every level's target and weight as named inputs (GRAPH_MODE compiles the
+    positional signature; the head's two after the three levels' six)."""
+
+    def __init__(self, model: nn.Cell, loss_cfg: LossConfig, head_enabled: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.loss = DlcmLoss(loss_cfg, head_enabled)
+        self.head = head_enabled
+
+    def construct(self, images, target_lr, target_weight_lr, target_level2, target_weight_level2, target_level3,
+                  target_weight_level3, target_hr, target_weight_hr):
+        batch = {"target_lr": target_lr, "target_weight_lr": target_weight_lr, "target_level2": target_level2,
+                 "target_weight_level2": target_weight_level2, "target_level3": target_level3,
+                 "target_weight_level3": target_weight_level3}
+        if self.head:
+            batch["target_hr"] = target_hr
+            batch["target_weight_hr"] = target_weight_hr
+        return self.loss(self.model(images), batch)["loss"]
+
+
+#: the inputs of :class:`_DlcmModelLoss`, in order (MPII's three levels)
+DLCM_STEP_KEYS = ("images", "target_lr", "target_weight_lr", "target_level2", "target_weight_level2", "target_level3",
+                  "target_weight_level3", "target_hr", "target_weight_hr")
 
 
 class _TrainStep(nn.Cell):
@@ -227,6 +254,10 @@ class MindSporeAdapter:
                 with_loss = _AeModelLoss(module, loss_cfg, model_cfg.head.enabled)
                 hr = ("target_hr", "mask_hr") if model_cfg.head.enabled else ("target_lr", "mask_lr")
                 inputs = tuple(b[k] for k in ("images", "target_lr", "mask_lr", "pixels", "joint_mask", *hr))
+            elif is_dlcm(model_cfg):
+                with_loss = _DlcmModelLoss(module, loss_cfg, model_cfg.head.enabled)
+                hr = ("target_hr", "target_weight_hr") if model_cfg.head.enabled else ("target_lr", "target_weight_lr")
+                inputs = tuple(b[k] for k in (*DLCM_STEP_KEYS[:-2], *hr))
             else:
                 with_loss = _ModelLoss(module, loss_cfg, model_cfg.head.enabled)
                 inputs = (b["images"], b["target_lr"], b["target_weight_lr"], b["target_hr"], b["target_weight_hr"])

@@ -16,6 +16,7 @@ from conformance.adapters.base import (
     batch_arrays,
     check_same_names,
     is_ae,
+    is_dlcm,
     strip_prefix,
 )
 from enhancenet_core.config import LossConfig, ModelConfig
@@ -23,7 +24,7 @@ from enhancenet_core.conventions import ShuffleOrder
 from enhancenet_core.namemap import HEAD_PREFIX
 from enhancenet_paddle import convert as paddle_convert
 from enhancenet_paddle.evaluate import bottomup_forward
-from enhancenet_paddle.losses import AssociativeEmbeddingLoss, EnhanceNetLoss, JointsMSELoss
+from enhancenet_paddle.losses import AssociativeEmbeddingLoss, DlcmLoss, EnhanceNetLoss, JointsMSELoss
 from enhancenet_paddle.models import EnhanceNet, build_model
 from enhancenet_paddle.models.head import paper_to_framework_channels
 from enhancenet_paddle.weights import canonical_name, canonical_state_dict
@@ -102,7 +103,8 @@ class PaddleAdapter:
             pred = module(b["features"], b["heatmaps"])
             loss = loss_cfg.hr_weight * JointsMSELoss(loss_cfg.use_target_weight)(pred, b["target_hr"], b["target_weight_hr"])
         else:
-            criterion = (AssociativeEmbeddingLoss if is_ae(model_cfg) else EnhanceNetLoss)(loss_cfg, model_cfg.head.enabled)
+            loss_cls = AssociativeEmbeddingLoss if is_ae(model_cfg) else DlcmLoss if is_dlcm(model_cfg) else EnhanceNetLoss
+            criterion = loss_cls(loss_cfg, model_cfg.head.enabled)
             loss = criterion(module(b["images"]), b)["loss"]
         loss.backward()
         strip = feature_channels is None

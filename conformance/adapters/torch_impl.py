@@ -16,6 +16,7 @@ from conformance.adapters.base import (
     batch_arrays,
     check_same_names,
     is_ae,
+    is_dlcm,
     strip_prefix,
 )
 from enhancenet_core.config import LossConfig, ModelConfig
@@ -23,7 +24,7 @@ from enhancenet_core.conventions import ShuffleOrder
 from enhancenet_core.namemap import HEAD_PREFIX
 from enhancenet_torch import convert as torch_convert
 from enhancenet_torch.evaluate import bottomup_forward
-from enhancenet_torch.losses import AssociativeEmbeddingLoss, EnhanceNetLoss, JointsMSELoss
+from enhancenet_torch.losses import AssociativeEmbeddingLoss, DlcmLoss, EnhanceNetLoss, JointsMSELoss
 from enhancenet_torch.models import EnhanceNet, build_model, canonical_state_dict
 from enhancenet_torch.models.head import paper_to_framework_index
 
@@ -104,7 +105,8 @@ class TorchAdapter:
             pred = module(b["features"], b["heatmaps"])
             loss = loss_cfg.hr_weight * JointsMSELoss(loss_cfg.use_target_weight)(pred, b["target_hr"], b["target_weight_hr"])
         else:
-            criterion = (AssociativeEmbeddingLoss if is_ae(model_cfg) else EnhanceNetLoss)(loss_cfg, model_cfg.head.enabled)
+            loss_cls = AssociativeEmbeddingLoss if is_ae(model_cfg) else DlcmLoss if is_dlcm(model_cfg) else EnhanceNetLoss
+            criterion = loss_cls(loss_cfg, model_cfg.head.enabled)
             loss = criterion(module(b["images"]), b)["loss"]
         loss.backward()
         grads = {prefix + _canonical_param_name(n): _np(p.grad) for n, p in module.named_parameters()}

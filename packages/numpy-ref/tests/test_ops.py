@@ -141,6 +141,28 @@ def test_batch_norm_matches_loop():
     np.testing.assert_allclose(ops.batch_norm(x, g, b, m, v, 1e-5), want, rtol=1e-13, atol=1e-13)
 
 
+def test_batch_norm_batch_stats_matches_loop_and_the_models_switch():
+    """Training mode: each channel's mean and biased variance over (N, H, W); models use it inside
+    ``batch_statistics()`` only (a BN whose running statistics are the batch's gives the same output)."""
+    from enhancenet_numpy.models import batch_statistics
+    from enhancenet_numpy.models._layers import bn
+
+    x = RNG.standard_normal((3, 2, 4, 5)) * 3 + 1
+    g, b = RNG.uniform(0.5, 1.5, 2), RNG.standard_normal(2)
+    want = np.empty_like(x)
+    for c in range(2):
+        vals = x[:, c].ravel()
+        mu = sum(vals) / vals.size
+        var = sum((v - mu) ** 2 for v in vals) / vals.size
+        want[:, c] = (x[:, c] - mu) / np.sqrt(var + 1e-5) * g[c] + b[c]
+    np.testing.assert_allclose(ops.batch_norm_batch_stats(x, g, b, 1e-5), want, rtol=1e-12, atol=1e-12)
+    params = {"n.weight": g, "n.bias": b, "n.running_mean": np.zeros(2), "n.running_var": np.ones(2)}
+    assert not np.allclose(bn(params, "n", x), want)  # evaluation mode by default
+    with batch_statistics():
+        np.testing.assert_allclose(bn(params, "n", x), want, rtol=1e-12, atol=1e-12)
+    assert not np.allclose(bn(params, "n", x), want)  # and again after the block
+
+
 @pytest.mark.parametrize(("k", "s", "p"), [(3, 2, 1), (2, 2, 0), (3, 1, 1), (3, 3, 0)])
 def test_max_pool_matches_loop(k, s, p):
     x = RNG.standard_normal((2, 2, 7, 6))

@@ -53,3 +53,9 @@ def test_nearest_and_maxpool_equal_torch():
 def test_framework_shuffle_equals_torch(r):
     x = RNG.standard_normal((2, 3 * r * r, 3, 2))
     np.testing.assert_array_equal(ops.pixel_shuffle(x, r, ShuffleOrder.FRAMEWORK), F.pixel_shuffle(t(x), r).numpy())
+
+
+def test_train_mode_batch_norm_equals_torch():
+    x, g, b = RNG.standard_normal((3, 4, 5, 2)) * 2 + 1, RNG.uniform(0.5, 1.5, 4), RNG.standard_normal(4)
+    want = F.batch_norm(t(x), None, None, t(g), t(b), training=True, eps=1e-5).numpy()
+    np.testing.assert_allclose(ops.batch_norm_batch_stats(x, g, b, 1e-5), want, rtol=1e-12, atol=1e-12)

@@ -5,7 +5,8 @@ Semantics are PyTorch's (``torch.nn.functional``) so a framework can be checked 
 - :func:`conv2d`: cross-correlation, weights ``(C_out, C_in / groups, kh, kw)``, zero padding.
 - :func:`conv_transpose2d`: the gradient of :func:`conv2d` w.r.t. its input, weights
   ``(C_in, C_out / groups, kh, kw)``; output size ``(H - 1)·s − 2p + d·(k − 1) + op + 1``.
-- :func:`batch_norm`: evaluation mode, ``(x − mean) / sqrt(var + eps) · gamma + beta``.
+- :func:`batch_norm`: evaluation mode, ``(x − mean) / sqrt(var + eps) · gamma + beta``;
+  :func:`batch_norm_batch_stats`: training mode (the batch's mean and biased variance).
 - :func:`max_pool2d`: padding counts as −inf, ``ceil_mode=False``.
 - :func:`upsample_nearest`, :func:`upsample_bilinear`: ``F.interpolate`` with an integer scale factor.
 
@@ -195,6 +196,21 @@ def batch_norm(
     scale = weight.astype(dt) / np.sqrt(running_var.astype(dt) + dt.type(eps))
     shape = (1, c, 1, 1)
     return (x - running_mean.astype(dt).reshape(shape)) * scale.reshape(shape) + bias.astype(dt).reshape(shape)
+
+
+def batch_norm_batch_stats(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Batch norm in training mode over (N, C, H, W): each channel normalised by its own mean and *biased*
+    variance over (N, H, W) (what the frameworks' train-mode forward uses; the running statistics are not read)."""
+    _check_nchw(x)
+    c = x.shape[1]
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p.shape != (c,):
+            raise ValueError(f"batch_norm {name}: expected shape ({c},), got {p.shape}")
+    dt = x.dtype
+    mean = x.mean(axis=(0, 2, 3), keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=(0, 2, 3), keepdims=True)
+    shape = (1, c, 1, 1)
+    return (x - mean) / np.sqrt(var + dt.type(eps)) * weight.astype(dt).reshape(shape) + bias.astype(dt).reshape(shape)
 
 
 def relu(x: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@
 Each base model file has ``forward(params, x, cfg) -> (F_LR, M_LR)`` (the hourglass and DLCM also return
 every stack's maps; the AE hourglass an :class:`~enhancenet_numpy.models.ae_hourglass.AeOutputs` with tags and
 every stack's output); :func:`full_forward` adds the head: ``(M_LR, M_HR or None)`` (for the AE hourglass M_LR
-is the detection maps).
+is the detection maps). :func:`batch_statistics` switches every BN to training mode (batch statistics).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from enhancenet_core.config import ModelConfig
 from enhancenet_core.conventions import BaseModelName
 from enhancenet_numpy.head import head_forward
 from enhancenet_numpy.models import ae_hourglass, dlcm, hourglass, hrnet, simple_baseline
+from enhancenet_numpy.models._layers import batch_statistics
 
 
 def base_forward(params: dict[str, np.ndarray], x: np.ndarray, model_cfg: ModelConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -51,4 +52,4 @@ def full_forward(
     return m_lr, head_forward(params, f_lr, m_lr, model_cfg.head)
 
 
-__all__ = ["ae_hourglass", "base_forward", "dlcm", "full_forward", "hourglass", "hrnet", "simple_baseline"]
+__all__ = ["ae_hourglass", "base_forward", "batch_statistics", "dlcm", "full_forward", "hourglass", "hrnet", "simple_baseline"]

@@ -1,6 +1,15 @@
-"""Canonical-name helpers shared by the model files: a conv / BN / deconv read from ``params`` by prefix."""
+"""Canonical-name helpers shared by the model files: a conv / BN / deconv read from ``params`` by prefix.
+
+BN runs in evaluation mode (running statistics) unless inside :func:`batch_statistics`, which makes every
+:func:`bn` of a forward use the batch's own statistics, as a framework's train-mode step does (the conformance
+suite's loss reference for a training step of a model with BN).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 
@@ -17,8 +26,25 @@ def conv(
     return ops.conv2d(x, w, params.get(f"{prefix}.bias"), stride=stride, padding=pad)
 
 
+_BATCH_STATISTICS: ContextVar[bool] = ContextVar("enhancenet_numpy_bn_batch_statistics", default=False)
+
+
+@contextmanager
+def batch_statistics() -> Iterator[None]:
+    """Within the block, every :func:`bn` normalises with the batch's mean and biased variance over (N, H, W)
+    (training mode; the running statistics are neither read nor updated)."""
+    token = _BATCH_STATISTICS.set(True)
+    try:
+        yield
+    finally:
+        _BATCH_STATISTICS.reset(token)
+
+
 def bn(params: dict[str, np.ndarray], prefix: str, x: np.ndarray) -> np.ndarray:
-    """Evaluation-mode batch norm with ``{prefix}.weight/bias/running_mean/running_var``, eps 1e-5."""
+    """Batch norm with ``{prefix}.weight/bias/running_mean/running_var``, eps 1e-5: evaluation mode, or the
+    batch's statistics inside :func:`batch_statistics`."""
+    if _BATCH_STATISTICS.get():
+        return ops.batch_norm_batch_stats(x, params[f"{prefix}.weight"], params[f"{prefix}.bias"], BN_EPS)
     return ops.batch_norm(
         x,
         params[f"{prefix}.weight"],
