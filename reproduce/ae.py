@@ -234,7 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m reproduce.ae", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="one tiny pair, 2 steps (a smoke test)")
     p.add_argument("--work", type=Path, default=Path("reproduce_work"), help="run directory (resumable)")
-    p.add_argument("--out", type=Path, default=Path("results") / "ae", help="where the table and JSON go")
+    p.add_argument("--out", type=Path, default=Path("runs") / "reproduce" / "ae",
+                   help="where the table and JSON go (not results/: a standalone part passes no gate)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     scale = QUICK_AE if args.quick else FULL_AE
